@@ -1,0 +1,57 @@
+# The only interface: CI calls `make test`, newcomers `make dev`. Every target installs what it
+# needs into .venv on first use, with pinned versions.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV := .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+STAMP := $(VENV)/.installed
+CORE := layers/core/wxcomponent
+# sam build looks for python3.12 on PATH: the venv's own interpreter is one.
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+
+.PHONY: help venv dev test test-unit test-integration test-infra lint build deploy clean
+
+help:
+	@echo "make dev     the whole system on loopback (gateway :3000, WeChat sandbox :3100, emulator :8000)"
+	@echo "make test    lint, then every test (unit, integration, infra)"
+	@echo "make lint    ruff + mypy --strict"
+	@echo "make build   sam build (no Docker)"
+	@echo "make deploy  sam deploy --guided"
+
+$(STAMP): requirements-dev.txt constraints.txt layers/core/requirements.txt
+	@test -x $(PY) || "$$(infra/python312.sh)" -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@touch $@
+
+venv: $(STAMP)
+
+dev: $(STAMP)
+	$(PY) -m infra.local
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check $(CORE) functions
+	$(BIN)/mypy $(CORE) functions/*/app.py infra/local
+
+test: lint
+	$(BIN)/pytest
+
+test-unit: $(STAMP)
+	$(BIN)/pytest tests/unit
+
+test-integration: $(STAMP)
+	$(BIN)/pytest tests/integration
+
+test-infra: $(STAMP)
+	$(BIN)/pytest tests/infra
+
+build: $(STAMP)
+	$(BIN)/sam build --template template.yaml
+
+deploy: build
+	$(BIN)/sam deploy --guided
+
+clean:
+	rm -rf $(VENV) .aws-sam

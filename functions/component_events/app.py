@@ -1,0 +1,48 @@
+"""POST /wechat/component/events: WeChat's pushes to the authorization-event URL.
+
+The entry point only turns the event into a `SignedPush` and the answer into a response; the
+module's top level is the composition root (built once per container).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from wxcomponent.adapters.dynamodb import DynamoDBStore
+from wxcomponent.component_events import ComponentEventService, SignedPush
+from wxcomponent.http import error_response, raw_body
+from wxcomponent.observability import logger, metrics, tracer
+
+app = APIGatewayHttpResolver()
+service = ComponentEventService(store=DynamoDBStore())
+
+
+@app.post("/wechat/component/events")
+def component_events() -> Response[str]:
+    event = app.current_event
+    query = event.query_string_parameters or {}
+    push = SignedPush(
+        body=raw_body(event.body, bool(event.is_base64_encoded)),
+        signature=query.get("signature"),
+        timestamp=query.get("timestamp"),
+        nonce=query.get("nonce"),
+        msg_signature=query.get("msg_signature"),
+        encrypt_type=query.get("encrypt_type"),
+    )
+    return Response(200, content_types.TEXT_PLAIN, service.handle(push))
+
+
+@app.exception_handler(Exception)  # type: ignore[untyped-decorator]  # Powertools leaves it untyped
+def handle_error(error: Exception) -> Response[str]:
+    return error_response(error)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

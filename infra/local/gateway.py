@@ -1,0 +1,246 @@
+"""A local HTTP API: serves every HttpApi route declared in template.yaml by building payload-v2
+events for the handlers and turning their answers back into HTTP.
+
+Each function runs one event at a time (as one Lambda container does), so module-level state in a
+handler behaves as in AWS. Handlers and the core are re-imported when their files change.
+"""
+
+from __future__ import annotations
+
+import base64
+import importlib.util
+import json
+import re
+import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+from urllib.parse import urlsplit
+
+from infra.local.events import http_api_event
+from infra.local.template import ROOT, Route, http_routes, load_template
+
+CORE = ROOT / "layers" / "core"
+MAX_BODY = 10 * 1024 * 1024  # API Gateway's payload limit
+LOCAL_IAM = {
+    "accessKey": "ASIALOCAL",
+    "accountId": "123456789012",
+    "callerId": "AIDALOCAL",
+    "principalOrgId": None,
+    "userArn": "arn:aws:iam::123456789012:user/local-developer",
+    "userId": "AIDALOCAL",
+}
+
+
+@dataclass
+class _Target:
+    route: Route
+    pattern: re.Pattern[str]
+    lock: threading.Lock
+
+
+class FakeLambdaContext:
+    """What handlers read from the Lambda context."""
+
+    def __init__(self, function_name: str, timeout_seconds: float = 30.0) -> None:
+        self.function_name = function_name
+        self.function_version = "$LATEST"
+        self.memory_limit_in_mb = 512
+        self.invoked_function_arn = f"arn:aws:lambda:us-east-1:123456789012:function:{function_name}"
+        self.aws_request_id = str(uuid.uuid4())
+        self.log_group_name = f"/aws/lambda/{function_name}"
+        self.log_stream_name = "local"
+        self._deadline = time.monotonic() + timeout_seconds
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+class HandlerLoader:
+    """Imports `functions/<name>/app.py` handlers; re-imports everything when a source file changes."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._modules: dict[str, ModuleType] = {}
+        self._stamp = self._source_stamp()
+        if str(CORE) not in sys.path:
+            sys.path.insert(0, str(CORE))
+
+    def handler(self, route: Route) -> Any:
+        with self._lock:
+            stamp = self._source_stamp()
+            if stamp != self._stamp:
+                self._forget_all()
+                self._stamp = stamp
+            module_file, _, function = route.handler.rpartition(".")
+            key = f"{route.code_uri}:{module_file}"
+            if key not in self._modules:
+                self._modules[key] = self._import(ROOT / route.code_uri / f"{module_file}.py", key)
+            return getattr(self._modules[key], function)
+
+    @staticmethod
+    def _import(path: Path, key: str) -> ModuleType:
+        name = "local_fn_" + re.sub(r"\W", "_", key)
+        spec = importlib.util.spec_from_file_location(name, path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+        return module
+
+    def _forget_all(self) -> None:
+        for name in [n for n in sys.modules if n == "wxcomponent" or n.startswith(("wxcomponent.", "local_fn_"))]:
+            del sys.modules[name]
+        self._modules.clear()
+
+    @staticmethod
+    def _source_stamp() -> float:
+        files = [*(ROOT / "functions").rglob("*.py"), *(CORE / "wxcomponent").rglob("*.py")]
+        return max((f.stat().st_mtime for f in files), default=0.0)
+
+
+class Gateway:
+    """The routes of template.yaml on a ThreadingHTTPServer."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 3000, routes: list[Route] | None = None) -> None:
+        self.routes = routes if routes is not None else http_routes(load_template())
+        self._targets = [_Target(r, _path_pattern(r.path), threading.Lock()) for r in self.routes]
+        self._loader = HandlerLoader()
+        gateway = self
+
+        class RequestHandler(_RequestHandler):
+            owner = gateway
+
+        self._server = ThreadingHTTPServer((host, port), RequestHandler)
+        self._server.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host.decode() if isinstance(host, bytes) else host}:{port}"
+
+    def start(self) -> Gateway:
+        self._thread = threading.Thread(target=self._server.serve_forever, name="gateway", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> Gateway:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+    def match(self, method: str, path: str) -> tuple[_Target, dict[str, str]] | None:
+        for target in self._targets:
+            if target.route.method not in (method, "ANY"):
+                continue
+            found = target.pattern.fullmatch(path)
+            if found:
+                return target, found.groupdict()
+        return None
+
+    def invoke(self, target: _Target, event: dict[str, Any]) -> Any:
+        handler = self._loader.handler(target.route)
+        with target.lock:  # one event at a time per function, like one container
+            return handler(event, FakeLambdaContext(target.route.function))
+
+
+class _RequestHandler(BaseHTTPRequestHandler):
+    owner: Gateway
+    protocol_version = "HTTP/1.1"
+    server_version = "wxcomponent-local-gateway"
+
+    def do_GET(self) -> None:
+        self._serve()
+
+    def do_POST(self) -> None:
+        self._serve()
+
+    def do_PUT(self) -> None:
+        self._serve()
+
+    def do_DELETE(self) -> None:
+        self._serve()
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        sys.stderr.write("gateway: " + (format % args) + "\n")
+
+    def _serve(self) -> None:
+        split = urlsplit(self.path)
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_BODY:
+            self._answer(413, {"content-type": "application/json"}, b'{"message":"Request Entity Too Large"}')
+            return
+        body = self.rfile.read(length) if length else b""
+        found = self.owner.match(self.command, split.path)
+        if found is None:
+            self._answer(404, {"content-type": "application/json"}, b'{"message":"Not Found"}')
+            return
+        target, path_parameters = found
+        event = http_api_event(
+            self.command,
+            split.path,
+            route_key=f"{target.route.method} {target.route.path}",
+            path_parameters=path_parameters or None,
+            query=split.query,
+            headers=list(self.headers.items()),
+            body=body,
+            source_ip=self.client_address[0],
+            iam=LOCAL_IAM if target.route.auth == "AWS_IAM" else None,
+            domain=self.headers.get("Host", "127.0.0.1:3000"),
+        )
+        try:
+            result = self.owner.invoke(target, event)
+        except Exception as exc:  # noqa: BLE001 - a crashed handler is API Gateway's 500
+            sys.stderr.write(f"gateway: {target.route.function} raised {type(exc).__name__}\n")
+            self._answer(500, {"content-type": "application/json"}, b'{"message":"Internal Server Error"}')
+            return
+        status, headers, payload, cookies = _http_response(result)
+        self._answer(status, headers, payload, cookies)
+
+    def _answer(self, status: int, headers: dict[str, str], payload: bytes, cookies: list[str] | None = None) -> None:
+        self.send_response(status)
+        for name, value in headers.items():
+            if name.lower() != "content-length":
+                self.send_header(name, value)
+        for cookie in cookies or []:
+            self.send_header("Set-Cookie", cookie)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(payload)
+
+
+def _http_response(result: Any) -> tuple[int, dict[str, str], bytes, list[str]]:
+    """A payload-v2 answer as API Gateway turns it into HTTP (including the bare-body shorthand)."""
+    if not isinstance(result, dict) or "statusCode" not in result:
+        return 200, {"content-type": "application/json"}, json.dumps(result).encode("utf-8"), []
+    headers = {str(k): str(v) for k, v in (result.get("headers") or {}).items()}
+    for name, values in (result.get("multiValueHeaders") or {}).items():
+        headers[name] = ",".join(str(v) for v in values)
+    raw = result.get("body") or ""
+    payload = base64.b64decode(raw) if result.get("isBase64Encoded") else str(raw).encode("utf-8")
+    return int(result["statusCode"]), headers, payload, [str(c) for c in result.get("cookies") or []]
+
+
+def _path_pattern(path: str) -> re.Pattern[str]:
+    """`/wechat/accounts/{appid}/messages` → a regex with named groups; `{proxy+}` spans slashes."""
+    parts = re.split(r"(\{[^}]+\})", path)
+    regex = ""
+    for part in parts:
+        if part.startswith("{") and part.endswith("}"):
+            name = part[1:-1]
+            regex += f"(?P<{name[:-1]}>.+)" if name.endswith("+") else f"(?P<{name}>[^/]+)"
+        else:
+            regex += re.escape(part)
+    return re.compile(regex)

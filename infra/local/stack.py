@@ -1,0 +1,120 @@
+"""The whole system on loopback (`make dev`): emulator, table, WeChat sandbox, gateway, schedule."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from infra.local import devconfig
+from infra.local.bootstrap import create_component_secret, create_table
+from infra.local.emulator import Emulator, start_emulator
+from infra.local.gateway import Gateway
+from infra.local.template import http_routes, load_template
+
+TABLE_NAME = "wxcomponent-local"
+SECRET_NAME = "wxcomponent-local/component"  # noqa: S105 - a name, not a secret
+
+
+@dataclass
+class StackPorts:
+    gateway: int = devconfig.GATEWAY_PORT
+    sandbox: int = devconfig.SANDBOX_PORT
+    emulator: int = devconfig.EMULATOR_PORT
+
+    @classmethod
+    def from_environment(cls) -> StackPorts:
+        return cls(
+            gateway=int(os.environ.get("GATEWAY_PORT", devconfig.GATEWAY_PORT)),
+            sandbox=int(os.environ.get("SANDBOX_PORT", devconfig.SANDBOX_PORT)),
+            emulator=int(os.environ.get("EMULATOR_PORT", devconfig.EMULATOR_PORT)),
+        )
+
+
+def local_environment(emulator_url: str, sandbox_url: str) -> dict[str, str]:
+    """What the handlers' environment holds locally in place of the template's references."""
+    return {
+        "AWS_ACCESS_KEY_ID": "local",
+        "AWS_SECRET_ACCESS_KEY": "local",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ENDPOINT_URL": emulator_url,
+        "TABLE_NAME": TABLE_NAME,
+        "COMPONENT_SECRET_ID": SECRET_NAME,
+        "WECHAT_API_BASE": sandbox_url,
+        "WECHAT_MP_BASE": sandbox_url,
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_METRICS_DISABLED": "true",
+        **devconfig.component_settings(),
+    }
+
+
+def apply_template_defaults(template: dict[str, Any]) -> None:
+    """Plain-string environment values of the template (service name, namespace…) as declared."""
+    for route in http_routes(template):
+        for name, value in route.environment.items():
+            if isinstance(value, str):
+                os.environ.setdefault(name, value)
+
+
+@dataclass
+class Stack:
+    emulator: Emulator
+    gateway: Gateway
+    sandbox: Any  # infra.sandbox.Sandbox, when present
+
+    def describe(self) -> str:
+        lines = [
+            "wxcomponent-serverless, running locally:",
+            f"  gateway (HTTP API, payload v2)  {self.gateway.url}",
+        ]
+        for route in self.gateway.routes:
+            lines.append(f"      {route.method:6} {self.gateway.url}{route.path}  → {route.function}")
+        if self.sandbox is not None:
+            sandbox = self.sandbox.url
+            lines.append(f"  WeChat sandbox                  {sandbox}  (control page: {sandbox}/sandbox/)")
+        lines.append(f"  moto server (DynamoDB, Secrets Manager, EventBridge)  {self.emulator.url}")
+        lines.append(f"  table {TABLE_NAME}, secret {SECRET_NAME}")
+        return "\n".join(lines)
+
+
+@contextmanager
+def run_stack(ports: StackPorts, *, ticket_interval: float = 10.0, echo_emulator: bool = False) -> Iterator[Stack]:
+    with ExitStack() as stack:
+        emulator = stack.enter_context(start_emulator(port=ports.emulator, echo=echo_emulator))
+        sandbox_url = f"http://127.0.0.1:{ports.sandbox}"
+        os.environ.update(local_environment(emulator.url, sandbox_url))
+        apply_template_defaults(load_template())
+        create_table(emulator.url, TABLE_NAME)
+        create_component_secret(
+            emulator.url,
+            SECRET_NAME,
+            {
+                "component_appid": os.environ["WECHAT_COMPONENT_APPID"],
+                "component_appsecret": os.environ["WECHAT_COMPONENT_APPSECRET"],
+                "token": os.environ["WECHAT_COMPONENT_TOKEN"],
+                "encoding_aes_key": os.environ["WECHAT_COMPONENT_AES_KEY"],
+            },
+        )
+        gateway = stack.enter_context(Gateway(port=ports.gateway))
+        sandbox = _start_sandbox(stack, ports, gateway.url, ticket_interval)
+        yield Stack(emulator, gateway, sandbox)
+
+
+def _start_sandbox(stack: ExitStack, ports: StackPorts, gateway_url: str, ticket_interval: float) -> Any:
+    try:
+        from infra.sandbox import Sandbox, SandboxConfig  # noqa: PLC0415 - the sandbox is optional
+    except ImportError:
+        return None
+    config = SandboxConfig(
+        port=ports.sandbox,
+        ticket_interval=ticket_interval,
+        component_events_url=f"{gateway_url}/wechat/component/events",
+        account_messages_url=gateway_url + "/wechat/accounts/{appid}/messages",
+        start_domain=gateway_url,
+    )
+    sandbox = Sandbox(config)
+    sandbox.start()
+    stack.callback(sandbox.stop)
+    return sandbox

@@ -1,0 +1,60 @@
+"""The domain's errors: a small hierarchy that every entry point maps to its answer in one place.
+
+Messages are safe to log and to show: they never carry a token, a secret or a decrypted body.
+"""
+
+from __future__ import annotations
+
+
+class WxComponentError(Exception):
+    """Base of every error the core raises on purpose."""
+
+    code = "internal"
+
+    def __init__(self, message: str, *, errcode: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.errcode = errcode
+
+
+class BadRequest(WxComponentError):
+    """The caller sent something we refuse; nothing was changed."""
+
+    code = "bad_request"
+
+
+class InvalidSignature(BadRequest):
+    """`signature` or `msg_signature` is missing or does not match (sample code -40001)."""
+
+
+class StaleTimestamp(BadRequest):
+    """The push's timestamp is too far from now: a replay or a broken clock."""
+
+
+class MalformedMessage(BadRequest):
+    """Not XML, forbidden XML (DOCTYPE, entities), or a required element is missing (-40002)."""
+
+
+class DecryptError(BadRequest):
+    """Not base64, not whole AES blocks, bad padding, or a length that overruns (-40007/-40008/-40010)."""
+
+
+class AppIdMismatch(BadRequest):
+    """The ciphertext was made for another component appid (-40005)."""
+
+
+class PayloadTooLarge(BadRequest):
+    """The body is over the size we accept."""
+
+
+class ConfigurationError(WxComponentError):
+    """Settings are missing or malformed; an operator must fix them."""
+
+
+def http_status(error: WxComponentError) -> int:
+    """The one map from domain errors to HTTP statuses, shared by every HTTP entry point."""
+    if isinstance(error, PayloadTooLarge):
+        return 413
+    if isinstance(error, BadRequest):
+        return 400
+    return 500

@@ -1,0 +1,87 @@
+"""Configuration, read lazily and validated in one place (ARCHITECTURE.md, Configuration).
+
+The four component values come from the environment when set there (local runs, tests), else from
+the Secrets Manager secret named by `COMPONENT_SECRET_ID`, fetched through Powertools parameters and
+cached for `SECRET_MAX_AGE` seconds so a rotated secret is picked up without a redeploy.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from aws_lambda_powertools.utilities import parameters
+
+from wxcomponent.errors import ConfigurationError
+
+SECRET_MAX_AGE = 300
+DEFAULT_API_BASE = "https://api.weixin.qq.com"
+DEFAULT_MP_BASE = "https://mp.weixin.qq.com"
+
+# environment name -> key in the secret's JSON
+_COMPONENT_FIELDS = {
+    "WECHAT_COMPONENT_APPID": "component_appid",
+    "WECHAT_COMPONENT_APPSECRET": "component_appsecret",
+    "WECHAT_COMPONENT_TOKEN": "token",
+    "WECHAT_COMPONENT_AES_KEY": "encoding_aes_key",
+    "WECHAT_COMPONENT_PREVIOUS_AES_KEY": "previous_encoding_aes_key",
+}
+_OPTIONAL = {"previous_encoding_aes_key", "component_appsecret"}
+
+
+@dataclass(frozen=True)
+class ComponentSettings:
+    component_appid: str
+    component_appsecret: str
+    token: str
+    encoding_aes_key: str
+    previous_encoding_aes_key: str = ""
+
+    def __repr__(self) -> str:  # never let a secret reach a log through a repr
+        return f"ComponentSettings(component_appid={self.component_appid!r}, secrets=<redacted>)"
+
+
+def table_name() -> str:
+    name = os.environ.get("TABLE_NAME", "")
+    if not name:
+        raise ConfigurationError("TABLE_NAME is not set")
+    return name
+
+
+def api_base() -> str:
+    return os.environ.get("WECHAT_API_BASE") or DEFAULT_API_BASE
+
+
+def mp_base() -> str:
+    return os.environ.get("WECHAT_MP_BASE") or DEFAULT_MP_BASE
+
+
+def component_settings() -> ComponentSettings:
+    """The component's appid, secret, token and AES keys: environment first, then the secret."""
+    values = {key: os.environ.get(env, "") for env, key in _COMPONENT_FIELDS.items()}
+    required_missing = [k for k, v in values.items() if not v and k not in _OPTIONAL]
+    if required_missing or not values["component_appsecret"]:
+        secret = _read_secret()
+        for key, value in values.items():
+            if not value and isinstance(secret.get(key), str):
+                values[key] = secret[key]
+    missing = [k for k, v in values.items() if not v and k not in _OPTIONAL]
+    if missing:
+        raise ConfigurationError(f"component settings missing: {', '.join(sorted(missing))}")
+    return ComponentSettings(**values)
+
+
+def _read_secret() -> dict[str, Any]:
+    secret_id = os.environ.get("COMPONENT_SECRET_ID", "")
+    if not secret_id:
+        return {}
+    try:
+        value = parameters.get_secret(secret_id, transform="json", max_age=SECRET_MAX_AGE)
+    except parameters.exceptions.TransformParameterError as exc:
+        raise ConfigurationError("the component secret is not a JSON object") from exc
+    except parameters.exceptions.GetParameterError as exc:
+        raise ConfigurationError("the component secret could not be read") from exc
+    if not isinstance(value, dict):
+        raise ConfigurationError("the component secret is not a JSON object")
+    return value
