@@ -10,6 +10,8 @@ STAMP := $(VENV)/.installed
 CORE := layers/core/wxcomponent
 # sam build looks for python3.12 on PATH: the venv's own interpreter is one.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
+# No telemetry from SAM: builds and tests reach nothing but the package registries.
+export SAM_CLI_TELEMETRY := 0
 
 .PHONY: help venv dev test test-unit test-integration test-infra lint build deploy clean
 

@@ -9,7 +9,7 @@ import boto3
 
 from infra.local.template import load_template, table_definition
 
-_TABLE_KEYS = ("AttributeDefinitions", "KeySchema", "BillingMode", "GlobalSecondaryIndexes", "SSESpecification")
+_TABLE_KEYS = ("AttributeDefinitions", "KeySchema", "BillingMode", "GlobalSecondaryIndexes")
 
 
 def create_table(endpoint_url: str, table_name: str, *, region: str = "us-east-1") -> None:
@@ -19,11 +19,17 @@ def create_table(endpoint_url: str, table_name: str, *, region: str = "us-east-1
     if table_name in client.list_tables()["TableNames"]:
         return
     kwargs: dict[str, Any] = {key: properties[key] for key in _TABLE_KEYS if key in properties}
+    sse = properties.get("SSESpecification")
+    if sse:  # CloudFormation spells it SSEEnabled, the API Enabled
+        kwargs["SSESpecification"] = {"Enabled": bool(sse.get("SSEEnabled"))}
     client.create_table(TableName=table_name, **kwargs)
     client.get_waiter("table_exists").wait(TableName=table_name, WaiterConfig={"Delay": 1, "MaxAttempts": 30})
     ttl = properties.get("TimeToLiveSpecification")
     if ttl:
         client.update_time_to_live(TableName=table_name, TimeToLiveSpecification=ttl)
+    pitr = properties.get("PointInTimeRecoverySpecification")
+    if pitr:
+        client.update_continuous_backups(TableName=table_name, PointInTimeRecoverySpecification=pitr)
 
 
 def create_component_secret(endpoint_url: str, name: str, value: dict[str, str], *, region: str = "us-east-1") -> str:

@@ -1,0 +1,125 @@
+"""template.yaml: lint-clean, and what the SAM transform makes of it is what we promise."""
+
+from __future__ import annotations
+
+import copy
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from samtranslator.translator.transform import transform
+
+from infra.local.template import ROOT, load_template, resources_of_type
+
+FUNCTIONS = {  # logical id -> (folder, [(method, path)])
+    "ComponentEventsFunction": ("component_events", [("POST", "/wechat/component/events")]),
+}
+
+
+class _NoManagedPolicies:
+    """We use inline policies only, so the transform needs no IAM look-ups."""
+
+    def load(self) -> dict[str, str]:
+        return {}
+
+
+@pytest.fixture(scope="module")
+def transformed(monkeypatch_module: pytest.MonkeyPatch) -> dict[str, Any]:
+    template = copy.deepcopy(load_template())
+    for resource in template["Resources"].values():  # what `sam package` does to local paths
+        properties = resource.get("Properties", {})
+        for key in ("CodeUri", "ContentUri"):
+            if key in properties:
+                properties[key] = f"s3://artifacts/{properties[key]}.zip"
+    monkeypatch_module.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    result: dict[str, Any] = transform(template, {}, _NoManagedPolicies())
+    return result
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module() -> Any:
+    with pytest.MonkeyPatch.context() as patch:
+        yield patch
+
+
+def test_cfn_lint_is_clean() -> None:
+    lint = subprocess.run(
+        [str(Path(sys.executable).parent / "cfn-lint"), str(ROOT / "template.yaml")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+
+
+def test_the_table_has_ttl_pitr_sse_and_string_keys(transformed: dict[str, Any]) -> None:
+    [table] = resources_of_type(transformed, "AWS::DynamoDB::Table").values()
+    properties = table["Properties"]
+    assert properties["TimeToLiveSpecification"] == {"AttributeName": "ttl", "Enabled": True}
+    assert properties["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    assert properties["SSESpecification"] == {"SSEEnabled": True}
+    assert properties["BillingMode"] == "PAY_PER_REQUEST"
+    assert {a["AttributeName"]: a["AttributeType"] for a in properties["AttributeDefinitions"]}["pk"] == "S"
+    assert properties["KeySchema"] == [
+        {"AttributeName": "pk", "KeyType": "HASH"},
+        {"AttributeName": "sk", "KeyType": "RANGE"},
+    ]
+    assert table["DeletionPolicy"] == "Retain"
+
+
+def test_every_route_of_the_contract_is_on_the_http_api(transformed: dict[str, Any]) -> None:
+    [api] = resources_of_type(transformed, "AWS::ApiGatewayV2::Api").values()
+    paths = api["Properties"]["Body"]["paths"]
+    for _, (_, routes) in FUNCTIONS.items():
+        for method, path in routes:
+            assert method.lower() in paths[path], f"{method} {path} missing"
+
+
+def test_functions_follow_the_contract(transformed: dict[str, Any]) -> None:
+    functions = resources_of_type(transformed, "AWS::Lambda::Function")
+    for logical_id, (folder, _) in FUNCTIONS.items():
+        properties = functions[logical_id]["Properties"]
+        assert properties["Handler"] == "app.lambda_handler"
+        assert properties["Code"]["S3Key"] == f"functions/{folder}.zip"
+        assert properties["Runtime"] == "python3.12"
+        assert properties["Architectures"] == ["arm64"]
+        assert (ROOT / "functions" / folder / "app.py").is_file()
+
+
+def test_the_layer_matches_the_functions(transformed: dict[str, Any]) -> None:
+    [layer] = resources_of_type(transformed, "AWS::Lambda::LayerVersion").values()
+    assert layer["Properties"]["CompatibleRuntimes"] == ["python3.12"]
+    assert layer["Properties"]["CompatibleArchitectures"] == ["arm64"]
+    metadata = load_template()["Resources"]["CoreLayer"]["Metadata"]
+    assert metadata == {"BuildMethod": "python3.12", "BuildArchitecture": "arm64"}
+
+
+def _policy_actions(transformed: dict[str, Any], function: str) -> dict[str, set[str]]:
+    """Resource (as written) -> actions, over every inline statement of the function's role."""
+    role = transformed["Resources"][f"{function}Role"]["Properties"]
+    actions: dict[str, set[str]] = {}
+    for policy in role.get("Policies", []):
+        for statement in policy["PolicyDocument"]["Statement"]:
+            assert statement["Effect"] == "Allow"
+            resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+            for resource in resources:
+                key = repr(resource)
+                actions.setdefault(key, set()).update(
+                    statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+                )
+    return actions
+
+
+def test_component_events_may_only_put_items_and_read_its_secret(transformed: dict[str, Any]) -> None:
+    actions = _policy_actions(transformed, "ComponentEventsFunction")
+    assert actions == {
+        repr({"Fn::GetAtt": ["Table", "Arn"]}): {"dynamodb:PutItem"},
+        repr({"Fn::If": ["CreateComponentSecret", {"Ref": "ComponentSecret"}, {"Ref": "ExistingComponentSecretArn"}]}): {
+            "secretsmanager:GetSecretValue"
+        },
+    }
+    role = transformed["Resources"]["ComponentEventsFunctionRole"]["Properties"]
+    managed = role.get("ManagedPolicyArns", [])
+    assert all("AWSLambdaBasicExecutionRole" in str(a) or "AWSXrayWriteOnlyAccess" in str(a) for a in managed)

@@ -1,0 +1,80 @@
+"""Builds pushes exactly as WeChat signs and encrypts them, for tests of our receiving side."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from wxcomponent.crypto import MessageCrypto, sha1_signature
+
+from infra.local.devconfig import DEFAULTS
+
+APPID = DEFAULTS["WECHAT_COMPONENT_APPID"]
+TOKEN = DEFAULTS["WECHAT_COMPONENT_TOKEN"]
+AES_KEY = DEFAULTS["WECHAT_COMPONENT_AES_KEY"]
+OTHER_AES_KEY = "OtherEncodingAESKey0123456789abcdefghijklmn"
+
+
+@dataclass(frozen=True)
+class Push:
+    query: dict[str, str]
+    body: bytes
+
+
+def ticket_xml(ticket: str, create_time: int, appid: str = APPID) -> str:
+    return (
+        f"<xml><AppId><![CDATA[{appid}]]></AppId><CreateTime>{create_time}</CreateTime>"
+        "<InfoType><![CDATA[component_verify_ticket]]></InfoType>"
+        f"<ComponentVerifyTicket><![CDATA[{ticket}]]></ComponentVerifyTicket></xml>"
+    )
+
+
+def event_xml(info_type: str, create_time: int, authorizer_appid: str, appid: str = APPID) -> str:
+    return (
+        f"<xml><AppId><![CDATA[{appid}]]></AppId><CreateTime>{create_time}</CreateTime>"
+        f"<InfoType><![CDATA[{info_type}]]></InfoType>"
+        f"<AuthorizerAppid><![CDATA[{authorizer_appid}]]></AuthorizerAppid></xml>"
+    )
+
+
+def signed_push(
+    inner: str | bytes,
+    *,
+    timestamp: int | None = None,
+    nonce: str = "1320562132",
+    token: str = TOKEN,
+    aes_key: str = AES_KEY,
+    appid: str = APPID,
+    envelope: str | None = None,
+) -> Push:
+    """An encrypted, signed push; `envelope` may replace the `<xml>…</xml>` around `{encrypt}`."""
+    ts = str(int(time.time()) if timestamp is None else timestamp)
+    crypto = MessageCrypto(token, [aes_key], appid)
+    message = inner.encode("utf-8") if isinstance(inner, str) else inner
+    encrypt = crypto.encrypt(message)
+    template = envelope or "<xml><AppId><![CDATA[{appid}]]></AppId><Encrypt><![CDATA[{encrypt}]]></Encrypt></xml>"
+    return Push(
+        query={
+            "signature": sha1_signature(token, ts, nonce),
+            "timestamp": ts,
+            "nonce": nonce,
+            "encrypt_type": "aes",
+            "msg_signature": sha1_signature(token, ts, nonce, encrypt),
+        },
+        body=template.format(appid=appid, encrypt=encrypt).encode("utf-8"),
+    )
+
+
+def signed_raw(encrypt: str, *, timestamp: int | None = None, nonce: str = "42", token: str = TOKEN) -> Push:
+    """A push carrying an arbitrary `Encrypt` text, correctly signed (to reach the decryption)."""
+    ts = str(int(time.time()) if timestamp is None else timestamp)
+    return Push(
+        query={
+            "signature": sha1_signature(token, ts, nonce),
+            "timestamp": ts,
+            "nonce": nonce,
+            "encrypt_type": "aes",
+            "msg_signature": sha1_signature(token, ts, nonce, encrypt),
+        },
+        body=f"<xml><AppId><![CDATA[{APPID}]]></AppId><Encrypt><![CDATA[{encrypt}]]></Encrypt></xml>".encode(),
+    )
