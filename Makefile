@@ -35,7 +35,7 @@ dev: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check $(CORE) functions
-	$(BIN)/mypy $(CORE) functions/*/app.py infra/local
+	$(BIN)/mypy $(CORE) functions/*/app.py infra
 
 test: lint
 	$(BIN)/pytest

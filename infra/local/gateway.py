@@ -173,7 +173,9 @@ class _RequestHandler(BaseHTTPRequestHandler):
         self._serve()
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
-        sys.stderr.write("gateway: " + (format % args) + "\n")
+        # Query strings carry authorization codes and signatures: the log shows the path only.
+        line = format % args
+        sys.stderr.write("gateway: " + re.sub(r"\?\S*", "", line, count=1) + "\n")
 
     def _serve(self) -> None:
         split = urlsplit(self.path)

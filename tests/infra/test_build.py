@@ -28,9 +28,22 @@ def test_sam_build_puts_the_core_at_python_package_with_arm64_libraries(tmp_path
     assert sam, "aws-sam-cli is part of requirements-dev.txt"
     env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "SAM_CLI_TELEMETRY": "0"}
     build = subprocess.run(
-        [sam, "build", "--template", str(ROOT / "template.yaml"), "--build-dir", str(tmp_path / "build"),
-         "--cache-dir", str(tmp_path / "cache")],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=900, check=False,
+        [
+            sam,
+            "build",
+            "--template",
+            str(ROOT / "template.yaml"),
+            "--build-dir",
+            str(tmp_path / "build"),
+            "--cache-dir",
+            str(tmp_path / "cache"),
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
     )
     assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-3000:]
     layer = tmp_path / "build" / "CoreLayer"

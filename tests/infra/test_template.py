@@ -116,9 +116,9 @@ def test_component_events_may_only_put_items_and_read_its_secret(transformed: di
     actions = _policy_actions(transformed, "ComponentEventsFunction")
     assert actions == {
         repr({"Fn::GetAtt": ["Table", "Arn"]}): {"dynamodb:PutItem"},
-        repr({"Fn::If": ["CreateComponentSecret", {"Ref": "ComponentSecret"}, {"Ref": "ExistingComponentSecretArn"}]}): {
-            "secretsmanager:GetSecretValue"
-        },
+        repr(
+            {"Fn::If": ["CreateComponentSecret", {"Ref": "ComponentSecret"}, {"Ref": "ExistingComponentSecretArn"}]}
+        ): {"secretsmanager:GetSecretValue"},
     }
     role = transformed["Resources"]["ComponentEventsFunctionRole"]["Properties"]
     managed = role.get("ManagedPolicyArns", [])

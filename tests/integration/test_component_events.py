@@ -61,8 +61,9 @@ def test_newer_wins_and_a_retry_changes_nothing(component_events: Handler, emula
 
 def test_a_base64_encoded_body_is_accepted(component_events: Handler, emulator: Emulator, table: str) -> None:
     push = signed_push(ticket_xml("ticket@@@b64", int(time.time())))
-    event = http_api_event("POST", PATH, query=push.query, headers={"content-type": "application/octet-stream"},
-                           body=push.body)
+    event = http_api_event(
+        "POST", PATH, query=push.query, headers={"content-type": "application/octet-stream"}, body=push.body
+    )
     assert event["isBase64Encoded"] is True
     assert component_events(event)["body"] == "success"
     assert stored_items(emulator, table)[0]["ticket"]["S"] == "ticket@@@b64"

@@ -32,7 +32,9 @@ def test_unsigned_post_is_4xx_and_a_genuine_push_is_success(gateway: Gateway) ->
     unsigned = http.request("POST", url, body=b"<xml><Encrypt>x</Encrypt></xml>", headers={"Content-Type": "text/xml"})
     assert unsigned.status == 400
     push = signed_push(ticket_xml("ticket@@@via-gateway", int(time.time())))
-    genuine = http.request("POST", f"{url}?{urlencode(push.query)}", body=push.body, headers={"Content-Type": "text/xml"})
+    genuine = http.request(
+        "POST", f"{url}?{urlencode(push.query)}", body=push.body, headers={"Content-Type": "text/xml"}
+    )
     assert (genuine.status, genuine.data) == (200, b"success")
     assert http.request("GET", f"{gateway.url}/no/such/route").status == 404
     assert http.request("GET", url).status == 404  # method is part of the route

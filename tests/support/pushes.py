@@ -5,9 +5,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from wxcomponent.crypto import MessageCrypto, sha1_signature
-
 from infra.local.devconfig import DEFAULTS
+from wxcomponent.crypto import MessageCrypto, sha1_signature
 
 APPID = DEFAULTS["WECHAT_COMPONENT_APPID"]
 TOKEN = DEFAULTS["WECHAT_COMPONENT_TOKEN"]

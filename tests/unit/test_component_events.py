@@ -5,17 +5,6 @@ from __future__ import annotations
 import base64
 
 import pytest
-from wxcomponent.component_events import MAX_BODY_BYTES, ComponentEventService, SignedPush
-from wxcomponent.errors import (
-    AppIdMismatch,
-    BadRequest,
-    DecryptError,
-    InvalidSignature,
-    MalformedMessage,
-    PayloadTooLarge,
-    StaleTimestamp,
-)
-from wxcomponent.settings import ComponentSettings
 
 from tests.support.fakes import MemoryTicketStore
 from tests.support.pushes import (
@@ -29,6 +18,17 @@ from tests.support.pushes import (
     signed_raw,
     ticket_xml,
 )
+from wxcomponent.component_events import MAX_BODY_BYTES, ComponentEventService, SignedPush
+from wxcomponent.errors import (
+    AppIdMismatch,
+    BadRequest,
+    DecryptError,
+    InvalidSignature,
+    MalformedMessage,
+    PayloadTooLarge,
+    StaleTimestamp,
+)
+from wxcomponent.settings import ComponentSettings
 
 NOW = 1_767_225_600
 

@@ -9,6 +9,7 @@ import pytest
 from Crypto.Cipher import AES
 from hypothesis import given
 from hypothesis import strategies as st
+
 from wxcomponent.crypto import MessageCrypto, aes_key_from_encoding, pkcs7_pad, sha1_signature
 from wxcomponent.errors import AppIdMismatch, ConfigurationError, DecryptError, InvalidSignature
 
@@ -112,7 +113,10 @@ def _raw_encrypt(plain: bytes, key_text: str = KEY) -> str:
         (_raw_encrypt(b"\x00" * 31 + b"\x21"), DecryptError),  # pad byte 33 > 32
         (_raw_encrypt(b"\x00" * 32), DecryptError),  # pad byte 0
         (_raw_encrypt(b"\x01" * 28 + b"\x02\x03\x04\x04"), DecryptError),  # inconsistent pad bytes
-        (_raw_encrypt(pkcs7_pad(b"r" * 16 + struct.pack(">I", 1000) + b"<xml/>" + b"wx0123456789abcdef")), DecryptError),
+        (
+            _raw_encrypt(pkcs7_pad(b"r" * 16 + struct.pack(">I", 1000) + b"<xml/>" + b"wx0123456789abcdef")),
+            DecryptError,
+        ),
         (_raw_encrypt(pkcs7_pad(b"r" * 10)), DecryptError),  # shorter than its header
         (MessageCrypto("t", [KEY], "wxffffffffffffffff").encrypt(b"<xml/>"), AppIdMismatch),
         (MessageCrypto("t", [ROTATED_KEY], "wx0123456789abcdef").encrypt(b"<xml/>"), DecryptError),

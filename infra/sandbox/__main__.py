@@ -1,0 +1,83 @@
+"""`python -m infra.sandbox`: run the WeChat sandbox until Ctrl-C."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+
+from infra.sandbox.config import SandboxConfig
+from infra.sandbox.server import Sandbox
+
+
+def parse_args(argv: Sequence[str] | None = None) -> SandboxConfig:
+    defaults = SandboxConfig()
+    p = argparse.ArgumentParser(prog="python -m infra.sandbox", description="WeChat's side, on loopback.")
+    p.add_argument("--host", default=defaults.host)
+    p.add_argument("--port", type=int, default=defaults.port, help="0 = an ephemeral port")
+    p.add_argument("--seed", type=int, default=defaults.seed)
+    p.add_argument(
+        "--ticket-interval",
+        type=float,
+        default=defaults.ticket_interval,
+        help="seconds between ticket pushes; 0 = only on start and on demand",
+    )
+    p.add_argument("--no-ticket-on-start", action="store_true")
+    p.add_argument("--component-events-url", default=defaults.component_events_url)
+    p.add_argument("--account-messages-url", default=defaults.account_messages_url, help="a template with {appid}")
+    p.add_argument("--start-domain", default=defaults.start_domain)
+    p.add_argument("--push-timeout", type=float, default=defaults.push_timeout)
+    p.add_argument("--push-tries", type=int, default=defaults.push_tries)
+    a = p.parse_args(argv)
+    return SandboxConfig(
+        host=a.host,
+        port=a.port,
+        seed=a.seed,
+        ticket_interval=a.ticket_interval,
+        push_ticket_on_start=not a.no_ticket_on_start,
+        component_events_url=a.component_events_url,
+        account_messages_url=a.account_messages_url,
+        start_domain=a.start_domain,
+        push_timeout=a.push_timeout,
+        push_tries=a.push_tries,
+    )
+
+
+def say(line: str) -> None:
+    sys.stdout.write(line + "\n")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    config = parse_args(argv)
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    with Sandbox(config) as sandbox:
+        url = sandbox.url
+        say(f"WeChat sandbox on {url} (seed {config.seed}, component {config.component_appid})")
+        say(f"  API base (WECHAT_API_BASE)  {url}/cgi-bin/component/...")
+        say(
+            f"  authorization pages (WECHAT_MP_BASE) {url}/cgi-bin/componentloginpage, {url}/wxaopen/safe/bindcomponent"
+        )
+        say(f"  control page   {url}/sandbox/")
+        say(f"  pushes events to {config.component_events_url}")
+        say(f"  pushes messages to {config.account_messages_url}")
+        interval = config.ticket_interval or 0
+        say(
+            f"  tickets: {'on start' if config.push_ticket_on_start else 'not on start'}"
+            f"{f', every {interval:g} s' if interval else ', then on demand'}"
+        )
+        say(f"  authorization start domain (Referer rule) {config.start_domain}")
+        for account in sandbox.world.accounts.values():
+            say(f"  account {account.appid} {account.user_name} {account.kind:16} {account.nick_name}")
+        say("Ctrl-C to stop.")
+        sys.stdout.flush()
+        with contextlib.suppress(KeyboardInterrupt):
+            done.wait()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,114 @@
+"""WeChat's API paths (PROTOCOL.md §3): POST JSON in, WeChat's JSON shapes and errcodes out."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from infra.sandbox.pusher import Pusher
+from infra.sandbox.state import JSON, WeChatError, World
+
+# path -> the API's name (used by faults, counters and the call log)
+API_PATHS: dict[str, str] = {
+    "/cgi-bin/component/api_component_token": "api_component_token",
+    "/cgi-bin/component/api_create_preauthcode": "api_create_preauthcode",
+    "/cgi-bin/component/api_query_auth": "api_query_auth",
+    "/cgi-bin/component/api_authorizer_token": "api_authorizer_token",
+    "/cgi-bin/component/api_get_authorizer_info": "api_get_authorizer_info",
+    "/cgi-bin/component/api_get_authorizer_list": "api_get_authorizer_list",
+    "/cgi-bin/component/api_start_push_ticket": "api_start_push_ticket",
+    "/cgi-bin/component/clear_quota/v2": "clear_quota",
+    "/cgi-bin/message/custom/send": "custom_send",
+}
+
+OK: JSON = {"errcode": 0, "errmsg": "ok"}
+
+Handler = Callable[[dict[str, str], JSON], JSON]
+
+
+class WeChatApi:
+    """One method per API; each takes the query and the JSON body and returns the answer."""
+
+    def __init__(self, world: World, pusher: Pusher) -> None:
+        self.world = world
+        self.pusher = pusher
+        self.handlers: dict[str, Handler] = {
+            "api_component_token": self.component_token,
+            "api_create_preauthcode": self.create_preauthcode,
+            "api_query_auth": self.query_auth,
+            "api_authorizer_token": self.authorizer_token,
+            "api_get_authorizer_info": self.get_authorizer_info,
+            "api_get_authorizer_list": self.get_authorizer_list,
+            "api_start_push_ticket": self.start_push_ticket,
+            "clear_quota": self.clear_quota,
+            "custom_send": self.custom_send,
+        }
+
+    def handle(self, name: str, query: dict[str, str], body: JSON) -> JSON:
+        try:
+            return self.handlers[name](query, body)
+        except WeChatError as exc:
+            return exc.answer()
+
+    def _component_call(self, query: dict[str, str], body: JSON) -> None:
+        """Token in the query (41001 when only in the body or missing), then the component appid."""
+        self.world.check_component_token(query, body)
+        self.world.check_component(body.get("component_appid"))
+
+    def component_token(self, query: dict[str, str], body: JSON) -> JSON:
+        return self.world.issue_component_token(
+            body.get("component_appid"), body.get("component_appsecret"), body.get("component_verify_ticket")
+        )
+
+    def create_preauthcode(self, query: dict[str, str], body: JSON) -> JSON:
+        self._component_call(query, body)
+        return self.world.create_pre_auth_code()
+
+    def query_auth(self, query: dict[str, str], body: JSON) -> JSON:
+        self._component_call(query, body)
+        return self.world.query_auth(body.get("authorization_code"))
+
+    def authorizer_token(self, query: dict[str, str], body: JSON) -> JSON:
+        self._component_call(query, body)
+        return self.world.authorizer_token(body.get("authorizer_appid"), body.get("authorizer_refresh_token"))
+
+    def get_authorizer_info(self, query: dict[str, str], body: JSON) -> JSON:
+        self._component_call(query, body)
+        return self.world.authorizer_info(body.get("authorizer_appid"))
+
+    def get_authorizer_list(self, query: dict[str, str], body: JSON) -> JSON:
+        self._component_call(query, body)
+        return self.world.authorizer_list(body.get("offset", 0), body.get("count", 500))
+
+    def start_push_ticket(self, query: dict[str, str], body: JSON) -> JSON:
+        self.world.check_component(body.get("component_appid"))
+        if body.get("component_secret") != self.world.config.component_appsecret:
+            raise WeChatError(40001, "invalid credential, access_token is invalid or not latest")
+        self.pusher.push_ticket_in_background()
+        return dict(OK)
+
+    def clear_quota(self, query: dict[str, str], body: JSON) -> JSON:
+        self.world.clear_quota(body.get("component_appid"), body.get("appsecret"))
+        return dict(OK)
+
+    def custom_send(self, query: dict[str, str], body: JSON) -> JSON:
+        appid = self.world.check_access_token(query.get("access_token"))
+        touser, msgtype = body.get("touser"), body.get("msgtype")
+        if not isinstance(touser, str) or not touser or not isinstance(msgtype, str) or not msgtype:
+            raise WeChatError(44002, "empty post data: touser and msgtype are required")
+        section = body.get(msgtype)
+        content = section.get("content") if isinstance(section, dict) else None
+        if msgtype == "text" and not isinstance(content, str):
+            raise WeChatError(44003, "empty news data: text.content is required")
+        self.world.record_message(
+            {
+                "appid": appid,
+                "touser": touser,
+                "msgtype": msgtype,
+                "content": content,
+                "body": body,
+                "time": self.world.now(),
+                "wall_time": time.time(),
+            }
+        )
+        return dict(OK)

@@ -1,0 +1,147 @@
+"""The sandbox's own control API (`/sandbox/...`): JSON in, JSON out."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from infra.sandbox.pusher import Pusher
+from infra.sandbox.release import run_release_checks
+from infra.sandbox.state import JSON, WeChatError, World
+
+_ROTATION = re.compile(r"/sandbox/accounts/([^/]+)/rotation")
+
+
+class ControlError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def _str(body: JSON, name: str, required: bool = True) -> str:
+    value = body.get(name)
+    if value is None and not required:
+        return ""
+    if not isinstance(value, str) or not value:
+        raise ControlError(400, f"{name!r} (a non-empty string) is required")
+    return value
+
+
+def _number(body: JSON, name: str, default: float | None = None) -> float:
+    value = body.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ControlError(400, f"{name!r} (a number) is required")
+    return float(value)
+
+
+def _func_info(body: JSON) -> list[int] | None:
+    value = body.get("func_info")
+    if value is None:
+        return None
+    if (
+        not isinstance(value, list)
+        or not value
+        or not all(isinstance(i, int) and not isinstance(i, bool) for i in value)
+    ):
+        raise ControlError(400, "'func_info' must be a non-empty list of permission-set ids")
+    return [int(i) for i in value]
+
+
+class Control:
+    def __init__(self, world: World, pusher: Pusher) -> None:
+        self.world = world
+        self.pusher = pusher
+
+    def handle(self, method: str, path: str, query: dict[str, str], body: JSON) -> tuple[int, Any]:
+        try:
+            return 200, self._route(method, path.rstrip("/") or "/", query, body)
+        except ControlError as exc:
+            return exc.status, {"error": exc.message}
+        except WeChatError as exc:
+            return 400, {"error": exc.errmsg, "errcode": exc.errcode}
+        except ValueError as exc:
+            return 400, {"error": str(exc)}
+
+    def _route(self, method: str, path: str, query: dict[str, str], body: JSON) -> Any:
+        w = self.world
+        if method == "GET":
+            if path == "/sandbox/state":
+                return w.snapshot()
+            if path == "/sandbox/calls":
+                return w.call_log(query.get("api") or None)
+            if path == "/sandbox/pushes":
+                with w.lock:
+                    return {"pushes": list(w.pushes)}
+            if path == "/sandbox/messages":
+                with w.lock:
+                    return {"messages": list(w.messages)}
+            if path == "/sandbox/faults":
+                return {"faults": w.snapshot()["faults"]}
+            raise ControlError(404, f"no such control path: GET {path}")
+        if method == "DELETE" and path == "/sandbox/faults":
+            w.clear_faults()
+            return {"faults": []}
+        if method != "POST":
+            raise ControlError(405, f"{method} is not allowed on {path}")
+        if path == "/sandbox/push-ticket":
+            ticket, delivery = self.pusher.push_ticket()
+            return {"ticket": ticket.value, "expires_at": ticket.expires_at, "delivery": delivery}
+        if path == "/sandbox/authorize":
+            return self.authorize(_str(body, "appid"), update=False, func_info=_func_info(body))
+        if path == "/sandbox/update-authorization":
+            return self.authorize(_str(body, "appid"), update=True, func_info=_func_info(body))
+        if path == "/sandbox/revoke":
+            appid = _str(body, "appid")
+            if not w.revoke(appid):
+                raise ControlError(409, f"{appid} is not authorized")
+            return {"authorizer_appid": appid, "delivery": self.pusher.push_unauthorized(appid)}
+        if path == "/sandbox/send-message":
+            return self.send_message(body)
+        if path == "/sandbox/release-checks":
+            wait = _number(body, "wait", w.config.release_wait)
+            return run_release_checks(w, self.pusher, appid=_str(body, "appid", required=False) or None, wait=wait)
+        if path == "/sandbox/faults":
+            count = body.get("count")
+            if count is not None and (isinstance(count, bool) or not isinstance(count, int)):
+                raise ControlError(400, "'count' must be an integer or null")
+            fault = w.set_fault(_str(body, "api"), _str(body, "kind"), _number(body, "value", 0), count)
+            return {"fault": fault.describe()}
+        if path == "/sandbox/clock":
+            return {"now": w.advance(_number(body, "advance"))}
+        if path == "/sandbox/reset":
+            w.reset()
+            return {"reset": True, "state": w.snapshot()}
+        match = _ROTATION.fullmatch(path)
+        if match:
+            enabled = body.get("enabled", True)
+            if not isinstance(enabled, bool):
+                raise ControlError(400, "'enabled' must be a boolean")
+            if w.account(match.group(1)) is None:
+                raise ControlError(404, f"{match.group(1)} is not a sandbox account")
+            w.set_rotation(match.group(1), enabled)
+            return {"appid": match.group(1), "rotation": enabled}
+        raise ControlError(404, f"no such control path: POST {path}")
+
+    def authorize(self, appid: str, *, update: bool, func_info: list[int] | None = None) -> JSON:
+        """Authorizes without a browser: a grant, an authorization code and its push.
+
+        `update` (update-authorization) requires a live grant and always pushes `updateauthorized`;
+        a plain authorize pushes `updateauthorized` too when the account was already authorized.
+        """
+        if self.world.account(appid) is None:
+            raise ControlError(404, f"{appid} is not a sandbox account")
+        if update and not self.world.is_authorized(appid):
+            raise ControlError(409, f"{appid} is not authorized")
+        code, was_authorized = self.world.authorize(appid, func_info)
+        delivery = self.pusher.push_authorized(appid, code.value, code.expires_at, "", update=update or was_authorized)
+        return {"auth_code": code.value, "authorizer_appid": appid, "expires_in": 3600, "delivery": delivery}
+
+    def send_message(self, body: JSON) -> JSON:
+        appid = _str(body, "appid")
+        account = self.world.account(appid)
+        if account is None:
+            raise ControlError(404, f"{appid} is not a sandbox account")
+        openid = _str(body, "openid", required=False) or self.world.openid()
+        content = _str(body, "content")
+        return self.pusher.text_message(appid, account.user_name, openid, content)

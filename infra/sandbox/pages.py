@@ -1,0 +1,223 @@
+"""HTML: WeChat's authorization pages (PROTOCOL.md §4), its error page, avatars and the control page.
+
+Every value that comes from a request or from state is escaped with html.escape.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from html import escape
+
+from infra.sandbox.config import MerchantAccount
+
+REFERER_ERROR_ZH = (
+    "请确认授权入口页所在域名，与授权后回调页所在域名相同，并且，此两者都必须与申请第三方平台时"  # noqa: RUF001
+    "填写的授权发起页域名相同。"
+)
+REFERER_ERROR_EN = (
+    "Make sure the page that opened this authorization is on the same domain as the callback page, "
+    "and that both are on the authorization-start domain configured for the third-party platform."
+)
+
+_STYLE = """
+body{font-family:-apple-system,"PingFang SC","Microsoft YaHei",sans-serif;margin:0;
+ background:#f6f6f6;color:#222}
+header{background:#1aad19;color:#fff;padding:12px 20px;font-size:18px}
+main{max-width:760px;margin:24px auto;background:#fff;padding:20px 24px;border-radius:6px}
+.account{display:flex;align-items:center;gap:14px;border-bottom:1px solid #eee;padding:12px 0}
+.account img{width:48px;height:48px;border-radius:50%}
+.account .who{flex:1}.muted{color:#888;font-size:13px}
+button{background:#1aad19;color:#fff;border:0;border-radius:4px;padding:7px 16px;cursor:pointer}
+button.grey{background:#888}
+table{border-collapse:collapse;width:100%;font-size:13px}
+td,th{border-bottom:1px solid #eee;padding:4px;text-align:left}
+pre{background:#f0f0f0;padding:8px;overflow:auto;max-height:360px;font-size:12px}
+.error{color:#c00}
+"""
+
+AUTH_TYPES: dict[int, tuple[str, ...]] = {
+    1: ("official_account",),
+    2: ("mini_program",),
+    3: ("official_account", "mini_program"),
+    6: ("official_account", "mini_program"),
+}
+
+
+def accounts_for(accounts: Sequence[MerchantAccount], auth_type: int, biz_appid: str | None) -> list[MerchantAccount]:
+    """The accounts the page offers: biz_appid wins over auth_type; 4, 5, 8 (推客, Channels, 带货助手)
+    are not modelled by the sandbox and offer none."""
+    if biz_appid:
+        return [a for a in accounts if a.appid == biz_appid]
+    kinds = AUTH_TYPES.get(auth_type, ())
+    return [a for a in accounts if a.kind in kinds]
+
+
+def _page(title: str, body: str, *, page_id: str) -> str:
+    return (
+        '<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{escape(title)}</title><style>{_STYLE}</style></head>"
+        f'<body id="{escape(page_id)}"><header>微信公众平台 · WeChat sandbox</header>'
+        f"<main>{body}</main></body></html>"
+    )
+
+
+def error_page(reason: str, lines: Sequence[str], *, kind: str) -> str:
+    """WeChat's error page (served with HTTP 200, as WeChat does)."""
+    paragraphs = "".join(f"<p>{escape(line)}</p>" for line in lines)
+    body = (
+        f'<div id="wx-error" class="error" data-error="{escape(kind)}">'
+        f"<h2>授权出错 Authorization error</h2>{paragraphs}"
+        f'<p class="muted" id="wx-error-reason">{escape(reason)}</p></div>'
+    )
+    return _page("授权出错", body, page_id="wx-error-page")
+
+
+def referer_error_page(referer: str | None) -> str:
+    return error_page(
+        f"Referer: {referer or '(none)'}",
+        [REFERER_ERROR_ZH, REFERER_ERROR_EN],
+        kind="referer",
+    )
+
+
+def authorization_page(
+    accounts: Sequence[MerchantAccount],
+    *,
+    component_appid: str,
+    pre_auth_code: str,
+    redirect_uri: str,
+    auth_type: int,
+    category_id_list: str,
+    mobile: bool,
+) -> str:
+    """The list of the merchant's accounts, each with an authorize button (a form POST)."""
+    rows = []
+    for a in accounts:
+        hidden = "".join(
+            f'<input type="hidden" name="{name}" value="{escape(value)}">'
+            for name, value in (
+                ("component_appid", component_appid),
+                ("pre_auth_code", pre_auth_code),
+                ("redirect_uri", redirect_uri),
+                ("auth_type", str(auth_type)),
+                ("category_id_list", category_id_list),
+                ("appid", a.appid),
+            )
+        )
+        rows.append(
+            f'<form class="account" method="post" action="/sandbox/authorize-confirm" '
+            f'data-appid="{escape(a.appid)}" data-kind="{escape(a.kind)}">{hidden}'
+            f'<img src="/sandbox/avatar/{escape(a.appid)}.svg" alt="">'
+            f'<div class="who"><div class="name">{escape(a.nick_name)}</div>'
+            f'<div class="muted">{escape(a.kind_label)} · {escape(a.user_name)} · '
+            f"{escape(a.appid)}</div></div>"
+            f'<button type="submit" id="authorize-{escape(a.appid)}" data-appid="{escape(a.appid)}">'
+            "授权 Authorize</button></form>"
+        )
+    none = '<p id="no-accounts" class="muted">没有可授权的账号 No account to authorize.</p>'
+    listing = "".join(rows) or none
+    body = (
+        "<h2>选择要授权的账号 Choose an account to authorize</h2>"
+        f'<p class="muted">第三方平台 {escape(component_appid)} 请求获得以下账号的授权'
+        f"{' (mobile)' if mobile else ''}。</p>"
+        f'<div id="accounts" data-count="{len(accounts)}">{listing}</div>'
+    )
+    return _page("公众号授权 Authorization", body, page_id="wx-authorize-page")
+
+
+def _color(appid: str) -> str:
+    return "#" + hashlib.sha1(appid.encode(), usedforsecurity=False).hexdigest()[:6]
+
+
+def avatar_svg(account: MerchantAccount) -> str:
+    initial = escape(account.nick_name[:1] or "?")
+    return (
+        '<svg xmlns="http://www.w3.org/2000/svg" width="96" height="96" viewBox="0 0 96 96">'
+        f'<circle cx="48" cy="48" r="48" fill="{_color(account.appid)}"/>'
+        f'<text x="48" y="62" font-size="44" text-anchor="middle" fill="#fff">{initial}</text></svg>'
+    )
+
+
+def qrcode_svg(account: MerchantAccount) -> str:
+    """Not a real QR code: a stable pattern of squares derived from the appid."""
+    bits = bin(int(hashlib.sha256(account.appid.encode()).hexdigest(), 16))[2:].zfill(256)
+    cells = "".join(
+        f'<rect x="{(i % 16) * 6}" y="{(i // 16) * 6}" width="6" height="6"/>'
+        for i, bit in enumerate(bits)
+        if bit == "1"
+    )
+    return (
+        '<svg xmlns="http://www.w3.org/2000/svg" width="96" height="96" viewBox="0 0 96 96">'
+        f'<rect width="96" height="96" fill="#fff"/><g fill="#000">{cells}</g></svg>'
+    )
+
+
+_CONTROL_SCRIPT = """
+async function call(method, path, body) {
+  const out = document.getElementById('out');
+  out.textContent = method + ' ' + path + ' ...';
+  const r = await fetch(path, {method, headers: {'Content-Type': 'application/json'},
+                               body: body === undefined ? undefined : JSON.stringify(body)});
+  out.textContent = method + ' ' + path + ' -> ' + r.status + '\\n' + JSON.stringify(await r.json(), null, 2);
+}
+function send(appid) {
+  const content = prompt('Message content', 'hello');
+  if (content !== null) call('POST', '/sandbox/send-message', {appid, content});
+}
+function fault() {
+  const api = prompt('API name (e.g. api_component_token, custom_send, *)', 'api_component_token');
+  const kind = prompt('kind: latency | errcode | http_status | timeout', 'errcode');
+  const value = Number(prompt('value', '-1'));
+  const count = prompt('count (empty = until cleared)', '1');
+  call('POST', '/sandbox/faults', {api, kind, value, count: count ? Number(count) : null});
+}
+"""
+
+
+def control_page(state: dict[str, object]) -> str:
+    """A small page to drive the sandbox by hand; every button calls the JSON control API."""
+    accounts = state.get("accounts", [])
+    rows = []
+    for a in accounts if isinstance(accounts, list) else []:
+        appid = escape(str(a["appid"]))
+        rows.append(
+            f'<tr data-appid="{appid}"><td><img src="/sandbox/avatar/{appid}.svg" width="24" alt=""></td>'
+            f"<td>{escape(str(a['nick_name']))}<br><span class=muted>{appid} · {escape(str(a['user_name']))}"
+            f"</span></td><td>{escape(str(a['kind']))}</td>"
+            f'<td class="status">{escape(str(a["status"]))}</td><td>'
+            f"<button onclick=\"call('POST','/sandbox/authorize',{{appid:'{appid}'}})\">authorize</button> "
+            f"<button onclick=\"call('POST','/sandbox/update-authorization',{{appid:'{appid}'}})\">"
+            "update</button> "
+            f"<button class=grey onclick=\"call('POST','/sandbox/revoke',{{appid:'{appid}'}})\">"
+            "revoke</button> "
+            f"<button onclick=\"send('{appid}')\">message</button> "
+            f"<button class=grey onclick=\"call('POST','/sandbox/accounts/{appid}/rotation',"
+            f'{{enabled:{"false" if a.get("rotation") else "true"}}})">rotation '
+            f"{'off' if a.get('rotation') else 'on'}</button></td></tr>"
+        )
+    faults = escape(json.dumps(state.get("faults", []), ensure_ascii=False))
+    body = (
+        "<h2>WeChat sandbox</h2>"
+        f'<p class="muted">component {escape(str(state.get("component_appid")))} · '
+        f"sandbox time {escape(str(state.get('now')))}</p>"
+        "<p><button id=\"push-ticket\" onclick=\"call('POST','/sandbox/push-ticket')\">push ticket</button> "
+        "<button id=\"release-checks\" onclick=\"call('POST','/sandbox/release-checks',{})\">"
+        "release checks</button> "
+        '<button onclick="fault()">inject fault</button> '
+        "<button class=grey onclick=\"call('DELETE','/sandbox/faults')\">clear faults</button> "
+        "<button class=grey onclick=\"call('POST','/sandbox/clock',{advance:3600})\">+1 h</button> "
+        "<button class=grey onclick=\"call('POST','/sandbox/reset',{})\">reset</button> "
+        '<button class=grey onclick="location.reload()">refresh</button></p>'
+        f'<table id="account-table"><tr><th></th><th>account</th><th>kind</th><th>status</th><th></th></tr>'
+        f"{''.join(rows)}</table>"
+        f'<p class="muted">faults: {faults}</p>'
+        "<p><button class=grey onclick=\"call('GET','/sandbox/pushes')\">pushes</button> "
+        "<button class=grey onclick=\"call('GET','/sandbox/calls')\">calls</button> "
+        "<button class=grey onclick=\"call('GET','/sandbox/messages')\">messages</button> "
+        "<button class=grey onclick=\"call('GET','/sandbox/state')\">state</button></p>"
+        f'<pre id="out"></pre><script>{_CONTROL_SCRIPT}</script>'
+    )
+    return _page("WeChat sandbox", body, page_id="sandbox-control")

@@ -1,0 +1,356 @@
+"""The sandbox's HTTP server: routing, fault injection, and the ticket-pushing thread."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+import time
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any
+
+from infra.sandbox import pages
+from infra.sandbox.api import API_PATHS, WeChatApi
+from infra.sandbox.config import SandboxConfig
+from infra.sandbox.control import Control
+from infra.sandbox.pusher import Pusher
+from infra.sandbox.state import JSON, World
+
+PAGE_PATHS = ("/cgi-bin/componentloginpage", "/wxaopen/safe/bindcomponent", "/safe/bindcomponent")
+MOBILE_PAGE_PATHS = PAGE_PATHS[1:]
+CONFIRM_PATH = "/sandbox/authorize-confirm"
+DEFAULT_TIMEOUT_FAULT = 30.0
+
+
+def _origin(url: str) -> tuple[str, str]:
+    parts = urllib.parse.urlsplit(url)
+    return parts.scheme.lower(), parts.netloc.lower()
+
+
+class Sandbox:
+    """WeChat on loopback. `start()` binds and serves in daemon threads; `stop()` ends both."""
+
+    def __init__(self, config: SandboxConfig | None = None) -> None:
+        self.config = config or SandboxConfig()
+        self.world = World(self.config)
+        self.pusher = Pusher(self.world)
+        self.api = WeChatApi(self.world, self.pusher)
+        self.control = Control(self.world, self.pusher)
+        self._server: ThreadingHTTPServer | None = None
+        self._threads: list[threading.Thread] = []
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        if self._server is None:
+            raise RuntimeError("the sandbox is not started")
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    @property
+    def port(self) -> int:
+        return int(self.url.rsplit(":", 1)[1])
+
+    def start(self) -> Sandbox:
+        if self._server is not None:
+            raise RuntimeError("already started")
+        self.world.stopping.clear()
+        server = ThreadingHTTPServer((self.config.host, self.config.port), _make_handler(self))
+        server.daemon_threads = True
+        self._server = server
+        self.world.base_url = self.url
+        serving = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="sandbox-http", daemon=True
+        )
+        ticker = threading.Thread(target=self._push_tickets, name="sandbox-tickets", daemon=True)
+        self._threads = [serving, ticker]
+        serving.start()
+        ticker.start()
+        return self
+
+    def stop(self) -> None:
+        self.world.stopping.set()
+        server, self._server = self._server, None
+        if server is not None:
+            server.shutdown()
+            server.server_close()
+        for thread in self._threads:
+            thread.join(timeout=1.0)  # both are daemons; a push in flight gives up at its next attempt
+        self._threads = []
+
+    def __enter__(self) -> Sandbox:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def _push_tickets(self) -> None:
+        """A ticket on start, then one every ticket_interval seconds; waits on the stop event."""
+        if self.config.push_ticket_on_start:
+            self.pusher.push_ticket()
+        interval = self.config.ticket_interval
+        if not interval:
+            return
+        while not self.world.stopping.wait(interval):
+            self.pusher.push_ticket()
+
+    # -- the authorization pages -----------------------------------------------------------------
+
+    def authorization_page(self, path: str, query: dict[str, str], referer: str | None) -> str:
+        """The page, or WeChat's error page, for GET componentloginpage / bindcomponent."""
+        start = _origin(self.config.start_domain)
+        if not referer or _origin(referer) != start:
+            return pages.referer_error_page(referer)
+        component_appid = query.get("component_appid", "")
+        if component_appid != self.config.component_appid:
+            return pages.error_page(
+                f"component_appid: {component_appid or '(none)'}",
+                ["第三方平台 appid 无效。", "The component_appid is invalid."],
+                kind="component_appid",
+            )
+        redirect_uri = query.get("redirect_uri", "")
+        if not redirect_uri:
+            return pages.error_page(
+                "redirect_uri is missing",
+                ["缺少 redirect_uri 参数。", "The redirect_uri parameter is missing."],
+                kind="redirect_uri",
+            )
+        if _origin(redirect_uri) != start:
+            return pages.referer_error_page(referer)
+        pre_auth_code = query.get("pre_auth_code", "")
+        problem = self.world.pre_auth_code_problem(pre_auth_code)
+        if problem:
+            return pages.error_page(
+                problem,
+                [
+                    "预授权码无效或已过期，请重新发起授权。",  # noqa: RUF001
+                    "The pre_auth_code is invalid, used or expired.",
+                ],
+                kind="pre_auth_code",
+            )
+        try:
+            auth_type = int(query.get("auth_type") or "3")
+        except ValueError:
+            auth_type = 3
+        accounts = pages.accounts_for(list(self.world.accounts.values()), auth_type, query.get("biz_appid") or None)
+        return pages.authorization_page(
+            accounts,
+            component_appid=component_appid,
+            pre_auth_code=pre_auth_code,
+            redirect_uri=redirect_uri,
+            auth_type=auth_type,
+            category_id_list=query.get("category_id_list", ""),
+            mobile=path in MOBILE_PAGE_PATHS,
+        )
+
+    def confirm(self, form: dict[str, str]) -> tuple[str | None, str | None]:
+        """The admin clicked authorize: (redirect location, None) or (None, error page)."""
+        redirect_uri = form.get("redirect_uri", "")
+        appid = form.get("appid", "")
+        if not redirect_uri or _origin(redirect_uri) != _origin(self.config.start_domain):
+            return None, pages.referer_error_page(None)
+        if self.world.account(appid) is None:
+            page = pages.error_page(f"appid: {appid}", ["账号不存在。", "No such account."], kind="appid")
+            return None, page
+        pre_auth_code = form.get("pre_auth_code", "")
+        problem = self.world.consume_pre_auth_code(pre_auth_code)
+        if problem:
+            return None, pages.error_page(
+                problem,
+                [
+                    "预授权码无效或已过期，请重新发起授权。",  # noqa: RUF001
+                    "The pre_auth_code is invalid, used or expired.",
+                ],
+                kind="pre_auth_code",
+            )
+        code, was_authorized = self.world.authorize(appid)
+        threading.Thread(
+            target=self.pusher.push_authorized,
+            args=(appid, code.value, code.expires_at, pre_auth_code, was_authorized),
+            name="sandbox-authorized-push",
+            daemon=True,
+        ).start()
+        separator = "&" if urllib.parse.urlsplit(redirect_uri).query else "?"
+        location = (
+            redirect_uri
+            + separator
+            + urllib.parse.urlencode(
+                {"auth_code": code.value, "expires_in": 3600},
+                safe="@",  # WeChat leaves the @@@ raw
+            )
+        )
+        return location, None
+
+    # -- the API paths ---------------------------------------------------------------------------
+
+    def call_api(self, name: str, query: dict[str, str], raw: bytes) -> tuple[int, bytes | None]:
+        """Applies any fault, answers, records the call. (status, None) means: close unanswered."""
+        started = self.world.now()
+        fault = self.world.take_fault(name)
+        body: JSON = {}
+        answer: JSON
+        status = 200
+        payload: bytes | None
+        try:
+            parsed = json.loads(raw.decode("utf-8")) if raw.strip() else {}
+            if not isinstance(parsed, dict):
+                raise ValueError("not an object")
+            body = parsed
+        except (ValueError, UnicodeDecodeError):
+            body = {"_raw": raw[:1024].decode("utf-8", "replace")}
+            answer = {"errcode": 47001, "errmsg": "data format error"}
+        else:
+            answer = {}
+        if fault is not None and fault.kind == "latency":
+            self.world.stopping.wait(fault.value)
+        if fault is not None and fault.kind == "timeout":
+            self.world.stopping.wait(fault.value or DEFAULT_TIMEOUT_FAULT)
+            payload, answer = None, {"errcode": None, "errmsg": "fault: timeout, closed unanswered"}
+        elif fault is not None and fault.kind == "http_status":
+            status = int(fault.value)
+            answer = {"errcode": None, "errmsg": f"fault: http {status}"}
+            payload = f"<html><body>{status} sandbox fault</body></html>".encode()
+        elif fault is not None and fault.kind == "errcode":
+            answer = {"errcode": int(fault.value), "errmsg": "fault injected by the sandbox"}
+            payload = json.dumps(answer).encode()
+        else:
+            if not answer:
+                answer = self.api.handle(name, query, body)
+            payload = json.dumps(answer, ensure_ascii=False).encode("utf-8")
+        self.world.record_call(
+            {
+                "api": name,
+                "query": query,
+                "body": body,
+                "errcode": answer.get("errcode", 0),
+                "http_status": status if payload is not None else None,
+                "fault": fault.describe() if fault else None,
+                "time": started,
+            }
+        )
+        return status, payload
+
+
+def _make_handler(sandbox: Sandbox) -> type[BaseHTTPRequestHandler]:
+    class Handler(_Handler):
+        pass
+
+    Handler.sandbox = sandbox
+    return Handler
+
+
+class _Handler(BaseHTTPRequestHandler):
+    sandbox: Sandbox
+    server_version = "WeChatSandbox/1.0"
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
+        pass
+
+    # -- helpers ---------------------------------------------------------------------------------
+
+    def _split(self) -> tuple[str, dict[str, str]]:
+        parts = urllib.parse.urlsplit(self.path)
+        query = {k: v[-1] for k, v in urllib.parse.parse_qs(parts.query, keep_blank_values=True).items()}
+        return parts.path, query
+
+    def _body(self) -> bytes:
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length > 0 else b""
+
+    def _send(self, status: int, payload: bytes, content_type: str, headers: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(payload)))
+        self.send_header("Cache-Control", "no-store")
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(payload)
+
+    def _json(self, status: int, value: Any) -> None:
+        self._send(
+            status,
+            json.dumps(value, ensure_ascii=False, default=str).encode("utf-8"),
+            "application/json; charset=utf-8",
+        )
+
+    def _html(self, text: str, status: int = 200) -> None:
+        self._send(status, text.encode("utf-8"), "text/html; charset=utf-8")
+
+    # -- verbs -----------------------------------------------------------------------------------
+
+    def do_GET(self) -> None:
+        self._dispatch("GET")
+
+    def do_POST(self) -> None:
+        self._dispatch("POST")
+
+    def do_DELETE(self) -> None:
+        self._dispatch("DELETE")
+
+    def _dispatch(self, method: str) -> None:
+        try:
+            self._route(method)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        except Exception as exc:  # noqa: BLE001 - the sandbox answers, it never dies
+            with contextlib.suppress(OSError):
+                self._json(500, {"errcode": -1, "errmsg": f"sandbox error: {type(exc).__name__}: {exc}"})
+
+    def _route(self, method: str) -> None:
+        sb = self.sandbox
+        path, query = self._split()
+        raw = self._body() if method in ("POST", "DELETE") else b""
+        if path in API_PATHS:
+            if method != "POST":
+                self._json(200, {"errcode": 43002, "errmsg": "require POST method"})
+                return
+            status, payload = sb.call_api(API_PATHS[path], query, raw)
+            if payload is None:
+                self.close_connection = True
+                return
+            kind = "application/json; charset=utf-8" if status == 200 else "text/html; charset=utf-8"
+            self._send(status, payload, kind)
+            return
+        if path in PAGE_PATHS and method == "GET":
+            self._html(sb.authorization_page(path, query, self.headers.get("Referer")))
+            return
+        if path == CONFIRM_PATH and method == "POST":
+            form = {k: v[-1] for k, v in urllib.parse.parse_qs(raw.decode("utf-8", "replace")).items()}
+            location, page = sb.confirm(form)
+            if location is not None:
+                self._send(302, b"", "text/html; charset=utf-8", {"Location": location})
+            else:
+                self._html(page or "")
+            return
+        if path in ("/", "/sandbox", "/sandbox/") and method == "GET":
+            self._html(pages.control_page(sb.world.snapshot()))
+            return
+        if path.startswith("/sandbox/avatar/") or path.startswith("/sandbox/qrcode/"):
+            appid = path.rsplit("/", 1)[1].removesuffix(".svg")
+            account = sb.world.account(appid)
+            if account is None:
+                self._json(404, {"error": "no such account"})
+                return
+            svg = pages.avatar_svg(account) if "/avatar/" in path else pages.qrcode_svg(account)
+            self._send(200, svg.encode("utf-8"), "image/svg+xml")
+            return
+        if path.startswith("/sandbox/"):
+            try:
+                body = json.loads(raw.decode("utf-8")) if raw.strip() else {}
+            except (ValueError, UnicodeDecodeError):
+                self._json(400, {"error": "the body must be JSON"})
+                return
+            if not isinstance(body, dict):
+                self._json(400, {"error": "the body must be a JSON object"})
+                return
+            status, value = sb.control.handle(method, path, query, body)
+            self._json(status, value)
+            return
+        self._json(404, {"errcode": -1, "errmsg": f"sandbox: no such path {path}", "time": time.time()})
