@@ -10,8 +10,8 @@ import urllib3
 
 from infra.local.gateway import Gateway
 from infra.sandbox import Sandbox, SandboxConfig
-from wxcomponent.adapters.dynamodb import DynamoDBStore
 from tests.support.pushes import APPID
+from wxcomponent.adapters.dynamodb import DynamoDBStore
 
 HTTP = urllib3.PoolManager(timeout=urllib3.Timeout(connect=2, read=20), retries=False)
 
