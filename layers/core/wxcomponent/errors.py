@@ -51,10 +51,29 @@ class ConfigurationError(WxComponentError):
     """Settings are missing or malformed; an operator must fix them."""
 
 
+class TicketMissing(WxComponentError):
+    """No verify ticket yet, or only an expired one: wait for WeChat's next push."""
+
+    code = "ticket_missing"
+
+
+class NotAuthorized(WxComponentError):
+    """The authorizer is unknown to us, or has revoked its authorization."""
+
+    code = "not_authorized"
+
+
+_STATUS_BY_CODE = {
+    "bad_request": 400,
+    "not_authorized": 404,
+    "ticket_missing": 503,
+    "upstream_error": 502,
+    "internal": 500,
+}
+
+
 def http_status(error: WxComponentError) -> int:
     """The one map from domain errors to HTTP statuses, shared by every HTTP entry point."""
     if isinstance(error, PayloadTooLarge):
         return 413
-    if isinstance(error, BadRequest):
-        return 400
-    return 500
+    return _STATUS_BY_CODE.get(error.code, 500)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
+from wxcomponent.grants import Grant, Profile
+from wxcomponent.single_flight import LeaseStore
 from wxcomponent.tickets import PushRecord, Ticket
+from wxcomponent.tokens import AccessToken
 
 
 class TicketStore(Protocol):
@@ -19,4 +22,36 @@ class TicketStore(Protocol):
 
     def record_push(self, record: PushRecord) -> bool:
         """Keeps a record of a push, once per push; returns whether it was new."""
+        ...
+
+
+class GrantStore(LeaseStore, Protocol):
+    def get_grant(self, authorizer_appid: str) -> Grant | None: ...
+
+    def save_grant(self, grant: Grant) -> bool: ...
+
+    def revoke_grant(self, authorizer_appid: str, revoked_at: int) -> bool: ...
+
+    def get_authorizer_token(self, authorizer_appid: str) -> AccessToken | None: ...
+
+    def save_authorizer_token(self, token: AccessToken) -> bool: ...
+
+    def delete_authorizer_token(self, authorizer_appid: str) -> None: ...
+
+    def save_profile(self, profile: Profile) -> None: ...
+
+    def get_profile(self, authorizer_appid: str) -> Profile | None: ...
+
+    def claim_code(self, code_hash: str, holder: str, now: float, ttl: float) -> bool: ...
+
+    def finish_code(self, code_hash: str, holder: str, authorizer_appid: str) -> None: ...
+
+    def abandon_code(self, code_hash: str, holder: str) -> None: ...
+
+    def code_exchanged_for(self, code_hash: str) -> str | None: ...
+
+
+class EventPublisher(Protocol):
+    def publish(self, detail_type: str, detail: dict[str, Any]) -> None:
+        """Publishes one event for the vendor's services (EventBridge in AWS)."""
         ...

@@ -1,12 +1,18 @@
 """The single table over boto3's low-level DynamoDB client (ARCHITECTURE.md, Data).
 
-Keys: `COMPONENT#<appid>` / `TICKET` for the newest verify ticket; `COMPONENT#<appid>` /
-`PUSH#<CreateTime>#<InfoType>#<AuthorizerAppid>` for records of other pushes. Items that may
-expire carry `ttl` (epoch seconds), the attribute template.yaml enables TTL on.
+Keys:
+- `COMPONENT#<appid>` / `TICKET`: the newest verify ticket; `/ TOKEN`: the component token;
+  `/ PUSH#<CreateTime>#<InfoType>#<AuthorizerAppid>`: records of other pushes.
+- `AUTHORIZER#<appid>` / `GRANT` (never a TTL), `/ TOKEN`, `/ PROFILE`.
+- `<pk of what is refreshed>` / `LEASE`: single-flight leases.
+- `AUTHCODE#<sha256 of the code>` / `EXCHANGE`: who is exchanging an authorization code.
+Items that may expire carry `ttl` (epoch seconds), the attribute template.yaml enables TTL on;
+every read checks `expires_at` itself because TTL deletes late.
 """
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -14,7 +20,9 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from wxcomponent import settings
+from wxcomponent.grants import AUTHORIZED, REVOKED, Grant, Profile
 from wxcomponent.tickets import PushRecord, Ticket
+from wxcomponent.tokens import AccessToken
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -24,8 +32,20 @@ PUSH_RECORD_LIFETIME = 30 * 24 * 3600
 CLIENT_CONFIG = Config(connect_timeout=2, read_timeout=3, retries={"max_attempts": 3, "mode": "standard"})
 
 
+LEASE_GRACE = 60  # the lease item's TTL lags its expiry: expiry is checked by condition, TTL only tidies
+CODE_CLAIM_LIFETIME = 24 * 3600
+
+
 def component_key(appid: str) -> str:
     return f"COMPONENT#{appid}"
+
+
+def authorizer_key(appid: str) -> str:
+    return f"AUTHORIZER#{appid}"
+
+
+def code_key(code_hash: str) -> str:
+    return f"AUTHCODE#{code_hash}"
 
 
 class DynamoDBStore:
@@ -95,6 +115,223 @@ class DynamoDBStore:
         }
         return self._put_if(item, "attribute_not_exists(pk)", None)
 
+    # -- access tokens ---------------------------------------------------------------------------
+
+    def get_component_token(self, component_appid: str) -> AccessToken | None:
+        return self._get_token(component_key(component_appid), component_appid)
+
+    def save_component_token(self, token: AccessToken) -> bool:
+        return self._save_token(component_key(token.owner), token)
+
+    def get_authorizer_token(self, authorizer_appid: str) -> AccessToken | None:
+        return self._get_token(authorizer_key(authorizer_appid), authorizer_appid)
+
+    def save_authorizer_token(self, token: AccessToken) -> bool:
+        return self._save_token(authorizer_key(token.owner), token)
+
+    def delete_authorizer_token(self, authorizer_appid: str) -> None:
+        self.client.delete_item(
+            TableName=self.table_name, Key={"pk": {"S": authorizer_key(authorizer_appid)}, "sk": {"S": "TOKEN"}}
+        )
+
+    def _get_token(self, pk: str, owner: str) -> AccessToken | None:
+        item = self._get(pk, "TOKEN")
+        if item is None:
+            return None
+        return AccessToken(owner, item["access_token"]["S"], int(item["issued_at"]["N"]), int(item["expires_at"]["N"]))
+
+    def _save_token(self, pk: str, token: AccessToken) -> bool:
+        item = {
+            "pk": {"S": pk},
+            "sk": {"S": "TOKEN"},
+            "access_token": {"S": token.access_token},
+            "issued_at": {"N": str(token.issued_at)},
+            "expires_at": {"N": str(token.expires_at)},
+            "ttl": {"N": str(token.expires_at)},
+        }
+        # A holder whose lease ran out may finish late: the newer token wins.
+        return self._put_if(
+            item,
+            "attribute_not_exists(pk) OR issued_at <= :issued_at",
+            {":issued_at": {"N": str(token.issued_at)}},
+        )
+
+    # -- leases ----------------------------------------------------------------------------------
+
+    def acquire_lease(self, name: str, holder: str, now: float, ttl: float) -> bool:
+        expires_at = now + ttl
+        item = {
+            "pk": {"S": name},
+            "sk": {"S": "LEASE"},
+            "holder": {"S": holder},
+            "expires_at": {"N": f"{expires_at:.3f}"},
+            "ttl": {"N": str(int(expires_at) + LEASE_GRACE)},
+        }
+        return self._put_if(item, "attribute_not_exists(pk) OR expires_at < :now", {":now": {"N": f"{now:.3f}"}})
+
+    def release_lease(self, name: str, holder: str) -> None:
+        try:
+            self.client.delete_item(
+                TableName=self.table_name,
+                Key={"pk": {"S": name}, "sk": {"S": "LEASE"}},
+                ConditionExpression="holder = :holder",
+                ExpressionAttributeValues={":holder": {"S": holder}},
+            )
+        except ClientError as exc:
+            if not _condition_failed(exc):
+                raise
+
+    # -- grants ----------------------------------------------------------------------------------
+
+    def get_grant(self, authorizer_appid: str) -> Grant | None:
+        item = self._get(authorizer_key(authorizer_appid), "GRANT")
+        if item is None:
+            return None
+        return Grant(
+            authorizer_appid=authorizer_appid,
+            component_appid=item["component_appid"]["S"],
+            refresh_token=item.get("refresh_token", {}).get("S", ""),
+            func_info=tuple(int(n) for n in item.get("func_info", {}).get("NS", [])),
+            status=item["status"]["S"],
+            authorized_at=int(item["authorized_at"]["N"]),
+            updated_at=int(item["updated_at"]["N"]),
+        )
+
+    def save_grant(self, grant: Grant) -> bool:
+        """Writes an authorization's grant unless a later authorization is already stored. Never a
+        TTL; never an empty refresh token (the Grant refuses to exist without one)."""
+        if grant.status != AUTHORIZED or not grant.refresh_token:
+            raise ValueError("only an authorized grant with a refresh token is saved")
+        item: dict[str, Any] = {
+            "pk": {"S": authorizer_key(grant.authorizer_appid)},
+            "sk": {"S": "GRANT"},
+            "component_appid": {"S": grant.component_appid},
+            "refresh_token": {"S": grant.refresh_token},
+            "status": {"S": grant.status},
+            "authorized_at": {"N": str(grant.authorized_at)},
+            "updated_at": {"N": str(grant.updated_at)},
+        }
+        if grant.func_info:
+            item["func_info"] = {"NS": [str(n) for n in grant.func_info]}
+        return self._put_if(
+            item,
+            "attribute_not_exists(pk) OR authorized_at <= :authorized_at",
+            {":authorized_at": {"N": str(grant.authorized_at)}},
+        )
+
+    def revoke_grant(self, authorizer_appid: str, revoked_at: int) -> bool:
+        """Marks the grant revoked, unless it was authorized again after `revoked_at`."""
+        try:
+            self.client.update_item(
+                TableName=self.table_name,
+                Key={"pk": {"S": authorizer_key(authorizer_appid)}, "sk": {"S": "GRANT"}},
+                UpdateExpression="SET #status = :revoked, updated_at = :at, revoked_at = :at REMOVE refresh_token",
+                ConditionExpression="attribute_exists(pk) AND authorized_at <= :at",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={":revoked": {"S": REVOKED}, ":at": {"N": str(revoked_at)}},
+            )
+        except ClientError as exc:
+            if _condition_failed(exc):
+                return False
+            raise
+        return True
+
+    # -- profiles --------------------------------------------------------------------------------
+
+    def save_profile(self, profile: Profile) -> None:
+        self.client.put_item(
+            TableName=self.table_name,
+            Item={
+                "pk": {"S": authorizer_key(profile.authorizer_appid)},
+                "sk": {"S": "PROFILE"},
+                "nick_name": {"S": profile.nick_name},
+                "head_img": {"S": profile.head_img},
+                "user_name": {"S": profile.user_name},
+                "alias": {"S": profile.alias},
+                "principal_name": {"S": profile.principal_name},
+                "service_type": {"N": str(profile.service_type)},
+                "verify_type": {"N": str(profile.verify_type)},
+                "qrcode_url": {"S": profile.qrcode_url},
+                "is_mini_program": {"BOOL": profile.is_mini_program},
+                "updated_at": {"N": str(profile.updated_at)},
+                "extra": {"S": json.dumps(profile.extra, ensure_ascii=False)},
+            },
+        )
+
+    def get_profile(self, authorizer_appid: str) -> Profile | None:
+        item = self._get(authorizer_key(authorizer_appid), "PROFILE")
+        if item is None:
+            return None
+        return Profile(
+            authorizer_appid=authorizer_appid,
+            nick_name=item["nick_name"]["S"],
+            head_img=item["head_img"]["S"],
+            user_name=item["user_name"]["S"],
+            alias=item["alias"]["S"],
+            principal_name=item["principal_name"]["S"],
+            service_type=int(item["service_type"]["N"]),
+            verify_type=int(item["verify_type"]["N"]),
+            qrcode_url=item["qrcode_url"]["S"],
+            is_mini_program=item["is_mini_program"]["BOOL"],
+            updated_at=int(item["updated_at"]["N"]),
+            extra=json.loads(item["extra"]["S"]),
+        )
+
+    # -- authorization-code claims ---------------------------------------------------------------
+
+    def claim_code(self, code_hash: str, holder: str, now: float, ttl: float) -> bool:
+        """Takes the right to exchange a code, unless someone exchanged it or is doing so now."""
+        item = {
+            "pk": {"S": code_key(code_hash)},
+            "sk": {"S": "EXCHANGE"},
+            "state": {"S": "pending"},
+            "holder": {"S": holder},
+            "expires_at": {"N": f"{now + ttl:.3f}"},
+            "ttl": {"N": str(int(now) + CODE_CLAIM_LIFETIME)},
+        }
+        return self._put_if(
+            item,
+            "attribute_not_exists(pk) OR (#state = :pending AND expires_at < :now)",
+            {":pending": {"S": "pending"}, ":now": {"N": f"{now:.3f}"}},
+            names={"#state": "state"},
+        )
+
+    def finish_code(self, code_hash: str, holder: str, authorizer_appid: str) -> None:
+        self.client.update_item(
+            TableName=self.table_name,
+            Key={"pk": {"S": code_key(code_hash)}, "sk": {"S": "EXCHANGE"}},
+            UpdateExpression="SET #state = :done, authorizer_appid = :appid",
+            ConditionExpression="holder = :holder",
+            ExpressionAttributeNames={"#state": "state"},
+            ExpressionAttributeValues={
+                ":done": {"S": "done"},
+                ":appid": {"S": authorizer_appid},
+                ":holder": {"S": holder},
+            },
+        )
+
+    def abandon_code(self, code_hash: str, holder: str) -> None:
+        """Lets another try the code again (our exchange failed before anything was stored)."""
+        try:
+            self.client.delete_item(
+                TableName=self.table_name,
+                Key={"pk": {"S": code_key(code_hash)}, "sk": {"S": "EXCHANGE"}},
+                ConditionExpression="holder = :holder AND #state = :pending",
+                ExpressionAttributeNames={"#state": "state"},
+                ExpressionAttributeValues={":holder": {"S": holder}, ":pending": {"S": "pending"}},
+            )
+        except ClientError as exc:
+            if not _condition_failed(exc):
+                raise
+
+    def code_exchanged_for(self, code_hash: str) -> str | None:
+        """The authorizer appid a finished exchange of this code produced; None while pending."""
+        item = self._get(code_key(code_hash), "EXCHANGE")
+        if item is None or item["state"]["S"] != "done":
+            return None
+        appid: str = item["authorizer_appid"]["S"]
+        return appid
+
     # -- helpers ---------------------------------------------------------------------------------
 
     def _get(self, pk: str, sk: str) -> dict[str, Any] | None:
@@ -105,7 +342,14 @@ class DynamoDBStore:
         )
         return answer.get("Item")
 
-    def _put_if(self, item: dict[str, Any], condition: str, values: dict[str, Any] | None) -> bool:
+    def _put_if(
+        self,
+        item: dict[str, Any],
+        condition: str,
+        values: dict[str, Any] | None,
+        *,
+        names: dict[str, str] | None = None,
+    ) -> bool:
         kwargs: dict[str, Any] = {
             "TableName": self.table_name,
             "Item": item,
@@ -113,10 +357,16 @@ class DynamoDBStore:
         }
         if values:
             kwargs["ExpressionAttributeValues"] = values
+        if names:
+            kwargs["ExpressionAttributeNames"] = names
         try:
             self.client.put_item(**kwargs)
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            if _condition_failed(exc):
                 return False
             raise
         return True
+
+
+def _condition_failed(error: ClientError) -> bool:
+    return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"

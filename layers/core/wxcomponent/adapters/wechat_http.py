@@ -1,0 +1,379 @@
+"""The WeChat API over urllib3 (PROTOCOL.md §3): implements `wxcomponent.wechat.WeChatApi`.
+
+Every call is `POST base + path` with a JSON body; a token goes in the query (`component_access_token`,
+or `access_token` for message/custom/send), never in the body. urllib3's own retries are off: this
+module retries -1, HTTP ≥ 500, non-JSON answers, timeouts and connection errors with full-jitter
+exponential backoff, and nothing else. Logs carry the API's name, errcode, attempt and elapsed time,
+never a URL, a query, a body or a token.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+import time
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
+from urllib.parse import urlencode
+
+import urllib3
+
+from wxcomponent import settings
+from wxcomponent.observability import logger
+from wxcomponent.wechat import (
+    REDACTED,
+    AuthorizationInfo,
+    AuthorizerListItem,
+    AuthorizerListPage,
+    AuthorizerProfile,
+    AuthorizerToken,
+    IssuedToken,
+    PreAuthCode,
+    SystemBusy,
+    UpstreamError,
+    UpstreamUnavailable,
+    error_for,
+)
+
+COMPONENT = "/cgi-bin/component/"
+CUSTOM_SEND = "/cgi-bin/message/custom/send"
+MAX_LIST_COUNT = 500
+# Bounded calls: a slow WeChat must not hold a Lambda (or a vending caller) for long.
+DEFAULT_TIMEOUT = urllib3.Timeout(connect=2.0, read=5.0)
+POOL_MAXSIZE = 10
+_HEADERS = {"Content-Type": "application/json; charset=utf-8", "Accept": "application/json"}
+
+
+class Response(Protocol):
+    """What we read of urllib3's `BaseHTTPResponse`."""
+
+    @property
+    def status(self) -> int: ...
+
+    @property
+    def data(self) -> bytes: ...
+
+
+class Transport(Protocol):
+    """What we call on `urllib3.PoolManager`; tests hand in a fake."""
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        body: bytes,
+        headers: Mapping[str, str],
+        timeout: urllib3.Timeout,
+        retries: bool,
+    ) -> Response: ...
+
+
+_shared: urllib3.PoolManager | None = None
+_shared_lock = threading.Lock()
+
+
+def shared_pool() -> urllib3.PoolManager:
+    """One connection pool per container, made on first use and kept across invocations."""
+    global _shared  # noqa: PLW0603 - the per-container pool is the point
+    with _shared_lock:
+        if _shared is None:
+            _shared = urllib3.PoolManager(maxsize=POOL_MAXSIZE, block=False, retries=False)
+        return _shared
+
+
+class WeChatHttpApi:
+    """`WeChatApi` over HTTP. Building one reads nothing: the base URL (`settings.api_base()`) and
+    the shared pool are resolved on the first call."""
+
+    def __init__(
+        self,
+        base_url: str | None = None,
+        *,
+        http: Transport | None = None,
+        timeout: urllib3.Timeout = DEFAULT_TIMEOUT,
+        max_attempts: int = 3,
+        backoff: float = 0.2,
+        sleep: Callable[[float], None] = time.sleep,
+        rng: random.Random | None = None,
+    ) -> None:
+        if max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+        self._base_url = base_url.rstrip("/") if base_url is not None else None
+        self._http = http
+        self._timeout = timeout
+        self._max_attempts = max_attempts
+        self._backoff = backoff
+        self._sleep = sleep
+        self._rng = rng if rng is not None else random.Random()  # noqa: S311 - jitter, not secrets
+
+    @property
+    def base_url(self) -> str:
+        if self._base_url is None:
+            self._base_url = settings.api_base().rstrip("/")
+        return self._base_url
+
+    @property
+    def http(self) -> Transport:
+        if self._http is None:
+            self._http = shared_pool()
+        return self._http
+
+    # -- the component APIs ----------------------------------------------------------------------
+
+    def component_token(self, component_appid: str, component_appsecret: str, ticket: str) -> IssuedToken:
+        answer = self._call(
+            COMPONENT + "api_component_token",
+            {},
+            {
+                "component_appid": component_appid,
+                "component_appsecret": component_appsecret,
+                "component_verify_ticket": ticket,
+            },
+            secrets=(component_appsecret, ticket),
+        )
+        return IssuedToken(_str(answer, "component_access_token"), _int(answer, "expires_in"))
+
+    def create_preauthcode(self, component_token: str, component_appid: str) -> PreAuthCode:
+        answer = self._call(
+            COMPONENT + "api_create_preauthcode",
+            {"component_access_token": component_token},
+            {"component_appid": component_appid},
+            secrets=(component_token,),
+        )
+        return PreAuthCode(_str(answer, "pre_auth_code"), _int(answer, "expires_in"))
+
+    def query_auth(self, component_token: str, component_appid: str, authorization_code: str) -> AuthorizationInfo:
+        answer = self._call(
+            COMPONENT + "api_query_auth",
+            {"component_access_token": component_token},
+            {"component_appid": component_appid, "authorization_code": authorization_code},
+            secrets=(component_token, authorization_code),
+            single_use=True,
+        )
+        info = _dict(answer, "authorization_info")
+        return AuthorizationInfo(
+            authorizer_appid=_str(info, "authorizer_appid"),
+            authorizer_access_token=_str(info, "authorizer_access_token"),
+            expires_in=_int(info, "expires_in"),
+            authorizer_refresh_token=_str(info, "authorizer_refresh_token"),
+            func_info=_func_info(info),
+        )
+
+    def authorizer_token(
+        self, component_token: str, component_appid: str, authorizer_appid: str, refresh_token: str
+    ) -> AuthorizerToken:
+        answer = self._call(
+            COMPONENT + "api_authorizer_token",
+            {"component_access_token": component_token},
+            {
+                "component_appid": component_appid,
+                "authorizer_appid": authorizer_appid,
+                "authorizer_refresh_token": refresh_token,
+            },
+            secrets=(component_token, refresh_token),
+        )
+        return AuthorizerToken(
+            authorizer_access_token=_str(answer, "authorizer_access_token"),
+            expires_in=_int(answer, "expires_in"),
+            authorizer_refresh_token=_str(answer, "authorizer_refresh_token", default=""),
+        )
+
+    def get_authorizer_info(
+        self, component_token: str, component_appid: str, authorizer_appid: str
+    ) -> AuthorizerProfile:
+        answer = self._call(
+            COMPONENT + "api_get_authorizer_info",
+            {"component_access_token": component_token},
+            {"component_appid": component_appid, "authorizer_appid": authorizer_appid},
+            secrets=(component_token,),
+        )
+        info = _dict(answer, "authorizer_info")
+        authorization = answer.get("authorization_info")
+        granted_to = authorization.get("authorizer_appid") if isinstance(authorization, dict) else None
+        return AuthorizerProfile(
+            authorizer_appid=granted_to if isinstance(granted_to, str) and granted_to else authorizer_appid,
+            nick_name=_str(info, "nick_name", default=""),
+            head_img=_str(info, "head_img", default=""),
+            user_name=_str(info, "user_name", default=""),
+            alias=_str(info, "alias", default=""),
+            principal_name=_str(info, "principal_name", default=""),
+            service_type=_int(_dict(info, "service_type_info"), "id"),
+            verify_type=_int(_dict(info, "verify_type_info"), "id"),
+            qrcode_url=_str(info, "qrcode_url", default=""),
+            is_mini_program="MiniProgramInfo" in info,
+            raw=answer,
+        )
+
+    def get_authorizer_list(
+        self, component_token: str, component_appid: str, offset: int, count: int
+    ) -> AuthorizerListPage:
+        if offset < 0 or not 1 <= count <= MAX_LIST_COUNT:
+            raise ValueError(f"offset must be ≥ 0 and count within 1..{MAX_LIST_COUNT}")
+        answer = self._call(
+            COMPONENT + "api_get_authorizer_list",
+            {"component_access_token": component_token},
+            {"component_appid": component_appid, "offset": offset, "count": count},
+            secrets=(component_token,),
+        )
+        rows = answer.get("list", [])
+        if not isinstance(rows, list) or not all(isinstance(row, dict) for row in rows):
+            raise _Malformed("list")
+        items = [
+            AuthorizerListItem(
+                authorizer_appid=_str(row, "authorizer_appid"),
+                refresh_token=_str(row, "refresh_token", default=""),
+                auth_time=_int(row, "auth_time", default=0),
+            )
+            for row in rows
+        ]
+        return AuthorizerListPage(total_count=_int(answer, "total_count"), items=items)
+
+    def start_push_ticket(self, component_appid: str, component_secret: str) -> None:
+        self._call(
+            COMPONENT + "api_start_push_ticket",
+            {},
+            {"component_appid": component_appid, "component_secret": component_secret},
+            secrets=(component_secret,),
+        )
+
+    def send_custom_message(self, authorizer_token: str, message: dict[str, Any]) -> None:
+        self._call(
+            CUSTOM_SEND, {"access_token": authorizer_token}, message, secrets=(authorizer_token,), single_use=True
+        )
+
+    # -- one call, with our retries --------------------------------------------------------------
+
+    def _call(
+        self,
+        path: str,
+        query: dict[str, str],
+        body: dict[str, Any],
+        *,
+        secrets: tuple[str, ...],
+        single_use: bool = False,
+    ) -> dict[str, Any]:
+        """POSTs `body` to `path`; the success answer, or the typed error once retrying is over.
+        `secrets` are the values sent in this call, kept out of error messages. A `single_use`
+        call (an authorization code, a message to a user) is retried only when WeChat cannot have
+        seen it: a failed connection, or -1; never after a read timeout or a 5xx."""
+        api = "custom_send" if path == CUSTOM_SEND else path.rsplit("/", 1)[-1]
+        url = self.base_url + path + (f"?{urlencode(query)}" if query else "")
+        payload = json.dumps(body, ensure_ascii=False).encode("utf-8")
+        for attempt in range(1, self._max_attempts + 1):
+            started = time.monotonic()
+            outcome = self._attempt(api, url, payload, secrets, single_use)
+            elapsed_ms = round((time.monotonic() - started) * 1000)
+            if isinstance(outcome, dict):
+                logger.info(
+                    "wechat call", extra={"api": api, "errcode": 0, "attempt": attempt, "elapsed_ms": elapsed_ms}
+                )
+                return outcome
+            retry = isinstance(outcome, _Retryable) and attempt < self._max_attempts
+            error = outcome.error if isinstance(outcome, _Retryable) else outcome
+            logger.warning(
+                "wechat call failed",
+                extra={
+                    "api": api,
+                    "errcode": error.errcode,
+                    "error": type(error).__name__,
+                    "reason": error.message,
+                    "attempt": attempt,
+                    "elapsed_ms": elapsed_ms,
+                    "retrying": retry,
+                },
+            )
+            if not retry:
+                raise error
+            # Full jitter: the n-th wait is uniform in [0, backoff * 2**(n-1)].
+            self._sleep(self._rng.uniform(0, self._backoff * 2 ** (attempt - 1)))
+        raise AssertionError("unreachable")  # pragma: no cover - the last attempt returns or raises
+
+    def _attempt(
+        self, api: str, url: str, payload: bytes, secrets: tuple[str, ...], single_use: bool
+    ) -> dict[str, Any] | _Retryable | UpstreamError:
+        """One request: the success answer, a retryable failure, or a final error."""
+        try:
+            response = self.http.request(
+                "POST", url, body=payload, headers=_HEADERS, timeout=self._timeout, retries=False
+            )
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            # Only the exception's class: its text may name the URL, and the URL holds the token.
+            error = UpstreamUnavailable(f"{api}: {type(exc).__name__}")
+            never_sent = isinstance(exc, urllib3.exceptions.ConnectTimeoutError)  # incl. NewConnectionError
+            return _Retryable(error) if never_sent or not single_use else error
+        if response.status >= 500:
+            error = UpstreamUnavailable(f"{api}: HTTP {response.status}")
+            return error if single_use else _Retryable(error)
+        try:
+            answer = json.loads(response.data)
+        except ValueError:
+            return _Retryable(UpstreamUnavailable(f"{api}: answer is not JSON (HTTP {response.status})"))
+        if not isinstance(answer, dict):
+            return _Retryable(UpstreamUnavailable(f"{api}: answer is not a JSON object"))
+        errcode = answer.get("errcode", 0)
+        if not isinstance(errcode, int) or isinstance(errcode, bool):
+            return UpstreamUnavailable(f"{api}: malformed answer (errcode)")
+        if errcode != 0:
+            error = error_for(errcode, _scrub(answer.get("errmsg"), secrets), api=api)
+            return _Retryable(error) if isinstance(error, SystemBusy) else error
+        if not 200 <= response.status < 300:
+            return UpstreamUnavailable(f"{api}: HTTP {response.status}")
+        return answer
+
+
+class _Retryable:
+    """A failure worth another attempt; `error` is raised when the attempts run out."""
+
+    __slots__ = ("error",)
+
+    def __init__(self, error: UpstreamError) -> None:
+        self.error = error
+
+
+class _Malformed(UpstreamUnavailable):
+    """A success answer without a field we need."""
+
+    def __init__(self, field: str) -> None:
+        super().__init__(f"malformed answer: no valid {field}")
+
+
+def _scrub(errmsg: object, secrets: tuple[str, ...]) -> str:
+    """WeChat's errmsg without any value we sent (defence in depth: it should never echo one)."""
+    text = errmsg if isinstance(errmsg, str) else ""
+    for secret in secrets:
+        if len(secret) >= 4:
+            text = text.replace(secret, REDACTED)
+    return text
+
+
+_MISSING: Any = object()
+
+
+def _dict(obj: dict[str, Any], key: str) -> dict[str, Any]:
+    value = obj.get(key)
+    if not isinstance(value, dict):
+        raise _Malformed(key)
+    return value
+
+
+def _str(obj: dict[str, Any], key: str, *, default: str = _MISSING) -> str:
+    value = obj.get(key, default)
+    if value is _MISSING or not isinstance(value, str) or (default is _MISSING and not value):
+        raise _Malformed(key)
+    return value
+
+
+def _int(obj: dict[str, Any], key: str, *, default: int = _MISSING) -> int:
+    value = obj.get(key, default)
+    if value is _MISSING or not isinstance(value, int) or isinstance(value, bool):
+        raise _Malformed(key)
+    return value
+
+
+def _func_info(info: dict[str, Any]) -> list[dict[str, Any]]:
+    value = info.get("func_info", [])
+    if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+        raise _Malformed("func_info")
+    return value

@@ -1,0 +1,101 @@
+"""The component access token: read while valid, refreshed once per expiry (PROTOCOL.md §3).
+
+WeChat issues a new token on every call and the previous one dies about 5 minutes later, so
+refreshing too often breaks callers holding the old one: we refresh only when the stored token is
+short of the asked margin, under a single-flight lease, and when WeChat rejects a token we refresh
+only if that token is still the stored one (compare-and-refresh).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Protocol, TypeVar
+
+from wxcomponent import settings as config
+from wxcomponent.errors import TicketMissing
+from wxcomponent.observability import MetricUnit, logger, metrics
+from wxcomponent.single_flight import LeaseStore, SingleFlight
+from wxcomponent.tickets import Ticket
+from wxcomponent.tokens import AccessToken
+from wxcomponent.wechat import TicketRejected, TokenRejected, WeChatApi
+
+T = TypeVar("T")
+DEFAULT_MIN_VALIDITY = 300
+
+
+class ComponentTokenStore(LeaseStore, Protocol):
+    def get_ticket(self, component_appid: str) -> Ticket | None: ...
+
+    def get_component_token(self, component_appid: str) -> AccessToken | None: ...
+
+    def save_component_token(self, token: AccessToken) -> bool: ...
+
+
+class ComponentTokenService:
+    def __init__(
+        self,
+        store: ComponentTokenStore,
+        api: WeChatApi,
+        component: Callable[[], config.ComponentSettings] = config.component_settings,
+        clock: Callable[[], float] = time.time,
+        single_flight: SingleFlight | None = None,
+    ) -> None:
+        self._store = store
+        self._api = api
+        self._component = component
+        self._clock = clock
+        self._flight = single_flight or SingleFlight(store, clock=clock)
+
+    def token(self, min_validity: float = DEFAULT_MIN_VALIDITY) -> AccessToken:
+        """A token valid for at least `min_validity` seconds (or the freshest WeChat gives)."""
+        appid = self._component().component_appid
+
+        def current() -> AccessToken | None:
+            stored = self._store.get_component_token(appid)
+            return stored if stored is not None and stored.valid_for(min_validity, self._clock()) else None
+
+        return self._flight.run(_lease(appid), current, self._refresh)
+
+    def replace_rejected(self, rejected: str, min_validity: float = 0) -> AccessToken:
+        """Compare-and-refresh: a newer stored token is returned as is; the rejected one is
+        refreshed once, however many callers report it."""
+        appid = self._component().component_appid
+
+        def current() -> AccessToken | None:
+            stored = self._store.get_component_token(appid)
+            if stored is None or stored.access_token == rejected:
+                return None
+            return stored if stored.valid_for(min_validity, self._clock()) else None
+
+        return self._flight.run(_lease(appid), current, self._refresh)
+
+    def call(self, request: Callable[[str], T]) -> T:
+        """Calls WeChat with the stored token; on 40001/40014/42001 refreshes (compare-and-refresh)
+        and retries once."""
+        token = self.token()
+        try:
+            return request(token.access_token)
+        except TokenRejected:
+            logger.warning("component token rejected; compare-and-refresh")
+            return request(self.replace_rejected(token.access_token).access_token)
+
+    def _refresh(self) -> AccessToken:
+        component = self._component()
+        now = self._clock()
+        ticket = self._store.get_ticket(component.component_appid)
+        if ticket is None or not ticket.is_valid(now):
+            raise TicketMissing("no valid component_verify_ticket yet")
+        try:
+            issued = self._api.component_token(component.component_appid, component.component_appsecret, ticket.ticket)
+        except TicketRejected as exc:
+            raise TicketMissing("WeChat refused the stored ticket", errcode=exc.errcode) from exc
+        token = AccessToken.issued(component.component_appid, issued.access_token, issued.expires_in, int(now))
+        self._store.save_component_token(token)
+        logger.info("component token refreshed", extra={"expires_at": token.expires_at})
+        metrics.add_metric(name="ComponentTokenRefreshed", unit=MetricUnit.Count, value=1)
+        return token
+
+
+def _lease(component_appid: str) -> str:
+    return f"COMPONENT#{component_appid}"

@@ -1,0 +1,71 @@
+"""One refresh per expiry, across any number of concurrent Lambda containers.
+
+A lease is a conditional write in the table with an expiry, so a holder that crashes blocks nobody
+for longer than the lease. The holder re-reads after acquiring (someone may have just finished),
+refreshes, writes, releases. Others wait briefly, reading, until the winner's value is there.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol, TypeVar
+
+from wxcomponent.errors import WxComponentError
+
+T = TypeVar("T")
+
+
+class LeaseStore(Protocol):
+    def acquire_lease(self, name: str, holder: str, now: float, ttl: float) -> bool:
+        """Takes the lease unless another holder has it and it has not expired."""
+        ...
+
+    def release_lease(self, name: str, holder: str) -> None:
+        """Gives it back, only if we still hold it."""
+        ...
+
+
+class RefreshContended(WxComponentError):
+    """Another container held the refresh lease for longer than we could wait."""
+
+    code = "upstream_error"
+
+
+@dataclass
+class SingleFlight:
+    leases: LeaseStore
+    clock: Callable[[], float] = time.time
+    sleep: Callable[[float], None] = time.sleep
+    lease_ttl: float = 15.0  # longer than a refresh with its retries takes
+    wait: float = 8.0  # how long a waiter waits for the winner
+    poll: float = 0.05
+
+    def run(self, name: str, current: Callable[[], T | None], refresh: Callable[[], T]) -> T:
+        """Returns `current()` if it gives a value; otherwise refreshes under the lease named `name`.
+
+        `current` returns a value only when it is good enough for this caller; waiters call it
+        until the winner's write makes it so.
+        """
+        found = current()
+        if found is not None:
+            return found
+        holder = secrets.token_hex(8)
+        deadline = self.clock() + self.wait
+        delay = self.poll
+        while True:
+            if self.leases.acquire_lease(name, holder, self.clock(), self.lease_ttl):
+                try:
+                    found = current()  # someone may have finished just before we took the lease
+                    return found if found is not None else refresh()
+                finally:
+                    self.leases.release_lease(name, holder)
+            if self.clock() >= deadline:
+                raise RefreshContended(f"refresh of {name} is taking too long elsewhere")
+            self.sleep(delay)
+            delay = min(delay * 2, 0.5)
+            found = current()
+            if found is not None:
+                return found

@@ -1,0 +1,243 @@
+"""The WeChat API as the core sees it (PROTOCOL.md §3): the port, the answers, and WeChat's errcodes
+as typed errors. The urllib3 adapter lives in `wxcomponent.adapters.wechat_http`.
+
+Every answer's repr leaves tokens, refresh tokens and codes out, and every error's message is safe to
+log: WeChat's errcode and errmsg, never a token, a secret or a request body.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from wxcomponent.errors import WxComponentError
+
+REDACTED = "<redacted>"
+
+
+class WeChatApi(Protocol):
+    """One method per WeChat API the token center calls. Raises `UpstreamError` subclasses."""
+
+    def component_token(self, component_appid: str, component_appsecret: str, ticket: str) -> IssuedToken:
+        """api_component_token: a new component access token (each call issues a new one)."""
+        ...
+
+    def create_preauthcode(self, component_token: str, component_appid: str) -> PreAuthCode:
+        """api_create_preauthcode: a single-use code for the authorization page."""
+        ...
+
+    def query_auth(self, component_token: str, component_appid: str, authorization_code: str) -> AuthorizationInfo:
+        """api_query_auth: exchanges the authorization code for the authorizer's tokens."""
+        ...
+
+    def authorizer_token(
+        self, component_token: str, component_appid: str, authorizer_appid: str, refresh_token: str
+    ) -> AuthorizerToken:
+        """api_authorizer_token: a new authorizer access token (and maybe a new refresh token)."""
+        ...
+
+    def get_authorizer_info(
+        self, component_token: str, component_appid: str, authorizer_appid: str
+    ) -> AuthorizerProfile:
+        """api_get_authorizer_info: the account's profile and what it granted."""
+        ...
+
+    def get_authorizer_list(
+        self, component_token: str, component_appid: str, offset: int, count: int
+    ) -> AuthorizerListPage:
+        """api_get_authorizer_list: one page (count ≤ 500) of accounts with their refresh tokens."""
+        ...
+
+    def start_push_ticket(self, component_appid: str, component_secret: str) -> None:
+        """api_start_push_ticket: asks WeChat to push a verify ticket now."""
+        ...
+
+    def send_custom_message(self, authorizer_token: str, message: dict[str, Any]) -> None:
+        """message/custom/send on an authorizer's behalf."""
+        ...
+
+
+# -- answers -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    """api_component_token's answer."""
+
+    access_token: str
+    expires_in: int
+
+    def __repr__(self) -> str:
+        return f"IssuedToken(access_token={REDACTED}, expires_in={self.expires_in})"
+
+
+@dataclass(frozen=True)
+class PreAuthCode:
+    pre_auth_code: str
+    expires_in: int
+
+    def __repr__(self) -> str:
+        return f"PreAuthCode(pre_auth_code={REDACTED}, expires_in={self.expires_in})"
+
+
+@dataclass(frozen=True)
+class AuthorizationInfo:
+    """api_query_auth's `authorization_info`."""
+
+    authorizer_appid: str
+    authorizer_access_token: str
+    expires_in: int
+    authorizer_refresh_token: str
+    func_info: list[dict[str, Any]]
+
+    def __repr__(self) -> str:
+        return (
+            f"AuthorizationInfo(authorizer_appid={self.authorizer_appid!r}, authorizer_access_token={REDACTED}, "
+            f"expires_in={self.expires_in}, authorizer_refresh_token={REDACTED}, func_info={self.func_info!r})"
+        )
+
+
+@dataclass(frozen=True)
+class AuthorizerToken:
+    """api_authorizer_token's answer; `authorizer_refresh_token` is "" when WeChat leaves it out."""
+
+    authorizer_access_token: str
+    expires_in: int
+    authorizer_refresh_token: str
+
+    def __repr__(self) -> str:
+        refresh = REDACTED if self.authorizer_refresh_token else "''"
+        return (
+            f"AuthorizerToken(authorizer_access_token={REDACTED}, expires_in={self.expires_in}, "
+            f"authorizer_refresh_token={refresh})"
+        )
+
+
+@dataclass(frozen=True)
+class AuthorizerProfile:
+    """api_get_authorizer_info's `authorizer_info` (+ `authorization_info`). `raw` is the whole answer
+    and may carry `authorization_info.authorizer_refresh_token`: it never appears in the repr."""
+
+    authorizer_appid: str
+    nick_name: str
+    head_img: str
+    user_name: str
+    alias: str
+    principal_name: str
+    service_type: int
+    verify_type: int
+    qrcode_url: str
+    is_mini_program: bool
+    raw: dict[str, Any]
+
+    def __repr__(self) -> str:
+        return (
+            f"AuthorizerProfile(authorizer_appid={self.authorizer_appid!r}, nick_name={self.nick_name!r}, "
+            f"user_name={self.user_name!r}, principal_name={self.principal_name!r}, "
+            f"service_type={self.service_type}, verify_type={self.verify_type}, "
+            f"is_mini_program={self.is_mini_program})"
+        )
+
+
+@dataclass(frozen=True)
+class AuthorizerListItem:
+    authorizer_appid: str
+    refresh_token: str
+    auth_time: int
+
+    def __repr__(self) -> str:
+        return (
+            f"AuthorizerListItem(authorizer_appid={self.authorizer_appid!r}, refresh_token={REDACTED}, "
+            f"auth_time={self.auth_time})"
+        )
+
+
+@dataclass(frozen=True)
+class AuthorizerListPage:
+    total_count: int
+    items: list[AuthorizerListItem]
+
+    def __repr__(self) -> str:  # the items' own reprs redact their refresh tokens
+        return f"AuthorizerListPage(total_count={self.total_count}, items={self.items!r})"
+
+
+# -- errors --------------------------------------------------------------------------------------
+
+
+class UpstreamError(WxComponentError):
+    """WeChat refused or could not answer. `errcode` is WeChat's, or None when no answer came."""
+
+    code = "upstream_error"
+
+
+class SystemBusy(UpstreamError):
+    """-1: WeChat is busy; retried with backoff before this is raised."""
+
+
+class TokenRejected(UpstreamError):
+    """40001, 40014, 42001: the token is invalid, expired or superseded (on api_component_token: a
+    wrong secret). Refresh once, retry once."""
+
+
+class ConfigurationRejected(UpstreamError):
+    """40013, 61011 (appid/component), 61004 (IP not whitelisted), 41001 (token not in the query: a
+    bug). An operator must act; never retried."""
+
+
+class QuotaExceeded(UpstreamError):
+    """45009: the daily quota is spent. Stop and alarm."""
+
+
+class AccountRevokedAuthorization(UpstreamError):
+    """61003: the account has not authorized (or has revoked) the component."""
+
+
+class TicketRejected(UpstreamError):
+    """61005, 61006: the verify ticket is expired or invalid; wait for the next push."""
+
+
+class AuthorizationCodeRejected(UpstreamError):
+    """61009, 61010: the authorization code is invalid or expired; the merchant must authorize again."""
+
+
+class RefreshTokenRejected(UpstreamError):
+    """61023: the refresh token is invalid; recover it from api_get_authorizer_list, else revoked."""
+
+
+class UnknownWeChatError(UpstreamError):
+    """Any other non-zero errcode."""
+
+
+class UpstreamUnavailable(UpstreamError):
+    """No usable answer: HTTP ≥ 500, not JSON, malformed, a timeout or a connection error."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, errcode=None)
+
+
+_ERRORS: dict[int, type[UpstreamError]] = {
+    -1: SystemBusy,
+    40001: TokenRejected,
+    40014: TokenRejected,
+    42001: TokenRejected,
+    40013: ConfigurationRejected,
+    41001: ConfigurationRejected,
+    61004: ConfigurationRejected,
+    61011: ConfigurationRejected,
+    45009: QuotaExceeded,
+    61003: AccountRevokedAuthorization,
+    61005: TicketRejected,
+    61006: TicketRejected,
+    61009: AuthorizationCodeRejected,
+    61010: AuthorizationCodeRejected,
+    61023: RefreshTokenRejected,
+}
+MAX_ERRMSG = 200
+
+
+def error_for(errcode: int, errmsg: str, *, api: str = "") -> UpstreamError:
+    """The typed error for a non-zero errcode. `errmsg` is WeChat's text, shortened; the caller
+    removes any value it sent before passing it (the adapter does)."""
+    cls = _ERRORS.get(errcode, UnknownWeChatError)
+    where = f"{api}: " if api else ""
+    return cls(f"{where}errcode {errcode}: {errmsg[:MAX_ERRMSG]}", errcode=errcode)
