@@ -300,12 +300,12 @@ class WeChatHttpApi:
             )
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             # Only the exception's class: its text may name the URL, and the URL holds the token.
-            error = UpstreamUnavailable(f"{api}: {type(exc).__name__}")
+            unsent = UpstreamUnavailable(f"{api}: {type(exc).__name__}")
             never_sent = isinstance(exc, urllib3.exceptions.ConnectTimeoutError)  # incl. NewConnectionError
-            return _Retryable(error) if never_sent or not single_use else error
+            return _Retryable(unsent) if never_sent or not single_use else unsent
         if response.status >= 500:
-            error = UpstreamUnavailable(f"{api}: HTTP {response.status}")
-            return error if single_use else _Retryable(error)
+            failed = UpstreamUnavailable(f"{api}: HTTP {response.status}")
+            return failed if single_use else _Retryable(failed)
         try:
             answer = json.loads(response.data)
         except ValueError:
