@@ -13,12 +13,19 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from wxcomponent.adapters.dynamodb import DynamoDBStore
+from wxcomponent.adapters.eventbridge import EventBridgePublisher
+from wxcomponent.adapters.wechat_http import WeChatHttpApi
+from wxcomponent.authorization import AuthorizationService
 from wxcomponent.component_events import ComponentEventService, SignedPush
+from wxcomponent.component_token import ComponentTokenService
 from wxcomponent.http import error_response, raw_body
 from wxcomponent.observability import logger, metrics, tracer
 
 app = APIGatewayHttpResolver()
-service = ComponentEventService(store=DynamoDBStore())
+store = DynamoDBStore()
+wechat = WeChatHttpApi()
+authorizations = AuthorizationService(store, wechat, ComponentTokenService(store, wechat), EventBridgePublisher())
+service = ComponentEventService(store, authorizations)
 
 
 @app.post("/wechat/component/events")

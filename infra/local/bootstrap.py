@@ -32,6 +32,13 @@ def create_table(endpoint_url: str, table_name: str, *, region: str = "us-east-1
         client.update_continuous_backups(TableName=table_name, PointInTimeRecoverySpecification=pitr)
 
 
+def create_event_bus(endpoint_url: str, name: str, *, region: str = "us-east-1") -> None:
+    """The bus authorization changes are published on; no-op if it exists."""
+    client = boto3.client("events", endpoint_url=endpoint_url, region_name=region)
+    if name not in {bus["Name"] for bus in client.list_event_buses()["EventBuses"]}:
+        client.create_event_bus(Name=name)
+
+
 def create_component_secret(endpoint_url: str, name: str, value: dict[str, str], *, region: str = "us-east-1") -> str:
     """Creates (or updates) the component secret; returns its ARN."""
     client = boto3.client("secretsmanager", endpoint_url=endpoint_url, region_name=region)

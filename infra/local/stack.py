@@ -9,12 +9,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from infra.local import devconfig
-from infra.local.bootstrap import create_component_secret, create_table
+from infra.local.bootstrap import create_component_secret, create_event_bus, create_table
 from infra.local.emulator import Emulator, start_emulator
 from infra.local.gateway import Gateway
 from infra.local.template import http_routes, load_template
 
 TABLE_NAME = "wxcomponent-local"
+EVENT_BUS_NAME = "wxcomponent-local"
 SECRET_NAME = "wxcomponent-local/component"  # noqa: S105 - a name, not a secret
 
 
@@ -33,7 +34,7 @@ class StackPorts:
         )
 
 
-def local_environment(emulator_url: str, sandbox_url: str) -> dict[str, str]:
+def local_environment(emulator_url: str, sandbox_url: str, gateway_url: str) -> dict[str, str]:
     """What the handlers' environment holds locally in place of the template's references."""
     return {
         "AWS_ACCESS_KEY_ID": "local",
@@ -44,6 +45,8 @@ def local_environment(emulator_url: str, sandbox_url: str) -> dict[str, str]:
         "COMPONENT_SECRET_ID": SECRET_NAME,
         "WECHAT_API_BASE": sandbox_url,
         "WECHAT_MP_BASE": sandbox_url,
+        "EVENT_BUS_NAME": EVENT_BUS_NAME,
+        "PUBLIC_BASE_URL": gateway_url,
         "POWERTOOLS_TRACE_DISABLED": "true",
         "POWERTOOLS_METRICS_DISABLED": "true",
         **devconfig.component_settings(),
@@ -51,9 +54,13 @@ def local_environment(emulator_url: str, sandbox_url: str) -> dict[str, str]:
 
 
 def apply_template_defaults(template: dict[str, Any]) -> None:
-    """Plain-string environment values of the template (service name, namespace…) as declared."""
+    """The template's own environment values where the local stack has none: plain strings as
+    declared, and references to parameters as their defaults."""
+    parameters = template.get("Parameters", {})
     for route in http_routes(template):
         for name, value in route.environment.items():
+            if isinstance(value, dict) and set(value) == {"Ref"} and value["Ref"] in parameters:
+                value = parameters[value["Ref"]].get("Default")
             if isinstance(value, str):
                 os.environ.setdefault(name, value)
 
@@ -84,9 +91,11 @@ def run_stack(ports: StackPorts, *, ticket_interval: float = 10.0, echo_emulator
     with ExitStack() as stack:
         emulator = stack.enter_context(start_emulator(port=ports.emulator, echo=echo_emulator))
         sandbox_url = f"http://127.0.0.1:{ports.sandbox}"
-        os.environ.update(local_environment(emulator.url, sandbox_url))
+        gateway_url = f"http://127.0.0.1:{ports.gateway}"
+        os.environ.update(local_environment(emulator.url, sandbox_url, gateway_url))
         apply_template_defaults(load_template())
         create_table(emulator.url, TABLE_NAME)
+        create_event_bus(emulator.url, EVENT_BUS_NAME)
         create_component_secret(
             emulator.url,
             SECRET_NAME,

@@ -209,9 +209,22 @@ class Sandbox:
         if fault is not None and fault.kind == "latency":
             self.world.stopping.wait(fault.value)
         if fault is not None and fault.kind == "timeout":
+            # Counted on arrival, as WeChat would have received it: a client that gave up and
+            # retried sees both calls counted without waiting for this one to close.
+            self.world.record_call(
+                {
+                    "api": name,
+                    "query": query,
+                    "body": body,
+                    "errcode": None,
+                    "http_status": None,
+                    "fault": fault.describe(),
+                    "time": started,
+                }
+            )
             self.world.stopping.wait(fault.value or DEFAULT_TIMEOUT_FAULT)
-            payload, answer = None, {"errcode": None, "errmsg": "fault: timeout, closed unanswered"}
-        elif fault is not None and fault.kind == "http_status":
+            return status, None
+        if fault is not None and fault.kind == "http_status":
             status = int(fault.value)
             answer = {"errcode": None, "errmsg": f"fault: http {status}"}
             payload = f"<html><body>{status} sandbox fault</body></html>".encode()

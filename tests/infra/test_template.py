@@ -15,7 +15,15 @@ from infra.local.template import ROOT, load_template, resources_of_type
 
 FUNCTIONS = {  # logical id -> (folder, [(method, path)])
     "ComponentEventsFunction": ("component_events", [("POST", "/wechat/component/events")]),
+    "AuthorizationFunction": (
+        "authorization",
+        [("GET", "/wechat/authorize"), ("GET", "/wechat/authorize/callback")],
+    ),
 }
+TABLE = repr({"Fn::GetAtt": ["Table", "Arn"]})
+SECRET = repr({"Fn::If": ["CreateComponentSecret", {"Ref": "ComponentSecret"}, {"Ref": "ExistingComponentSecretArn"}]})
+BUS = repr({"Fn::GetAtt": ["EventBus", "Arn"]})
+ITEM_ACTIONS = {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}
 
 
 class _NoManagedPolicies:
@@ -112,14 +120,14 @@ def _policy_actions(transformed: dict[str, Any], function: str) -> dict[str, set
     return actions
 
 
-def test_component_events_may_only_put_items_and_read_its_secret(transformed: dict[str, Any]) -> None:
-    actions = _policy_actions(transformed, "ComponentEventsFunction")
-    assert actions == {
-        repr({"Fn::GetAtt": ["Table", "Arn"]}): {"dynamodb:PutItem"},
-        repr(
-            {"Fn::If": ["CreateComponentSecret", {"Ref": "ComponentSecret"}, {"Ref": "ExistingComponentSecretArn"}]}
-        ): {"secretsmanager:GetSecretValue"},
+@pytest.mark.parametrize("function", ["ComponentEventsFunction", "AuthorizationFunction"])
+def test_policies_name_exact_actions_on_exact_resources(transformed: dict[str, Any], function: str) -> None:
+    """Item reads and writes on the table (no Scan, no Query), its secret, its bus: nothing else."""
+    assert _policy_actions(transformed, function) == {
+        TABLE: ITEM_ACTIONS,
+        SECRET: {"secretsmanager:GetSecretValue"},
+        BUS: {"events:PutEvents"},
     }
-    role = transformed["Resources"]["ComponentEventsFunctionRole"]["Properties"]
+    role = transformed["Resources"][f"{function}Role"]["Properties"]
     managed = role.get("ManagedPolicyArns", [])
     assert all("AWSLambdaBasicExecutionRole" in str(a) or "AWSXrayWriteOnlyAccess" in str(a) for a in managed)

@@ -8,14 +8,22 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from wxcomponent import settings as config
 from wxcomponent.crypto import MessageCrypto
 from wxcomponent.errors import AppIdMismatch, BadRequest, MalformedMessage, PayloadTooLarge, StaleTimestamp
 from wxcomponent.observability import MetricUnit, logger, metrics
 from wxcomponent.ports import TicketStore
-from wxcomponent.push import ComponentPush, VerifyTicketPush, parse_component_push
+from wxcomponent.push import (
+    UNAUTHORIZED,
+    AuthorizationPush,
+    ComponentPush,
+    VerifyTicketPush,
+    parse_component_push,
+)
 from wxcomponent.tickets import PushRecord, Ticket
+from wxcomponent.wechat import AuthorizationCodeRejected
 from wxcomponent.xmlparse import parse_flat_xml
 
 SUCCESS = "success"
@@ -56,16 +64,26 @@ def open_signed_push(push: SignedPush, crypto: MessageCrypto, now: float) -> dic
     return parse_flat_xml(crypto.decrypt(encrypt).message)
 
 
+class Authorizations(Protocol):
+    """What the authorization service does for pushes (see `authorization.AuthorizationService`)."""
+
+    def complete(self, auth_code: str, *, info_type: str = ..., wait: bool = ...) -> object: ...
+
+    def revoke(self, authorizer_appid: str, revoked_at: int) -> bool: ...
+
+
 class ComponentEventService:
     """Handles one push to the authorization-event URL and returns the body to answer with."""
 
     def __init__(
         self,
         store: TicketStore,
+        authorizations: Authorizations | None = None,
         component: Callable[[], config.ComponentSettings] = config.component_settings,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._store = store
+        self._authorizations = authorizations
         self._component = component
         self._clock = clock
 
@@ -83,9 +101,22 @@ class ComponentEventService:
         logger.append_keys(info_type=push.info_type, create_time=push.create_time)
         if isinstance(push, VerifyTicketPush):
             self._store_ticket(push, int(now))
-        else:
-            self._record(push, int(now))
+            return SUCCESS
+        self._record(push, int(now))
+        if isinstance(push, AuthorizationPush) and self._authorizations is not None:
+            self._authorization(push, self._authorizations)
         return SUCCESS
+
+    def _authorization(self, push: AuthorizationPush, authorizations: Authorizations) -> None:
+        if push.info_type == UNAUTHORIZED:
+            authorizations.revoke(push.authorizer_appid, push.create_time)
+            return
+        try:
+            # Never wait on the callback's exchange here: WeChat wants an answer within 5 s.
+            authorizations.complete(push.authorization_code, info_type=push.info_type, wait=False)
+        except AuthorizationCodeRejected as exc:
+            # Final (expired or already used): WeChat retrying the push cannot help.
+            logger.warning("pushed authorization code refused", extra={"errcode": exc.errcode})
 
     def _store_ticket(self, push: VerifyTicketPush, now: int) -> None:
         stored = self._store.save_ticket(Ticket.received(push.appid, push.ticket, push.create_time, now))

@@ -18,6 +18,7 @@ from wxcomponent.errors import ConfigurationError
 SECRET_MAX_AGE = 300
 DEFAULT_API_BASE = "https://api.weixin.qq.com"
 DEFAULT_MP_BASE = "https://mp.weixin.qq.com"
+DEFAULT_OPEN_BASE = "https://open.weixin.qq.com"
 
 # environment name -> key in the secret's JSON
 _COMPONENT_FIELDS = {
@@ -55,6 +56,32 @@ def api_base() -> str:
 
 def mp_base() -> str:
     return os.environ.get("WECHAT_MP_BASE") or DEFAULT_MP_BASE
+
+
+def open_base() -> str:
+    """The mobile authorization page's host. WeChat serves it from open.weixin.qq.com; when
+    `WECHAT_MP_BASE` points elsewhere (the sandbox), the mobile page is there too."""
+    explicit = os.environ.get("WECHAT_OPEN_BASE") or ""
+    if explicit:
+        return explicit
+    mp = os.environ.get("WECHAT_MP_BASE") or ""
+    return mp if mp and mp != DEFAULT_MP_BASE else DEFAULT_OPEN_BASE
+
+
+def product_name() -> str:
+    """The vendor's product, named on the authorization pages."""
+    return os.environ.get("PRODUCT_NAME") or "WeChat authorization"
+
+
+def authorized_redirect_url() -> str:
+    """Optional vendor page to send the admin to after authorizing (with `authorizer_appid`)."""
+    return os.environ.get("AUTHORIZED_REDIRECT_URL", "")
+
+
+def public_base_url() -> str:
+    """Our own origin as browsers see it, when it is not the API's domain (a custom domain behind
+    a proxy, or the local gateway). Empty: use the request's own domain over https."""
+    return os.environ.get("PUBLIC_BASE_URL", "").rstrip("/")
 
 
 def component_settings() -> ComponentSettings:

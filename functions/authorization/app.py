@@ -1,0 +1,96 @@
+"""GET /wechat/authorize and GET /wechat/authorize/callback: the merchant admin's pages.
+
+The start page links to WeChat's authorization page with a fresh pre-auth code; the callback
+exchanges the code WeChat hands back and shows who was authorized (or redirects to the vendor).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from wxcomponent import pages
+from wxcomponent import settings as config
+from wxcomponent.adapters.dynamodb import DynamoDBStore
+from wxcomponent.adapters.eventbridge import EventBridgePublisher
+from wxcomponent.adapters.wechat_http import WeChatHttpApi
+from wxcomponent.authorization import AuthorizationRequest, AuthorizationService
+from wxcomponent.component_token import ComponentTokenService
+from wxcomponent.errors import BadRequest, WxComponentError, http_status
+from wxcomponent.observability import logger, metrics, tracer
+from wxcomponent.wechat import AuthorizationCodeRejected
+
+START_PATH = "/wechat/authorize"
+CALLBACK_PATH = "/wechat/authorize/callback"
+NO_STORE = {"Cache-Control": "no-store"}
+MOBILE_MARKERS = ("MicroMessenger", "Mobile", "Android", "iPhone", "iPad")
+
+app = APIGatewayHttpResolver()
+store = DynamoDBStore()
+wechat = WeChatHttpApi()
+authorizations = AuthorizationService(store, wechat, ComponentTokenService(store, wechat), EventBridgePublisher())
+
+
+@app.get(START_PATH)
+def start() -> Response[str]:
+    request = AuthorizationRequest.from_query(app.current_event.query_string_parameters or {})
+    mobile = any(marker in (app.current_event.get_header_value("user-agent") or "") for marker in MOBILE_MARKERS)
+    link = authorizations.link(request, _origin() + CALLBACK_PATH, mobile=mobile)
+    html = pages.start_page(config.product_name(), request.auth_type, link.url, mobile=mobile)
+    return Response(200, content_types.TEXT_HTML, html, NO_STORE)
+
+
+@app.get(CALLBACK_PATH)
+def callback() -> Response[str]:
+    auth_code = (app.current_event.query_string_parameters or {}).get("auth_code", "")
+    if not auth_code:
+        raise BadRequest("the callback carries no auth_code")
+    result = authorizations.complete(auth_code)
+    assert result is not None  # complete() waits for another exchange unless told not to
+    vendor = config.authorized_redirect_url()
+    if vendor:
+        separator = "&" if "?" in vendor else "?"
+        location = f"{vendor}{separator}{urlencode({'authorizer_appid': result.authorizer_appid})}"
+        return Response(302, content_types.TEXT_HTML, "", {"Location": location, **NO_STORE})
+    html = pages.result_page(config.product_name(), result.authorizer_appid, result.profile)
+    return Response(200, content_types.TEXT_HTML, html, NO_STORE)
+
+
+@app.exception_handler(Exception)  # type: ignore[untyped-decorator]  # Powertools leaves it untyped
+def handle_error(error: Exception) -> Response[str]:
+    """Every failure is a page with a way to start again, never a stack trace."""
+    retry = _origin() + START_PATH
+    if isinstance(error, AuthorizationCodeRejected):
+        logger.warning("authorization code refused", extra={"errcode": error.errcode})
+        html = pages.error_page(
+            "This authorization link has expired 授权已失效",
+            "The code WeChat gave back has expired or was already used. Please start again.",
+            retry_url=retry,
+        )
+        return Response(400, content_types.TEXT_HTML, html, NO_STORE)
+    if isinstance(error, WxComponentError):
+        status = http_status(error)
+        (logger.warning if status < 500 else logger.error)(
+            "authorization page failed", extra={"error": type(error).__name__, "reason": error.message}
+        )
+        titles = {400: "Invalid request 请求无效", 503: "Not ready yet 暂不可用"}
+        html = pages.error_page(titles.get(status, "Something went wrong 出错了"), error.message, retry_url=retry)
+        return Response(status, content_types.TEXT_HTML, html, NO_STORE)
+    logger.exception("unexpected error")
+    html = pages.error_page("Something went wrong 出错了", "Please try again in a moment.", retry_url=retry)
+    return Response(500, content_types.TEXT_HTML, html, NO_STORE)
+
+
+def _origin() -> str:
+    return config.public_base_url() or f"https://{app.current_event.request_context.domain_name}"
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

@@ -1,0 +1,249 @@
+"""Merchant authorization: the link to WeChat's page, and the exchange of the code it gives back
+(PROTOCOL.md §2 and §4).
+
+The same authorization code reaches us twice, on the browser's redirect and in the `authorized`
+push, and WeChat accepts it only once. Whoever comes first claims the code in the table and
+exchanges it; whoever comes second waits for that exchange and changes nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+from wxcomponent import settings as config
+from wxcomponent.component_token import ComponentTokenService
+from wxcomponent.errors import BadRequest, WxComponentError
+from wxcomponent.grants import AUTHORIZED, Grant, Profile, func_ids
+from wxcomponent.observability import MetricUnit, logger, metrics
+from wxcomponent.ports import EventPublisher, GrantStore
+from wxcomponent.tokens import AccessToken
+from wxcomponent.wechat import AuthorizerProfile, UpstreamError, UpstreamUnavailable, WeChatApi
+
+AUTH_TYPES = frozenset({1, 2, 3, 4, 5, 6, 8})
+DEFAULT_AUTH_TYPE = 3
+APPID_RE = re.compile(r"wx[0-9a-f]{16}")
+CATEGORY_LIST_RE = re.compile(r"\d{1,4}(\|\d{1,4}){0,49}")
+AUTH_CODE_RE = re.compile(r"[\x21-\x7e]{1,512}")  # printable ASCII, no spaces
+CLAIM_TTL = 30.0  # seconds a claimed code is ours before another may try it
+
+EVENT_AUTHORIZED = "authorized"
+EVENT_UPDATED = "updated"
+EVENT_REVOKED = "revoked"
+
+
+class AuthorizationInProgress(WxComponentError):
+    """The code is being exchanged elsewhere and did not finish in time."""
+
+    code = "upstream_error"
+
+
+@dataclass(frozen=True)
+class AuthorizationRequest:
+    """What the start page was asked for, validated."""
+
+    auth_type: int = DEFAULT_AUTH_TYPE
+    biz_appid: str = ""
+    category_id_list: str = ""
+
+    @classmethod
+    def from_query(cls, query: Mapping[str, str]) -> AuthorizationRequest:
+        raw_type = query.get("auth_type", "") or str(DEFAULT_AUTH_TYPE)
+        if not raw_type.isdigit() or int(raw_type) not in AUTH_TYPES:
+            raise BadRequest("auth_type must be one of 1, 2, 3, 4, 5, 6, 8")
+        biz_appid = query.get("biz_appid", "")
+        if biz_appid and not APPID_RE.fullmatch(biz_appid):
+            raise BadRequest("biz_appid must look like wx followed by 16 hex digits")
+        categories = query.get("category_id_list", "")
+        if categories and not CATEGORY_LIST_RE.fullmatch(categories):
+            raise BadRequest("category_id_list must be ids separated by |")
+        return cls(int(raw_type), biz_appid, categories)
+
+
+@dataclass(frozen=True)
+class AuthorizationLink:
+    url: str
+    mobile: bool
+    expires_in: int
+
+
+@dataclass(frozen=True)
+class AuthorizationResult:
+    authorizer_appid: str
+    profile: Profile | None
+    new: bool  # False when the code had already been exchanged (by the push or the callback)
+
+
+class AuthorizationService:
+    def __init__(
+        self,
+        store: GrantStore,
+        api: WeChatApi,
+        component_tokens: ComponentTokenService,
+        publisher: EventPublisher,
+        component: Callable[[], config.ComponentSettings] = config.component_settings,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+        wait: float = 8.0,
+    ) -> None:
+        self._store = store
+        self._api = api
+        self._tokens = component_tokens
+        self._publisher = publisher
+        self._component = component
+        self._clock = clock
+        self._sleep = sleep
+        self._wait = wait
+
+    # -- the link ----------------------------------------------------------------------------------
+
+    def link(self, request: AuthorizationRequest, redirect_uri: str, *, mobile: bool) -> AuthorizationLink:
+        """A fresh pre-auth code in WeChat's PC or mobile authorization URL."""
+        appid = self._component().component_appid
+        code = self._tokens.call(lambda token: self._api.create_preauthcode(token, appid))
+        params: dict[str, str] = {}
+        if mobile:
+            params.update(action="bindcomponent", no_scan="1")
+        params.update(
+            component_appid=appid,
+            pre_auth_code=code.pre_auth_code,
+            redirect_uri=redirect_uri,
+            auth_type=str(request.auth_type),
+        )
+        if request.biz_appid:
+            params["biz_appid"] = request.biz_appid
+        if request.category_id_list:
+            params["category_id_list"] = request.category_id_list
+        if mobile:
+            url = f"{config.open_base()}/wxaopen/safe/bindcomponent?{urlencode(params)}#wechat_redirect"
+        else:
+            url = f"{config.mp_base()}/cgi-bin/componentloginpage?{urlencode(params)}"
+        return AuthorizationLink(url, mobile, code.expires_in)
+
+    # -- the exchange ------------------------------------------------------------------------------
+
+    def complete(
+        self, auth_code: str, *, info_type: str = EVENT_AUTHORIZED, wait: bool = True
+    ) -> AuthorizationResult | None:
+        """Exchanges the code (once, whoever asks first) and stores grant, token and profile.
+
+        When someone else is exchanging it, waits for them (`wait`) or returns None at once: a
+        push must be answered within WeChat's 5 seconds, and the other party will finish."""
+        if not AUTH_CODE_RE.fullmatch(auth_code):
+            raise BadRequest("auth_code is malformed")
+        code_hash = hashlib.sha256(auth_code.encode("utf-8")).hexdigest()
+        deadline = self._clock() + self._wait
+        delay = 0.05
+        while True:
+            holder = secrets.token_hex(8)
+            if self._store.claim_code(code_hash, holder, self._clock(), CLAIM_TTL):
+                return self._exchange(auth_code, code_hash, holder, info_type)
+            appid = self._store.code_exchanged_for(code_hash)
+            if appid is not None:
+                logger.info("authorization code already exchanged", extra={"authorizer_appid": appid})
+                return AuthorizationResult(appid, self._store.get_profile(appid), new=False)
+            if not wait:
+                logger.info("authorization code being exchanged elsewhere")
+                return None
+            if self._clock() >= deadline:
+                raise AuthorizationInProgress("the authorization is still being completed; try again shortly")
+            self._sleep(delay)
+            delay = min(delay * 2, 0.5)
+
+    def revoke(self, authorizer_appid: str, revoked_at: int) -> bool:
+        """`unauthorized`: marks the grant revoked and deletes its token (unless authorized again
+        after `revoked_at`)."""
+        revoked = self._store.revoke_grant(authorizer_appid, revoked_at)
+        if revoked:
+            self._store.delete_authorizer_token(authorizer_appid)
+            self._publish(EVENT_REVOKED, {"authorizer_appid": authorizer_appid, "revoked_at": revoked_at})
+        logger.info("authorization revoked", extra={"authorizer_appid": authorizer_appid, "changed": revoked})
+        return revoked
+
+    def _exchange(self, auth_code: str, code_hash: str, holder: str, info_type: str) -> AuthorizationResult:
+        component_appid = self._component().component_appid
+        try:
+            info = self._tokens.call(lambda token: self._api.query_auth(token, component_appid, auth_code))
+        except Exception:
+            self._store.abandon_code(code_hash, holder)
+            raise
+        if not info.authorizer_refresh_token:
+            raise UpstreamUnavailable("api_query_auth: answer without a refresh token")
+        now = int(self._clock())
+        previous = self._store.get_grant(info.authorizer_appid)
+        grant = Grant(
+            authorizer_appid=info.authorizer_appid,
+            component_appid=component_appid,
+            refresh_token=info.authorizer_refresh_token,
+            func_info=func_ids(info.func_info),
+            status=AUTHORIZED,
+            authorized_at=now,
+            updated_at=now,
+        )
+        self._store.save_grant(grant)
+        self._store.save_authorizer_token(
+            AccessToken.issued(info.authorizer_appid, info.authorizer_access_token, info.expires_in, now)
+        )
+        profile = self._fetch_profile(info.authorizer_appid, now)
+        self._store.finish_code(code_hash, holder, info.authorizer_appid)
+        updated = info_type == "updateauthorized" or (previous is not None and previous.active)
+        self._publish(
+            EVENT_UPDATED if updated else EVENT_AUTHORIZED,
+            {
+                "authorizer_appid": info.authorizer_appid,
+                "func_info": list(grant.func_info),
+                "authorized_at": now,
+                "nick_name": profile.nick_name if profile else "",
+                "is_mini_program": profile.is_mini_program if profile else False,
+            },
+        )
+        logger.info("authorization stored", extra={"authorizer_appid": info.authorizer_appid, "updated": updated})
+        metrics.add_metric(name="AuthorizationStored", unit=MetricUnit.Count, value=1)
+        return AuthorizationResult(info.authorizer_appid, profile, new=True)
+
+    def _fetch_profile(self, authorizer_appid: str, now: int) -> Profile | None:
+        """The grant is already safe; a profile WeChat will not give now is fetched another time."""
+        component_appid = self._component().component_appid
+        try:
+            answer = self._tokens.call(
+                lambda token: self._api.get_authorizer_info(token, component_appid, authorizer_appid)
+            )
+        except UpstreamError as exc:
+            logger.warning("profile not fetched", extra={"authorizer_appid": authorizer_appid, "errcode": exc.errcode})
+            return None
+        profile = profile_from(answer, now)
+        self._store.save_profile(profile)
+        return profile
+
+    def _publish(self, detail_type: str, detail: dict[str, object]) -> None:
+        """Best effort: the grant is stored whatever the bus says; a failure is logged and counted."""
+        try:
+            self._publisher.publish(detail_type, {"component_appid": self._component().component_appid, **detail})
+        except Exception:  # noqa: BLE001 - the bus must not undo a stored authorization
+            logger.exception("event not published", extra={"detail_type": detail_type})
+            metrics.add_metric(name="EventPublishFailed", unit=MetricUnit.Count, value=1)
+
+
+def profile_from(answer: AuthorizerProfile, now: int) -> Profile:
+    """Our profile from WeChat's answer; only public fields (the answer may carry a refresh token)."""
+    info = answer.raw.get("authorizer_info", {}) if isinstance(answer.raw, dict) else {}
+    extra = {key: info[key] for key in ("business_info", "account_status", "MiniProgramInfo") if key in info}
+    return Profile(
+        authorizer_appid=answer.authorizer_appid,
+        nick_name=answer.nick_name,
+        head_img=answer.head_img,
+        user_name=answer.user_name,
+        alias=answer.alias,
+        principal_name=answer.principal_name,
+        service_type=answer.service_type,
+        verify_type=answer.verify_type,
+        qrcode_url=answer.qrcode_url,
+        is_mini_program=answer.is_mini_program,
+        updated_at=now,
+        extra=extra,
+    )

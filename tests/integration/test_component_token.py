@@ -1,0 +1,117 @@
+"""The component token against the sandbox and the emulator: one upstream call per refresh."""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import urllib3
+from wxcomponent.adapters.dynamodb import DynamoDBStore
+from wxcomponent.adapters.wechat_http import WeChatHttpApi
+from wxcomponent.component_token import ComponentTokenService
+from wxcomponent.errors import TicketMissing
+from wxcomponent.wechat import QuotaExceeded
+
+from tests.integration.conftest import World
+from tests.support.pushes import APPID
+from tests.support.workers import vend_component_tokens
+
+
+def service(**api_options: object) -> ComponentTokenService:
+    store = DynamoDBStore()
+    return ComponentTokenService(store, WeChatHttpApi(**api_options))  # type: ignore[arg-type]
+
+
+def test_no_ticket_is_ticket_missing_and_costs_no_call(quiet_world: World) -> None:
+    with pytest.raises(TicketMissing):
+        service().token()
+    assert quiet_world.calls("api_component_token") == 0
+
+
+def test_thirty_concurrent_refreshes_from_three_processes_cost_one_call(world: World) -> None:
+    world.push_ticket()
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(3)
+    queue: multiprocessing.Queue[list[str]] = context.Queue()
+    workers = [context.Process(target=vend_component_tokens, args=(barrier, queue, 10, 300)) for _ in range(3)]
+    for worker in workers:
+        worker.start()
+    results = [queue.get(timeout=120) for _ in workers]
+    for worker in workers:
+        worker.join(timeout=30)
+        assert worker.exitcode == 0
+    tokens = {token for batch in results for token in batch}
+    assert sum(len(batch) for batch in results) == 30
+    assert len(tokens) == 1
+    assert world.calls("api_component_token") == 1
+    stored = DynamoDBStore().get_component_token(APPID)
+    assert stored is not None and stored.access_token in tokens
+
+
+def test_a_stored_token_is_reused_until_the_asked_margin_is_short(world: World) -> None:
+    world.push_ticket()
+    tokens = service()
+    first = tokens.token(300)
+    assert tokens.token(300) == first
+    assert world.calls("api_component_token") == 1
+    longer = tokens.token(first.expires_at - first.issued_at + 60)  # more than it has left: refresh
+    assert longer.access_token != first.access_token
+    assert world.calls("api_component_token") == 2
+
+
+def test_twenty_reports_of_the_same_rejected_token_cost_one_refresh(world: World) -> None:
+    world.push_ticket()
+    tokens = service()
+    rejected = tokens.token().access_token
+    start = threading.Barrier(20)
+
+    def report() -> str:
+        start.wait(timeout=30)
+        return tokens.replace_rejected(rejected).access_token
+
+    with ThreadPoolExecutor(20) as pool:
+        replacements = set(pool.map(lambda _: report(), range(20)))
+    assert len(replacements) == 1 and rejected not in replacements
+    assert world.calls("api_component_token") == 2
+    # A late report of the old token costs nothing: the newer stored one is returned.
+    assert tokens.replace_rejected(rejected).access_token in replacements
+    assert world.calls("api_component_token") == 2
+
+
+def test_a_40001_from_wechat_refreshes_once_and_retries_once(world: World) -> None:
+    world.push_ticket()
+    tokens = service()
+    api = WeChatHttpApi()
+    tokens.token()
+    world.fault("api_create_preauthcode", "errcode", 40001, count=1)
+    code = tokens.call(lambda token: api.create_preauthcode(token, APPID))
+    assert code.pre_auth_code.startswith("preauthcode@@@")
+    assert world.calls("api_component_token") == 2
+    assert world.calls("api_create_preauthcode") == 2
+
+
+def test_system_busy_is_retried_and_succeeds(world: World) -> None:
+    world.push_ticket()
+    world.fault("api_component_token", "errcode", -1, count=2)
+    assert service(sleep=lambda _: None).token().access_token
+    assert world.calls("api_component_token") == 3
+
+
+def test_a_timeout_is_retried_and_succeeds(world: World) -> None:
+    world.push_ticket()
+    world.fault("api_component_token", "timeout", 3, count=1)
+    fast = service(timeout=urllib3.Timeout(connect=1, read=0.5), sleep=lambda _: None)
+    assert fast.token().access_token
+    assert world.calls("api_component_token") == 2
+
+
+def test_quota_reached_is_a_typed_error_without_retries(world: World) -> None:
+    world.push_ticket()
+    world.fault("api_component_token", "errcode", 45009, count=None)
+    with pytest.raises(QuotaExceeded) as raised:
+        service().token()
+    assert raised.value.errcode == 45009
+    assert world.calls("api_component_token") == 1
+    assert DynamoDBStore().get_component_token(APPID) is None
