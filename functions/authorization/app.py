@@ -38,7 +38,7 @@ authorizations = AuthorizationService(store, wechat, ComponentTokenService(store
 @app.get(START_PATH)
 def start() -> Response[str]:
     request = AuthorizationRequest.from_query(app.current_event.query_string_parameters or {})
-    mobile = any(marker in (app.current_event.get_header_value("user-agent") or "") for marker in MOBILE_MARKERS)
+    mobile = any(marker in (app.current_event.headers.get("user-agent") or "") for marker in MOBILE_MARKERS)
     link = authorizations.link(request, _origin() + CALLBACK_PATH, mobile=mobile)
     html = pages.start_page(config.product_name(), request.auth_type, link.url, mobile=mobile)
     return Response(200, content_types.TEXT_HTML, html, NO_STORE)

@@ -6,6 +6,7 @@ import importlib.util
 import json
 import socket
 import sys
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -65,9 +66,7 @@ class World:
     http: urllib3.PoolManager
 
     def control(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-        answer = self.http.request(
-            method, f"{self.sandbox.url}/sandbox/{path}", body=json.dumps(body or {}).encode()
-        )
+        answer = self.http.request(method, f"{self.sandbox.url}/sandbox/{path}", body=json.dumps(body or {}).encode())
         assert answer.status < 300, (path, answer.status, answer.data[:500])
         return json.loads(answer.data)
 
@@ -80,6 +79,16 @@ class World:
         assert pushed["delivery"]["ok"], pushed["delivery"]
         ticket: str = pushed["ticket"]
         return ticket
+
+    def push_ticket_to_table(self) -> None:
+        """Where the sandbox's pushes go nowhere: its ticket, stored as component_events would."""
+        from wxcomponent.adapters.dynamodb import DynamoDBStore
+        from wxcomponent.tickets import Ticket
+
+        pushed = self.control("POST", "push-ticket")
+        appid = DEFAULTS["WECHAT_COMPONENT_APPID"]
+        now = int(time.time())
+        DynamoDBStore().save_ticket(Ticket.received(appid, pushed["ticket"], now, now))
 
     def fault(self, api: str, kind: str, value: Any, count: int | None = 1) -> None:
         self.control("POST", "faults", {"api": api, "kind": kind, "value": value, "count": count})

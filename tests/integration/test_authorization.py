@@ -1,0 +1,190 @@
+"""Merchant authorization end to end over HTTP: our pages and handlers, the sandbox, the emulator."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+from urllib.parse import parse_qs, quote, urlsplit
+
+import boto3
+import pytest
+from wxcomponent.adapters.dynamodb import DynamoDBStore, authorizer_key
+from wxcomponent.adapters.eventbridge import EventBridgePublisher
+from wxcomponent.adapters.wechat_http import WeChatHttpApi
+from wxcomponent.authorization import AuthorizationService
+from wxcomponent.component_token import ComponentTokenService
+from wxcomponent.grants import AUTHORIZED, REVOKED
+from wxcomponent.wechat import AuthorizationCodeRejected, SystemBusy
+
+from infra.local.emulator import Emulator
+from tests.integration.conftest import World
+from tests.support.pushes import APPID
+
+ACCOUNT = "wx570bc396a51b8ff8"  # the sandbox's release-test Official Account
+
+
+def items_of(emulator: Emulator, table: str, appid: str) -> dict[str, dict[str, Any]]:
+    client = boto3.client("dynamodb", endpoint_url=emulator.url)
+    answer = client.query(
+        TableName=table,
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": authorizer_key(appid)}},
+        ConsistentRead=True,
+    )
+    return {item["sk"]["S"]: item for item in answer["Items"]}
+
+
+def authorizations(**api_options: Any) -> AuthorizationService:
+    store = DynamoDBStore()
+    api = WeChatHttpApi(**api_options)
+    return AuthorizationService(store, api, ComponentTokenService(store, api), EventBridgePublisher())
+
+
+def get(world: World, path: str, **headers: str) -> Any:
+    return world.http.request("GET", f"{world.gateway.url}{path}", headers=headers, redirect=False)
+
+
+# -- the start page ------------------------------------------------------------------------------
+
+
+def test_the_start_page_links_to_the_pc_page_with_a_fresh_pre_auth_code(world: World) -> None:
+    world.push_ticket()
+    page = get(world, "/wechat/authorize?auth_type=1")
+    assert page.status == 200 and page.headers["Content-Type"].startswith("text/html")
+    assert page.headers["Cache-Control"] == "no-store"
+    html = page.data.decode()
+    assert 'referrerpolicy="origin"' in html
+    href = html.split('id="authorize" class="button" href="', 1)[1].split('"', 1)[0].replace("&amp;", "&")
+    link = urlsplit(href)
+    assert f"{link.scheme}://{link.netloc}" == world.sandbox.url
+    assert link.path == "/cgi-bin/componentloginpage"
+    query = {k: v[0] for k, v in parse_qs(link.query).items()}
+    assert query["component_appid"] == APPID
+    assert query["pre_auth_code"].startswith("preauthcode@@@")
+    assert query["redirect_uri"] == f"{world.gateway.url}/wechat/authorize/callback"
+    assert query["auth_type"] == "1"
+    assert world.calls("api_create_preauthcode") == 1
+
+
+def test_phones_and_wechat_get_the_mobile_page(world: World) -> None:
+    world.push_ticket()
+    agent = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0) MicroMessenger/8.0.50"
+    html = get(world, f"/wechat/authorize?biz_appid={ACCOUNT}", **{"User-Agent": agent}).data.decode()
+    href = html.split('id="authorize" class="button" href="', 1)[1].split('"', 1)[0].replace("&amp;", "&")
+    assert href.startswith(f"{world.sandbox.url}/wxaopen/safe/bindcomponent?action=bindcomponent&no_scan=1&")
+    assert f"biz_appid={ACCOUNT}" in href and href.endswith("#wechat_redirect")
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["auth_type=7", "auth_type=abc", "biz_appid=<script>alert(1)</script>", "category_id_list=1;drop"],
+)
+def test_bad_start_parameters_are_a_400_page_that_echoes_nothing(world: World, query: str) -> None:
+    world.push_ticket()
+    page = get(world, f"/wechat/authorize?{quote(query, safe='=')}")
+    assert page.status == 400
+    html = page.data.decode()
+    assert "<script>" not in html and 'id="start-again"' in html
+    assert world.calls("api_create_preauthcode") == 0
+
+
+def test_without_a_ticket_the_start_page_says_not_ready(quiet_world: World) -> None:
+    page = get(quiet_world, "/wechat/authorize")
+    assert page.status == 503
+    assert "Not ready yet" in page.data.decode()
+
+
+# -- the exchange --------------------------------------------------------------------------------
+
+
+def test_push_then_callback_store_one_grant_and_call_query_auth_once(
+    world: World, emulator: Emulator, table: str
+) -> None:
+    world.push_ticket()
+    authorized = world.control("POST", "authorize", {"appid": ACCOUNT})
+    assert authorized["delivery"]["ok"]
+    items = items_of(emulator, table, ACCOUNT)
+    assert set(items) == {"GRANT", "TOKEN", "PROFILE"}
+    grant = items["GRANT"]
+    assert grant["status"]["S"] == AUTHORIZED and grant["refresh_token"]["S"]
+    assert "ttl" not in grant  # losing it means the merchant must authorize again
+    assert "ttl" in items["TOKEN"]
+    page = get(world, f"/wechat/authorize/callback?auth_code={quote(authorized['auth_code'])}&expires_in=3600")
+    assert page.status == 200
+    assert items["PROFILE"]["nick_name"]["S"] in page.data.decode()
+    assert items_of(emulator, table, ACCOUNT)["GRANT"] == grant
+    assert world.calls("api_query_auth") == 1
+
+
+def test_callback_and_push_racing_for_one_code_exchange_it_once(quiet_world: World) -> None:
+    quiet_world.push_ticket_to_table()
+    code = quiet_world.control("POST", "authorize", {"appid": ACCOUNT})["auth_code"]
+    start = threading.Barrier(4)
+
+    def complete(index: int) -> str | None:
+        start.wait(timeout=30)
+        result = authorizations().complete(code, wait=index % 2 == 0)  # callbacks wait, pushes don't
+        return result.authorizer_appid if result else None
+
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(complete, range(4)))
+    assert [r for i, r in enumerate(results) if i % 2 == 0] == [ACCOUNT, ACCOUNT]
+    assert quiet_world.calls("api_query_auth") == 1
+    grant = DynamoDBStore().get_grant(ACCOUNT)
+    assert grant is not None and grant.active
+
+
+def test_a_revoke_marks_the_grant_and_removes_the_tokens(world: World, emulator: Emulator, table: str) -> None:
+    world.push_ticket()
+    world.control("POST", "authorize", {"appid": ACCOUNT})
+    revoked = world.control("POST", "revoke", {"appid": ACCOUNT})
+    assert revoked["delivery"]["ok"]
+    items = items_of(emulator, table, ACCOUNT)
+    assert "TOKEN" not in items
+    assert items["GRANT"]["status"]["S"] == REVOKED
+    assert "refresh_token" not in items["GRANT"]
+
+
+def test_an_expired_code_is_a_clear_page_with_a_way_back(quiet_world: World, emulator: Emulator, table: str) -> None:
+    quiet_world.push_ticket_to_table()
+    code = quiet_world.control("POST", "authorize", {"appid": ACCOUNT})["auth_code"]
+    quiet_world.control("POST", "clock", {"advance": 3601})
+    page = get(quiet_world, f"/wechat/authorize/callback?auth_code={quote(code)}")
+    assert page.status == 400
+    html = page.data.decode()
+    assert "expired" in html and f'href="{quiet_world.gateway.url}/wechat/authorize"' in html
+    assert "Traceback" not in html
+    assert items_of(emulator, table, ACCOUNT) == {}
+
+
+def test_a_refused_code_is_a_typed_error_and_leaves_the_grant_alone(quiet_world: World) -> None:
+    quiet_world.push_ticket_to_table()
+    code = quiet_world.control("POST", "authorize", {"appid": ACCOUNT})["auth_code"]
+    assert authorizations().complete(code) is not None
+    quiet_world.fault("api_query_auth", "errcode", 61010, count=1)
+    with pytest.raises(AuthorizationCodeRejected):
+        authorizations().complete(code + "x")  # WeChat says expired: typed error, nothing changes
+    grant = DynamoDBStore().get_grant(ACCOUNT)
+    assert grant is not None and grant.active
+
+
+def test_wechat_failing_during_reauthorization_never_loses_the_grant(quiet_world: World) -> None:
+    quiet_world.push_ticket_to_table()
+    first = quiet_world.control("POST", "authorize", {"appid": ACCOUNT})["auth_code"]
+    authorizations().complete(first)
+    before = DynamoDBStore().get_grant(ACCOUNT)
+    second = quiet_world.control("POST", "authorize", {"appid": ACCOUNT})["auth_code"]
+    quiet_world.fault("api_query_auth", "errcode", -1, count=None)
+    with pytest.raises(SystemBusy):
+        authorizations(sleep=lambda _: None).complete(second)
+    assert DynamoDBStore().get_grant(ACCOUNT) == before
+    quiet_world.control("DELETE", "faults")
+    assert authorizations().complete(second) is not None  # the claim was given back: a retry works
+    after = DynamoDBStore().get_grant(ACCOUNT)
+    assert after is not None and before is not None and after.refresh_token != before.refresh_token
+
+
+def test_a_missing_auth_code_is_a_400_page(world: World) -> None:
+    page = get(world, "/wechat/authorize/callback")
+    assert page.status == 400 and 'id="start-again"' in page.data.decode()
