@@ -58,9 +58,10 @@ def apply_template_defaults(template: dict[str, Any]) -> None:
     declared, and references to parameters as their defaults."""
     parameters = template.get("Parameters", {})
     for route in http_routes(template):
-        for name, value in route.environment.items():
-            if isinstance(value, dict) and set(value) == {"Ref"} and value["Ref"] in parameters:
-                value = parameters[value["Ref"]].get("Default")
+        for name, declared in route.environment.items():
+            value = declared
+            if isinstance(declared, dict) and set(declared) == {"Ref"} and declared["Ref"] in parameters:
+                value = parameters[declared["Ref"]].get("Default")
             if isinstance(value, str):
                 os.environ.setdefault(name, value)
 

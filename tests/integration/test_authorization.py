@@ -9,6 +9,10 @@ from urllib.parse import parse_qs, quote, urlsplit
 
 import boto3
 import pytest
+
+from infra.local.emulator import Emulator
+from tests.integration.conftest import World
+from tests.support.pushes import APPID
 from wxcomponent.adapters.dynamodb import DynamoDBStore, authorizer_key
 from wxcomponent.adapters.eventbridge import EventBridgePublisher
 from wxcomponent.adapters.wechat_http import WeChatHttpApi
@@ -16,10 +20,6 @@ from wxcomponent.authorization import AuthorizationService
 from wxcomponent.component_token import ComponentTokenService
 from wxcomponent.grants import AUTHORIZED, REVOKED
 from wxcomponent.wechat import AuthorizationCodeRejected, SystemBusy
-
-from infra.local.emulator import Emulator
-from tests.integration.conftest import World
-from tests.support.pushes import APPID
 
 ACCOUNT = "wx570bc396a51b8ff8"  # the sandbox's release-test Official Account
 

@@ -8,15 +8,15 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import urllib3
+
+from tests.integration.conftest import World
+from tests.support.pushes import APPID
+from tests.support.workers import vend_component_tokens
 from wxcomponent.adapters.dynamodb import DynamoDBStore
 from wxcomponent.adapters.wechat_http import WeChatHttpApi
 from wxcomponent.component_token import ComponentTokenService
 from wxcomponent.errors import TicketMissing
 from wxcomponent.wechat import QuotaExceeded
-
-from tests.integration.conftest import World
-from tests.support.pushes import APPID
-from tests.support.workers import vend_component_tokens
 
 
 def service(**api_options: object) -> ComponentTokenService:
