@@ -13,12 +13,13 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 # No telemetry from SAM: builds and tests reach nothing but the package registries.
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help venv dev test test-unit test-integration test-infra lint build deploy clean
+.PHONY: help venv dev test test-unit test-integration test-infra test-e2e chromium lint build deploy clean
 
 help:
 	@echo "make dev     the whole system on loopback (gateway :3000, WeChat sandbox :3100, emulator :8000)"
 	@echo "make test    lint, then every test (unit, integration, infra)"
 	@echo "make lint    ruff + mypy --strict"
+	@echo "make test-e2e  the browser ring (installs Debian's chromium)"
 	@echo "make build   sam build (no Docker)"
 	@echo "make deploy  sam deploy --guided"
 
@@ -37,7 +38,11 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check $(CORE) functions
 	$(BIN)/mypy $(CORE) functions/*/app.py infra
 
-test: lint
+# Debian's Chromium for the browser ring (never a browser download: see docs/e2e.md).
+chromium:
+	@infra/install-chromium.sh
+
+test: lint chromium
 	$(BIN)/pytest
 
 test-unit: $(STAMP)
@@ -48,6 +53,9 @@ test-integration: $(STAMP)
 
 test-infra: $(STAMP)
 	$(BIN)/pytest tests/infra
+
+test-e2e: $(STAMP) chromium
+	$(BIN)/pytest tests/e2e
 
 build: $(STAMP)
 	$(BIN)/sam build --template template.yaml

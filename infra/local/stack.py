@@ -47,6 +47,7 @@ def local_environment(emulator_url: str, sandbox_url: str, gateway_url: str) -> 
         "WECHAT_MP_BASE": sandbox_url,
         "EVENT_BUS_NAME": EVENT_BUS_NAME,
         "PUBLIC_BASE_URL": gateway_url,
+        "PRODUCT_NAME": "Demo SaaS (local)",
         "POWERTOOLS_TRACE_DISABLED": "true",
         "POWERTOOLS_METRICS_DISABLED": "true",
         **devconfig.component_settings(),

@@ -3,26 +3,18 @@
 from __future__ import annotations
 
 import importlib.util
-import json
-import socket
 import sys
-import time
-import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
 import pytest
-import urllib3
-from aws_lambda_powertools.utilities import parameters
 
-from infra.local.bootstrap import create_event_bus
-from infra.local.devconfig import DEFAULTS
-from infra.local.emulator import Emulator
-from infra.local.gateway import FakeLambdaContext, Gateway
+from infra.local.gateway import FakeLambdaContext
 from infra.local.template import ROOT
-from infra.sandbox import Sandbox, SandboxConfig
+from tests.conftest import World
+
+__all__ = ["Handler", "World", "load_function"]
 
 Handler = Callable[[dict[str, Any]], dict[str, Any]]
 
@@ -38,15 +30,6 @@ def load_function(name: str) -> ModuleType:
 
 
 @pytest.fixture
-def component_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for name, value in DEFAULTS.items():
-        monkeypatch.setenv(name, value)
-    parameters.clear_caches()
-    yield
-    parameters.clear_caches()
-
-
-@pytest.fixture
 def component_events(table: str, component_env: None) -> Handler:
     module = load_function("component_events")
 
@@ -55,86 +38,3 @@ def component_events(table: str, component_env: None) -> Handler:
         return result
 
     return invoke
-
-
-@dataclass
-class World:
-    """Our side (gateway, handlers, table) and WeChat's (the sandbox), wired as in `make dev`."""
-
-    gateway: Gateway
-    sandbox: Sandbox
-    http: urllib3.PoolManager
-
-    def control(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-        answer = self.http.request(method, f"{self.sandbox.url}/sandbox/{path}", body=json.dumps(body or {}).encode())
-        assert answer.status < 300, (path, answer.status, answer.data[:500])
-        return json.loads(answer.data)
-
-    def calls(self, api: str) -> int:
-        counters: dict[str, int] = self.control("GET", f"calls?api={api}")["counters"]
-        return counters.get(api, 0)
-
-    def push_ticket(self) -> str:
-        pushed = self.control("POST", "push-ticket")
-        assert pushed["delivery"]["ok"], pushed["delivery"]
-        ticket: str = pushed["ticket"]
-        return ticket
-
-    def push_ticket_to_table(self) -> None:
-        """Where the sandbox's pushes go nowhere: its ticket, stored as component_events would."""
-        from wxcomponent.adapters.dynamodb import DynamoDBStore
-        from wxcomponent.tickets import Ticket
-
-        pushed = self.control("POST", "push-ticket")
-        appid = DEFAULTS["WECHAT_COMPONENT_APPID"]
-        now = int(time.time())
-        DynamoDBStore().save_ticket(Ticket.received(appid, pushed["ticket"], now, now))
-
-    def fault(self, api: str, kind: str, value: Any, count: int | None = 1) -> None:
-        self.control("POST", "faults", {"api": api, "kind": kind, "value": value, "count": count})
-
-
-def _start_world(monkeypatch: pytest.MonkeyPatch, events_url: str | None) -> Iterator[World]:
-    gateway = Gateway(port=0).start()
-    try:
-        config = SandboxConfig(
-            port=0,
-            ticket_interval=0,
-            push_ticket_on_start=False,
-            component_events_url=events_url or f"{gateway.url}/wechat/component/events",
-            account_messages_url=gateway.url + "/wechat/accounts/{appid}/messages",
-            start_domain=gateway.url,
-            push_tries=1 if events_url else 3,
-            push_timeout=1.0 if events_url else 10.0,
-        )
-        with Sandbox(config) as sandbox:
-            monkeypatch.setenv("WECHAT_API_BASE", sandbox.url)
-            monkeypatch.setenv("WECHAT_MP_BASE", sandbox.url)
-            monkeypatch.setenv("PUBLIC_BASE_URL", gateway.url)
-            http = urllib3.PoolManager(timeout=urllib3.Timeout(connect=2, read=30), retries=False)
-            yield World(gateway, sandbox, http)
-    finally:
-        gateway.stop()
-
-
-@pytest.fixture
-def event_bus(emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> str:
-    name = f"bus-{uuid.uuid4().hex[:8]}"
-    create_event_bus(emulator.url, name)
-    monkeypatch.setenv("EVENT_BUS_NAME", name)
-    return name
-
-
-@pytest.fixture
-def world(table: str, component_env: None, event_bus: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
-    """Sandbox pushes reach our component_events through the gateway."""
-    yield from _start_world(monkeypatch, None)
-
-
-@pytest.fixture
-def quiet_world(table: str, component_env: None, event_bus: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
-    """The sandbox's pushes go nowhere: only what the test does reaches our side."""
-    with socket.socket() as closed:  # a loopback port nobody listens on
-        closed.bind(("127.0.0.1", 0))
-        dead = f"http://127.0.0.1:{closed.getsockname()[1]}/nowhere"
-    yield from _start_world(monkeypatch, dead)

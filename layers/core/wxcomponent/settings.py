@@ -70,7 +70,7 @@ def open_base() -> str:
 
 def product_name() -> str:
     """The vendor's product, named on the authorization pages."""
-    return os.environ.get("PRODUCT_NAME") or "WeChat authorization"
+    return os.environ.get("PRODUCT_NAME") or "wxcomponent"
 
 
 def authorized_redirect_url() -> str:
