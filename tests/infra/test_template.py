@@ -131,3 +131,27 @@ def test_policies_name_exact_actions_on_exact_resources(transformed: dict[str, A
     role = transformed["Resources"][f"{function}Role"]["Properties"]
     managed = role.get("ManagedPolicyArns", [])
     assert all("AWSLambdaBasicExecutionRole" in str(a) or "AWSXrayWriteOnlyAccess" in str(a) for a in managed)
+
+
+def test_the_refresher_runs_on_a_schedule_and_may_query_only_the_refresh_index(transformed: dict[str, Any]) -> None:
+    assert _policy_actions(transformed, "TokenRefresherFunction") == {
+        TABLE: ITEM_ACTIONS,
+        repr({"Fn::Sub": "${Table.Arn}/index/RefreshDue"}): {"dynamodb:Query"},
+        SECRET: {"secretsmanager:GetSecretValue"},
+        BUS: {"events:PutEvents"},
+    }
+    rules = resources_of_type(transformed, "AWS::Events::Rule")
+    [rule] = [r for r in rules.values() if "ScheduleExpression" in r["Properties"]]
+    assert rule["Properties"]["ScheduleExpression"] == {"Ref": "RefreshSchedule"}
+    assert load_template()["Parameters"]["RefreshSchedule"]["Default"] == "rate(5 minutes)"
+
+
+def test_the_refresh_index_is_sparse_sharded_and_keys_only(transformed: dict[str, Any]) -> None:
+    [table] = resources_of_type(transformed, "AWS::DynamoDB::Table").values()
+    [index] = table["Properties"]["GlobalSecondaryIndexes"]
+    assert index["IndexName"] == "RefreshDue"
+    assert index["KeySchema"] == [
+        {"AttributeName": "refresh_shard", "KeyType": "HASH"},
+        {"AttributeName": "refresh_due", "KeyType": "RANGE"},
+    ]
+    assert index["Projection"] == {"ProjectionType": "KEYS_ONLY"}

@@ -21,7 +21,7 @@ from wxcomponent.component_token import ComponentTokenService
 from wxcomponent.errors import BadRequest, WxComponentError
 from wxcomponent.grants import AUTHORIZED, Grant, Profile, func_ids
 from wxcomponent.observability import MetricUnit, logger, metrics
-from wxcomponent.ports import EventPublisher, GrantStore
+from wxcomponent.ports import EventPublisher, GrantStore, publish_best_effort
 from wxcomponent.tokens import AccessToken
 from wxcomponent.wechat import AuthorizerProfile, UpstreamError, UpstreamUnavailable, WeChatApi
 
@@ -185,10 +185,9 @@ class AuthorizationService:
             authorized_at=now,
             updated_at=now,
         )
-        self._store.save_grant(grant)
-        self._store.save_authorizer_token(
-            AccessToken.issued(info.authorizer_appid, info.authorizer_access_token, info.expires_in, now)
-        )
+        token = AccessToken.issued(info.authorizer_appid, info.authorizer_access_token, info.expires_in, now)
+        self._store.save_grant(grant, refresh_due=token.expires_at - config.refresh_margin())
+        self._store.save_authorizer_token(token)
         profile = self._fetch_profile(info.authorizer_appid, now)
         self._store.finish_code(code_hash, holder, info.authorizer_appid)
         updated = info_type == "updateauthorized" or (previous is not None and previous.active)
@@ -221,12 +220,7 @@ class AuthorizationService:
         return profile
 
     def _publish(self, detail_type: str, detail: dict[str, object]) -> None:
-        """Best effort: the grant is stored whatever the bus says; a failure is logged and counted."""
-        try:
-            self._publisher.publish(detail_type, {"component_appid": self._component().component_appid, **detail})
-        except Exception:  # noqa: BLE001 - the bus must not undo a stored authorization
-            logger.exception("event not published", extra={"detail_type": detail_type})
-            metrics.add_metric(name="EventPublishFailed", unit=MetricUnit.Count, value=1)
+        publish_best_effort(self._publisher, self._component().component_appid, detail_type, detail)
 
 
 def profile_from(answer: AuthorizerProfile, now: int) -> Profile:

@@ -4,10 +4,10 @@ standard Powertools variables (set in template.yaml's Globals)."""
 from __future__ import annotations
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
 
-__all__ = ["MetricUnit", "logger", "metrics", "tracer"]
+__all__ = ["MetricUnit", "logger", "metrics", "single_metric", "tracer"]

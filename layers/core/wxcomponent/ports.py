@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from wxcomponent.grants import Grant, Profile
+from wxcomponent.observability import MetricUnit, logger, metrics
 from wxcomponent.single_flight import LeaseStore
 from wxcomponent.tickets import PushRecord, Ticket
 from wxcomponent.tokens import AccessToken
@@ -28,7 +29,13 @@ class TicketStore(Protocol):
 class GrantStore(LeaseStore, Protocol):
     def get_grant(self, authorizer_appid: str) -> Grant | None: ...
 
-    def save_grant(self, grant: Grant) -> bool: ...
+    def save_grant(self, grant: Grant, refresh_due: int) -> bool: ...
+
+    def update_refresh_token(self, authorizer_appid: str, old: str, new: str, now: int) -> bool: ...
+
+    def set_refresh_due(self, authorizer_appid: str, due: int) -> bool: ...
+
+    def mark_needs_reauthorization(self, authorizer_appid: str, refresh_token: str, now: int) -> bool: ...
 
     def revoke_grant(self, authorizer_appid: str, revoked_at: int) -> bool: ...
 
@@ -55,3 +62,15 @@ class EventPublisher(Protocol):
     def publish(self, detail_type: str, detail: dict[str, Any]) -> None:
         """Publishes one event for the vendor's services (EventBridge in AWS)."""
         ...
+
+
+def publish_best_effort(
+    publisher: EventPublisher, component_appid: str, detail_type: str, detail: dict[str, Any]
+) -> None:
+    """The table is the truth and the bus a notification: a failed publish is logged and counted,
+    never allowed to undo or fail what was stored."""
+    try:
+        publisher.publish(detail_type, {"component_appid": component_appid, **detail})
+    except Exception:  # noqa: BLE001 - see above
+        logger.exception("event not published", extra={"detail_type": detail_type})
+        metrics.add_metric(name="EventPublishFailed", unit=MetricUnit.Count, value=1)

@@ -19,6 +19,7 @@ SECRET_MAX_AGE = 300
 DEFAULT_API_BASE = "https://api.weixin.qq.com"
 DEFAULT_MP_BASE = "https://mp.weixin.qq.com"
 DEFAULT_OPEN_BASE = "https://open.weixin.qq.com"
+DEFAULT_REFRESH_MARGIN = 20 * 60
 
 # environment name -> key in the secret's JSON
 _COMPONENT_FIELDS = {
@@ -66,6 +67,26 @@ def open_base() -> str:
         return explicit
     mp = os.environ.get("WECHAT_MP_BASE") or ""
     return mp if mp and mp != DEFAULT_MP_BASE else DEFAULT_OPEN_BASE
+
+
+def refresh_margin() -> int:
+    """Seconds before expiry at which the refresher renews a token (default 20 minutes)."""
+    raw = os.environ.get("REFRESH_MARGIN_SECONDS", "")
+    if not raw:
+        return DEFAULT_REFRESH_MARGIN
+    if not raw.isdigit() or not 60 <= int(raw) <= 3600:
+        raise ConfigurationError("REFRESH_MARGIN_SECONDS must be 60..3600")
+    return int(raw)
+
+
+def refresh_parallelism() -> int:
+    """How many authorizers the refresher renews at once (default 8)."""
+    raw = os.environ.get("REFRESH_PARALLELISM", "")
+    if not raw:
+        return 8
+    if not raw.isdigit() or not 1 <= int(raw) <= 64:
+        raise ConfigurationError("REFRESH_PARALLELISM must be 1..64")
+    return int(raw)
 
 
 def product_name() -> str:

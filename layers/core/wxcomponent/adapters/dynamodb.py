@@ -12,6 +12,7 @@ every read checks `expires_at` itself because TTL deletes late.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +21,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from wxcomponent import settings
-from wxcomponent.grants import AUTHORIZED, REVOKED, Grant, Profile
+from wxcomponent.grants import AUTHORIZED, NEEDS_REAUTHORIZATION, REVOKED, Grant, Profile
 from wxcomponent.tickets import PushRecord, Ticket
 from wxcomponent.tokens import AccessToken
 
@@ -32,6 +33,8 @@ PUSH_RECORD_LIFETIME = 30 * 24 * 3600
 CLIENT_CONFIG = Config(connect_timeout=2, read_timeout=3, retries={"max_attempts": 3, "mode": "standard"})
 
 
+REFRESH_INDEX = "RefreshDue"
+REFRESH_SHARDS = 8  # spreads the sparse index's keys so no one partition is hot
 LEASE_GRACE = 60  # the lease item's TTL lags its expiry: expiry is checked by condition, TTL only tidies
 CODE_CLAIM_LIFETIME = 24 * 3600
 
@@ -42,6 +45,11 @@ def component_key(appid: str) -> str:
 
 def authorizer_key(appid: str) -> str:
     return f"AUTHORIZER#{appid}"
+
+
+def refresh_shard(appid: str) -> str:
+    """A stable shard of the refresh-due index for this authorizer."""
+    return str(int(hashlib.sha256(appid.encode()).hexdigest(), 16) % REFRESH_SHARDS)
 
 
 def code_key(code_hash: str) -> str:
@@ -197,9 +205,10 @@ class DynamoDBStore:
             updated_at=int(item["updated_at"]["N"]),
         )
 
-    def save_grant(self, grant: Grant) -> bool:
+    def save_grant(self, grant: Grant, refresh_due: int) -> bool:
         """Writes an authorization's grant unless a later authorization is already stored. Never a
-        TTL; never an empty refresh token (the Grant refuses to exist without one)."""
+        TTL; never an empty refresh token (the Grant refuses to exist without one). `refresh_due`
+        puts it in the sparse refresh-due index."""
         if grant.status != AUTHORIZED or not grant.refresh_token:
             raise ValueError("only an authorized grant with a refresh token is saved")
         item: dict[str, Any] = {
@@ -213,6 +222,8 @@ class DynamoDBStore:
         }
         if grant.func_info:
             item["func_info"] = {"NS": [str(n) for n in grant.func_info]}
+        item["refresh_shard"] = {"S": refresh_shard(grant.authorizer_appid)}
+        item["refresh_due"] = {"N": str(refresh_due)}
         return self._put_if(
             item,
             "attribute_not_exists(pk) OR authorized_at <= :authorized_at",
@@ -225,10 +236,94 @@ class DynamoDBStore:
             self.client.update_item(
                 TableName=self.table_name,
                 Key={"pk": {"S": authorizer_key(authorizer_appid)}, "sk": {"S": "GRANT"}},
-                UpdateExpression="SET #status = :revoked, updated_at = :at, revoked_at = :at REMOVE refresh_token",
+                UpdateExpression=(
+                    "SET #status = :revoked, updated_at = :at, revoked_at = :at "
+                    "REMOVE refresh_token, refresh_due, refresh_shard"
+                ),
                 ConditionExpression="attribute_exists(pk) AND authorized_at <= :at",
                 ExpressionAttributeNames={"#status": "status"},
                 ExpressionAttributeValues={":revoked": {"S": REVOKED}, ":at": {"N": str(revoked_at)}},
+            )
+        except ClientError as exc:
+            if _condition_failed(exc):
+                return False
+            raise
+        return True
+
+    def update_refresh_token(self, authorizer_appid: str, old: str, new: str, now: int) -> bool:
+        """Compare-and-set: replaces `old` by a non-empty `new` on an authorized grant only."""
+        if not new or new == old:
+            return False
+        return self._update_grant(
+            authorizer_appid,
+            "SET refresh_token = :new, updated_at = :now",
+            "#status = :authorized AND refresh_token = :old",
+            {":new": {"S": new}, ":old": {"S": old}, ":now": {"N": str(now)}},
+        )
+
+    def set_refresh_due(self, authorizer_appid: str, due: int) -> bool:
+        """When this authorizer's token is next due for refresh (authorized grants only)."""
+        return self._update_grant(
+            authorizer_appid,
+            "SET refresh_due = :due, refresh_shard = :shard",
+            "#status = :authorized",
+            {":due": {"N": str(due)}, ":shard": {"S": refresh_shard(authorizer_appid)}},
+        )
+
+    def mark_needs_reauthorization(self, authorizer_appid: str, refresh_token: str, now: int) -> bool:
+        """WeChat refused the refresh token and no other could be found. Kept (not deleted): the
+        merchant's re-authorization replaces it; out of the refresh-due index meanwhile."""
+        return self._update_grant(
+            authorizer_appid,
+            "SET #status = :needs, updated_at = :now REMOVE refresh_due, refresh_shard",
+            "#status = :authorized AND refresh_token = :token",
+            {":needs": {"S": NEEDS_REAUTHORIZATION}, ":now": {"N": str(now)}, ":token": {"S": refresh_token}},
+        )
+
+    def due_authorizers(self, shard: str, now: int) -> tuple[list[str], int]:
+        """Authorizer appids whose refresh is due in one shard of the sparse index, and the number
+        of index items read (only due ones: the key condition bounds the read)."""
+        appids: list[str] = []
+        read = 0
+        kwargs: dict[str, Any] = {
+            "TableName": self.table_name,
+            "IndexName": REFRESH_INDEX,
+            "KeyConditionExpression": "refresh_shard = :shard AND refresh_due <= :now",
+            "ExpressionAttributeValues": {":shard": {"S": shard}, ":now": {"N": str(now)}},
+        }
+        while True:
+            page = self.client.query(**kwargs)
+            read += page.get("ScannedCount", 0)
+            appids.extend(item["pk"]["S"].removeprefix("AUTHORIZER#") for item in page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                return appids, read
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def claim_ticket_restart(self, component_appid: str, now: int, every: int) -> bool:
+        """At most one `api_start_push_ticket` per `every` seconds, across containers."""
+        item = {
+            "pk": {"S": component_key(component_appid)},
+            "sk": {"S": "TICKET_RESTART"},
+            "requested_at": {"N": str(now)},
+            "ttl": {"N": str(now + every + LEASE_GRACE)},
+        }
+        return self._put_if(
+            item,
+            "attribute_not_exists(pk) OR requested_at <= :before",
+            {":before": {"N": str(now - every)}},
+        )
+
+    def _update_grant(self, authorizer_appid: str, update: str, condition: str, values: dict[str, Any]) -> bool:
+        try:
+            self.client.update_item(
+                TableName=self.table_name,
+                Key={"pk": {"S": authorizer_key(authorizer_appid)}, "sk": {"S": "GRANT"}},
+                UpdateExpression=update,
+                ConditionExpression=condition,
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={":authorized": {"S": AUTHORIZED}, **values}
+                if ":authorized" in condition
+                else values,
             )
         except ClientError as exc:
             if _condition_failed(exc):

@@ -1,0 +1,168 @@
+"""Authorizer access tokens: read while valid, refreshed once per expiry with the grant's refresh
+token (PROTOCOL.md §3).
+
+Every non-empty refresh token WeChat answers with is persisted (compare-and-set on the old one, so
+a slower refresh can never put back an older token). On 61023 the refresh token is recovered from
+`api_get_authorizer_list`; failing that the grant is marked `needs_reauthorization`. On 61003 the
+merchant has revoked us: the grant is marked revoked.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from functools import partial
+
+from wxcomponent import settings as config
+from wxcomponent.component_token import ComponentTokenService
+from wxcomponent.errors import NotAuthorized
+from wxcomponent.grants import Grant
+from wxcomponent.observability import MetricUnit, logger, metrics
+from wxcomponent.ports import EventPublisher, GrantStore, publish_best_effort
+from wxcomponent.single_flight import SingleFlight
+from wxcomponent.tokens import AccessToken
+from wxcomponent.wechat import (
+    AccountRevokedAuthorization,
+    AuthorizerListPage,
+    AuthorizerToken,
+    RefreshTokenRejected,
+    WeChatApi,
+)
+
+EVENT_NEEDS_REAUTHORIZATION = "needs_reauthorization"
+EVENT_REVOKED = "revoked"
+LIST_PAGE = 500  # api_get_authorizer_list's maximum count
+
+
+class AuthorizerTokenService:
+    def __init__(
+        self,
+        store: GrantStore,
+        api: WeChatApi,
+        component_tokens: ComponentTokenService,
+        publisher: EventPublisher,
+        component: Callable[[], config.ComponentSettings] = config.component_settings,
+        clock: Callable[[], float] = time.time,
+        single_flight: SingleFlight | None = None,
+        refresh_margin: Callable[[], int] = config.refresh_margin,
+    ) -> None:
+        self._store = store
+        self._api = api
+        self._tokens = component_tokens
+        self._publisher = publisher
+        self._component = component
+        self._clock = clock
+        self._flight = single_flight or SingleFlight(store, clock=clock)
+        self._margin = refresh_margin
+
+    def token(self, authorizer_appid: str, min_validity: float = 300) -> AccessToken:
+        """A token valid for at least `min_validity` seconds (or the freshest WeChat gives)."""
+        self._active_grant(authorizer_appid)
+
+        def current() -> AccessToken | None:
+            stored = self._store.get_authorizer_token(authorizer_appid)
+            return stored if stored is not None and stored.valid_for(min_validity, self._clock()) else None
+
+        return self._flight.run(_lease(authorizer_appid), current, lambda: self._refresh(authorizer_appid))
+
+    def replace_rejected(self, authorizer_appid: str, rejected: str, min_validity: float = 0) -> AccessToken:
+        """Compare-and-refresh: refreshes only if `rejected` is still the stored token."""
+        self._active_grant(authorizer_appid)
+
+        def current() -> AccessToken | None:
+            stored = self._store.get_authorizer_token(authorizer_appid)
+            if stored is None or stored.access_token == rejected:
+                return None
+            return stored if stored.valid_for(min_validity, self._clock()) else None
+
+        return self._flight.run(_lease(authorizer_appid), current, lambda: self._refresh(authorizer_appid))
+
+    # -- the refresh, under the lease ----------------------------------------------------------------
+
+    def _refresh(self, authorizer_appid: str) -> AccessToken:
+        grant = self._active_grant(authorizer_appid)  # re-read: a rotation may have just landed
+        used = grant.refresh_token
+        try:
+            answer = self._exchange(grant, used)
+        except RefreshTokenRejected as exc:
+            recovered = self._recover_refresh_token(grant)
+            if recovered is None:
+                self._needs_reauthorization(grant, exc.errcode)
+                raise NotAuthorized("the authorizer must authorize again", errcode=exc.errcode) from exc
+            used = recovered
+            try:
+                answer = self._exchange(grant, recovered)
+            except RefreshTokenRejected as again:
+                self._needs_reauthorization(grant, again.errcode)
+                raise NotAuthorized("the authorizer must authorize again", errcode=again.errcode) from again
+        except AccountRevokedAuthorization as exc:
+            self._revoked(authorizer_appid)
+            raise NotAuthorized("the authorizer has revoked the authorization", errcode=exc.errcode) from exc
+        now = int(self._clock())
+        token = AccessToken.issued(authorizer_appid, answer.authorizer_access_token, answer.expires_in, now)
+        self._store.save_authorizer_token(token)
+        # Persist every non-empty refresh token the answer carries; compare-and-set on the one we used.
+        rotated = answer.authorizer_refresh_token
+        if rotated and rotated != used and self._store.update_refresh_token(authorizer_appid, used, rotated, now):
+            logger.info("refresh token rotated and kept", extra={"authorizer_appid": authorizer_appid})
+            metrics.add_metric(name="RefreshTokenRotated", unit=MetricUnit.Count, value=1)
+        self._store.set_refresh_due(authorizer_appid, token.expires_at - self._margin())
+        logger.info("authorizer token refreshed", extra={"authorizer_appid": authorizer_appid})
+        metrics.add_metric(name="AuthorizerTokenRefreshed", unit=MetricUnit.Count, value=1)
+        return token
+
+    def _exchange(self, grant: Grant, refresh_token: str) -> AuthorizerToken:
+        component_appid = self._component().component_appid
+        return self._tokens.call(
+            lambda token: self._api.authorizer_token(token, component_appid, grant.authorizer_appid, refresh_token)
+        )
+
+    def _recover_refresh_token(self, grant: Grant) -> str | None:
+        """61023: WeChat's own list of authorizers carries each one's current refresh token. If it
+        differs from ours, ours was superseded; keep the listed one (compare-and-set)."""
+        component_appid = self._component().component_appid
+        offset = 0
+        while True:
+            page = self._tokens.call(partial(self._list_page, component_appid=component_appid, offset=offset))
+            for item in page.items:
+                if item.authorizer_appid == grant.authorizer_appid:
+                    if not item.refresh_token or item.refresh_token == grant.refresh_token:
+                        return None
+                    self._store.update_refresh_token(
+                        grant.authorizer_appid, grant.refresh_token, item.refresh_token, int(self._clock())
+                    )
+                    logger.info("refresh token recovered", extra={"authorizer_appid": grant.authorizer_appid})
+                    metrics.add_metric(name="RefreshTokenRecovered", unit=MetricUnit.Count, value=1)
+                    return item.refresh_token
+            offset += len(page.items)
+            if not page.items or offset >= page.total_count:
+                return None
+
+    def _list_page(self, token: str, *, component_appid: str, offset: int) -> AuthorizerListPage:
+        return self._api.get_authorizer_list(token, component_appid, offset, LIST_PAGE)
+
+    def _needs_reauthorization(self, grant: Grant, errcode: int | None) -> None:
+        if self._store.mark_needs_reauthorization(grant.authorizer_appid, grant.refresh_token, int(self._clock())):
+            self._store.delete_authorizer_token(grant.authorizer_appid)
+            self._publish(EVENT_NEEDS_REAUTHORIZATION, {"authorizer_appid": grant.authorizer_appid, "errcode": errcode})
+        logger.warning("authorizer needs reauthorization", extra={"authorizer_appid": grant.authorizer_appid})
+        metrics.add_metric(name="NeedsReauthorization", unit=MetricUnit.Count, value=1)
+
+    def _revoked(self, authorizer_appid: str) -> None:
+        now = int(self._clock())
+        if self._store.revoke_grant(authorizer_appid, now):
+            self._store.delete_authorizer_token(authorizer_appid)
+            self._publish(EVENT_REVOKED, {"authorizer_appid": authorizer_appid, "revoked_at": now, "errcode": 61003})
+
+    def _active_grant(self, authorizer_appid: str) -> Grant:
+        grant = self._store.get_grant(authorizer_appid)
+        if grant is None or not grant.active:
+            raise NotAuthorized("the authorizer is unknown or no longer authorized")
+        return grant
+
+    def _publish(self, detail_type: str, detail: dict[str, object]) -> None:
+        publish_best_effort(self._publisher, self._component().component_appid, detail_type, detail)
+
+
+def _lease(authorizer_appid: str) -> str:
+    return f"AUTHORIZER#{authorizer_appid}"

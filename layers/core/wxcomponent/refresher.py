@@ -1,0 +1,190 @@
+"""The scheduled sweep: keep the component token and every due authorizer token fresh, independent
+of traffic, and keep the verify ticket coming (PROTOCOL.md §2-3).
+
+Due authorizers are read from a sparse, sharded index keyed by when each is due (never a Scan);
+each refresh runs under its own single-flight lease, so a sweep and a vending call racing for the
+same token still cost WeChat one call. What the function's remaining time does not allow is left
+for the next run, and counted.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from wxcomponent import settings as config
+from wxcomponent.authorizer_token import AuthorizerTokenService
+from wxcomponent.component_token import ComponentTokenService
+from wxcomponent.errors import WxComponentError
+from wxcomponent.observability import MetricUnit, logger, metrics, single_metric
+from wxcomponent.tickets import Ticket
+from wxcomponent.wechat import UpstreamError, WeChatApi
+
+TICKET_STALE_AFTER = 30 * 60  # WeChat pushes every 10 minutes
+TICKET_RESTART_EVERY = 3600  # at most one api_start_push_ticket an hour
+TIME_RESERVE_MS = 10_000  # stop starting refreshes when less than this is left
+
+
+class RefresherStore(Protocol):
+    def get_ticket(self, component_appid: str) -> Ticket | None: ...
+
+    def due_authorizers(self, shard: str, now: int) -> tuple[list[str], int]: ...
+
+    def claim_ticket_restart(self, component_appid: str, now: int, every: int) -> bool: ...
+
+    def set_refresh_due(self, authorizer_appid: str, due: int) -> bool: ...
+
+
+@dataclass
+class SweepReport:
+    due: int = 0
+    refreshed: int = 0
+    already_fresh: int = 0  # due by the index, but a vend had renewed it first
+    failed: Counter[str] = field(default_factory=Counter)  # by errcode, or by error code when none
+    left_over: int = 0
+    index_items_read: int = 0
+    ticket_age: float | None = None
+    ticket_restart_requested: bool = False
+    component_token_ok: bool = False
+
+
+class Refresher:
+    def __init__(
+        self,
+        store: RefresherStore,
+        api: WeChatApi,
+        component_tokens: ComponentTokenService,
+        authorizer_tokens: AuthorizerTokenService,
+        shards: list[str],
+        component: Callable[[], config.ComponentSettings] = config.component_settings,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+        parallelism: int = 8,
+        jitter: float = 0.2,
+        refresh_margin: Callable[[], int] = config.refresh_margin,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._store = store
+        self._api = api
+        self._component_tokens = component_tokens
+        self._authorizer_tokens = authorizer_tokens
+        self._shards = shards
+        self._component = component
+        self._clock = clock
+        self._sleep = sleep
+        self._parallelism = max(1, parallelism)
+        self._jitter = jitter
+        self._margin = refresh_margin
+        self._rng = rng or random.Random()  # noqa: S311 - jitter, not secrecy
+
+    def sweep(self, remaining_ms: Callable[[], int]) -> SweepReport:
+        report = SweepReport()
+        self._ticket_health(report)
+        self._component_token(report)
+        self._authorizers(report, remaining_ms)
+        self._emit(report)
+        return report
+
+    # -- the ticket ------------------------------------------------------------------------------
+
+    def _ticket_health(self, report: SweepReport) -> None:
+        """A stale ticket still works until its 12 hours are up; ask WeChat to resume pushing."""
+        component = self._component()
+        now = int(self._clock())
+        ticket = self._store.get_ticket(component.component_appid)
+        report.ticket_age = None if ticket is None else float(now - ticket.received_at)
+        if ticket is not None and now - ticket.received_at <= TICKET_STALE_AFTER:
+            return
+        if not self._store.claim_ticket_restart(component.component_appid, now, TICKET_RESTART_EVERY):
+            return
+        try:
+            self._api.start_push_ticket(component.component_appid, component.component_appsecret)
+            report.ticket_restart_requested = True
+            logger.warning("verify ticket stale; asked WeChat to push again", extra={"ticket_age": report.ticket_age})
+        except UpstreamError as exc:
+            report.failed[_failure_key(exc)] += 1
+            logger.error("api_start_push_ticket failed", extra={"errcode": exc.errcode})
+
+    # -- the component token -----------------------------------------------------------------------
+
+    def _component_token(self, report: SweepReport) -> None:
+        try:
+            self._component_tokens.token(min_validity=self._margin())
+            report.component_token_ok = True
+        except WxComponentError as exc:
+            report.failed[_failure_key(exc)] += 1
+            logger.error("component token not refreshed", extra={"error": exc.code, "errcode": exc.errcode})
+
+    # -- the authorizers ---------------------------------------------------------------------------
+
+    def _authorizers(self, report: SweepReport, remaining_ms: Callable[[], int]) -> None:
+        now = int(self._clock())
+        due: list[str] = []
+        for shard in self._shards:
+            appids, read = self._store.due_authorizers(shard, now)
+            due.extend(appids)
+            report.index_items_read += read
+        report.due = len(due)
+        if not due:
+            return
+        lock = threading.Lock()
+        margin = self._margin()
+
+        def refresh(appid: str) -> None:
+            if remaining_ms() < TIME_RESERVE_MS:
+                with lock:
+                    report.left_over += 1
+                return
+            self._sleep(self._rng.uniform(0, self._jitter))  # spread the calls WeChat sees
+            try:
+                token = self._authorizer_tokens.token(appid, min_validity=margin)
+                # Due by the index but still good (a vend refreshed it first): move its due time.
+                self._store.set_refresh_due(appid, token.expires_at - margin)
+            except WxComponentError as exc:
+                with lock:
+                    report.failed[_failure_key(exc)] += 1
+                logger.warning(
+                    "authorizer not refreshed",
+                    extra={"authorizer_appid": appid, "error": exc.code, "errcode": exc.errcode},
+                )
+                return
+            with lock:
+                if token.issued_at >= now:
+                    report.refreshed += 1
+                else:
+                    report.already_fresh += 1
+
+        with ThreadPoolExecutor(self._parallelism, thread_name_prefix="refresh") as pool:
+            list(pool.map(refresh, due))
+
+    def _emit(self, report: SweepReport) -> None:
+        metrics.add_metric(name="AuthorizersDue", unit=MetricUnit.Count, value=report.due)
+        metrics.add_metric(name="AuthorizersRefreshed", unit=MetricUnit.Count, value=report.refreshed)
+        metrics.add_metric(name="AuthorizersLeftOver", unit=MetricUnit.Count, value=report.left_over)
+        metrics.add_metric(name="RefreshFailures", unit=MetricUnit.Count, value=sum(report.failed.values()))
+        for key, count in report.failed.items():  # failed, by WeChat's errcode (or our error code)
+            with single_metric(name="RefreshFailed", unit=MetricUnit.Count, value=count) as metric:
+                metric.add_dimension(name="errcode", value=key)
+        if report.ticket_age is not None:
+            metrics.add_metric(name="TicketAge", unit=MetricUnit.Seconds, value=report.ticket_age)
+        logger.info(
+            "refresh sweep done",
+            extra={
+                "due": report.due,
+                "refreshed": report.refreshed,
+                "failed": dict(report.failed),
+                "left_over": report.left_over,
+                "index_items_read": report.index_items_read,
+                "ticket_age": report.ticket_age,
+            },
+        )
+
+
+def _failure_key(error: WxComponentError) -> str:
+    return str(error.errcode) if error.errcode is not None else error.code
