@@ -1,0 +1,94 @@
+"""The single-flight lease with a fake clock: one refresh, waiters take the winner's value."""
+
+from __future__ import annotations
+
+import pytest
+
+from wxcomponent.single_flight import RefreshContended, SingleFlight
+
+
+class FakeLeases:
+    def __init__(self) -> None:
+        self.leases: dict[str, tuple[str, float]] = {}
+
+    def acquire_lease(self, name: str, holder: str, now: float, ttl: float) -> bool:
+        current = self.leases.get(name)
+        if current is not None and current[1] >= now:
+            return False
+        self.leases[name] = (holder, now + ttl)
+        return True
+
+    def release_lease(self, name: str, holder: str) -> None:
+        if self.leases.get(name, ("", 0))[0] == holder:
+            del self.leases[name]
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def test_a_present_value_costs_no_lease() -> None:
+    leases = FakeLeases()
+    flight = SingleFlight(leases, clock=Clock())
+    assert flight.run("k", lambda: "value", lambda: pytest.fail("no refresh")) == "value"
+    assert leases.leases == {}
+
+
+def test_the_holder_refreshes_once_and_gives_the_lease_back() -> None:
+    leases, clock = FakeLeases(), Clock()
+    calls: list[str] = []
+    flight = SingleFlight(leases, clock=clock, sleep=clock.sleep)
+    assert flight.run("k", lambda: None, lambda: calls.append("refresh") or "new") == "new"
+    assert calls == ["refresh"] and leases.leases == {}
+
+
+def test_the_holder_rereads_after_taking_the_lease() -> None:
+    """Someone finished just before we took the lease: no second refresh."""
+    reads = iter([None, "theirs"])
+    flight = SingleFlight(FakeLeases(), clock=Clock())
+    assert flight.run("k", lambda: next(reads), lambda: pytest.fail("no refresh")) == "theirs"
+
+
+def test_a_waiter_takes_the_winners_value_without_refreshing() -> None:
+    leases, clock = FakeLeases(), Clock()
+    leases.acquire_lease("k", "winner", clock.now, 15)
+    reads = iter([None, None, None, "winner's"])
+    flight = SingleFlight(leases, clock=clock, sleep=clock.sleep)
+    assert flight.run("k", lambda: next(reads), lambda: pytest.fail("no refresh")) == "winner's"
+    assert leases.leases["k"][0] == "winner"
+
+
+def test_a_crashed_holder_blocks_nobody_past_its_lease() -> None:
+    leases, clock = FakeLeases(), Clock()
+    leases.acquire_lease("k", "crashed", clock.now, 2)
+    flight = SingleFlight(leases, clock=clock, sleep=clock.sleep, wait=8)
+    assert flight.run("k", lambda: None, lambda: "mine") == "mine"
+    assert clock.now > 1002
+
+
+def test_a_waiter_gives_up_after_its_wait() -> None:
+    leases, clock = FakeLeases(), Clock()
+    leases.acquire_lease("k", "slow", clock.now, 60)
+    flight = SingleFlight(leases, clock=clock, sleep=clock.sleep, wait=3)
+    with pytest.raises(RefreshContended):
+        flight.run("k", lambda: None, lambda: pytest.fail("no refresh"))
+    assert 1003 <= clock.now < 1004
+
+
+def test_a_failed_refresh_releases_the_lease() -> None:
+    leases = FakeLeases()
+    flight = SingleFlight(leases, clock=Clock())
+
+    def boom() -> str:
+        raise RuntimeError("WeChat down")
+
+    with pytest.raises(RuntimeError):
+        flight.run("k", lambda: None, boom)
+    assert leases.leases == {}
