@@ -1,8 +1,13 @@
 """A local HTTP API: serves every HttpApi route declared in template.yaml by building payload-v2
 events for the handlers and turning their answers back into HTTP.
 
-Each function runs one event at a time (as one Lambda container does), so module-level state in a
-handler behaves as in AWS. Handlers and the core are re-imported when their files change.
+It also serves Lambda's Invoke API (`POST /2015-03-31/functions/{name}/invocations`, the path boto3
+uses), so `boto3.client("lambda", endpoint_url="http://127.0.0.1:3000").invoke(...)` reaches a
+function by its template logical id (`TokenVendingFunction`) or its folder (`token_vending`).
+
+Each function runs one event at a time (as one Lambda container does), whether the event comes from
+a route or an Invoke, so module-level state in a handler behaves as in AWS. Handlers and the core
+are re-imported when their files change.
 """
 
 from __future__ import annotations
@@ -20,13 +25,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import ModuleType
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from infra.local.events import http_api_event
-from infra.local.template import ROOT, Route, http_routes, load_template
+from infra.local.template import ROOT, Route, http_routes, load_template, resources_of_type
 
 CORE = ROOT / "layers" / "core"
 MAX_BODY = 10 * 1024 * 1024  # API Gateway's payload limit
+INVOKE_PATH = re.compile(r"/2015-03-31/functions/(?P<name>[^/]+)/invocations")
 LOCAL_IAM = {
     "accessKey": "ASIALOCAL",
     "accountId": "123456789012",
@@ -108,8 +114,12 @@ class Gateway:
     """The routes of template.yaml on a ThreadingHTTPServer."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 3000, routes: list[Route] | None = None) -> None:
-        self.routes = routes if routes is not None else http_routes(load_template())
-        self._targets = [_Target(r, _path_pattern(r.path), threading.Lock()) for r in self.routes]
+        template = load_template()
+        self.routes = routes if routes is not None else http_routes(template)
+        self._functions = _invocable_functions(template)
+        self._locks: dict[str, threading.Lock] = {}  # one per function (logical id), routes and Invoke alike
+        self._locks_guard = threading.Lock()
+        self._targets = [_Target(r, _path_pattern(r.path), self._lock(r.function)) for r in self.routes]
         self._loader = HandlerLoader()
         gateway = self
 
@@ -154,6 +164,27 @@ class Gateway:
         with target.lock:  # one event at a time per function, like one container
             return handler(event, FakeLambdaContext(target.route.function))
 
+    def function(self, name: str) -> Route | None:
+        """A function by logical id, folder name or (partial) ARN, as Lambda's Invoke names it; a
+        folder under functions/ that the template does not declare yet is found too."""
+        # An ARN or partial ARN names the function after ":function:"; a qualifier may follow.
+        name = name.rsplit(":function:", maxsplit=1)[-1].split(":", maxsplit=1)[0]
+        if name in self._functions:
+            return self._functions[name]
+        if re.fullmatch(r"\w+", name) and (ROOT / "functions" / name / "app.py").is_file():
+            return Route("INVOKE", "", name, f"functions/{name}", "app.lambda_handler")
+        return None
+
+    def invoke_function(self, function: Route, event: Any) -> Any:
+        """Lambda's Invoke: the event is the payload itself. Same loader and lock as the routes."""
+        handler = self._loader.handler(function)
+        with self._lock(function.function):
+            return handler(event, FakeLambdaContext(function.function))
+
+    def _lock(self, function: str) -> threading.Lock:
+        with self._locks_guard:
+            return self._locks.setdefault(function, threading.Lock())
+
 
 class _RequestHandler(BaseHTTPRequestHandler):
     owner: Gateway
@@ -184,6 +215,10 @@ class _RequestHandler(BaseHTTPRequestHandler):
             self._answer(413, {"content-type": "application/json"}, b'{"message":"Request Entity Too Large"}')
             return
         body = self.rfile.read(length) if length else b""
+        invocation = INVOKE_PATH.fullmatch(split.path)
+        if invocation is not None and self.command == "POST":
+            self._invoke(unquote(invocation["name"]), body)
+            return
         found = self.owner.match(self.command, split.path)
         if found is None:
             self._answer(404, {"content-type": "application/json"}, b'{"message":"Not Found"}')
@@ -210,6 +245,39 @@ class _RequestHandler(BaseHTTPRequestHandler):
         status, headers, payload, cookies = _http_response(result)
         self._answer(status, headers, payload, cookies)
 
+    def _invoke(self, name: str, body: bytes) -> None:
+        """Lambda's Invoke API, as boto3 reads it: errors named by `x-amzn-ErrorType`, a crashed
+        handler a 200 with `X-Amz-Function-Error: Unhandled`."""
+        function = self.owner.function(name)
+        if function is None:
+            self._lambda_error(404, "ResourceNotFoundException", "Function not found")
+            return
+        try:
+            event = json.loads(body) if body.strip() else {}
+        except ValueError:
+            self._lambda_error(400, "InvalidRequestContentException", "Could not parse request body into json")
+            return
+        invocation_type = self.headers.get("X-Amz-Invocation-Type") or "RequestResponse"
+        if invocation_type == "DryRun":
+            self._answer(204, {}, b"")
+            return
+        headers = {"content-type": "application/json", "X-Amz-Executed-Version": "$LATEST"}
+        try:
+            result = self.owner.invoke_function(function, event)
+            payload = json.dumps(result).encode("utf-8")
+        except Exception as exc:  # noqa: BLE001 - a crashed handler is Lambda's Unhandled function error
+            sys.stderr.write(f"gateway: {function.function} raised {type(exc).__name__}\n")
+            headers["X-Amz-Function-Error"] = "Unhandled"
+            payload = json.dumps({"errorMessage": str(exc), "errorType": type(exc).__name__}).encode("utf-8")
+        if invocation_type == "Event":  # run to completion here; Lambda would answer 202 at once
+            self._answer(202, {"content-type": "application/json"}, b"")
+            return
+        self._answer(200, headers, payload)
+
+    def _lambda_error(self, status: int, error_type: str, message: str) -> None:
+        payload = json.dumps({"Type": "User", "Message": message}).encode("utf-8")
+        self._answer(status, {"content-type": "application/json", "x-amzn-ErrorType": error_type}, payload)
+
     def _answer(self, status: int, headers: dict[str, str], payload: bytes, cookies: list[str] | None = None) -> None:
         self.send_response(status)
         for name, value in headers.items():
@@ -233,6 +301,19 @@ def _http_response(result: Any) -> tuple[int, dict[str, str], bytes, list[str]]:
     raw = result.get("body") or ""
     payload = base64.b64decode(raw) if result.get("isBase64Encoded") else str(raw).encode("utf-8")
     return int(result["statusCode"]), headers, payload, [str(c) for c in result.get("cookies") or []]
+
+
+def _invocable_functions(template: dict[str, Any]) -> dict[str, Route]:
+    """Every function of the template, under its logical id and under its folder's name."""
+    global_env = template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
+    functions: dict[str, Route] = {}
+    for name, resource in resources_of_type(template, "AWS::Serverless::Function").items():
+        properties = resource["Properties"]
+        environment = {**global_env, **properties.get("Environment", {}).get("Variables", {})}
+        route = Route("INVOKE", "", name, properties["CodeUri"], properties["Handler"], environment)
+        functions[name] = route
+        functions.setdefault(Path(properties["CodeUri"]).name, route)
+    return functions
 
 
 def _path_pattern(path: str) -> re.Pattern[str]:

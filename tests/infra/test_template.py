@@ -155,3 +155,8 @@ def test_the_refresh_index_is_sparse_sharded_and_keys_only(transformed: dict[str
         {"AttributeName": "refresh_due", "KeyType": "RANGE"},
     ]
     assert index["Projection"] == {"ProjectionType": "KEYS_ONLY"}
+
+
+def test_traces_never_capture_answers_which_carry_tokens() -> None:
+    variables = load_template()["Globals"]["Function"]["Environment"]["Variables"]
+    assert variables["POWERTOOLS_TRACER_CAPTURE_RESPONSE"] == "false"
