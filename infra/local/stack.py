@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import sys
+import threading
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -72,6 +74,7 @@ class Stack:
     emulator: Emulator
     gateway: Gateway
     sandbox: Any  # infra.sandbox.Sandbox, when present
+    schedule: Schedule
 
     def describe(self) -> str:
         lines = [
@@ -84,12 +87,52 @@ class Stack:
             sandbox = self.sandbox.url
             lines.append(f"  WeChat sandbox                  {sandbox}  (control page: {sandbox}/sandbox/)")
         lines.append(f"  moto server (DynamoDB, Secrets Manager, EventBridge)  {self.emulator.url}")
+        lines.append(f"  schedule: token_refresher every {self.schedule.interval:g} s (EventBridge in AWS)")
+        lines.append(f"  Lambda Invoke: boto3.client('lambda', endpoint_url='{self.gateway.url}')")
         lines.append(f"  table {TABLE_NAME}, secret {SECRET_NAME}")
         return "\n".join(lines)
 
 
+class Schedule:
+    """Plays the EventBridge schedule: invokes the refresher every `interval` seconds."""
+
+    def __init__(self, gateway: Gateway, function: str, interval: float) -> None:
+        self._gateway = gateway
+        self._function = function
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="schedule", daemon=True)
+        self.runs = 0
+
+    def start(self) -> Schedule:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        function = self._gateway.function(self._function)
+        if function is None:
+            return
+        event = {"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}}
+        while not self._stop.wait(self.interval):
+            try:
+                self._gateway.invoke_function(function, event)
+            except Exception as exc:  # noqa: BLE001 - a failed run is logged; the next one comes
+                sys.stderr.write(f"schedule: {self._function} raised {type(exc).__name__}\n")
+            self.runs += 1
+
+
 @contextmanager
-def run_stack(ports: StackPorts, *, ticket_interval: float = 10.0, echo_emulator: bool = False) -> Iterator[Stack]:
+def run_stack(
+    ports: StackPorts,
+    *,
+    ticket_interval: float = 10.0,
+    refresh_interval: float = 30.0,
+    echo_emulator: bool = False,
+) -> Iterator[Stack]:
     with ExitStack() as stack:
         emulator = stack.enter_context(start_emulator(port=ports.emulator, echo=echo_emulator))
         sandbox_url = f"http://127.0.0.1:{ports.sandbox}"
@@ -110,7 +153,9 @@ def run_stack(ports: StackPorts, *, ticket_interval: float = 10.0, echo_emulator
         )
         gateway = stack.enter_context(Gateway(port=ports.gateway))
         sandbox = _start_sandbox(stack, ports, gateway.url, ticket_interval)
-        yield Stack(emulator, gateway, sandbox)
+        schedule = Schedule(gateway, "token_refresher", refresh_interval).start()
+        stack.callback(schedule.stop)
+        yield Stack(emulator, gateway, sandbox, schedule)
 
 
 def _start_sandbox(stack: ExitStack, ports: StackPorts, gateway_url: str, ticket_interval: float) -> Any:

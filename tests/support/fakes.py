@@ -13,7 +13,10 @@ class MemoryTicketStore:
 
     def save_ticket(self, ticket: Ticket) -> bool:
         current = self.tickets.get(ticket.component_appid)
-        if current is not None and current.create_time >= ticket.create_time:
+        if current is not None and (
+            current.create_time > ticket.create_time
+            or (current.create_time == ticket.create_time and current.ticket == ticket.ticket)
+        ):
             return False
         self.tickets[ticket.component_appid] = ticket
         self.writes += 1

@@ -76,6 +76,12 @@ def test_an_older_push_never_replaces_a_newer_ticket(store: MemoryTicketStore) -
     assert store.tickets[APPID].ticket == "ticket@@@newer"
 
 
+def test_a_different_ticket_of_the_same_second_replaces_by_arrival(store: MemoryTicketStore) -> None:
+    service(store).handle(as_signed(signed_push(ticket_xml("ticket@@@a", NOW), timestamp=NOW)))
+    service(store).handle(as_signed(signed_push(ticket_xml("ticket@@@b", NOW), timestamp=NOW)))
+    assert store.tickets[APPID].ticket == "ticket@@@b"
+
+
 def test_a_retried_identical_push_is_answered_again_and_changes_nothing(store: MemoryTicketStore) -> None:
     push = as_signed(signed_push(ticket_xml("ticket@@@one", NOW), timestamp=NOW))
     assert service(store).handle(push) == "success"

@@ -88,12 +88,13 @@ class DynamoDBStore:
             "expires_at": {"N": str(ticket.expires_at)},
             "ttl": {"N": str(ticket.expires_at)},
         }
-        # Strictly newer only: an older push never replaces a newer ticket, and a retried push
-        # (same CreateTime) changes nothing.
+        # An older push never replaces a newer ticket, and a retried push (same CreateTime, same
+        # ticket) changes nothing; two different tickets of the same second: the later arrival.
         return self._put_if(
             item,
-            "attribute_not_exists(pk) OR create_time < :create_time",
-            {":create_time": {"N": str(ticket.create_time)}},
+            "attribute_not_exists(pk) OR create_time < :create_time"
+            " OR (create_time = :create_time AND ticket <> :ticket)",
+            {":create_time": {"N": str(ticket.create_time)}, ":ticket": {"S": ticket.ticket}},
         )
 
     def get_ticket(self, component_appid: str) -> Ticket | None:
