@@ -47,33 +47,26 @@ def signed_push(
     envelope: str | None = None,
 ) -> Push:
     """An encrypted, signed push; `envelope` may replace the `<xml>…</xml>` around `{encrypt}`."""
-    ts = str(int(time.time()) if timestamp is None else timestamp)
-    crypto = MessageCrypto(token, [aes_key], appid)
     message = inner.encode("utf-8") if isinstance(inner, str) else inner
-    encrypt = crypto.encrypt(message)
+    encrypt = MessageCrypto(token, [aes_key], appid).encrypt(message)
     template = envelope or "<xml><AppId><![CDATA[{appid}]]></AppId><Encrypt><![CDATA[{encrypt}]]></Encrypt></xml>"
-    return Push(
-        query={
-            "signature": sha1_signature(token, ts, nonce),
-            "timestamp": ts,
-            "nonce": nonce,
-            "encrypt_type": "aes",
-            "msg_signature": sha1_signature(token, ts, nonce, encrypt),
-        },
-        body=template.format(appid=appid, encrypt=encrypt).encode("utf-8"),
-    )
+    body = template.format(appid=appid, encrypt=encrypt).encode("utf-8")
+    return Push(signed_query(encrypt, timestamp=timestamp, nonce=nonce, token=token), body)
 
 
 def signed_raw(encrypt: str, *, timestamp: int | None = None, nonce: str = "42", token: str = TOKEN) -> Push:
     """A push carrying an arbitrary `Encrypt` text, correctly signed (to reach the decryption)."""
+    body = f"<xml><AppId><![CDATA[{APPID}]]></AppId><Encrypt><![CDATA[{encrypt}]]></Encrypt></xml>".encode()
+    return Push(signed_query(encrypt, timestamp=timestamp, nonce=nonce, token=token), body)
+
+
+def signed_query(encrypt: str, *, timestamp: int | None, nonce: str, token: str) -> dict[str, str]:
+    """The query WeChat signs a push with: both signatures over the given timestamp and nonce."""
     ts = str(int(time.time()) if timestamp is None else timestamp)
-    return Push(
-        query={
-            "signature": sha1_signature(token, ts, nonce),
-            "timestamp": ts,
-            "nonce": nonce,
-            "encrypt_type": "aes",
-            "msg_signature": sha1_signature(token, ts, nonce, encrypt),
-        },
-        body=f"<xml><AppId><![CDATA[{APPID}]]></AppId><Encrypt><![CDATA[{encrypt}]]></Encrypt></xml>".encode(),
-    )
+    return {
+        "signature": sha1_signature(token, ts, nonce),
+        "timestamp": ts,
+        "nonce": nonce,
+        "encrypt_type": "aes",
+        "msg_signature": sha1_signature(token, ts, nonce, encrypt),
+    }
