@@ -14,13 +14,13 @@ from typing import Any
 import boto3
 import pytest
 import urllib3
-from aws_lambda_powertools.utilities import parameters
 
 from infra.local.bootstrap import create_event_bus, create_table
 from infra.local.devconfig import DEFAULTS
 from infra.local.emulator import Emulator, start_emulator
 from infra.local.gateway import Gateway
 from infra.sandbox import Sandbox, SandboxConfig
+from wxcomponent import settings
 from wxcomponent.adapters.dynamodb import DynamoDBStore
 from wxcomponent.tickets import Ticket
 
@@ -64,9 +64,9 @@ def table(emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
 def component_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     for name, value in DEFAULTS.items():
         monkeypatch.setenv(name, value)
-    parameters.clear_caches()
+    settings.reset_caches()
     yield
-    parameters.clear_caches()
+    settings.reset_caches()
 
 
 @dataclass

@@ -7,7 +7,6 @@ from typing import Any
 
 import boto3
 import pytest
-from aws_lambda_powertools.utilities import parameters
 
 from infra.local.bootstrap import create_component_secret
 from infra.local.devconfig import DEFAULTS
@@ -16,6 +15,7 @@ from infra.local.events import http_api_event
 from infra.local.gateway import FakeLambdaContext
 from tests.integration.conftest import Handler, load_function
 from tests.support.pushes import APPID, Push, signed_push, ticket_xml
+from wxcomponent import settings
 
 PATH = "/wechat/component/events"
 
@@ -106,20 +106,20 @@ def test_settings_come_from_secrets_manager_when_not_in_the_environment(
         },
     )
     monkeypatch.setenv("COMPONENT_SECRET_ID", secret)
-    parameters.clear_caches()
+    settings.reset_caches()
     module = load_function("component_events")
     push = signed_push(ticket_xml("ticket@@@from-secret", int(time.time())))
     answer = module.lambda_handler(event_for(push), FakeLambdaContext("component_events"))
     assert (answer["statusCode"], answer["body"]) == (200, "success")
     assert stored_items(emulator, table)[0]["ticket"]["S"] == "ticket@@@from-secret"
-    parameters.clear_caches()
+    settings.reset_caches()
 
 
 def test_a_missing_secret_is_a_500_not_a_crash(emulator: Emulator, table: str, monkeypatch: pytest.MonkeyPatch) -> None:
     for name in DEFAULTS:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("COMPONENT_SECRET_ID", "no-such-secret")
-    parameters.clear_caches()
+    settings.reset_caches()
     module = load_function("component_events")
     push = signed_push(ticket_xml("ticket@@@x", int(time.time())))
     answer = module.lambda_handler(event_for(push), FakeLambdaContext("component_events"))

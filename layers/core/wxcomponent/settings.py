@@ -7,15 +7,18 @@ cached for `SECRET_MAX_AGE` seconds so a rotated secret is picked up without a r
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass
 from typing import Any
 
 from aws_lambda_powertools.utilities import parameters
+from botocore.config import Config
 
 from wxcomponent.errors import ConfigurationError
 
 SECRET_MAX_AGE = 300
+SECRETS_CLIENT_CONFIG = Config(connect_timeout=2, read_timeout=3, retries={"max_attempts": 3, "mode": "standard"})
 DEFAULT_API_BASE = "https://api.weixin.qq.com"
 DEFAULT_MP_BASE = "https://mp.weixin.qq.com"
 DEFAULT_OPEN_BASE = "https://open.weixin.qq.com"
@@ -120,12 +123,29 @@ def component_settings() -> ComponentSettings:
     return ComponentSettings(**values)
 
 
+def component_secret() -> dict[str, Any]:
+    """The component secret's JSON ({} when no secret is configured), cached for SECRET_MAX_AGE."""
+    return _read_secret()
+
+
+def reset_caches() -> None:
+    """Forget cached secrets (tests; a rotation is picked up by the cache's age anyway)."""
+    _secrets_provider.cache_clear()
+    parameters.clear_caches()  # type: ignore[no-untyped-call]
+
+
+@functools.cache
+def _secrets_provider() -> parameters.SecretsProvider:
+    # Created on first use (never at import), with a bound on every call like all our clients.
+    return parameters.SecretsProvider(boto_config=SECRETS_CLIENT_CONFIG)
+
+
 def _read_secret() -> dict[str, Any]:
     secret_id = os.environ.get("COMPONENT_SECRET_ID", "")
     if not secret_id:
         return {}
     try:
-        value = parameters.get_secret(secret_id, transform="json", max_age=SECRET_MAX_AGE)
+        value = _secrets_provider().get(secret_id, transform="json", max_age=SECRET_MAX_AGE)
     except parameters.exceptions.TransformParameterError as exc:
         raise ConfigurationError("the component secret is not a JSON object") from exc
     except parameters.exceptions.GetParameterError as exc:
