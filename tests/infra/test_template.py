@@ -19,6 +19,7 @@ FUNCTIONS = {  # logical id -> (folder, [(method, path)])
         "authorization",
         [("GET", "/wechat/authorize"), ("GET", "/wechat/authorize/callback")],
     ),
+    "TokenVendingFunction": ("token_vending", [("POST", "/tokens")]),
 }
 TABLE = repr({"Fn::GetAtt": ["Table", "Arn"]})
 SECRET = repr({"Fn::If": ["CreateComponentSecret", {"Ref": "ComponentSecret"}, {"Ref": "ExistingComponentSecretArn"}]})
@@ -120,7 +121,7 @@ def _policy_actions(transformed: dict[str, Any], function: str) -> dict[str, set
     return actions
 
 
-@pytest.mark.parametrize("function", ["ComponentEventsFunction", "AuthorizationFunction"])
+@pytest.mark.parametrize("function", ["ComponentEventsFunction", "AuthorizationFunction", "TokenVendingFunction"])
 def test_policies_name_exact_actions_on_exact_resources(transformed: dict[str, Any], function: str) -> None:
     """Item reads and writes on the table (no Scan, no Query), its secret, its bus: nothing else."""
     assert _policy_actions(transformed, function) == {
@@ -160,3 +161,13 @@ def test_the_refresh_index_is_sparse_sharded_and_keys_only(transformed: dict[str
 def test_traces_never_capture_answers_which_carry_tokens() -> None:
     variables = load_template()["Globals"]["Function"]["Environment"]["Variables"]
     assert variables["POWERTOOLS_TRACER_CAPTURE_RESPONSE"] == "false"
+
+
+def test_only_the_token_route_requires_iam_and_everything_else_is_public(transformed: dict[str, Any]) -> None:
+    [api] = resources_of_type(transformed, "AWS::ApiGatewayV2::Api").values()
+    for path, methods in api["Properties"]["Body"]["paths"].items():
+        for method, operation in methods.items():
+            if method.startswith("x-"):
+                continue
+            expected = [{"AWS_IAM": []}] if path == "/tokens" else None
+            assert operation.get("security") == expected, (method, path)

@@ -1,0 +1,279 @@
+"""Token vending: the request, the answer and the warm-container memory (ARCHITECTURE.md,
+Token-vending contract).
+
+Knows nothing of Lambda events: an entry point hands in the payload (a JSON value, or the raw bytes
+of a JSON body) and the caller it authenticated, and gets back a status and a body. The body is the
+contract's success or error shape; an error body never carries a token, a refresh token or a secret,
+and the audit line written for every answer never carries a token either.
+
+The memory keeps the last token per (kind, appid) for this container. It answers only while the
+token is still valid for the asked `min_validity` plus `memory_safety`, and only for `memory_ttl`
+seconds after it was stored, which bounds how long a container can hand out a token that another
+container has since replaced (WeChat keeps a replaced token alive for 5 minutes) or whose
+authorizer has revoked. A request carrying `invalid_token` never reads the memory; it drops the
+entry and the compare-and-refresh's answer replaces it.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from wxcomponent.authorization import APPID_RE
+from wxcomponent.errors import BadRequest, NotAuthorized, WxComponentError, http_status
+from wxcomponent.observability import MetricUnit, logger, metrics
+from wxcomponent.tokens import AccessToken
+
+COMPONENT = "component"
+AUTHORIZER = "authorizer"
+KINDS = (COMPONENT, AUTHORIZER)
+DEFAULT_MIN_VALIDITY = 300
+# A token lives 7200 s and is stored as expiring 60 s early: asking for more than an hour is a bug.
+MAX_MIN_VALIDITY = 3600
+MAX_INVALID_TOKEN = 512
+MEMORY_SAFETY = 60.0
+MEMORY_TTL = 60.0  # well under the 5 minutes WeChat keeps a replaced token alive
+NOT_AUTHORIZED_MESSAGE = "the authorizer is unknown, has revoked its authorization, or is not yours to ask for"
+
+Check = Callable[[str | None, "VendRequest"], None]
+
+
+class ComponentTokens(Protocol):
+    """`wxcomponent.component_token.ComponentTokenService` as the vendor uses it."""
+
+    def token(self, min_validity: float = ...) -> AccessToken: ...
+
+    def replace_rejected(self, rejected: str, min_validity: float = ...) -> AccessToken: ...
+
+
+class AuthorizerTokens(Protocol):
+    """`wxcomponent.authorizer_token.AuthorizerTokenService` as the vendor uses it."""
+
+    def token(self, authorizer_appid: str, min_validity: float = ...) -> AccessToken: ...
+
+    def replace_rejected(self, authorizer_appid: str, rejected: str, min_validity: float = ...) -> AccessToken: ...
+
+
+@dataclass(frozen=True)
+class VendRequest:
+    """A validated vending request. `appid` is "" for the component token (an `appid` sent with
+    `kind: component` is ignored: the component is the one this stack is configured for, and the
+    answer names it)."""
+
+    kind: str
+    appid: str = ""
+    min_validity: int = DEFAULT_MIN_VALIDITY
+    invalid_token: str | None = None
+
+    def __repr__(self) -> str:  # the reported token never reaches a log
+        reported = "<redacted>" if self.invalid_token else None
+        return (
+            f"VendRequest(kind={self.kind!r}, appid={self.appid!r}, min_validity={self.min_validity}, "
+            f"invalid_token={reported})"
+        )
+
+    @classmethod
+    def parse(cls, payload: object) -> VendRequest:
+        """Validates a JSON-like value; anything off is `BadRequest`. Unknown keys are ignored and
+        an explicit `null` counts as absent."""
+        if not isinstance(payload, Mapping):
+            raise BadRequest("the request must be a JSON object")
+        kind = payload.get("kind")
+        if kind not in KINDS:
+            raise BadRequest('kind must be "component" or "authorizer"')
+        appid = payload.get("appid") if kind == AUTHORIZER else ""
+        if not isinstance(appid, str) or (kind == AUTHORIZER and not APPID_RE.fullmatch(appid)):
+            raise BadRequest("appid must be wx followed by 16 lower-case hex digits")
+        min_validity = payload.get("min_validity")
+        if min_validity is None:
+            min_validity = DEFAULT_MIN_VALIDITY
+        elif type(min_validity) is not int or not 0 <= min_validity <= MAX_MIN_VALIDITY:
+            raise BadRequest(f"min_validity must be whole seconds from 0 to {MAX_MIN_VALIDITY}")
+        invalid_token = payload.get("invalid_token")
+        if invalid_token is not None and (
+            not isinstance(invalid_token, str) or not 0 < len(invalid_token) <= MAX_INVALID_TOKEN
+        ):
+            raise BadRequest(f"invalid_token must be a non-empty string of at most {MAX_INVALID_TOKEN} characters")
+        return cls(str(kind), appid, min_validity, invalid_token)
+
+    @classmethod
+    def from_json(cls, body: bytes) -> VendRequest:
+        """A request from the raw bytes of a JSON body."""
+        try:
+            payload = json.loads(body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise BadRequest("the body is not JSON") from exc
+        return cls.parse(payload)
+
+
+@dataclass(frozen=True)
+class VendAnswer:
+    """What to send back: `status` is for HTTP entry points; a direct invoke sends `body` only."""
+
+    status: int
+    body: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class _Remembered:
+    token: AccessToken
+    stored_at: float
+
+
+class TokenVendor:
+    def __init__(
+        self,
+        component_tokens: ComponentTokens,
+        authorizer_tokens: AuthorizerTokens,
+        clock: Callable[[], float] = time.time,
+        memory_safety: float = MEMORY_SAFETY,
+        memory_ttl: float = MEMORY_TTL,
+    ) -> None:
+        self._component_tokens = component_tokens
+        self._authorizer_tokens = authorizer_tokens
+        self._clock = clock
+        self._memory_safety = memory_safety
+        self._memory_ttl = memory_ttl
+        self._lock = threading.Lock()
+        self._memory: dict[tuple[str, str], _Remembered] = {}
+        # Bumped whenever an entry is dropped: a lookup that started before the drop must not put
+        # back what it found (it may be the very token just reported).
+        self._generation: dict[tuple[str, str], int] = {}
+
+    def answer(self, payload: object, caller: str | None = None, *, check: Check | None = None) -> VendAnswer:
+        """The whole exchange: parse (`bytes` are a JSON body, anything else the decoded payload),
+        `check` the caller (raises to refuse), vend. Never raises; every outcome is audited once."""
+        try:
+            request = VendRequest.from_json(payload) if isinstance(payload, bytes) else VendRequest.parse(payload)
+            if check is not None:
+                check(caller, request)
+        except Exception as error:  # noqa: BLE001 - every refusal becomes an error body
+            return self.refused(error, caller, payload)
+        try:
+            return VendAnswer(200, self.vend(request, caller))
+        except Exception as error:  # noqa: BLE001 - already audited by vend
+            return VendAnswer(status_of(error), error_body(error))
+
+    def vend(self, request: VendRequest, caller: str | None = None) -> dict[str, Any]:
+        """The contract's success body; raises the services' domain errors (audited either way)."""
+        key = (request.kind, request.appid)
+        try:
+            token, from_memory = self._token(key, request)
+        except Exception as error:
+            _audit(caller, request.kind, request.appid or None, _code(error), from_memory=False)
+            raise
+        _audit(caller, request.kind, token.owner, "ok", from_memory=from_memory)
+        metrics.add_metric(name="TokenVended", unit=MetricUnit.Count, value=1)
+        return {
+            "kind": request.kind,
+            "appid": token.owner,
+            "access_token": token.access_token,
+            "expires_at": token.expires_at,
+        }
+
+    def refused(self, error: Exception, caller: str | None = None, payload: object = None) -> VendAnswer:
+        """A refusal before any vend (bad payload, caller not allowed): audited, as an answer."""
+        kind, appid = _named(payload)
+        _audit(caller, kind, appid, _code(error), from_memory=False)
+        metrics.add_metric(name="VendRefused", unit=MetricUnit.Count, value=1)
+        return VendAnswer(status_of(error), error_body(error))
+
+    def forget(self) -> None:
+        """Empties the memory (tests; a container never needs to)."""
+        with self._lock:
+            for key in self._memory:
+                self._generation[key] = self._generation.get(key, 0) + 1
+            self._memory.clear()
+
+    def _token(self, key: tuple[str, str], request: VendRequest) -> tuple[AccessToken, bool]:
+        with self._lock:
+            if request.invalid_token is not None:
+                self._memory.pop(key, None)
+                self._generation[key] = self._generation.get(key, 0) + 1
+            else:
+                remembered = self._memory.get(key)
+                if remembered is not None and self._fresh(remembered, request.min_validity):
+                    return remembered.token, True
+            generation = self._generation.get(key, 0)
+        token = self._fetch(request)
+        with self._lock:
+            current = self._memory.get(key)
+            if self._generation.get(key, 0) == generation and (
+                current is None or token.issued_at >= current.token.issued_at
+            ):
+                self._memory[key] = _Remembered(token, self._clock())
+        return token, False
+
+    def _fresh(self, remembered: _Remembered, min_validity: float) -> bool:
+        now = self._clock()
+        return now - remembered.stored_at < self._memory_ttl and remembered.token.valid_for(
+            min_validity + self._memory_safety, now
+        )
+
+    def _fetch(self, request: VendRequest) -> AccessToken:
+        if request.kind == COMPONENT:
+            if request.invalid_token is not None:
+                return self._component_tokens.replace_rejected(request.invalid_token, request.min_validity)
+            return self._component_tokens.token(request.min_validity)
+        if request.invalid_token is not None:
+            return self._authorizer_tokens.replace_rejected(request.appid, request.invalid_token, request.min_validity)
+        return self._authorizer_tokens.token(request.appid, request.min_validity)
+
+
+def error_body(error: Exception) -> dict[str, Any]:
+    """The contract's failure body. Domain errors' messages are safe to show; anything else is
+    logged with its traceback and answered `internal` with a generic message."""
+    if isinstance(error, WxComponentError):
+        status = http_status(error)
+        (logger.warning if status < 500 else logger.error)(
+            "vend refused" if status < 500 else "vend failed",
+            extra={"error": type(error).__name__, "reason": error.message, "errcode": error.errcode},
+        )
+        # One message for every not_authorized: a caller the policy refuses learns no more than one
+        # asking for an authorizer we do not know (the reason is in the log above).
+        message = NOT_AUTHORIZED_MESSAGE if isinstance(error, NotAuthorized) else error.message
+        detail: dict[str, Any] = {"code": error.code, "message": message}
+        if error.errcode is not None:
+            detail["errcode"] = error.errcode
+        return {"error": detail}
+    logger.exception("unexpected error while vending")
+    return {"error": {"code": "internal", "message": "unexpected error"}}
+
+
+def status_of(error: Exception) -> int:
+    """The HTTP status of an error answer (the contract's codes only)."""
+    return http_status(error) if isinstance(error, WxComponentError) else 500
+
+
+def _code(error: Exception) -> str:
+    return error.code if isinstance(error, WxComponentError) else "internal"
+
+
+def _named(payload: object) -> tuple[str | None, str | None]:
+    """What a refused payload asked for, when it is well formed enough to say (for the audit)."""
+    if not isinstance(payload, Mapping):
+        return None, None
+    kind = payload.get("kind")
+    appid = payload.get("appid")
+    return (
+        kind if kind in KINDS else None,
+        appid if kind == AUTHORIZER and isinstance(appid, str) and APPID_RE.fullmatch(appid) else None,
+    )
+
+
+def _audit(caller: str | None, kind: str | None, appid: str | None, outcome: str, *, from_memory: bool) -> None:
+    logger.info(
+        "vend",
+        extra={
+            "audit": "vend",
+            "caller": caller,
+            "kind": kind,
+            "appid": appid,
+            "outcome": outcome,
+            "from_memory": from_memory,
+        },
+    )

@@ -1,0 +1,194 @@
+"""The caller policy: parsing, principal matching (assumed roles), where it is read from."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from wxcomponent import caller_policy, settings
+from wxcomponent.caller_policy import CallerPolicy, configured_policy
+from wxcomponent.errors import ConfigurationError, NotAuthorized
+from wxcomponent.vending import VendRequest
+
+ORDERS = "arn:aws:iam::123456789012:role/orders"
+ADMIN = "arn:aws:iam::123456789012:role/admin"
+USER = "arn:aws:iam::123456789012:user/local-developer"
+A = "wx570bc396a51b8ff8"
+B = "wx0123456789abcdef"
+C = "wxfedcba9876543210"
+
+POLICY = {ORDERS: [A, "component"], ADMIN: "*", USER: [B], "arn:aws-cn:iam::210987654321:role/team/billing": [C]}
+
+
+@pytest.fixture(autouse=True)
+def _clean(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.delenv("CALLER_POLICY", raising=False)
+    monkeypatch.delenv("COMPONENT_SECRET_ID", raising=False)
+    settings.reset_caches()
+    yield
+    settings.reset_caches()
+
+
+def component() -> VendRequest:
+    return VendRequest("component")
+
+
+def authorizer(appid: str) -> VendRequest:
+    return VendRequest("authorizer", appid)
+
+
+@pytest.mark.parametrize(
+    ("caller", "kind", "appid", "allowed"),
+    [
+        (ORDERS, "authorizer", A, True),
+        (ORDERS, "component", "", True),
+        (ORDERS, "authorizer", B, False),
+        (ADMIN, "authorizer", C, True),
+        (ADMIN, "component", "", True),
+        (USER, "authorizer", B, True),
+        (USER, "authorizer", A, False),
+        (USER, "component", "", False),
+        # An assumed-role session matches its role's entry; the session name does not matter.
+        ("arn:aws:sts::123456789012:assumed-role/orders/i-0abc123", "authorizer", A, True),
+        ("arn:aws:sts::123456789012:assumed-role/orders/botocore-session-1", "component", "", True),
+        ("arn:aws:sts::123456789012:assumed-role/orders/i-0abc123", "authorizer", B, False),
+        ("arn:aws:sts::123456789012:assumed-role/admin/anyone", "authorizer", B, True),
+        # Same role name in another account, another role, a role-like user name: no.
+        ("arn:aws:sts::999999999999:assumed-role/orders/i-0abc123", "authorizer", A, False),
+        ("arn:aws:sts::123456789012:assumed-role/orders-v2/i-0abc123", "authorizer", A, False),
+        ("arn:aws:iam::123456789012:user/orders", "authorizer", A, False),
+        ("arn:aws:sts::123456789012:federated-user/orders", "authorizer", A, False),
+        # A role with a path: sessions name it without the path (China partition too).
+        ("arn:aws-cn:sts::210987654321:assumed-role/billing/s1", "authorizer", C, True),
+        ("arn:aws:sts::210987654321:assumed-role/billing/s1", "authorizer", C, False),
+        # No identity at all.
+        (None, "component", "", False),
+        ("", "authorizer", A, False),
+    ],
+)
+def test_matching(caller: str | None, kind: str, appid: str, allowed: bool) -> None:
+    policy = CallerPolicy.parse(POLICY)
+    assert policy.allows(caller, kind, appid) is allowed
+    request = VendRequest(kind, appid)
+    if allowed:
+        policy.check(caller, request)
+    else:
+        with pytest.raises(NotAuthorized) as refused:
+            policy.check(caller, request)
+        assert refused.value.code == "not_authorized" and refused.value.errcode is None
+
+
+def test_star_inside_a_list_allows_everything_and_paths_merge() -> None:
+    policy = CallerPolicy.parse(
+        {
+            ORDERS: [A, "*"],
+            "arn:aws:iam::123456789012:role/x/shared": [A],
+            "arn:aws:iam::123456789012:role/y/shared": [B],
+        }
+    )
+    assert policy.allows(ORDERS, "authorizer", C) and policy.allows(ORDERS, "component")
+    session = "arn:aws:sts::123456789012:assumed-role/shared/s"
+    assert policy.allows(session, "authorizer", A) and policy.allows(session, "authorizer", B)
+    assert not policy.allows(session, "component")
+
+
+def test_an_empty_policy_allows_nobody_and_no_policy_allows_everybody() -> None:
+    assert not CallerPolicy.parse({}).allows(ADMIN, "component")
+    everyone = CallerPolicy.allow_all()
+    assert everyone.allows(None, "component") and everyone.allows(USER, "authorizer", A)
+    everyone.check(None, authorizer(A))
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "not json",
+        "[]",
+        [ORDERS],
+        '"*"',
+        {ORDERS: "component"},  # a bare string other than "*"
+        {ORDERS: [A, 7]},
+        {ORDERS: {"appids": [A]}},
+        {ORDERS: ["WX570BC396A51B8FF8"]},
+        {ORDERS: ["wx570bc396a51b8ff"]},
+        {ORDERS: None},
+        {"orders": [A]},  # not an ARN
+        {"arn:aws:iam::1234:role/orders": [A]},  # not a 12-digit account
+        {"arn:aws:s3:::bucket": [A]},
+    ],
+)
+def test_malformed_policies_are_configuration_errors(raw: Any) -> None:
+    with pytest.raises(ConfigurationError):
+        CallerPolicy.parse(raw)
+
+
+def test_the_environment_wins_and_is_json(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert not configured_policy().configured  # nothing anywhere: allow-all
+    monkeypatch.setenv("CALLER_POLICY", json.dumps({USER: [B]}))
+    policy = configured_policy()
+    assert policy.configured and policy.allows(USER, "authorizer", B) and not policy.allows(USER, "authorizer", A)
+    caller_policy.check(USER, authorizer(B))
+    with pytest.raises(NotAuthorized):
+        caller_policy.check(USER, authorizer(A))
+    monkeypatch.setenv("CALLER_POLICY", "{broken")
+    with pytest.raises(ConfigurationError):
+        caller_policy.check(USER, authorizer(B))
+
+
+class FakeSecret:
+    """Stands in for `settings.component_secret` (the unit ring has no sockets)."""
+
+    def __init__(self, value: dict[str, Any] | None = None, error: Exception | None = None) -> None:
+        self.value = value or {}
+        self.error = error
+        self.reads = 0
+
+    def __call__(self) -> dict[str, Any]:
+        self.reads += 1
+        if self.error is not None:
+            raise self.error
+        return self.value
+
+
+@pytest.mark.parametrize(
+    "in_secret",
+    [{USER: [B]}, json.dumps({USER: [B]})],
+    ids=["object", "json-string"],
+)
+def test_the_secret_is_read_when_the_environment_has_none(monkeypatch: pytest.MonkeyPatch, in_secret: Any) -> None:
+    secret = FakeSecret({"component_appid": "wx5a0d8c0ffee5a4d1", "caller_policy": in_secret})
+    monkeypatch.setattr(settings, "component_secret", secret)
+    policy = configured_policy()
+    assert policy.allows(USER, "authorizer", B) and not policy.allows(ADMIN, "authorizer", B)
+    assert secret.reads == 1
+    monkeypatch.setenv("CALLER_POLICY", json.dumps({ADMIN: "*"}))  # the environment wins
+    assert configured_policy().allows(ADMIN, "authorizer", B)
+    assert secret.reads == 1
+
+
+def test_a_secret_without_a_policy_allows_everybody(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(settings, "component_secret", FakeSecret({"component_appid": "wx5a0d8c0ffee5a4d1"}))
+    assert not configured_policy().configured
+
+
+def test_no_secret_configured_allows_everybody_without_a_read() -> None:
+    assert settings.component_secret() == {}  # COMPONENT_SECRET_ID is unset here
+    assert not configured_policy().configured
+
+
+@pytest.mark.parametrize(
+    "secret",
+    [
+        FakeSecret(error=ConfigurationError("the component secret could not be read")),
+        FakeSecret({"caller_policy": [USER]}),
+        FakeSecret({"caller_policy": "not json"}),
+    ],
+    ids=["unreadable", "malformed-policy", "policy-not-json"],
+)
+def test_an_unreadable_secret_or_a_bad_policy_fails_closed(monkeypatch: pytest.MonkeyPatch, secret: FakeSecret) -> None:
+    monkeypatch.setattr(settings, "component_secret", secret)
+    with pytest.raises(ConfigurationError):
+        caller_policy.check(ADMIN, component())

@@ -1,0 +1,198 @@
+"""TokenClient against a fake Lambda client: caching, report_invalid, errors."""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+
+from wxcomponent.client import TokenClient, TokenError
+
+ACCOUNT = "wx570bc396a51b8ff8"
+COMPONENT = "wx5a0d8c0ffee5a4d1"
+NOW = 1_767_225_600.0
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = NOW
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class FakeLambda:
+    """Answers like token_vending: one current token per key, replaced when reported."""
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self.requests: list[dict[str, Any]] = []
+        self.current: dict[tuple[str, str], tuple[str, int]] = {}
+        self.issued = 0
+        self.answer: Any = None  # a canned body instead
+        self.function_error = False
+        self.lock = threading.Lock()
+
+    def invoke(self, *, FunctionName: str, Payload: bytes) -> dict[str, Any]:
+        request = json.loads(Payload)
+        with self.lock:
+            self.requests.append({"function": FunctionName, **request})
+            body = self.answer if self.answer is not None else self._vend(request)
+        response: dict[str, Any] = {"StatusCode": 200, "Payload": io.BytesIO(json.dumps(body).encode())}
+        if self.function_error:
+            response["FunctionError"] = "Unhandled"
+        return response
+
+    def _vend(self, request: dict[str, Any]) -> dict[str, Any]:
+        key = (request["kind"], request.get("appid", ""))
+        now = int(self.clock())
+        token = self.current.get(key)
+        if token is None or token[0] == request.get("invalid_token") or now + request["min_validity"] >= token[1]:
+            self.issued += 1
+            token = (f"token-{self.issued}", now + 7140)
+            self.current[key] = token
+        return {"kind": key[0], "appid": key[1] or COMPONENT, "access_token": token[0], "expires_at": token[1]}
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def fake(clock: Clock) -> FakeLambda:
+    return FakeLambda(clock)
+
+
+@pytest.fixture
+def client(fake: FakeLambda, clock: Clock) -> TokenClient:
+    return TokenClient("my-stack-TokenVending", lambda_client=fake, clock=clock)
+
+
+def test_tokens_are_asked_with_the_safety_margin_and_cached(client: TokenClient, fake: FakeLambda) -> None:
+    component = client.get_component_token()
+    assert client.get_component_token() == component
+    authorizer = client.get_authorizer_token(ACCOUNT)
+    assert client.get_authorizer_token(ACCOUNT) == authorizer != component
+    assert fake.requests == [
+        {"function": "my-stack-TokenVending", "kind": "component", "min_validity": 120},
+        {"function": "my-stack-TokenVending", "kind": "authorizer", "appid": ACCOUNT, "min_validity": 120},
+    ]
+
+
+def test_the_cache_holds_until_the_safety_margin(client: TokenClient, fake: FakeLambda, clock: Clock) -> None:
+    first = client.get_authorizer_token(ACCOUNT)
+    clock.now = NOW + 7140 - 120 - 1  # 121 s left: still good
+    assert client.get_authorizer_token(ACCOUNT) == first
+    assert len(fake.requests) == 1
+    clock.now = NOW + 7140 - 120  # 120 s left: ask again (the vendor refreshes it)
+    second = client.get_authorizer_token(ACCOUNT)
+    assert second != first and len(fake.requests) == 2
+
+
+def test_report_invalid_asks_for_a_replacement_once(client: TokenClient, fake: FakeLambda) -> None:
+    bad = client.get_authorizer_token(ACCOUNT)
+    good = client.report_invalid(bad)
+    assert good != bad
+    assert fake.requests[-1] == {
+        "function": "my-stack-TokenVending",
+        "kind": "authorizer",
+        "appid": ACCOUNT,
+        "min_validity": 120,
+        "invalid_token": bad,
+    }
+    assert client.get_authorizer_token(ACCOUNT) == good
+    # A second report of the same old token (another thread held it too) costs nothing.
+    assert client.report_invalid(bad) == good
+    assert len(fake.requests) == 2
+
+
+def test_report_invalid_of_a_token_this_client_never_gave_is_a_value_error(client: TokenClient) -> None:
+    client.get_component_token()
+    with pytest.raises(ValueError, match="never handed out"):
+        client.report_invalid("some-other-token")
+
+
+def test_report_invalid_keeps_the_kind_of_the_token(client: TokenClient, fake: FakeLambda) -> None:
+    component = client.get_component_token()
+    client.get_authorizer_token(ACCOUNT)
+    client.report_invalid(component)
+    assert fake.requests[-1]["kind"] == "component" and "appid" not in fake.requests[-1]
+
+
+def test_concurrent_reports_from_threads_agree(client: TokenClient, fake: FakeLambda) -> None:
+    bad = client.get_component_token()
+    start = threading.Barrier(8)
+
+    def report(_: int) -> str:
+        start.wait(timeout=10)
+        return client.report_invalid(bad)
+
+    with ThreadPoolExecutor(8) as pool:
+        replacements = set(pool.map(report, range(8)))
+    assert bad not in replacements
+    assert fake.issued == 2  # the (fake) vendor's compare-and-refresh issued one replacement
+    assert client.get_component_token() in replacements
+
+
+@pytest.mark.parametrize(
+    ("body", "code", "errcode"),
+    [
+        ({"error": {"code": "not_authorized", "message": "unknown"}}, "not_authorized", None),
+        ({"error": {"code": "upstream_error", "message": "quota", "errcode": 45009}}, "upstream_error", 45009),
+        ({"error": {"code": "ticket_missing", "message": "wait"}}, "ticket_missing", None),
+        ({"error": "not an object"}, "internal", None),
+        ({"kind": "component"}, "internal", None),
+        (["not", "an", "object"], "internal", None),
+    ],
+)
+def test_an_error_body_is_a_token_error(
+    client: TokenClient, fake: FakeLambda, body: Any, code: str, errcode: int | None
+) -> None:
+    fake.answer = body
+    with pytest.raises(TokenError) as raised:
+        client.get_authorizer_token(ACCOUNT)
+    assert (raised.value.code, raised.value.errcode) == (code, errcode)
+    fake.answer = None  # nothing was cached: the next call asks again
+    assert client.get_authorizer_token(ACCOUNT) == "token-1"
+
+
+def test_a_crashed_function_is_an_internal_token_error(client: TokenClient, fake: FakeLambda) -> None:
+    fake.answer = {"errorMessage": "boom", "errorType": "RuntimeError"}
+    fake.function_error = True
+    with pytest.raises(TokenError) as raised:
+        client.get_component_token()
+    assert raised.value.code == "internal" and "RuntimeError" in raised.value.message
+
+
+def test_the_lambda_client_is_created_lazily_with_bounded_timeouts(monkeypatch: pytest.MonkeyPatch) -> None:
+    import boto3
+
+    made: list[tuple[str, Any]] = []
+    fake = FakeLambda(Clock())
+
+    def client_factory(service: str, config: Any = None, **_: Any) -> FakeLambda:
+        made.append((service, config))
+        return fake
+
+    monkeypatch.setattr(boto3, "client", client_factory)
+    tokens = TokenClient(clock=Clock())
+    assert made == []
+    tokens.get_component_token()
+    tokens.get_component_token()
+    assert [service for service, _ in made] == ["lambda"]
+    config = made[0][1]
+    assert (config.connect_timeout, config.read_timeout) == (2, 15)
+    assert config.retries == {"max_attempts": 3, "mode": "standard"}
+    assert fake.requests[0]["function"] == "token_vending"
+
+
+def test_safety_margin_is_bounded() -> None:
+    with pytest.raises(ValueError):
+        TokenClient(safety_margin=3601)
+    with pytest.raises(ValueError):
+        TokenClient(safety_margin=-1)
