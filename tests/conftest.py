@@ -36,11 +36,13 @@ os.environ.update(
         "POWERTOOLS_METRICS_NAMESPACE": "WxComponent",
         "POWERTOOLS_TRACE_DISABLED": "true",
         "POWERTOOLS_METRICS_DISABLED": "true",
-        # A test that forgets to point us at the sandbox gets "connection refused", never WeChat.
-        "WECHAT_API_BASE": "http://127.0.0.1:9",
-        "WECHAT_MP_BASE": "http://127.0.0.1:9",
     }
 )
+# A test that forgets to point us at the sandbox gets "connection refused", never WeChat. A loopback
+# value is kept: processes a test spawns inherit the sandbox's address and import this file too.
+for _name in ("WECHAT_API_BASE", "WECHAT_MP_BASE"):
+    if not os.environ.get(_name, "").startswith("http://127.0.0.1:"):
+        os.environ[_name] = "http://127.0.0.1:9"
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
-import sys
+import time
 from collections.abc import Callable
 from types import ModuleType
 from typing import Any
@@ -21,7 +21,7 @@ Handler = Callable[[dict[str, Any]], dict[str, Any]]
 
 def load_function(name: str) -> ModuleType:
     """Imports functions/<name>/app.py afresh, as a new Lambda container would."""
-    module_name = f"fn_{name}_{len(sys.modules)}"
+    module_name = f"fn_{name}_{time.monotonic_ns()}"
     spec = importlib.util.spec_from_file_location(module_name, ROOT / "functions" / name / "app.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)

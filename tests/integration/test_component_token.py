@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import multiprocessing
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -11,7 +10,7 @@ import urllib3
 
 from tests.integration.conftest import World
 from tests.support.pushes import APPID
-from tests.support.workers import vend_component_tokens
+from tests.support.workers import run_in_processes, vend_component_tokens
 from wxcomponent.adapters.dynamodb import DynamoDBStore
 from wxcomponent.adapters.wechat_http import WeChatHttpApi
 from wxcomponent.component_token import ComponentTokenService
@@ -32,16 +31,7 @@ def test_no_ticket_is_ticket_missing_and_costs_no_call(quiet_world: World) -> No
 
 def test_thirty_concurrent_refreshes_from_three_processes_cost_one_call(world: World) -> None:
     world.push_ticket()
-    context = multiprocessing.get_context("spawn")
-    barrier = context.Barrier(3)
-    queue: multiprocessing.Queue[list[str]] = context.Queue()
-    workers = [context.Process(target=vend_component_tokens, args=(barrier, queue, 10, 300)) for _ in range(3)]
-    for worker in workers:
-        worker.start()
-    results = [queue.get(timeout=120) for _ in workers]
-    for worker in workers:
-        worker.join(timeout=30)
-        assert worker.exitcode == 0
+    results = run_in_processes(vend_component_tokens, 3, 10, 300)
     tokens = {token for batch in results for token in batch}
     assert sum(len(batch) for batch in results) == 30
     assert len(tokens) == 1

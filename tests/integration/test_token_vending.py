@@ -8,9 +8,7 @@ processes, which must keep the environment the test gave them.
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import multiprocessing
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -23,8 +21,9 @@ import boto3
 import pytest
 
 from infra.local.gateway import LOCAL_IAM, FakeLambdaContext
-from infra.local.template import ROOT
+from tests.integration.conftest import load_function
 from tests.support.pushes import APPID
+from tests.support.workers import run_in_processes
 from wxcomponent.adapters.dynamodb import DynamoDBStore
 from wxcomponent.adapters.wechat_http import WeChatHttpApi
 from wxcomponent.client import TokenClient, TokenError
@@ -41,12 +40,7 @@ CALLER = LOCAL_IAM["userArn"]  # who the local gateway says signed an AWS_IAM re
 
 def container(name: str = "token_vending") -> ModuleType:
     """functions/<name>/app.py imported afresh: a new Lambda container."""
-    module_name = f"vending_container_{name}_{time.monotonic_ns()}"
-    spec = importlib.util.spec_from_file_location(module_name, ROOT / "functions" / name / "app.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_function(name)
 
 
 def invoke(module: ModuleType, payload: Any) -> dict[str, Any]:
@@ -154,16 +148,7 @@ def test_boto3_lambda_invoke_and_token_client_through_the_gateway(world: World) 
 
 def test_thirty_concurrent_vends_from_three_processes_cost_one_call(world: World) -> None:
     world.push_ticket()
-    context = multiprocessing.get_context("spawn")
-    barrier = context.Barrier(3)
-    queue: multiprocessing.Queue[list[Any]] = context.Queue()
-    workers = [context.Process(target=vend_in_process, args=(barrier, queue, 10)) for _ in range(3)]
-    for worker in workers:
-        worker.start()
-    results = [queue.get(timeout=120) for _ in workers]
-    for worker in workers:
-        worker.join(timeout=30)
-        assert worker.exitcode == 0
+    results = run_in_processes(vend_in_process, 3, 10)
     bodies = [body for batch in results for body in batch]
     assert len(bodies) == 30 and all("error" not in body for body in bodies), bodies[:3]
     assert len({body["access_token"] for body in bodies}) == 1
