@@ -22,7 +22,7 @@ component_tokens = ComponentTokenService(store, wechat)
 authorizer_tokens = AuthorizerTokenService(store, wechat, component_tokens, EventBridgePublisher())
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

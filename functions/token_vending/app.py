@@ -61,7 +61,7 @@ def _response(answer: VendAnswer) -> Response[str]:
     return Response(answer.status, content_types.APPLICATION_JSON, json.dumps(answer.body), NO_STORE)
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
 @metrics.log_metrics
 @tracer.capture_lambda_handler(capture_response=False)  # the response holds a token: never in a trace
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -16,6 +17,7 @@ from infra.local.gateway import FakeLambdaContext
 from tests.integration.conftest import Handler, load_function
 from tests.support.pushes import APPID, Push, signed_push, ticket_xml
 from wxcomponent import settings
+from wxcomponent.observability import logger
 
 PATH = "/wechat/component/events"
 
@@ -126,3 +128,17 @@ def test_a_missing_secret_is_a_500_not_a_crash(emulator: Emulator, table: str, m
     assert answer["statusCode"] == 500
     assert answer["body"] == "internal: the component secret could not be read"
     assert stored_items(emulator, table) == []
+
+
+def test_log_keys_of_one_push_do_not_stick_to_the_next(
+    component_events: Handler, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level("INFO", logger="wxcomponent"):
+        component_events(event_for(signed_push(ticket_xml("ticket@@@one", int(time.time())))))
+        component_events(http_api_event("POST", PATH))  # unsigned: refused
+    lines = [json.loads(logger.registered_formatter.format(record)) for record in caplog.records]
+    [received] = [line for line in lines if line["message"] == "verify ticket received"]
+    [refused] = [line for line in lines if line["message"] == "request refused"]
+    assert received["info_type"] == "component_verify_ticket"
+    assert "info_type" not in refused and refused["error"] == "MalformedMessage"
+    assert all("ticket@@@" not in json.dumps(line) for line in lines)  # never the ticket itself

@@ -98,7 +98,6 @@ class ComponentEventService:
         push = parse_component_push(open_signed_push(signed, crypto, now))
         if push.appid != component.component_appid:
             raise AppIdMismatch("push is for another component")
-        logger.append_keys(info_type=push.info_type, create_time=push.create_time)
         if isinstance(push, VerifyTicketPush):
             self._store_ticket(push, int(now))
             return SUCCESS
@@ -120,11 +119,22 @@ class ComponentEventService:
 
     def _store_ticket(self, push: VerifyTicketPush, now: int) -> None:
         stored = self._store.save_ticket(Ticket.received(push.appid, push.ticket, push.create_time, now))
-        logger.info("verify ticket received", extra={"stored": stored})
+        logger.info(
+            "verify ticket received",
+            extra={"info_type": push.info_type, "create_time": push.create_time, "stored": stored},
+        )
         metrics.add_metric(name="TicketStored" if stored else "TicketNotNewer", unit=MetricUnit.Count, value=1)
 
     def _record(self, push: ComponentPush, now: int) -> None:
         authorizer_appid = getattr(push, "authorizer_appid", "")
         new = self._store.record_push(PushRecord(push.appid, push.info_type, push.create_time, authorizer_appid, now))
-        logger.info("push recorded", extra={"authorizer_appid": authorizer_appid, "new": new})
+        logger.info(
+            "push recorded",
+            extra={
+                "info_type": push.info_type,
+                "create_time": push.create_time,
+                "authorizer_appid": authorizer_appid,
+                "new": new,
+            },
+        )
         metrics.add_metric(name="PushRecorded", unit=MetricUnit.Count, value=1)
