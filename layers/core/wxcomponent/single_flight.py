@@ -39,7 +39,10 @@ class SingleFlight:
     leases: LeaseStore
     clock: Callable[[], float] = time.time
     sleep: Callable[[float], None] = time.sleep
-    lease_ttl: float = 15.0  # longer than a refresh with its retries takes
+    # Longer than a refresh can take: 3 attempts of 2 s connect + 5 s read, the backoff between them,
+    # and, for an authorizer, a component-token refresh nested inside. A holder that dies blocks
+    # nobody for longer than this; waiters give up after `wait` and their callers retry.
+    lease_ttl: float = 30.0
     wait: float = 8.0  # how long a waiter waits for the winner
     poll: float = 0.05
 
