@@ -7,12 +7,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Protocol
 
 from wxcomponent import settings as config
-from wxcomponent.crypto import MessageCrypto
-from wxcomponent.errors import AppIdMismatch, BadRequest, MalformedMessage, PayloadTooLarge, StaleTimestamp
+from wxcomponent.errors import AppIdMismatch
 from wxcomponent.observability import MetricUnit, logger, metrics
 from wxcomponent.ports import TicketStore
 from wxcomponent.push import (
@@ -22,46 +20,13 @@ from wxcomponent.push import (
     VerifyTicketPush,
     parse_component_push,
 )
+from wxcomponent.signed import MAX_BODY_BYTES, SignedPush, component_crypto, open_signed_push
 from wxcomponent.tickets import PushRecord, Ticket
 from wxcomponent.wechat import AuthorizationCodeRejected
-from wxcomponent.xmlparse import parse_flat_xml
 
 SUCCESS = "success"
-MAX_BODY_BYTES = 64 * 1024
-MAX_CLOCK_SKEW = 300  # seconds between the push's timestamp and now, either way
 
-
-@dataclass(frozen=True)
-class SignedPush:
-    """A push as it arrives: the raw body and the query parameters WeChat signs with."""
-
-    body: bytes
-    signature: str | None
-    timestamp: str | None
-    nonce: str | None
-    msg_signature: str | None
-    encrypt_type: str | None = "aes"
-
-
-def open_signed_push(push: SignedPush, crypto: MessageCrypto, now: float) -> dict[str, str]:
-    """Checks size, timestamp and both signatures, decrypts, and parses the inner document."""
-    if len(push.body) > MAX_BODY_BYTES:
-        raise PayloadTooLarge(f"body over {MAX_BODY_BYTES} bytes")
-    if not push.body:
-        raise MalformedMessage("empty body")
-    if push.encrypt_type not in (None, "aes"):
-        raise BadRequest("only encrypt_type=aes is accepted")
-    timestamp, nonce = push.timestamp or "", push.nonce or ""
-    if not timestamp.isdigit() or len(timestamp) > 12 or not nonce:
-        raise BadRequest("timestamp and nonce are required")
-    if abs(now - int(timestamp)) > MAX_CLOCK_SKEW:
-        raise StaleTimestamp("timestamp too far from now")
-    crypto.verify_signature(push.signature, timestamp, nonce)
-    encrypt = parse_flat_xml(push.body).get("Encrypt", "")
-    if not encrypt:
-        raise MalformedMessage("no Encrypt element")
-    crypto.verify_msg_signature(push.msg_signature, timestamp, nonce, encrypt)
-    return parse_flat_xml(crypto.decrypt(encrypt).message)
+__all__ = ["MAX_BODY_BYTES", "SUCCESS", "ComponentEventService", "SignedPush", "open_signed_push"]
 
 
 class Authorizations(Protocol):
@@ -89,11 +54,7 @@ class ComponentEventService:
 
     def handle(self, signed: SignedPush) -> str:
         component = self._component()
-        crypto = MessageCrypto(
-            component.token,
-            [component.encoding_aes_key, component.previous_encoding_aes_key],
-            component.component_appid,
-        )
+        crypto = component_crypto(component)
         now = self._clock()
         push = parse_component_push(open_signed_push(signed, crypto, now))
         if push.appid != component.component_appid:

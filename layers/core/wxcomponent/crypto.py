@@ -33,6 +33,12 @@ def sha1_signature(token: str, timestamp: str, nonce: str, encrypt: str = "") ->
     return hashlib.sha1("".join(sorted(parts)).encode("utf-8")).hexdigest()  # noqa: S324 - the protocol's hash
 
 
+def _same(expected: str, given: str) -> bool:
+    """Constant-time comparison of hex digests. Bytes, because `hmac.compare_digest` raises
+    TypeError on a str that is not ASCII, and a query parameter can be anything."""
+    return hmac.compare_digest(expected.encode("ascii"), given.lower().encode("utf-8", "surrogatepass"))
+
+
 def aes_key_from_encoding(encoding_aes_key: str) -> bytes:
     """AESKey = base64decode(EncodingAESKey + "="), which must be 43 characters of [A-Za-z0-9]."""
     if not _AES_KEY_RE.fullmatch(encoding_aes_key):
@@ -82,13 +88,13 @@ class MessageCrypto:
     def verify_signature(self, signature: str | None, timestamp: str, nonce: str) -> None:
         """Checks the URL `signature` (over token, timestamp, nonce) in constant time."""
         expected = sha1_signature(self._token, timestamp, nonce)
-        if not signature or not hmac.compare_digest(expected, signature.lower()):
+        if not signature or not _same(expected, signature):
             raise InvalidSignature("signature does not match")
 
     def verify_msg_signature(self, msg_signature: str | None, timestamp: str, nonce: str, encrypt: str) -> None:
         """Checks `msg_signature` (which also covers the ciphertext) in constant time."""
         expected = sha1_signature(self._token, timestamp, nonce, encrypt)
-        if not msg_signature or not hmac.compare_digest(expected, msg_signature.lower()):
+        if not msg_signature or not _same(expected, msg_signature):
             raise InvalidSignature("msg_signature does not match")
 
     def msg_signature(self, timestamp: str, nonce: str, encrypt: str) -> str:
