@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from infra.local.devconfig import DEFAULTS
 from wxcomponent.crypto import MessageCrypto, sha1_signature
@@ -70,3 +71,30 @@ def signed_query(encrypt: str, *, timestamp: int | None, nonce: str, token: str)
         "encrypt_type": "aes",
         "msg_signature": sha1_signature(token, ts, nonce, encrypt),
     }
+
+
+def account_message_xml(
+    to_user_name: str,
+    from_user_name: str,
+    fields: list[tuple[str, str | int]],
+    *,
+    create_time: int | None = None,
+) -> str:
+    """A user's message or event as an account receives it, fields in WeChat's order."""
+    parts = [
+        f"<ToUserName><![CDATA[{to_user_name}]]></ToUserName>",
+        f"<FromUserName><![CDATA[{from_user_name}]]></FromUserName>",
+        f"<CreateTime>{int(time.time()) if create_time is None else create_time}</CreateTime>",
+    ]
+    for name, value in fields:
+        text = str(value) if isinstance(value, int) else "<![CDATA[" + value.replace("]]>", "]]]]><![CDATA[>") + "]]>"
+        parts.append(f"<{name}>{text}</{name}>")
+    return "<xml>" + "".join(parts) + "</xml>"
+
+
+def signed_message(inner: str, to_user_name: str, **kwargs: Any) -> Push:
+    """An encrypted, signed message in the account envelope (ToUserName, not AppId)."""
+    envelope = (
+        f"<xml><ToUserName><![CDATA[{to_user_name}]]></ToUserName><Encrypt><![CDATA[{{encrypt}}]]></Encrypt></xml>"
+    )
+    return signed_push(inner, envelope=envelope, **kwargs)

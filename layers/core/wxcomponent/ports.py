@@ -64,6 +64,38 @@ class EventPublisher(Protocol):
         ...
 
 
+class MessageReceipts(Protocol):
+    """Which account messages we have seen, so that WeChat's retries are acted on once and
+    answered the same way. `key` is `AccountMessage.dedupe_key`."""
+
+    def claim(self, authorizer_appid: str, key: str, now: int, lease: int, keep: int) -> bool:
+        """True for the first sight of this message (or when an earlier attempt died: its claim
+        is older than `lease` seconds). The record is kept for `keep` seconds."""
+        ...
+
+    def record_answer(self, authorizer_appid: str, key: str, answer: str) -> None:
+        """What the message was answered with (an encrypted reply, "" or `success`)."""
+        ...
+
+    def answer_of(self, authorizer_appid: str, key: str, now: int) -> str | None:
+        """The recorded answer; None while the first attempt is still at work (or unknown)."""
+        ...
+
+
+class TaskQueue(Protocol):
+    def defer(self, task: dict[str, Any]) -> None:
+        """Runs `task` in another invocation, after this one has answered (a Lambda is frozen
+        once it answers). Raises when the task could not be handed over."""
+        ...
+
+
+class ReplyFunction(Protocol):
+    def ask(self, request: dict[str, Any], timeout: float) -> object:
+        """The vendor's reply function's answer to one message (a JSON value), within `timeout`
+        seconds. Raises when it failed, timed out or answered something that is not JSON."""
+        ...
+
+
 def publish_best_effort(
     publisher: EventPublisher, component_appid: str, detail_type: str, detail: dict[str, Any]
 ) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -106,6 +107,20 @@ def public_base_url() -> str:
     """Our own origin as browsers see it, when it is not the API's domain (a custom domain behind
     a proxy, or the local gateway). Empty: use the request's own domain over https."""
     return os.environ.get("PUBLIC_BASE_URL", "").rstrip("/")
+
+
+# A function's name, or its ARN (partition, region, account, name, and an optional version or alias).
+_FUNCTION_RE = re.compile(
+    r"(arn:aws[a-z-]*:lambda:[a-z0-9-]+:[0-9]{12}:function:)?[A-Za-z0-9_-]{1,64}(:[A-Za-z0-9_$-]{1,128})?"
+)
+
+
+def message_reply_function() -> str:
+    """The vendor's optional reply function (`MESSAGE_REPLY_FUNCTION_ARN`); "" when none."""
+    value = os.environ.get("MESSAGE_REPLY_FUNCTION_ARN", "")
+    if value and not _FUNCTION_RE.fullmatch(value):
+        raise ConfigurationError("MESSAGE_REPLY_FUNCTION_ARN must be a Lambda function's ARN or name")
+    return value
 
 
 def component_settings() -> ComponentSettings:
