@@ -36,7 +36,7 @@ dev: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check $(CORE) functions
-	$(BIN)/mypy $(CORE) functions/*/app.py infra
+	$(BIN)/mypy $(CORE) functions/*/app.py infra examples
 
 # Debian's Chromium for the browser ring (never a browser download: see docs/e2e.md).
 chromium:

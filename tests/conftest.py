@@ -105,8 +105,15 @@ class World:
         self.control("POST", "faults", {"api": api, "kind": kind, "value": value, "count": count})
 
 
+# Functions that are not ours (vendors' reply functions, a flaky one), invocable through the gateway.
+REPLY_FUNCTIONS = {
+    name: f"tests/support/functions/{folder}"
+    for name, folder in {"ReplyEcho": "echo", "ReplySlow": "slow", "ReplyFailing": "failing", "Flaky": "flaky"}.items()
+}
+
+
 def _start_world(monkeypatch: pytest.MonkeyPatch, events_url: str | None) -> Iterator[World]:
-    gateway = Gateway(port=0).start()
+    gateway = Gateway(port=0, extra_functions=REPLY_FUNCTIONS).start()
     try:
         config = SandboxConfig(
             port=0,
@@ -122,6 +129,8 @@ def _start_world(monkeypatch: pytest.MonkeyPatch, events_url: str | None) -> Ite
             monkeypatch.setenv("WECHAT_API_BASE", sandbox.url)
             monkeypatch.setenv("WECHAT_MP_BASE", sandbox.url)
             monkeypatch.setenv("PUBLIC_BASE_URL", gateway.url)
+            monkeypatch.setenv("AWS_ENDPOINT_URL_LAMBDA", gateway.url)  # our tasks and reply functions
+            monkeypatch.delenv("MESSAGE_REPLY_FUNCTION_ARN", raising=False)
             http = urllib3.PoolManager(timeout=urllib3.Timeout(connect=2, read=30), retries=False)
             yield World(gateway, sandbox, http)
     finally:

@@ -3,7 +3,9 @@ events for the handlers and turning their answers back into HTTP.
 
 It also serves Lambda's Invoke API (`POST /2015-03-31/functions/{name}/invocations`, the path boto3
 uses), so `boto3.client("lambda", endpoint_url="http://127.0.0.1:3000").invoke(...)` reaches a
-function by its template logical id (`TokenVendingFunction`) or its folder (`token_vending`).
+function by its template logical id (`TokenVendingFunction`) or its folder (`token_vending`). An
+asynchronous invocation (`InvocationType: Event`) is answered 202 at once and run afterwards, with
+Lambda's two retries when it raises, as Lambda's own queue does.
 
 Each function runs one event at a time (as one Lambda container does), whether the event comes from
 a route or an Invoke, so module-level state in a handler behaves as in AWS. Handlers and the core
@@ -32,6 +34,7 @@ from infra.local.template import ROOT, Route, http_routes, load_template, resour
 
 CORE = ROOT / "layers" / "core"
 MAX_BODY = 10 * 1024 * 1024  # API Gateway's payload limit
+ASYNC_RETRY_DELAYS = (1.0, 2.0)  # Lambda retries a failed asynchronous invocation twice (after 1 and 2 minutes)
 INVOKE_PATH = re.compile(r"/2015-03-31/functions/(?P<name>[^/]+)/invocations")
 LOCAL_IAM = {
     "accessKey": "ASIALOCAL",
@@ -113,12 +116,23 @@ class HandlerLoader:
 class Gateway:
     """The routes of template.yaml on a ThreadingHTTPServer."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 3000, routes: list[Route] | None = None) -> None:
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 3000,
+        routes: list[Route] | None = None,
+        extra_functions: dict[str, str] | None = None,
+    ) -> None:
+        """`extra_functions` maps a name to a folder holding `app.py`: functions that are not ours
+        (a vendor's reply function, say) but that Invoke should reach locally."""
         template = load_template()
         self.routes = routes if routes is not None else http_routes(template)
         self._functions = _invocable_functions(template)
+        for name, folder in (extra_functions or {}).items():
+            self._functions[name] = Route("INVOKE", "", name, folder, "app.lambda_handler")
         self._locks: dict[str, threading.Lock] = {}  # one per function (logical id), routes and Invoke alike
         self._locks_guard = threading.Lock()
+        self._async: list[threading.Thread] = []
         self._targets = [_Target(r, _path_pattern(r.path), self._lock(r.function)) for r in self.routes]
         self._loader = HandlerLoader()
         gateway = self
@@ -180,6 +194,32 @@ class Gateway:
         handler = self._loader.handler(function)
         with self._lock(function.function):
             return handler(event, FakeLambdaContext(function.function))
+
+    def invoke_later(self, function: Route, event: Any) -> None:
+        """Lambda's asynchronous Invoke: runs after the caller has its 202, retried twice on error."""
+
+        def run() -> None:
+            for delay in (0.0, *ASYNC_RETRY_DELAYS):
+                time.sleep(delay)  # Lambda's own back-off between tries, shortened
+                try:
+                    self.invoke_function(function, event)
+                    return
+                except Exception as exc:  # noqa: BLE001 - a failed try is logged; Lambda tries again
+                    sys.stderr.write(f"gateway: {function.function} (asynchronous) raised {type(exc).__name__}\n")
+
+        thread = threading.Thread(target=run, name=f"async-{function.function}", daemon=True)
+        with self._locks_guard:
+            self._async = [t for t in self._async if t.is_alive()] + [thread]
+        thread.start()
+
+    def wait_for_async(self, timeout: float = 30.0) -> bool:
+        """Joins every asynchronous invocation started so far (tests); False if one still runs."""
+        deadline = time.monotonic() + timeout
+        with self._locks_guard:
+            running = list(self._async)
+        for thread in running:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        return not any(thread.is_alive() for thread in running)
 
     def _lock(self, function: str) -> threading.Lock:
         with self._locks_guard:
@@ -261,6 +301,10 @@ class _RequestHandler(BaseHTTPRequestHandler):
         if invocation_type == "DryRun":
             self._answer(204, {}, b"")
             return
+        if invocation_type == "Event":
+            self.owner.invoke_later(function, event)
+            self._answer(202, {"content-type": "application/json"}, b"")
+            return
         headers = {"content-type": "application/json", "X-Amz-Executed-Version": "$LATEST"}
         try:
             result = self.owner.invoke_function(function, event)
@@ -269,9 +313,6 @@ class _RequestHandler(BaseHTTPRequestHandler):
             sys.stderr.write(f"gateway: {function.function} raised {type(exc).__name__}\n")
             headers["X-Amz-Function-Error"] = "Unhandled"
             payload = json.dumps({"errorMessage": str(exc), "errorType": type(exc).__name__}).encode("utf-8")
-        if invocation_type == "Event":  # run to completion here; Lambda would answer 202 at once
-            self._answer(202, {"content-type": "application/json"}, b"")
-            return
         self._answer(200, headers, payload)
 
     def _lambda_error(self, status: int, error_type: str, message: str) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 
 from infra.local import devconfig
 from infra.local.bootstrap import create_component_secret, create_event_bus, create_table
+from infra.local.bus import BusTail
 from infra.local.emulator import Emulator, start_emulator
 from infra.local.gateway import Gateway
 from infra.local.template import http_routes, load_template
@@ -19,6 +20,9 @@ from infra.local.template import http_routes, load_template
 TABLE_NAME = "wxcomponent-local"
 EVENT_BUS_NAME = "wxcomponent-local"
 SECRET_NAME = "wxcomponent-local/component"  # noqa: S105 - a name, not a secret
+# The example reply function (examples/message_reply), invocable locally as if deployed.
+REPLY_EXAMPLE = "MessageReplyExample"
+REPLY_EXAMPLE_ARN = f"arn:aws:lambda:us-east-1:123456789012:function:{REPLY_EXAMPLE}"
 
 
 @dataclass
@@ -49,6 +53,9 @@ def local_environment(emulator_url: str, sandbox_url: str, gateway_url: str) -> 
         "WECHAT_MP_BASE": sandbox_url,
         "EVENT_BUS_NAME": EVENT_BUS_NAME,
         "PUBLIC_BASE_URL": gateway_url,
+        # Lambda Invoke (our asynchronous tasks, the reply function) goes to the local gateway.
+        "AWS_ENDPOINT_URL_LAMBDA": gateway_url,
+        "MESSAGE_REPLY_FUNCTION_ARN": REPLY_EXAMPLE_ARN,
         "PRODUCT_NAME": "Demo SaaS (local)",
         "POWERTOOLS_TRACE_DISABLED": "true",
         "POWERTOOLS_METRICS_DISABLED": "true",
@@ -89,6 +96,7 @@ class Stack:
         lines.append(f"  moto server (DynamoDB, Secrets Manager, EventBridge)  {self.emulator.url}")
         lines.append(f"  schedule: token_refresher every {self.schedule.interval:g} s (EventBridge in AWS)")
         lines.append(f"  Lambda Invoke: boto3.client('lambda', endpoint_url='{self.gateway.url}')")
+        lines.append(f"  reply function: {REPLY_EXAMPLE} (examples/message_reply); bus events are echoed as 'bus: …'")
         lines.append(f"  table {TABLE_NAME}, secret {SECRET_NAME}")
         return "\n".join(lines)
 
@@ -151,7 +159,11 @@ def run_stack(
                 "encoding_aes_key": os.environ["WECHAT_COMPONENT_AES_KEY"],
             },
         )
-        gateway = stack.enter_context(Gateway(port=ports.gateway))
+        gateway = stack.enter_context(
+            Gateway(port=ports.gateway, extra_functions={REPLY_EXAMPLE: "examples/message_reply"})
+        )
+        bus_tail = BusTail(emulator.url, EVENT_BUS_NAME).start()
+        stack.callback(bus_tail.stop)
         sandbox = _start_sandbox(stack, ports, gateway.url, ticket_interval)
         schedule = Schedule(gateway, "token_refresher", refresh_interval).start()
         stack.callback(schedule.stop)

@@ -46,7 +46,8 @@ class MerchantAccount:
         return "小程序 Mini Program" if self.is_mini_program else "公众号 Official Account"
 
 
-# The full-network release test account (PROTOCOL.md §6), always authorizable.
+# Full-network release test accounts (PROTOCOL.md §6), always authorizable: WeChat's first Official
+# Account and first Mini Program. The release checks run against the Official Account by default.
 RELEASE_TEST_ACCOUNT = MerchantAccount(
     appid="wx570bc396a51b8ff8",
     user_name="gh_3c884a361561",
@@ -55,6 +56,15 @@ RELEASE_TEST_ACCOUNT = MerchantAccount(
     principal_name="腾讯全网发布测试 Tencent release test",
     alias="release_test",
 )
+RELEASE_TEST_MINI_PROGRAM = MerchantAccount(
+    appid="wxd101a85aa106f53e",
+    user_name="gh_8dad206e9538",
+    nick_name="全网发布测试小程序 Release Test Mini Program",
+    kind=MINI_PROGRAM,
+    principal_name="腾讯全网发布测试 Tencent release test",
+    service_type=0,
+)
+RELEASE_TEST_ACCOUNTS = (RELEASE_TEST_ACCOUNT, RELEASE_TEST_MINI_PROGRAM)
 
 _SEED_ACCOUNTS: tuple[tuple[str, str, str, str], ...] = (
     ("星河咖啡 Galaxy Coffee", OFFICIAL_ACCOUNT, "星河咖啡有限公司 Galaxy Coffee Ltd.", "galaxycoffee"),
@@ -112,8 +122,9 @@ class SandboxConfig:
     accounts: list[MerchantAccount] | None = None  # None: seeded_accounts(seed)
 
     def merchant_accounts(self) -> list[MerchantAccount]:
-        """The configured (or seeded) accounts plus the release test account."""
+        """The configured (or seeded) accounts plus the release test accounts."""
         accounts = list(self.accounts) if self.accounts is not None else seeded_accounts(self.seed)
-        if all(a.appid != RELEASE_TEST_ACCOUNT.appid for a in accounts):
-            accounts.append(RELEASE_TEST_ACCOUNT)
+        for test_account in RELEASE_TEST_ACCOUNTS:
+            if all(a.appid != test_account.appid for a in accounts):
+                accounts.append(test_account)
         return accounts

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -20,6 +21,7 @@ FUNCTIONS = {  # logical id -> (folder, [(method, path)])
         [("GET", "/wechat/authorize"), ("GET", "/wechat/authorize/callback")],
     ),
     "TokenVendingFunction": ("token_vending", [("POST", "/tokens")]),
+    "AccountMessagesFunction": ("account_messages", [("POST", "/wechat/accounts/{appid}/messages")]),
 }
 TABLE = repr({"Fn::GetAtt": ["Table", "Arn"]})
 SECRET = repr({"Fn::If": ["CreateComponentSecret", {"Ref": "ComponentSecret"}, {"Ref": "ExistingComponentSecretArn"}]})
@@ -121,7 +123,9 @@ def _policy_actions(transformed: dict[str, Any], function: str) -> dict[str, set
     return actions
 
 
-@pytest.mark.parametrize("function", ["ComponentEventsFunction", "AuthorizationFunction", "TokenVendingFunction"])
+@pytest.mark.parametrize(
+    "function", ["ComponentEventsFunction", "AuthorizationFunction", "TokenVendingFunction", "AccountMessagesFunction"]
+)
 def test_policies_name_exact_actions_on_exact_resources(transformed: dict[str, Any], function: str) -> None:
     """Item reads and writes on the table (no Scan, no Query), its secret, its bus: nothing else."""
     assert _policy_actions(transformed, function) == {
@@ -171,3 +175,59 @@ def test_only_the_token_route_requires_iam_and_everything_else_is_public(transfo
                 continue
             expected = [{"AWS_IAM": []}] if path == "/tokens" else None
             assert operation.get("security") == expected, (method, path)
+
+
+def test_account_messages_may_invoke_itself_and_the_reply_function_only(transformed: dict[str, Any]) -> None:
+    """Its own asynchronous invocations (work after the answer), and the vendor's reply function
+    only when one is configured: a separate policy, since the role naming its own function would
+    be a circular reference."""
+    policies = [
+        p["Properties"]
+        for p in resources_of_type(transformed, "AWS::IAM::Policy").values()
+        if p["Properties"]["Roles"] == [{"Ref": "AccountMessagesFunctionRole"}]
+    ]
+    [policy] = policies
+    own, reply = policy["PolicyDocument"]["Statement"]
+    assert own == {
+        "Effect": "Allow",
+        "Action": "lambda:InvokeFunction",
+        "Resource": [
+            {"Fn::GetAtt": ["AccountMessagesFunction", "Arn"]},
+            {"Fn::Sub": "${AccountMessagesFunction.Arn}:*"},
+        ],
+    }
+    assert reply == {
+        "Fn::If": [
+            "HasMessageReplyFunction",
+            {"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": {"Ref": "MessageReplyFunctionArn"}},
+            {"Ref": "AWS::NoValue"},
+        ]
+    }
+    configs = resources_of_type(transformed, "AWS::Lambda::EventInvokeConfig")
+    [config] = [
+        c["Properties"]
+        for c in configs.values()
+        if c["Properties"]["FunctionName"] == {"Ref": "AccountMessagesFunction"}
+    ]
+    assert config["MaximumRetryAttempts"] == 2
+    variables = transformed["Resources"]["AccountMessagesFunction"]["Properties"]["Environment"]["Variables"]
+    assert variables["MESSAGE_REPLY_FUNCTION_ARN"] == {"Ref": "MessageReplyFunctionArn"}
+
+
+def test_the_message_url_output_is_written_as_pasted_into_wechats_console() -> None:
+    outputs = load_template()["Outputs"]
+    url = outputs["MessageUrl"]["Value"]["Fn::Sub"]
+    assert url.endswith("/wechat/accounts/$APPID$/messages")
+    assert "消息与事件接收URL" in outputs["MessageUrl"]["Description"]
+
+
+def test_the_reply_function_parameter_accepts_arns_and_nothing_else() -> None:
+    pattern = re.compile(load_template()["Parameters"]["MessageReplyFunctionArn"]["AllowedPattern"])
+    for good in (
+        "",
+        "arn:aws:lambda:cn-north-1:123456789012:function:reply",
+        "arn:aws-cn:lambda:cn-north-1:123456789012:function:r:live",
+    ):
+        assert pattern.fullmatch(good), good
+    for bad in ("reply", "arn:aws:lambda:us-east-1:123456789012:function:*", "arn:aws:s3:::bucket"):
+        assert not pattern.fullmatch(bad), bad

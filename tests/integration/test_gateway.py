@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import urlencode
 
+import boto3
 import pytest
 import urllib3
 
@@ -38,3 +41,17 @@ def test_unsigned_post_is_4xx_and_a_genuine_push_is_success(gateway: Gateway) ->
     assert (genuine.status, genuine.data) == (200, b"success")
     assert http.request("GET", f"{gateway.url}/no/such/route").status == 404
     assert http.request("GET", url).status == 404  # method is part of the route
+
+
+@pytest.mark.parametrize(("succeed_on", "tries"), [(1, 1), (3, 3), (9, 3)])
+def test_an_asynchronous_invoke_is_answered_202_and_retried_twice_like_lambda(
+    tmp_path: Path, succeed_on: int, tries: int
+) -> None:
+    with Gateway(port=0, extra_functions={"Flaky": "tests/support/functions/flaky"}) as gateway:
+        client = boto3.client("lambda", endpoint_url=gateway.url, region_name="us-east-1")
+        log = tmp_path / "tries"
+        payload = json.dumps({"path": str(log), "succeed_on": succeed_on}).encode()
+        answer = client.invoke(FunctionName="Flaky", InvocationType="Event", Payload=payload)
+        assert answer["StatusCode"] == 202
+        assert gateway.wait_for_async(timeout=30)
+        assert len(log.read_text().splitlines()) == tries  # one try, then Lambda's two retries at most

@@ -87,3 +87,26 @@ def test_make_dev_serves_refuses_stores_and_refreshes(stack: Stack) -> None:
     stack.wait_for('"refresh sweep done"')  # the schedule runs the refresher
     page = http.request("GET", f"{gateway}/wechat/authorize")
     assert page.status == 200 and b'referrerpolicy="origin"' in page.data
+
+
+def test_make_dev_passes_the_release_checks_replies_and_shows_bus_events(stack: Stack) -> None:
+    sandbox = f"http://127.0.0.1:{stack.ports['SANDBOX_PORT']}"
+    http = urllib3.PoolManager(timeout=urllib3.Timeout(connect=2, read=30), retries=False)
+
+    def control(path: str, body: dict[str, object]) -> dict[str, object]:
+        answer = http.request("POST", f"{sandbox}/sandbox/{path}", body=json.dumps(body).encode())
+        assert answer.status == 200, answer.data
+        result: dict[str, object] = json.loads(answer.data)
+        return result
+
+    checks = control("release-checks", {"wait": 20})
+    assert checks["passed"], checks
+    assert all(check["passed"] for check in checks["checks"])  # type: ignore[attr-defined, index]
+    state = json.loads(http.request("GET", f"{sandbox}/sandbox/state").data)
+    appid = next(a["appid"] for a in state["accounts"] if a["kind"] == "official_account")
+    assert control("authorize", {"appid": appid})["delivery"]["ok"]  # type: ignore[index]
+    delivery = control("send-message", {"appid": appid, "content": "你好"})
+    reply = delivery["reply"]
+    assert reply["encrypted"] and reply["fields"]["Content"] == "收到：你好"  # type: ignore[index]  # noqa: RUF001
+    line = stack.wait_for(f"bus: message for {appid}")
+    assert "MsgType=text" in line and "你好" not in line  # the console never shows what a user wrote

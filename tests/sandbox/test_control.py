@@ -243,7 +243,7 @@ def test_command_line_runs_and_stops_on_sigterm() -> None:
         assert first.startswith("WeChat sandbox on http://127.0.0.1:")
         url = first.split()[3]
         state = Client(url).get_json("/sandbox/state")
-        assert len(state["accounts"]) == 6
+        assert len(state["accounts"]) == 7  # five seeded, two release test accounts
     finally:
         proc.terminate()
         assert proc.wait(timeout=5) == 0

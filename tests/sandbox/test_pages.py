@@ -89,7 +89,7 @@ def test_mobile_pages(wx: Wx, client: Client) -> None:
     for path in ("/wxaopen/safe/bindcomponent", "/safe/bindcomponent"):
         url, _ = page_path(wx, path=path, action="bindcomponent", no_scan="1")
         html = client.get(url, REFERER)[2].decode()
-        assert "(mobile)" in html and len(listed(html)) == 6
+        assert "(mobile)" in html and len(listed(html)) == 7  # five seeded, two release test accounts
 
 
 def test_parameter_errors(wx: Wx, client: Client) -> None:

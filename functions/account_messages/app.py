@@ -1,0 +1,81 @@
+"""POST /wechat/accounts/{appid}/messages: what users send to authorized accounts (the
+message-and-event URL, where WeChat fills `$APPID$` with the account's appid).
+
+Two entry points, one handler: the HTTP route, and this function's own asynchronous invocations,
+which carry work that must happen after WeChat has its answer (a Lambda is frozen once it answers).
+The module's top level is the composition root (built once per container).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from wxcomponent import settings
+from wxcomponent.account_messages import AccountMessageService
+from wxcomponent.adapters.dynamodb import DynamoDBStore
+from wxcomponent.adapters.eventbridge import EventBridgePublisher
+from wxcomponent.adapters.lambda_invoke import LambdaReplyFunction, LambdaTaskQueue
+from wxcomponent.adapters.message_receipts import DynamoDBMessageReceipts
+from wxcomponent.adapters.wechat_http import WeChatHttpApi
+from wxcomponent.authorization import AuthorizationService
+from wxcomponent.authorizer_token import AuthorizerTokenService
+from wxcomponent.component_token import ComponentTokenService
+from wxcomponent.http import error_response, raw_body
+from wxcomponent.observability import logger, metrics, tracer
+from wxcomponent.release import ReleaseTasks
+from wxcomponent.signed import SignedPush
+
+app = APIGatewayHttpResolver()
+store = DynamoDBStore()
+wechat = WeChatHttpApi()
+publisher = EventBridgePublisher()
+component_tokens = ComponentTokenService(store, wechat)
+tasks = LambdaTaskQueue()
+release_tasks = ReleaseTasks(
+    AuthorizationService(store, wechat, component_tokens, publisher),
+    AuthorizerTokenService(store, wechat, component_tokens, publisher),
+    wechat,
+)
+
+
+def reply_function() -> LambdaReplyFunction | None:
+    arn = settings.message_reply_function()
+    return LambdaReplyFunction(arn) if arn else None
+
+
+service = AccountMessageService(DynamoDBMessageReceipts(store), store, publisher, tasks, reply_function)
+
+
+@app.post("/wechat/accounts/<appid>/messages")
+def account_messages(appid: str) -> Response[str]:
+    event = app.current_event
+    query = event.query_string_parameters or {}
+    push = SignedPush(
+        body=raw_body(event.body, bool(event.is_base64_encoded)),
+        signature=query.get("signature"),
+        timestamp=query.get("timestamp"),
+        nonce=query.get("nonce"),
+        msg_signature=query.get("msg_signature"),
+        encrypt_type=query.get("encrypt_type"),
+    )
+    answer = service.handle(appid, push)
+    return Response(200, answer.content_type, answer.body)
+
+
+@app.exception_handler(Exception)  # type: ignore[untyped-decorator]  # Powertools leaves it untyped
+def handle_error(error: Exception) -> Response[str]:
+    return error_response(error)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
+@metrics.log_metrics
+@tracer.capture_lambda_handler(capture_response=False)  # replies carry users' words
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    tasks.function_name = context.invoked_function_arn
+    if isinstance(event, dict) and "task" in event and "requestContext" not in event:
+        return release_tasks.run(event)
+    return app.resolve(event, context)
