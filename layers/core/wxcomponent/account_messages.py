@@ -1,5 +1,4 @@
-"""Receipt of what users send to authorized accounts, on the message-and-event URL (docs:
-PROTOCOL.md §1, §5, §6).
+"""Receipt of what users send to authorized accounts, on the message-and-event URL (docs/messages.md).
 
 Every refusal is a `BadRequest` raised before anything is stored or published. A genuine message
 is answered within `ANSWER_BUDGET` (WeChat waits 5 s, then retries, 3 tries in all):

@@ -1,5 +1,5 @@
-"""What users send to an authorized account, as the message-and-event URL receives it (docs:
-PROTOCOL.md §5): the decrypted document's fields under WeChat's own names.
+"""What users send to an authorized account, as the message-and-event URL receives it
+(docs/messages.md): the decrypted document's fields under WeChat's own names.
 
 Values stay WeChat's text: `MsgId` is a 64-bit number that JSON readers in JavaScript would round,
 and `Location_X` is a decimal that a float would change. Nested elements (`SendPicsInfo`,

@@ -1,4 +1,4 @@
-"""The full-network release (全网发布) checks, answered on their own (docs: PROTOCOL.md §6).
+"""The full-network release (全网发布) checks, answered on their own (docs/messages.md).
 
 WeChat's automated checks send messages from its own test accounts to our message URL. Only those
 accounts trigger what follows; a real account that sends the same text is an ordinary message.
@@ -23,7 +23,8 @@ from wxcomponent.replies import PassiveReply, text_reply
 from wxcomponent.tokens import AccessToken
 from wxcomponent.wechat import SystemBusy, TokenRejected, UpstreamUnavailable
 
-# Official Account appid → original id, then Mini Program appid → original id (PROTOCOL.md §6).
+# WeChat's release test accounts (its 全网发布 instructions): Official Accounts, then Mini Programs,
+# appid → original id.
 RELEASE_TEST_ACCOUNTS: dict[str, str] = {
     "wx570bc396a51b8ff8": "gh_3c884a361561",
     "wx9252c5e0bb1836fc": "gh_c0f28a78b318",

@@ -1,5 +1,5 @@
 """Passive replies (被动回复) to an account's user: built from a plain object, written as WeChat's
-reply XML, then encrypted and signed (docs: PROTOCOL.md §1, encrypted passive reply).
+reply XML, then encrypted and signed (docs/messages.md).
 
 The reply object is what a vendor's reply function returns, so it is validated like any input:
 anything we cannot turn into a valid reply is refused with `InvalidReply`, and the caller answers

@@ -1,4 +1,4 @@
-"""Opening what WeChat pushes to either of our URLs (docs: PROTOCOL.md §1): size, time and both
+"""Opening what WeChat pushes to either of our URLs (WeChat's message encryption, WXBizMsgCrypt): size, time and both
 signatures checked, then the `<Encrypt>` text decrypted. Shared by the authorization-event URL and
 the accounts' message URL, so both refuse exactly the same bad input before anything is stored.
 """
