@@ -53,14 +53,8 @@ service = AccountMessageService(DynamoDBMessageReceipts(store), store, publisher
 @app.post("/wechat/accounts/<appid>/messages")
 def account_messages(appid: str) -> Response[str]:
     event = app.current_event
-    query = event.query_string_parameters or {}
-    push = SignedPush(
-        body=raw_body(event.body, bool(event.is_base64_encoded)),
-        signature=query.get("signature"),
-        timestamp=query.get("timestamp"),
-        nonce=query.get("nonce"),
-        msg_signature=query.get("msg_signature"),
-        encrypt_type=query.get("encrypt_type"),
+    push = SignedPush.from_query(
+        raw_body(event.body, bool(event.is_base64_encoded)), event.query_string_parameters or {}
     )
     answer = service.handle(appid, push)
     return Response(200, answer.content_type, answer.body)

@@ -31,14 +31,8 @@ service = ComponentEventService(store, authorizations)
 @app.post("/wechat/component/events")
 def component_events() -> Response[str]:
     event = app.current_event
-    query = event.query_string_parameters or {}
-    push = SignedPush(
-        body=raw_body(event.body, bool(event.is_base64_encoded)),
-        signature=query.get("signature"),
-        timestamp=query.get("timestamp"),
-        nonce=query.get("nonce"),
-        msg_signature=query.get("msg_signature"),
-        encrypt_type=query.get("encrypt_type"),
+    push = SignedPush.from_query(
+        raw_body(event.body, bool(event.is_base64_encoded)), event.query_string_parameters or {}
     )
     return Response(200, content_types.TEXT_PLAIN, service.handle(push))
 

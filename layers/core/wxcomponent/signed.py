@@ -6,6 +6,7 @@ the accounts' message URL, so both refuse exactly the same bad input before anyt
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from wxcomponent.crypto import Decrypted, MessageCrypto
@@ -30,6 +31,18 @@ class SignedPush:
     nonce: str | None
     msg_signature: str | None
     encrypt_type: str | None = "aes"
+
+    @classmethod
+    def from_query(cls, body: bytes, query: Mapping[str, str]) -> SignedPush:
+        """The push from its body and the query string's parameters (as API Gateway hands them)."""
+        return cls(
+            body=body,
+            signature=query.get("signature"),
+            timestamp=query.get("timestamp"),
+            nonce=query.get("nonce"),
+            msg_signature=query.get("msg_signature"),
+            encrypt_type=query.get("encrypt_type"),
+        )
 
 
 def component_crypto(component: ComponentSettings) -> MessageCrypto:
