@@ -293,3 +293,16 @@ def test_a_slow_or_failing_reply_function_still_gets_wechat_success_within_the_b
     assert (status, body) == (200, b"success")
     assert elapsed < 4.0  # WeChat waits 5 s
     assert len(bus.messages()) == 1
+
+
+def test_retries_of_a_replied_message_get_the_same_sealed_reply_and_one_event(
+    world: World, bus: Bus, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    appid, gh = authorized_account(world)
+    bus.drain()
+    monkeypatch.setenv("MESSAGE_REPLY_FUNCTION_ARN", "ReplyEcho")
+    push = text(gh, "once")
+    answers = [post(world, appid, push)[:2] for _ in range(3)]
+    assert answers[0][0] == 200 and answers[0][1].startswith(b"<xml><Encrypt>")
+    assert answers == [answers[0]] * 3  # byte for byte, the reply function asked once
+    assert len(bus.messages()) == 1
