@@ -1,7 +1,7 @@
 """The local stack's one set of made-up component credentials, shared by the gateway and the sandbox.
 
 These are not secrets: they exist only on loopback. Every value can be overridden by the
-environment variable of the same name (ARCHITECTURE.md, Configuration).
+environment variable of the same name (docs/architecture.md, Configuration).
 """
 
 from __future__ import annotations

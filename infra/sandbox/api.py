@@ -1,4 +1,4 @@
-"""WeChat's API paths (PROTOCOL.md §3): POST JSON in, WeChat's JSON shapes and errcodes out."""
+"""WeChat's API paths (docs/protocol.md §3): POST JSON in, WeChat's JSON shapes and errcodes out."""
 
 from __future__ import annotations
 

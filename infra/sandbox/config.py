@@ -46,7 +46,7 @@ class MerchantAccount:
         return "小程序 Mini Program" if self.is_mini_program else "公众号 Official Account"
 
 
-# Full-network release test accounts (PROTOCOL.md §6), always authorizable: WeChat's first Official
+# Full-network release test accounts (docs/protocol.md §6), always authorizable: WeChat's first Official
 # Account and first Mini Program. The release checks run against the Official Account by default.
 RELEASE_TEST_ACCOUNT = MerchantAccount(
     appid="wx570bc396a51b8ff8",

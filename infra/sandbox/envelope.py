@@ -1,4 +1,4 @@
-"""WeChat's XML and encrypted envelopes, as pure functions (PROTOCOL.md §1).
+"""WeChat's XML and encrypted envelopes, as pure functions (docs/protocol.md §1).
 
 Everything random (timestamp, nonce, the 16-byte prefix) is passed in, so the published test
 vectors can be reproduced exactly.

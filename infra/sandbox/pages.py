@@ -1,4 +1,4 @@
-"""HTML: WeChat's authorization pages (PROTOCOL.md §4), its error page, avatars and the control page.
+"""HTML: WeChat's authorization pages (docs/protocol.md §4), its error page, avatars and the control page.
 
 Every value that comes from a request or from state is escaped with html.escape.
 """

@@ -1,4 +1,4 @@
-"""The full-network release (全网发布) checks of PROTOCOL.md §6, run against the system."""
+"""The full-network release (全网发布) checks of docs/protocol.md §6, run against the system."""
 
 from __future__ import annotations
 

@@ -274,7 +274,7 @@ class World:
             if grant is None:
                 self.grants[appid] = Grant(account, refresh, int(now), permissions)
             else:
-                # Re-authorization issues a new refresh token and kills the old one (PROTOCOL.md §3).
+                # Re-authorization issues a new refresh token and kills the old one (docs/protocol.md §3).
                 grant.refresh_token = refresh
                 grant.previous_refresh_token = None
                 grant.authorized = True

@@ -1,4 +1,4 @@
-"""An implementation of WeChat's message crypto written in the tests from PROTOCOL.md §1 alone,
+"""An implementation of WeChat's message crypto written in the tests from docs/protocol.md §1 alone,
 sharing no code with `wxcomponent.crypto`, to open what our core seals (so a bug in our crypto
 cannot hide behind the same bug in its check)."""
 

@@ -1,4 +1,4 @@
-"""WXBizMsgCrypt against the published vectors (PROTOCOL.md §1), round trips, and every bad input."""
+"""WXBizMsgCrypt against the published vectors (docs/protocol.md §1), round trips, and every bad input."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Merchant authorization: the link to WeChat's page, and the exchange of the code it gives back
-(PROTOCOL.md §2 and §4).
+(docs/protocol.md §2 and §4).
 
 The same authorization code reaches us twice, on the browser's redirect and in the `authorized`
 push, and WeChat accepts it only once. Whoever comes first claims the code in the table and

@@ -1,5 +1,5 @@
 """Authorizer access tokens: read while valid, refreshed once per expiry with the grant's refresh
-token (PROTOCOL.md §3).
+token (docs/protocol.md §3).
 
 Every non-empty refresh token WeChat answers with is persisted (compare-and-set on the old one, so
 a slower refresh can never put back an older token). On 61023 the refresh token is recovered from

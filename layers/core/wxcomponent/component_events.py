@@ -1,4 +1,4 @@
-"""Receipt of pushes to the authorization-event URL: verify, decrypt, dispatch (PROTOCOL.md §1-2).
+"""Receipt of pushes to the authorization-event URL: verify, decrypt, dispatch (docs/protocol.md §1-2).
 
 Every refusal is a `BadRequest` raised before anything is stored, so bad input changes nothing.
 """

@@ -1,4 +1,4 @@
-"""The component access token: read while valid, refreshed once per expiry (PROTOCOL.md §3).
+"""The component access token: read while valid, refreshed once per expiry (docs/protocol.md §3).
 
 WeChat issues a new token on every call and the previous one dies about 5 minutes later, so
 refreshing too often breaks callers holding the old one: we refresh only when the stored token is

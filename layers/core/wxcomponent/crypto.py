@@ -1,4 +1,4 @@
-"""WXBizMsgCrypt: WeChat's message signature and AES-256-CBC encryption (PROTOCOL.md §1).
+"""WXBizMsgCrypt: WeChat's message signature and AES-256-CBC encryption (docs/protocol.md §1).
 
 Plaintext = 16 random bytes ‖ 4-byte big-endian length ‖ message ‖ component appid, padded with
 PKCS#7 over a 32-byte block (1..32 pad bytes, not AES's 16), encrypted with AES-256-CBC whose IV is
@@ -72,7 +72,7 @@ class MessageCrypto:
     """Signs, verifies, encrypts and decrypts for one component (token, AES keys, appid).
 
     Keys are tried in order: the current EncodingAESKey first, then the previous one during a
-    rotation (PROTOCOL.md §1, key rotation).
+    rotation (docs/protocol.md §1, key rotation).
     """
 
     def __init__(self, token: str, encoding_aes_keys: Sequence[str], appid: str) -> None:

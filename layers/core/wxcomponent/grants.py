@@ -1,5 +1,5 @@
 """What a merchant's authorization leaves us: the grant (refresh token, permissions, status) and
-the account's profile (ARCHITECTURE.md, Data).
+the account's profile (docs/architecture.md, Data).
 
 The grant has no TTL, ever, and is never overwritten by an empty or older refresh token: losing it
 means the merchant must authorize again.

@@ -1,4 +1,4 @@
-"""Typed pushes to the authorization-event URL (PROTOCOL.md §2)."""
+"""Typed pushes to the authorization-event URL (docs/protocol.md §2)."""
 
 from __future__ import annotations
 

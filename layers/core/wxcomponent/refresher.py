@@ -1,5 +1,5 @@
 """The scheduled sweep: keep the component token and every due authorizer token fresh, independent
-of traffic, and keep the verify ticket coming (PROTOCOL.md §2-3).
+of traffic, and keep the verify ticket coming (docs/protocol.md §2-3).
 
 Due authorizers are read from a sparse, sharded index keyed by when each is due (never a Scan);
 each refresh runs under its own single-flight lease, so a sweep and a vending call racing for the

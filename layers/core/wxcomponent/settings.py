@@ -1,4 +1,4 @@
-"""Configuration, read lazily and validated in one place (ARCHITECTURE.md, Configuration).
+"""Configuration, read lazily and validated in one place (docs/architecture.md, Configuration).
 
 The four component values come from the environment when set there (local runs, tests), else from
 the Secrets Manager secret named by `COMPONENT_SECRET_ID`, fetched through Powertools parameters and

@@ -1,4 +1,4 @@
-"""The component verify ticket: what we keep of it, and how long it is good for (PROTOCOL.md §2)."""
+"""The component verify ticket: what we keep of it, and how long it is good for (docs/protocol.md §2)."""
 
 from __future__ import annotations
 

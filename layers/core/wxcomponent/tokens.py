@@ -1,4 +1,4 @@
-"""Access tokens as we keep them: the component's and each authorizer's (ARCHITECTURE.md, Data)."""
+"""Access tokens as we keep them: the component's and each authorizer's (docs/architecture.md, Data)."""
 
 from __future__ import annotations
 

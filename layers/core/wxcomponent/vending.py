@@ -1,4 +1,4 @@
-"""Token vending: the request, the answer and the warm-container memory (ARCHITECTURE.md,
+"""Token vending: the request, the answer and the warm-container memory (docs/architecture.md,
 Token-vending contract).
 
 Knows nothing of Lambda events: an entry point hands in the payload (a JSON value, or the raw bytes

@@ -1,4 +1,4 @@
-"""The WeChat API as the core sees it (PROTOCOL.md §3): the port, the answers, and WeChat's errcodes
+"""The WeChat API as the core sees it (docs/protocol.md §3): the port, the answers, and WeChat's errcodes
 as typed errors. The urllib3 adapter lives in `wxcomponent.adapters.wechat_http`.
 
 Every answer's repr leaves tokens, refresh tokens and codes out, and every error's message is safe to

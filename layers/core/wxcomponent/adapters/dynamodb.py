@@ -1,4 +1,4 @@
-"""The single table over boto3's low-level DynamoDB client (ARCHITECTURE.md, Data).
+"""The single table over boto3's low-level DynamoDB client (docs/architecture.md, Data).
 
 Keys:
 - `COMPONENT#<appid>` / `TICKET`: the newest verify ticket; `/ TOKEN`: the component token;

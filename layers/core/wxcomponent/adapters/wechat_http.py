@@ -1,4 +1,4 @@
-"""The WeChat API over urllib3 (PROTOCOL.md §3): implements `wxcomponent.wechat.WeChatApi`.
+"""The WeChat API over urllib3 (docs/protocol.md §3): implements `wxcomponent.wechat.WeChatApi`.
 
 Every call is `POST base + path` with a JSON body; a token goes in the query (`component_access_token`,
 or `access_token` for message/custom/send), never in the body. urllib3's own retries are off: this
