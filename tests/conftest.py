@@ -20,8 +20,8 @@ from infra.local.devconfig import DEFAULTS
 from infra.local.emulator import Emulator, start_emulator
 from infra.local.gateway import Gateway
 from infra.sandbox import Sandbox, SandboxConfig
+from tests.support.graph import graph
 from wxcomponent import settings
-from wxcomponent.adapters.dynamodb import DynamoDBStore
 from wxcomponent.tickets import Ticket
 
 # Never reach real AWS from tests, whatever the developer's shell holds.
@@ -36,6 +36,8 @@ os.environ.update(
         "POWERTOOLS_METRICS_NAMESPACE": "WxComponent",
         "POWERTOOLS_TRACE_DISABLED": "true",
         "POWERTOOLS_METRICS_DISABLED": "true",
+        # A required setting; moto always has a bus of this name. The `event_bus` fixture makes its own.
+        "EVENT_BUS_NAME": "default",
     }
 )
 # A test that forgets to point us at the sandbox gets "connection refused", never WeChat. A loopback
@@ -99,7 +101,7 @@ class World:
         pushed = self.control("POST", "push-ticket")
         appid = DEFAULTS["WECHAT_COMPONENT_APPID"]
         now = int(time.time())
-        DynamoDBStore().save_ticket(Ticket.received(appid, pushed["ticket"], now, now))
+        graph().store.save_ticket(Ticket.received(appid, pushed["ticket"], now, now))
 
     def fault(self, api: str, kind: str, value: Any, count: int | None = 1) -> None:
         self.control("POST", "faults", {"api": api, "kind": kind, "value": value, "count": count})

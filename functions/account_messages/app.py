@@ -3,7 +3,7 @@ message-and-event URL, where WeChat fills `$APPID$` with the account's appid).
 
 Two entry points, one handler: the HTTP route, and this function's own asynchronous invocations,
 which carry work that must happen after WeChat has its answer (a Lambda is frozen once it answers).
-The module's top level is the composition root (built once per container).
+The object graph comes from the composition root (`wxcomponent.bootstrap`), settings checked first.
 """
 
 from __future__ import annotations
@@ -14,49 +14,23 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from wxcomponent import settings
-from wxcomponent.account_messages import AccountMessageService
-from wxcomponent.adapters.dynamodb import DynamoDBStore
-from wxcomponent.adapters.eventbridge import EventBridgePublisher
-from wxcomponent.adapters.lambda_invoke import LambdaReplyFunction, LambdaTaskQueue
-from wxcomponent.adapters.message_receipts import DynamoDBMessageReceipts
-from wxcomponent.adapters.wechat_http import WeChatHttpApi
-from wxcomponent.authorization import AuthorizationService
-from wxcomponent.authorizer_token import AuthorizerTokenService
-from wxcomponent.component_token import ComponentTokenService
+from wxcomponent.bootstrap import container
 from wxcomponent.http import error_response, raw_body
 from wxcomponent.observability import logger, metrics, tracer
-from wxcomponent.release import ReleaseTasks
 from wxcomponent.signed import SignedPush
 
 app = APIGatewayHttpResolver()
-store = DynamoDBStore()
-wechat = WeChatHttpApi()
-publisher = EventBridgePublisher()
-component_tokens = ComponentTokenService(store, wechat)
-tasks = LambdaTaskQueue()
-release_tasks = ReleaseTasks(
-    AuthorizationService(store, wechat, component_tokens, publisher),
-    AuthorizerTokenService(store, wechat, component_tokens, publisher),
-    wechat,
-)
-
-
-def reply_function() -> LambdaReplyFunction | None:
-    arn = settings.message_reply_function()
-    return LambdaReplyFunction(arn) if arn else None
-
-
-service = AccountMessageService(DynamoDBMessageReceipts(store), store, publisher, tasks, reply_function)
 
 
 @app.post("/wechat/accounts/<appid>/messages")
 def account_messages(appid: str) -> Response[str]:
+    wx = container()
+    wx.tasks.function_name = app.lambda_context.invoked_function_arn  # where work after the answer goes
     event = app.current_event
     push = SignedPush.from_query(
         raw_body(event.body, bool(event.is_base64_encoded)), event.query_string_parameters or {}
     )
-    answer = service.handle(appid, push)
+    answer = wx.account_messages.handle(appid, push)
     return Response(200, answer.content_type, answer.body)
 
 
@@ -69,7 +43,6 @@ def handle_error(error: Exception) -> Response[str]:
 @metrics.log_metrics
 @tracer.capture_lambda_handler(capture_response=False)  # replies carry users' words
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    tasks.function_name = context.invoked_function_arn
     if isinstance(event, dict) and "task" in event and "requestContext" not in event:
-        return release_tasks.run(event)
+        return container().release_tasks.run(event)
     return app.resolve(event, context)

@@ -14,13 +14,9 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from wxcomponent import pages
-from wxcomponent import settings as config
-from wxcomponent.adapters.dynamodb import DynamoDBStore
-from wxcomponent.adapters.eventbridge import EventBridgePublisher
-from wxcomponent.adapters.wechat_http import WeChatHttpApi
-from wxcomponent.authorization import AuthorizationRequest, AuthorizationService
-from wxcomponent.component_token import ComponentTokenService
-from wxcomponent.errors import BadRequest, WxComponentError, http_status
+from wxcomponent.authorization import AuthorizationRequest
+from wxcomponent.bootstrap import container
+from wxcomponent.errors import BadRequest, ConfigurationError, WxComponentError, http_status
 from wxcomponent.observability import logger, metrics, tracer
 from wxcomponent.wechat import AuthorizationCodeRejected
 
@@ -30,33 +26,32 @@ NO_STORE = {"Cache-Control": "no-store"}
 MOBILE_MARKERS = ("MicroMessenger", "Mobile", "Android", "iPhone", "iPad")
 
 app = APIGatewayHttpResolver()
-store = DynamoDBStore()
-wechat = WeChatHttpApi()
-authorizations = AuthorizationService(store, wechat, ComponentTokenService(store, wechat), EventBridgePublisher())
 
 
 @app.get(START_PATH)
 def start() -> Response[str]:
+    wx = container()
     request = AuthorizationRequest.from_query(app.current_event.query_string_parameters or {})
     mobile = any(marker in (app.current_event.headers.get("user-agent") or "") for marker in MOBILE_MARKERS)
-    link = authorizations.link(request, _origin() + CALLBACK_PATH, mobile=mobile)
-    html = pages.start_page(config.product_name(), request.auth_type, link.url, mobile=mobile)
+    link = wx.authorizations.link(request, _origin() + CALLBACK_PATH, mobile=mobile)
+    html = pages.start_page(wx.settings.product_name, request.auth_type, link.url, mobile=mobile)
     return Response(200, content_types.TEXT_HTML, html, NO_STORE)
 
 
 @app.get(CALLBACK_PATH)
 def callback() -> Response[str]:
+    wx = container()
     auth_code = (app.current_event.query_string_parameters or {}).get("auth_code", "")
     if not auth_code:
         raise BadRequest("the callback carries no auth_code")
-    result = authorizations.complete(auth_code)
+    result = wx.authorizations.complete(auth_code)
     assert result is not None  # complete() waits for another exchange unless told not to
-    vendor = config.authorized_redirect_url()
+    vendor = wx.settings.authorized_redirect_url
     if vendor:
         separator = "&" if "?" in vendor else "?"
         location = f"{vendor}{separator}{urlencode({'authorizer_appid': result.authorizer_appid})}"
         return Response(302, content_types.TEXT_HTML, "", {"Location": location, **NO_STORE})
-    html = pages.result_page(config.product_name(), result.authorizer_appid, result.profile)
+    html = pages.result_page(wx.settings.product_name, result.authorizer_appid, result.profile)
     return Response(200, content_types.TEXT_HTML, html, NO_STORE)
 
 
@@ -86,7 +81,13 @@ def handle_error(error: Exception) -> Response[str]:
 
 
 def _origin() -> str:
-    return config.public_base_url() or f"https://{app.current_event.request_context.domain_name}"
+    """Our origin as browsers see it. Also used by the error page, so broken settings fall back
+    to the request's own domain rather than failing twice."""
+    try:
+        configured = container().settings.public_base_url
+    except ConfigurationError:
+        configured = ""
+    return configured or f"https://{app.current_event.request_context.domain_name}"
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)

@@ -1,7 +1,7 @@
 """POST /wechat/component/events: WeChat's pushes to the authorization-event URL.
 
 The entry point only turns the event into a `SignedPush` and the answer into a response; the
-module's top level is the composition root (built once per container).
+object graph comes from the composition root (`wxcomponent.bootstrap`), settings checked first.
 """
 
 from __future__ import annotations
@@ -12,24 +12,17 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from wxcomponent.adapters.dynamodb import DynamoDBStore
-from wxcomponent.adapters.eventbridge import EventBridgePublisher
-from wxcomponent.adapters.wechat_http import WeChatHttpApi
-from wxcomponent.authorization import AuthorizationService
-from wxcomponent.component_events import ComponentEventService, SignedPush
-from wxcomponent.component_token import ComponentTokenService
+from wxcomponent.bootstrap import container
 from wxcomponent.http import error_response, raw_body
 from wxcomponent.observability import logger, metrics, tracer
+from wxcomponent.signed import SignedPush
 
 app = APIGatewayHttpResolver()
-store = DynamoDBStore()
-wechat = WeChatHttpApi()
-authorizations = AuthorizationService(store, wechat, ComponentTokenService(store, wechat), EventBridgePublisher())
-service = ComponentEventService(store, authorizations)
 
 
 @app.post("/wechat/component/events")
 def component_events() -> Response[str]:
+    service = container().component_events
     event = app.current_event
     push = SignedPush.from_query(
         raw_body(event.body, bool(event.is_base64_encoded)), event.query_string_parameters or {}

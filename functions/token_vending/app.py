@@ -4,7 +4,7 @@ Two entry points, one handler: a direct Lambda Invoke, whose event is the reques
 answer is the contract's body (the invoke itself always succeeds), and `POST /tokens` on the HTTP
 API with `AWS_IAM` auth, answered with the contract's HTTP status. The caller policy applies to the
 HTTP route, where API Gateway tells us who is calling; an Invoke is gated by IAM alone. The module's
-top level is the composition root (built once per container).
+object graph comes from the composition root (`wxcomponent.bootstrap`), settings checked first.
 """
 
 from __future__ import annotations
@@ -17,24 +17,15 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from wxcomponent import caller_policy
-from wxcomponent.adapters.dynamodb import DynamoDBStore
-from wxcomponent.adapters.eventbridge import EventBridgePublisher
-from wxcomponent.adapters.wechat_http import WeChatHttpApi
-from wxcomponent.authorizer_token import AuthorizerTokenService
-from wxcomponent.component_token import ComponentTokenService
-from wxcomponent.errors import NotAuthorized
+from wxcomponent.bootstrap import container
+from wxcomponent.errors import ConfigurationError, NotAuthorized
 from wxcomponent.http import raw_body
 from wxcomponent.observability import logger, metrics, tracer
-from wxcomponent.vending import TokenVendor, VendAnswer, VendRequest
+from wxcomponent.vending import VendAnswer, VendRequest, refusal
 
 NO_STORE = {"Cache-Control": "no-store"}
 
 app = APIGatewayHttpResolver()
-store = DynamoDBStore()
-wechat = WeChatHttpApi()
-component_tokens = ComponentTokenService(store, wechat)
-authorizer_tokens = AuthorizerTokenService(store, wechat, component_tokens, EventBridgePublisher())
-vendor = TokenVendor(component_tokens, authorizer_tokens)
 
 
 @app.post("/tokens")
@@ -42,19 +33,20 @@ def tokens() -> Response[str]:
     event = app.current_event
     caller = event.request_context.authorizer.iam.user_arn or None
     body = raw_body(event.body, bool(event.is_base64_encoded))
-    return _response(vendor.answer(body, caller, check=_check))
+    return _response(container().vendor.answer(body, caller, check=_check))
 
 
 @app.exception_handler(Exception)  # type: ignore[untyped-decorator]  # Powertools leaves it untyped
 def handle_error(error: Exception) -> Response[str]:
-    return _response(vendor.refused(error, app.current_event.request_context.authorizer.iam.user_arn or None))
+    return _response(refusal(error, app.current_event.request_context.authorizer.iam.user_arn or None))
 
 
 def _check(caller: str | None, request: VendRequest) -> None:
     """No IAM identity means the route lost its `AWS_IAM` auth: refuse rather than vend to anyone."""
     if caller is None:
         raise NotAuthorized("POST /tokens reached us without an IAM identity")
-    caller_policy.check(caller, request)
+    wx = container()
+    caller_policy.check(caller, request, wx.settings.caller_policy, wx.settings.secret)
 
 
 def _response(answer: VendAnswer) -> Response[str]:
@@ -68,4 +60,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     payload: object = event  # an Invoke may send any JSON value: only a dict can be an HTTP event
     if isinstance(payload, dict) and payload.get("version") == "2.0" and "requestContext" in payload:
         return app.resolve(event, context)
+    try:
+        vendor = container().vendor
+    except ConfigurationError as exc:
+        return refusal(exc, None, payload).body
     return vendor.answer(payload).body

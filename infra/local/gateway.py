@@ -327,9 +327,13 @@ class _RequestHandler(BaseHTTPRequestHandler):
         for cookie in cookies or []:
             self.send_header("Set-Cookie", cookie)
         self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(payload)
+        try:
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(payload)
+        except (BrokenPipeError, ConnectionResetError):
+            # The caller stopped waiting (a client read timeout): API Gateway and Lambda just drop it.
+            self.close_connection = True
 
 
 def _http_response(result: Any) -> tuple[int, dict[str, str], bytes, list[str]]:

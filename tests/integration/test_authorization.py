@@ -12,13 +12,14 @@ import pytest
 
 from infra.local.emulator import Emulator
 from tests.integration.conftest import World
+from tests.support.graph import graph
 from tests.support.pushes import APPID
-from wxcomponent.adapters.dynamodb import DynamoDBStore, authorizer_key
-from wxcomponent.adapters.eventbridge import EventBridgePublisher
+from wxcomponent.adapters.dynamodb import authorizer_key
 from wxcomponent.adapters.wechat_http import WeChatHttpApi
 from wxcomponent.authorization import AuthorizationService
-from wxcomponent.component_token import ComponentTokenService
+from wxcomponent.bootstrap import Container
 from wxcomponent.grants import AUTHORIZED, REVOKED
+from wxcomponent.settings import Settings
 from wxcomponent.wechat import AuthorizationCodeRejected, SystemBusy
 
 ACCOUNT = "wx570bc396a51b8ff8"  # the sandbox's release-test Official Account
@@ -36,9 +37,9 @@ def items_of(emulator: Emulator, table: str, appid: str) -> dict[str, dict[str, 
 
 
 def authorizations(**api_options: Any) -> AuthorizationService:
-    store = DynamoDBStore()
-    api = WeChatHttpApi(**api_options)
-    return AuthorizationService(store, api, ComponentTokenService(store, api), EventBridgePublisher())
+    """The root's graph, with WeChat's client built with the options a test names."""
+    settings = Settings.from_environment()
+    return Container(settings, wechat=WeChatHttpApi(settings.api_base, **api_options)).authorizations
 
 
 def get(world: World, path: str, **headers: str) -> Any:
@@ -131,7 +132,7 @@ def test_callback_and_push_racing_for_one_code_exchange_it_once(quiet_world: Wor
         results = list(pool.map(complete, range(4)))
     assert [r for i, r in enumerate(results) if i % 2 == 0] == [ACCOUNT, ACCOUNT]
     assert quiet_world.calls("api_query_auth") == 1
-    grant = DynamoDBStore().get_grant(ACCOUNT)
+    grant = graph().store.get_grant(ACCOUNT)
     assert grant is not None and grant.active
 
 
@@ -165,7 +166,7 @@ def test_a_refused_code_is_a_typed_error_and_leaves_the_grant_alone(quiet_world:
     quiet_world.fault("api_query_auth", "errcode", 61010, count=1)
     with pytest.raises(AuthorizationCodeRejected):
         authorizations().complete(code + "x")  # WeChat says expired: typed error, nothing changes
-    grant = DynamoDBStore().get_grant(ACCOUNT)
+    grant = graph().store.get_grant(ACCOUNT)
     assert grant is not None and grant.active
 
 
@@ -173,18 +174,35 @@ def test_wechat_failing_during_reauthorization_never_loses_the_grant(quiet_world
     quiet_world.push_ticket_to_table()
     first = quiet_world.control("POST", "authorize", {"appid": ACCOUNT})["auth_code"]
     authorizations().complete(first)
-    before = DynamoDBStore().get_grant(ACCOUNT)
+    before = graph().store.get_grant(ACCOUNT)
     second = quiet_world.control("POST", "authorize", {"appid": ACCOUNT})["auth_code"]
     quiet_world.fault("api_query_auth", "errcode", -1, count=None)
     with pytest.raises(SystemBusy):
         authorizations(sleep=lambda _: None).complete(second)
-    assert DynamoDBStore().get_grant(ACCOUNT) == before
+    assert graph().store.get_grant(ACCOUNT) == before
     quiet_world.control("DELETE", "faults")
     assert authorizations().complete(second) is not None  # the claim was given back: a retry works
-    after = DynamoDBStore().get_grant(ACCOUNT)
+    after = graph().store.get_grant(ACCOUNT)
     assert after is not None and before is not None and after.refresh_token != before.refresh_token
 
 
 def test_a_missing_auth_code_is_a_400_page(world: World) -> None:
     page = get(world, "/wechat/authorize/callback")
     assert page.status == 400 and 'id="start-again"' in page.data.decode()
+
+
+def test_a_bad_setting_is_refused_before_the_single_use_code_is_spent(
+    quiet_world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The refresh margin used to be read after api_query_auth had consumed the code, outside the
+    block that gives the claim back: a malformed value lost the merchant's authorization. Settings
+    are checked at the door now, so nothing reaches WeChat, and the code still works afterwards."""
+    quiet_world.push_ticket_to_table()
+    code = quiet_world.control("POST", "authorize", {"appid": ACCOUNT})["auth_code"]
+    monkeypatch.setenv("REFRESH_MARGIN_SECONDS", "twenty minutes")
+    refused = get(quiet_world, f"/wechat/authorize/callback?auth_code={quote(code)}")
+    assert refused.status == 500
+    assert quiet_world.calls("api_query_auth") == 0
+    monkeypatch.setenv("REFRESH_MARGIN_SECONDS", "1200")
+    page = get(quiet_world, f"/wechat/authorize/callback?auth_code={quote(code)}")
+    assert page.status == 200 and graph().store.get_grant(ACCOUNT) is not None

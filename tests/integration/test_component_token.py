@@ -4,23 +4,27 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import pytest
 import urllib3
 
 from tests.integration.conftest import World
+from tests.support.graph import graph
 from tests.support.pushes import APPID
 from tests.support.workers import run_in_processes, vend_component_tokens
-from wxcomponent.adapters.dynamodb import DynamoDBStore
 from wxcomponent.adapters.wechat_http import WeChatHttpApi
+from wxcomponent.bootstrap import Container
 from wxcomponent.component_token import ComponentTokenService
 from wxcomponent.errors import TicketMissing
+from wxcomponent.settings import Settings
 from wxcomponent.wechat import QuotaExceeded
 
 
-def service(**api_options: object) -> ComponentTokenService:
-    store = DynamoDBStore()
-    return ComponentTokenService(store, WeChatHttpApi(**api_options))  # type: ignore[arg-type]
+def service(**api_options: Any) -> ComponentTokenService:
+    """The root's graph, with WeChat's client built with the options a test names."""
+    settings = Settings.from_environment()
+    return Container(settings, wechat=WeChatHttpApi(settings.api_base, **api_options)).component_tokens
 
 
 def test_no_ticket_is_ticket_missing_and_costs_no_call(quiet_world: World) -> None:
@@ -36,7 +40,7 @@ def test_thirty_concurrent_refreshes_from_three_processes_cost_one_call(world: W
     assert sum(len(batch) for batch in results) == 30
     assert len(tokens) == 1
     assert world.calls("api_component_token") == 1
-    stored = DynamoDBStore().get_component_token(APPID)
+    stored = graph().store.get_component_token(APPID)
     assert stored is not None and stored.access_token in tokens
 
 
@@ -73,7 +77,7 @@ def test_twenty_reports_of_the_same_rejected_token_cost_one_refresh(world: World
 def test_a_40001_from_wechat_refreshes_once_and_retries_once(world: World) -> None:
     world.push_ticket()
     tokens = service()
-    api = WeChatHttpApi()
+    api = graph().wechat
     tokens.token()
     world.fault("api_create_preauthcode", "errcode", 40001, count=1)
     code = tokens.call(lambda token: api.create_preauthcode(token, APPID))
@@ -104,4 +108,4 @@ def test_quota_reached_is_a_typed_error_without_retries(world: World) -> None:
         service().token()
     assert raised.value.errcode == 45009
     assert world.calls("api_component_token") == 1
-    assert DynamoDBStore().get_component_token(APPID) is None
+    assert graph().store.get_component_token(APPID) is None

@@ -13,12 +13,9 @@ from typing import Any
 
 def vend_component_tokens(barrier: Barrier, results: Queue[list[str]], threads: int, min_validity: float) -> None:
     """`threads` concurrent callers in this process, released together with the other processes."""
-    from wxcomponent.adapters.dynamodb import DynamoDBStore
-    from wxcomponent.adapters.wechat_http import WeChatHttpApi
-    from wxcomponent.component_token import ComponentTokenService
+    from tests.support.graph import graph
 
-    store = DynamoDBStore()
-    service = ComponentTokenService(store, WeChatHttpApi())
+    service = graph().component_tokens
     local = threading.Barrier(threads)
 
     def one() -> str:

@@ -11,6 +11,7 @@ import pytest
 from wxcomponent import caller_policy, settings
 from wxcomponent.caller_policy import CallerPolicy, configured_policy
 from wxcomponent.errors import ConfigurationError, NotAuthorized
+from wxcomponent.settings import Settings
 from wxcomponent.vending import VendRequest
 
 ORDERS = "arn:aws:iam::123456789012:role/orders"
@@ -125,21 +126,27 @@ def test_malformed_policies_are_configuration_errors(raw: Any) -> None:
         CallerPolicy.parse(raw)
 
 
-def test_the_environment_wins_and_is_json(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert not configured_policy().configured  # nothing anywhere: allow-all
-    monkeypatch.setenv("CALLER_POLICY", json.dumps({USER: [B]}))
-    policy = configured_policy()
+def test_the_setting_wins_and_is_json() -> None:
+    no_secret = FakeSecret()
+    assert not configured_policy("", no_secret).configured  # nothing anywhere: allow-all
+    setting = json.dumps({USER: [B]})
+    policy = configured_policy(setting, no_secret)
     assert policy.configured and policy.allows(USER, "authorizer", B) and not policy.allows(USER, "authorizer", A)
-    caller_policy.check(USER, authorizer(B))
+    caller_policy.check(USER, authorizer(B), setting, no_secret)
     with pytest.raises(NotAuthorized):
-        caller_policy.check(USER, authorizer(A))
-    monkeypatch.setenv("CALLER_POLICY", "{broken")
+        caller_policy.check(USER, authorizer(A), setting, no_secret)
     with pytest.raises(ConfigurationError):
-        caller_policy.check(USER, authorizer(B))
+        caller_policy.check(USER, authorizer(B), "{broken", no_secret)
+
+
+def test_the_setting_is_what_the_environment_says(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CALLER_POLICY", json.dumps({USER: [B]}))
+    configured = Settings.from_environment({"TABLE_NAME": "t-1", "EVENT_BUS_NAME": "b", "CALLER_POLICY": "{}"})
+    assert configured.caller_policy == "{}"
 
 
 class FakeSecret:
-    """Stands in for `settings.component_secret` (the unit ring has no sockets)."""
+    """Stands in for `Settings.secret` (the unit ring has no sockets)."""
 
     def __init__(self, value: dict[str, Any] | None = None, error: Exception | None = None) -> None:
         self.value = value or {}
@@ -158,25 +165,23 @@ class FakeSecret:
     [{USER: [B]}, json.dumps({USER: [B]})],
     ids=["object", "json-string"],
 )
-def test_the_secret_is_read_when_the_environment_has_none(monkeypatch: pytest.MonkeyPatch, in_secret: Any) -> None:
+def test_the_secret_is_read_when_the_setting_is_empty(in_secret: Any) -> None:
     secret = FakeSecret({"component_appid": "wx5a0d8c0ffee5a4d1", "caller_policy": in_secret})
-    monkeypatch.setattr(settings, "component_secret", secret)
-    policy = configured_policy()
+    policy = configured_policy("", secret)
     assert policy.allows(USER, "authorizer", B) and not policy.allows(ADMIN, "authorizer", B)
     assert secret.reads == 1
-    monkeypatch.setenv("CALLER_POLICY", json.dumps({ADMIN: "*"}))  # the environment wins
-    assert configured_policy().allows(ADMIN, "authorizer", B)
+    assert configured_policy(json.dumps({ADMIN: "*"}), secret).allows(ADMIN, "authorizer", B)  # the setting wins
     assert secret.reads == 1
 
 
-def test_a_secret_without_a_policy_allows_everybody(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(settings, "component_secret", FakeSecret({"component_appid": "wx5a0d8c0ffee5a4d1"}))
-    assert not configured_policy().configured
+def test_a_secret_without_a_policy_allows_everybody() -> None:
+    assert not configured_policy("", FakeSecret({"component_appid": "wx5a0d8c0ffee5a4d1"})).configured
 
 
 def test_no_secret_configured_allows_everybody_without_a_read() -> None:
-    assert settings.component_secret() == {}  # COMPONENT_SECRET_ID is unset here
-    assert not configured_policy().configured
+    settings = Settings(table_name="t-1", event_bus_name="b")  # no COMPONENT_SECRET_ID
+    assert settings.secret() == {}
+    assert not configured_policy("", settings.secret).configured
 
 
 @pytest.mark.parametrize(
@@ -188,7 +193,6 @@ def test_no_secret_configured_allows_everybody_without_a_read() -> None:
     ],
     ids=["unreadable", "malformed-policy", "policy-not-json"],
 )
-def test_an_unreadable_secret_or_a_bad_policy_fails_closed(monkeypatch: pytest.MonkeyPatch, secret: FakeSecret) -> None:
-    monkeypatch.setattr(settings, "component_secret", secret)
+def test_an_unreadable_secret_or_a_bad_policy_fails_closed(secret: FakeSecret) -> None:
     with pytest.raises(ConfigurationError):
-        caller_policy.check(ADMIN, component())
+        caller_policy.check(ADMIN, component(), "", secret)

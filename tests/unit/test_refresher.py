@@ -75,7 +75,7 @@ def refresher(store: Store, authorizers: AuthorizerTokens, api: Api | None = Non
         clock=lambda: NOW,
         sleep=lambda _: None,
         parallelism=2,
-        refresh_margin=lambda: 1200,
+        refresh_margin=1200,
     )
 
 

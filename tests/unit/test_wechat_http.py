@@ -317,11 +317,9 @@ def test_send_custom_message_uses_access_token_in_the_query() -> None:
     assert "QUERY_AUTH_CODE的API文本".encode() in call.body  # ensure_ascii=False: UTF-8, not \\u escapes
 
 
-def test_the_base_url_is_read_lazily_from_settings(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("WECHAT_API_BASE", raising=False)
+def test_the_base_url_is_the_one_given_without_a_trailing_slash() -> None:
     transport = FakeTransport([ok(pre_auth_code=PRE_AUTH, expires_in=600)])
-    api = WeChatHttpApi(http=transport)  # built before the environment says where WeChat is
-    monkeypatch.setenv("WECHAT_API_BASE", "http://sandbox.test:8080/")
+    api = WeChatHttpApi("http://sandbox.test:8080/", http=transport)  # the root passes the setting
     api.create_preauthcode(COMPONENT_TOKEN, APPID)
     assert transport.calls[0].url.startswith("http://sandbox.test:8080/cgi-bin/component/api_create_preauthcode?")
 

@@ -16,7 +16,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from wxcomponent import settings as config
 from wxcomponent.authorization import APPID_RE
 from wxcomponent.crypto import MessageCrypto
 from wxcomponent.errors import BadRequest
@@ -26,6 +25,7 @@ from wxcomponent.observability import MetricUnit, logger, metrics
 from wxcomponent.ports import EventPublisher, MessageReceipts, ReplyFunction, TaskQueue, publish_best_effort
 from wxcomponent.release import QueryAuthCode, ReplyNow, release_check
 from wxcomponent.replies import InvalidReply, PassiveReply, reply_from, seal
+from wxcomponent.settings import ComponentSettings
 from wxcomponent.signed import SignedPush, component_crypto, open_signed
 
 SUCCESS = "success"
@@ -63,7 +63,8 @@ class AccountMessageService:
         publisher: EventPublisher,
         tasks: TaskQueue,
         reply_function: Callable[[], ReplyFunction | None] = lambda: None,
-        component: Callable[[], config.ComponentSettings] = config.component_settings,
+        *,
+        component: Callable[[], ComponentSettings],
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,

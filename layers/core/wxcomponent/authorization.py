@@ -16,12 +16,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
-from wxcomponent import settings as config
 from wxcomponent.component_token import ComponentTokenService
 from wxcomponent.errors import BadRequest, WxComponentError
 from wxcomponent.grants import AUTHORIZED, Grant, Profile, func_ids
 from wxcomponent.observability import MetricUnit, logger, metrics
 from wxcomponent.ports import EventPublisher, GrantStore, publish_best_effort
+from wxcomponent.settings import DEFAULT_MP_BASE, DEFAULT_OPEN_BASE, REFRESH_MARGIN, ComponentSettings
 from wxcomponent.tokens import AccessToken
 from wxcomponent.wechat import AuthorizerProfile, UpstreamError, UpstreamUnavailable, WeChatApi
 
@@ -86,10 +86,14 @@ class AuthorizationService:
         api: WeChatApi,
         component_tokens: ComponentTokenService,
         publisher: EventPublisher,
-        component: Callable[[], config.ComponentSettings] = config.component_settings,
+        *,
+        component: Callable[[], ComponentSettings],
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
         wait: float = 8.0,
+        refresh_margin: int = REFRESH_MARGIN[2],
+        mp_base: str = DEFAULT_MP_BASE,
+        open_base: str = DEFAULT_OPEN_BASE,
     ) -> None:
         self._store = store
         self._api = api
@@ -99,6 +103,9 @@ class AuthorizationService:
         self._clock = clock
         self._sleep = sleep
         self._wait = wait
+        self._refresh_margin = refresh_margin
+        self._mp_base = mp_base
+        self._open_base = open_base
 
     # -- the link ----------------------------------------------------------------------------------
 
@@ -120,9 +127,9 @@ class AuthorizationService:
         if request.category_id_list:
             params["category_id_list"] = request.category_id_list
         if mobile:
-            url = f"{config.open_base()}/wxaopen/safe/bindcomponent?{urlencode(params)}#wechat_redirect"
+            url = f"{self._open_base}/wxaopen/safe/bindcomponent?{urlencode(params)}#wechat_redirect"
         else:
-            url = f"{config.mp_base()}/cgi-bin/componentloginpage?{urlencode(params)}"
+            url = f"{self._mp_base}/cgi-bin/componentloginpage?{urlencode(params)}"
         return AuthorizationLink(url, mobile, code.expires_in)
 
     # -- the exchange ------------------------------------------------------------------------------
@@ -186,7 +193,7 @@ class AuthorizationService:
             updated_at=now,
         )
         token = AccessToken.issued(info.authorizer_appid, info.authorizer_access_token, info.expires_in, now)
-        self._store.save_grant(grant, refresh_due=token.expires_at - config.refresh_margin())
+        self._store.save_grant(grant, refresh_due=token.expires_at - self._refresh_margin)
         self._store.save_authorizer_token(token)
         profile = self._fetch_profile(info.authorizer_appid, now)
         self._store.finish_code(code_hash, holder, info.authorizer_appid)

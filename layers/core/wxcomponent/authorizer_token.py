@@ -13,12 +13,12 @@ import time
 from collections.abc import Callable
 from functools import partial
 
-from wxcomponent import settings as config
 from wxcomponent.component_token import ComponentTokenService
 from wxcomponent.errors import NotAuthorized
 from wxcomponent.grants import Grant
 from wxcomponent.observability import MetricUnit, logger, metrics
 from wxcomponent.ports import EventPublisher, GrantStore, publish_best_effort
+from wxcomponent.settings import REFRESH_MARGIN, ComponentSettings
 from wxcomponent.single_flight import SingleFlight
 from wxcomponent.tokens import AccessToken
 from wxcomponent.wechat import (
@@ -41,10 +41,11 @@ class AuthorizerTokenService:
         api: WeChatApi,
         component_tokens: ComponentTokenService,
         publisher: EventPublisher,
-        component: Callable[[], config.ComponentSettings] = config.component_settings,
+        *,
+        component: Callable[[], ComponentSettings],
         clock: Callable[[], float] = time.time,
         single_flight: SingleFlight | None = None,
-        refresh_margin: Callable[[], int] = config.refresh_margin,
+        refresh_margin: int = REFRESH_MARGIN[2],
     ) -> None:
         self._store = store
         self._api = api
@@ -106,7 +107,7 @@ class AuthorizerTokenService:
         if rotated and rotated != used and self._store.update_refresh_token(authorizer_appid, used, rotated, now):
             logger.info("refresh token rotated and kept", extra={"authorizer_appid": authorizer_appid})
             metrics.add_metric(name="RefreshTokenRotated", unit=MetricUnit.Count, value=1)
-        self._store.set_refresh_due(authorizer_appid, token.expires_at - self._margin())
+        self._store.set_refresh_due(authorizer_appid, token.expires_at - self._margin)
         logger.info("authorizer token refreshed", extra={"authorizer_appid": authorizer_appid})
         metrics.add_metric(name="AuthorizerTokenRefreshed", unit=MetricUnit.Count, value=1)
         return token

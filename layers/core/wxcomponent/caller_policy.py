@@ -8,7 +8,7 @@ The policy maps a caller's IAM ARN to the authorizer appids it may fetch:
 `"component"` in a list allows the component token; `"*"` (alone or in a list) allows everything.
 It is read from the environment variable `CALLER_POLICY` (JSON) when set, else from the key
 `caller_policy` of the component secret (a JSON object, or a string holding one), read through
-`settings.component_secret()` and so cached with the secret for 5 minutes. No policy anywhere:
+`Settings.secret()` and so cached with the secret for 5 minutes. No policy anywhere:
 every caller IAM lets through may fetch every token. A policy that is there but malformed, or a
 secret that cannot be read, is a `ConfigurationError` (every request fails, closed).
 
@@ -24,12 +24,10 @@ for a role with a path, `role/some/path/ROLE`, matches too: session ARNs drop th
 from __future__ import annotations
 
 import json
-import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from wxcomponent import settings
 from wxcomponent.authorization import APPID_RE
 from wxcomponent.errors import ConfigurationError, NotAuthorized
 from wxcomponent.observability import logger
@@ -38,6 +36,7 @@ from wxcomponent.vending import COMPONENT, VendRequest
 ENV_NAME = "CALLER_POLICY"
 SECRET_KEY = "caller_policy"  # noqa: S105 - the name of a key in the secret, not a secret
 EVERYTHING = "*"
+SecretReader = Callable[[], Mapping[str, object]]
 _ROLE_ARN = re.compile(r"arn:(?P<partition>aws[\w-]*):iam::(?P<account>\d{12}):role/(?:[^/]+/)*(?P<role>[^/]+)")
 _SESSION_ARN = re.compile(r"arn:(?P<partition>aws[\w-]*):sts::(?P<account>\d{12}):assumed-role/(?P<role>[^/]+)/[^/]+")
 _PRINCIPAL_ARN = re.compile(r"arn:aws[\w-]*:(?:iam|sts)::\d{12}:\S+")
@@ -96,23 +95,18 @@ class CallerPolicy:
             raise NotAuthorized("the caller policy does not allow this caller this token")
 
 
-def check(caller: str | None, request: VendRequest) -> None:
-    """The configured policy's `check`, read afresh (environment, or the cached secret)."""
-    configured_policy().check(caller, request)
+def check(caller: str | None, request: VendRequest, configured: str, secret: SecretReader) -> None:
+    """The configured policy's `check`, read afresh (the setting, or the cached secret)."""
+    configured_policy(configured, secret).check(caller, request)
 
 
-def configured_policy() -> CallerPolicy:
-    """From `CALLER_POLICY`, else the component secret's `caller_policy`, else allow-all."""
-    raw = os.environ.get(ENV_NAME, "")
-    if raw.strip():
-        return CallerPolicy.parse(raw)
-    from_secret = _from_secret()
+def configured_policy(configured: str, secret: SecretReader) -> CallerPolicy:
+    """From the `CALLER_POLICY` setting, else the component secret's `caller_policy`, else
+    allow-all. An unreadable secret is a ConfigurationError."""
+    if configured.strip():
+        return CallerPolicy.parse(configured)
+    from_secret = secret().get(SECRET_KEY)
     return CallerPolicy.allow_all() if from_secret is None else CallerPolicy.parse(from_secret)
-
-
-def _from_secret() -> object:
-    """The secret's `caller_policy` (None when absent); an unreadable secret is ConfigurationError."""
-    return settings.component_secret().get(SECRET_KEY)
 
 
 def _allowed(value: object) -> frozenset[str] | None:

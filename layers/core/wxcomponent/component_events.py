@@ -9,7 +9,6 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
-from wxcomponent import settings as config
 from wxcomponent.errors import AppIdMismatch
 from wxcomponent.observability import MetricUnit, logger, metrics
 from wxcomponent.ports import TicketStore
@@ -20,6 +19,7 @@ from wxcomponent.push import (
     VerifyTicketPush,
     parse_component_push,
 )
+from wxcomponent.settings import ComponentSettings
 from wxcomponent.signed import MAX_BODY_BYTES, SignedPush, component_crypto, open_signed_push
 from wxcomponent.tickets import PushRecord, Ticket
 from wxcomponent.wechat import AuthorizationCodeRejected
@@ -44,7 +44,8 @@ class ComponentEventService:
         self,
         store: TicketStore,
         authorizations: Authorizations | None = None,
-        component: Callable[[], config.ComponentSettings] = config.component_settings,
+        *,
+        component: Callable[[], ComponentSettings],
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._store = store

@@ -12,9 +12,9 @@ import time
 from collections.abc import Callable
 from typing import Protocol, TypeVar
 
-from wxcomponent import settings as config
 from wxcomponent.errors import TicketMissing
 from wxcomponent.observability import MetricUnit, logger, metrics
+from wxcomponent.settings import ComponentSettings
 from wxcomponent.single_flight import LeaseStore, SingleFlight
 from wxcomponent.tickets import Ticket
 from wxcomponent.tokens import AccessToken
@@ -37,7 +37,8 @@ class ComponentTokenService:
         self,
         store: ComponentTokenStore,
         api: WeChatApi,
-        component: Callable[[], config.ComponentSettings] = config.component_settings,
+        *,
+        component: Callable[[], ComponentSettings],
         clock: Callable[[], float] = time.time,
         single_flight: SingleFlight | None = None,
     ) -> None:

@@ -18,11 +18,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from wxcomponent import settings as config
 from wxcomponent.authorizer_token import AuthorizerTokenService
 from wxcomponent.component_token import ComponentTokenService
 from wxcomponent.errors import WxComponentError
 from wxcomponent.observability import MetricUnit, logger, metrics, single_metric
+from wxcomponent.settings import REFRESH_MARGIN, ComponentSettings
 from wxcomponent.tickets import Ticket
 from wxcomponent.wechat import UpstreamError, WeChatApi
 
@@ -62,12 +62,13 @@ class Refresher:
         component_tokens: ComponentTokenService,
         authorizer_tokens: AuthorizerTokenService,
         shards: list[str],
-        component: Callable[[], config.ComponentSettings] = config.component_settings,
+        *,
+        component: Callable[[], ComponentSettings],
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
         parallelism: int = 8,
         jitter: float = 0.2,
-        refresh_margin: Callable[[], int] = config.refresh_margin,
+        refresh_margin: int = REFRESH_MARGIN[2],
         rng: random.Random | None = None,
     ) -> None:
         self._store = store
@@ -115,7 +116,7 @@ class Refresher:
 
     def _component_token(self, report: SweepReport) -> None:
         try:
-            self._component_tokens.token(min_validity=self._margin())
+            self._component_tokens.token(min_validity=self._margin)
             report.component_token_ok = True
         except WxComponentError as exc:
             report.failed[_failure_key(exc)] += 1
@@ -134,7 +135,7 @@ class Refresher:
         if not due:
             return
         lock = threading.Lock()
-        margin = self._margin()
+        margin = self._margin
 
         def refresh(appid: str) -> None:
             if remaining_ms() < TIME_RESERVE_MS:

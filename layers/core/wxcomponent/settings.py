@@ -1,8 +1,10 @@
-"""Configuration, read lazily and validated in one place (docs/architecture.md, Configuration).
+"""Configuration: one object, read from the environment and checked all at once when a handler
+starts (`Settings.from_environment`), then handed to the composition root (`wxcomponent.bootstrap`).
+This is the only module that reads the environment. Names and meanings: docs/architecture.md.
 
-The four component values come from the environment when set there (local runs, tests), else from
-the Secrets Manager secret named by `COMPONENT_SECRET_ID`, fetched through Powertools parameters and
-cached for `SECRET_MAX_AGE` seconds so a rotated secret is picked up without a redeploy.
+The component's credentials are the one part read lazily: they may live in the Secrets Manager
+secret named by `COMPONENT_SECRET_ID`, fetched through Powertools parameters and cached for
+`SECRET_MAX_AGE` seconds, so a rotated secret is picked up without a redeploy.
 """
 
 from __future__ import annotations
@@ -10,7 +12,8 @@ from __future__ import annotations
 import functools
 import os
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from aws_lambda_powertools.utilities import parameters
@@ -23,7 +26,10 @@ SECRETS_CLIENT_CONFIG = Config(connect_timeout=2, read_timeout=3, retries={"max_
 DEFAULT_API_BASE = "https://api.weixin.qq.com"
 DEFAULT_MP_BASE = "https://mp.weixin.qq.com"
 DEFAULT_OPEN_BASE = "https://open.weixin.qq.com"
-DEFAULT_REFRESH_MARGIN = 20 * 60
+DEFAULT_PRODUCT_NAME = "wxcomponent"
+# Bounds shared with template.yaml's parameters (a test holds them equal).
+REFRESH_MARGIN = (120, 3600, 20 * 60)  # min, max, default seconds
+REFRESH_PARALLELISM = (1, 64, 8)
 
 # environment name -> key in the secret's JSON
 _COMPONENT_FIELDS = {
@@ -34,6 +40,15 @@ _COMPONENT_FIELDS = {
     "WECHAT_COMPONENT_PREVIOUS_AES_KEY": "previous_encoding_aes_key",
 }
 _OPTIONAL = {"previous_encoding_aes_key", "component_appsecret"}
+_TABLE_RE = re.compile(r"[A-Za-z0-9_.-]{3,255}")
+_BUS_RE = re.compile(r"[A-Za-z0-9._/:-]{1,1600}")  # a bus name, or its ARN
+_URL_RE = re.compile(r"https?://[^\s/?#]+(/[^\s?#]*)?")
+_REDIRECT_RE = re.compile(r"https?://[^\s/?#]+[^\s#]*")  # may carry a query of the vendor's
+_NUMBER_RE = re.compile(r"[0-9]{1,6}")
+# A function's name, or its ARN (partition, region, account, name, and an optional version or alias).
+_FUNCTION_RE = re.compile(
+    r"(arn:aws[a-z-]*:lambda:[a-z0-9-]+:[0-9]{12}:function:)?[A-Za-z0-9_-]{1,64}(:[A-Za-z0-9_$-]{1,128})?"
+)
 
 
 @dataclass(frozen=True)
@@ -48,99 +63,110 @@ class ComponentSettings:
         return f"ComponentSettings(component_appid={self.component_appid!r}, secrets=<redacted>)"
 
 
-def table_name() -> str:
-    name = os.environ.get("TABLE_NAME", "")
-    if not name:
-        raise ConfigurationError("TABLE_NAME is not set")
-    return name
+@dataclass(frozen=True)
+class Settings:
+    """Every setting of every function, validated. Frozen and hashable: the composition root is
+    cached per distinct `Settings`, so a container builds its object graph once."""
+
+    table_name: str
+    event_bus_name: str
+    component_secret_id: str = ""
+    api_base: str = DEFAULT_API_BASE
+    mp_base: str = DEFAULT_MP_BASE
+    open_base: str = DEFAULT_OPEN_BASE
+    refresh_margin: int = REFRESH_MARGIN[2]
+    refresh_parallelism: int = REFRESH_PARALLELISM[2]
+    product_name: str = DEFAULT_PRODUCT_NAME
+    authorized_redirect_url: str = ""
+    public_base_url: str = ""
+    message_reply_function: str = ""
+    caller_policy: str = ""  # JSON, parsed where it is used (wxcomponent.caller_policy)
+    # The component's values given directly (local runs, tests): environment name -> value.
+    component_values: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Reads and checks every setting; one `ConfigurationError` names every problem (never a
+        value: a value may be a secret)."""
+        env = os.environ if environ is None else environ
+        problems: list[str] = []
+
+        def text(name: str, pattern: re.Pattern[str] | None = None, *, required: bool = False) -> str:
+            value = env.get(name, "").strip()
+            if not value:
+                if required:
+                    problems.append(f"{name} is not set")
+                return ""
+            if pattern is not None and not pattern.fullmatch(value):
+                problems.append(f"{name} is malformed")
+            return value
+
+        def number(name: str, bounds: tuple[int, int, int]) -> int:
+            low, high, default = bounds
+            raw = env.get(name, "").strip()
+            if not raw:
+                return default
+            if not _NUMBER_RE.fullmatch(raw) or not low <= int(raw) <= high:
+                problems.append(f"{name} must be a whole number of {low}..{high}")
+                return default
+            return int(raw)
+
+        mp_base = text("WECHAT_MP_BASE", _URL_RE) or DEFAULT_MP_BASE
+        settings = cls(
+            table_name=text("TABLE_NAME", _TABLE_RE, required=True),
+            event_bus_name=text("EVENT_BUS_NAME", _BUS_RE, required=True),
+            component_secret_id=text("COMPONENT_SECRET_ID"),
+            api_base=(text("WECHAT_API_BASE", _URL_RE) or DEFAULT_API_BASE).rstrip("/"),
+            mp_base=mp_base.rstrip("/"),
+            open_base=(text("WECHAT_OPEN_BASE", _URL_RE) or _open_base(mp_base)).rstrip("/"),
+            refresh_margin=number("REFRESH_MARGIN_SECONDS", REFRESH_MARGIN),
+            refresh_parallelism=number("REFRESH_PARALLELISM", REFRESH_PARALLELISM),
+            product_name=text("PRODUCT_NAME") or DEFAULT_PRODUCT_NAME,
+            authorized_redirect_url=text("AUTHORIZED_REDIRECT_URL", _REDIRECT_RE),
+            public_base_url=text("PUBLIC_BASE_URL", _URL_RE).rstrip("/"),
+            message_reply_function=text("MESSAGE_REPLY_FUNCTION_ARN", _FUNCTION_RE),
+            caller_policy=env.get("CALLER_POLICY", "").strip(),
+            component_values=tuple((name, env.get(name, "")) for name in _COMPONENT_FIELDS if env.get(name)),
+        )
+        if problems:
+            raise ConfigurationError("invalid settings: " + "; ".join(problems))
+        return settings
+
+    def component(self) -> ComponentSettings:
+        """The component's appid, secret, token and AES keys: given directly first, then the secret.
+        Read when first needed, never at the door: the secret may be unreachable for a moment."""
+        given = dict(self.component_values)
+        values = {key: given.get(name, "") for name, key in _COMPONENT_FIELDS.items()}
+        required_missing = [k for k, v in values.items() if not v and k not in _OPTIONAL]
+        if required_missing or not values["component_appsecret"]:
+            secret = self.secret()
+            for key, value in values.items():
+                if not value and isinstance(secret.get(key), str):
+                    values[key] = secret[key]
+        missing = [k for k, v in values.items() if not v and k not in _OPTIONAL]
+        if missing:
+            raise ConfigurationError(f"component settings missing: {', '.join(sorted(missing))}")
+        return ComponentSettings(**values)
+
+    def secret(self) -> dict[str, Any]:
+        """The component secret's JSON ({} when no secret is configured), cached SECRET_MAX_AGE."""
+        if not self.component_secret_id:
+            return {}
+        try:
+            value = _secrets_provider().get(self.component_secret_id, transform="json", max_age=SECRET_MAX_AGE)
+        except parameters.exceptions.TransformParameterError as exc:
+            raise ConfigurationError("the component secret is not a JSON object") from exc
+        except parameters.exceptions.GetParameterError as exc:
+            raise ConfigurationError("the component secret could not be read") from exc
+        if not isinstance(value, dict):
+            raise ConfigurationError("the component secret is not a JSON object")
+        return value
 
 
-def api_base() -> str:
-    return os.environ.get("WECHAT_API_BASE") or DEFAULT_API_BASE
-
-
-def mp_base() -> str:
-    return os.environ.get("WECHAT_MP_BASE") or DEFAULT_MP_BASE
-
-
-def open_base() -> str:
+def _open_base(mp_base: str) -> str:
     """The mobile authorization page's host. WeChat serves it from open.weixin.qq.com; when
     `WECHAT_MP_BASE` points elsewhere (the sandbox), the mobile page is there too."""
-    explicit = os.environ.get("WECHAT_OPEN_BASE") or ""
-    if explicit:
-        return explicit
-    mp = os.environ.get("WECHAT_MP_BASE") or ""
-    return mp if mp and mp != DEFAULT_MP_BASE else DEFAULT_OPEN_BASE
-
-
-def refresh_margin() -> int:
-    """Seconds before expiry at which the refresher renews a token (default 20 minutes)."""
-    raw = os.environ.get("REFRESH_MARGIN_SECONDS", "")
-    if not raw:
-        return DEFAULT_REFRESH_MARGIN
-    if not raw.isdigit() or not 60 <= int(raw) <= 3600:
-        raise ConfigurationError("REFRESH_MARGIN_SECONDS must be 60..3600")
-    return int(raw)
-
-
-def refresh_parallelism() -> int:
-    """How many authorizers the refresher renews at once (default 8)."""
-    raw = os.environ.get("REFRESH_PARALLELISM", "")
-    if not raw:
-        return 8
-    if not raw.isdigit() or not 1 <= int(raw) <= 64:
-        raise ConfigurationError("REFRESH_PARALLELISM must be 1..64")
-    return int(raw)
-
-
-def product_name() -> str:
-    """The vendor's product, named on the authorization pages."""
-    return os.environ.get("PRODUCT_NAME") or "wxcomponent"
-
-
-def authorized_redirect_url() -> str:
-    """Optional vendor page to send the admin to after authorizing (with `authorizer_appid`)."""
-    return os.environ.get("AUTHORIZED_REDIRECT_URL", "")
-
-
-def public_base_url() -> str:
-    """Our own origin as browsers see it, when it is not the API's domain (a custom domain behind
-    a proxy, or the local gateway). Empty: use the request's own domain over https."""
-    return os.environ.get("PUBLIC_BASE_URL", "").rstrip("/")
-
-
-# A function's name, or its ARN (partition, region, account, name, and an optional version or alias).
-_FUNCTION_RE = re.compile(
-    r"(arn:aws[a-z-]*:lambda:[a-z0-9-]+:[0-9]{12}:function:)?[A-Za-z0-9_-]{1,64}(:[A-Za-z0-9_$-]{1,128})?"
-)
-
-
-def message_reply_function() -> str:
-    """The vendor's optional reply function (`MESSAGE_REPLY_FUNCTION_ARN`); "" when none."""
-    value = os.environ.get("MESSAGE_REPLY_FUNCTION_ARN", "")
-    if value and not _FUNCTION_RE.fullmatch(value):
-        raise ConfigurationError("MESSAGE_REPLY_FUNCTION_ARN must be a Lambda function's ARN or name")
-    return value
-
-
-def component_settings() -> ComponentSettings:
-    """The component's appid, secret, token and AES keys: environment first, then the secret."""
-    values = {key: os.environ.get(env, "") for env, key in _COMPONENT_FIELDS.items()}
-    required_missing = [k for k, v in values.items() if not v and k not in _OPTIONAL]
-    if required_missing or not values["component_appsecret"]:
-        secret = _read_secret()
-        for key, value in values.items():
-            if not value and isinstance(secret.get(key), str):
-                values[key] = secret[key]
-    missing = [k for k, v in values.items() if not v and k not in _OPTIONAL]
-    if missing:
-        raise ConfigurationError(f"component settings missing: {', '.join(sorted(missing))}")
-    return ComponentSettings(**values)
-
-
-def component_secret() -> dict[str, Any]:
-    """The component secret's JSON ({} when no secret is configured), cached for SECRET_MAX_AGE."""
-    return _read_secret()
+    return mp_base if mp_base != DEFAULT_MP_BASE else DEFAULT_OPEN_BASE
 
 
 def reset_caches() -> None:
@@ -153,18 +179,3 @@ def reset_caches() -> None:
 def _secrets_provider() -> parameters.SecretsProvider:
     # Created on first use (never at import), with a bound on every call like all our clients.
     return parameters.SecretsProvider(boto_config=SECRETS_CLIENT_CONFIG)
-
-
-def _read_secret() -> dict[str, Any]:
-    secret_id = os.environ.get("COMPONENT_SECRET_ID", "")
-    if not secret_id:
-        return {}
-    try:
-        value = _secrets_provider().get(secret_id, transform="json", max_age=SECRET_MAX_AGE)
-    except parameters.exceptions.TransformParameterError as exc:
-        raise ConfigurationError("the component secret is not a JSON object") from exc
-    except parameters.exceptions.GetParameterError as exc:
-        raise ConfigurationError("the component secret could not be read") from exc
-    if not isinstance(value, dict):
-        raise ConfigurationError("the component secret is not a JSON object")
-    return value

@@ -176,11 +176,7 @@ class TokenVendor:
         }
 
     def refused(self, error: Exception, caller: str | None = None, payload: object = None) -> VendAnswer:
-        """A refusal before any vend (bad payload, caller not allowed): audited, as an answer."""
-        kind, appid = _named(payload)
-        _audit(caller, kind, appid, _code(error), from_memory=False)
-        metrics.add_metric(name="VendRefused", unit=MetricUnit.Count, value=1)
-        return VendAnswer(status_of(error), error_body(error))
+        return refusal(error, caller, payload)
 
     def forget(self) -> None:
         """Empties the memory (tests; a container never needs to)."""
@@ -222,6 +218,15 @@ class TokenVendor:
         if request.invalid_token is not None:
             return self._authorizer_tokens.replace_rejected(request.appid, request.invalid_token, request.min_validity)
         return self._authorizer_tokens.token(request.appid, request.min_validity)
+
+
+def refusal(error: Exception, caller: str | None = None, payload: object = None) -> VendAnswer:
+    """A refusal before any vend (bad payload, caller not allowed, broken settings): audited, as
+    the contract's answer. Needs no vendor, so it serves when the graph could not be built."""
+    kind, appid = _named(payload)
+    _audit(caller, kind, appid, _code(error), from_memory=False)
+    metrics.add_metric(name="VendRefused", unit=MetricUnit.Count, value=1)
+    return VendAnswer(status_of(error), error_body(error))
 
 
 def error_body(error: Exception) -> dict[str, Any]:

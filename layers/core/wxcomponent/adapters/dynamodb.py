@@ -20,7 +20,6 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from wxcomponent import settings
 from wxcomponent.grants import AUTHORIZED, NEEDS_REAUTHORIZATION, REVOKED, Grant, Profile
 from wxcomponent.tickets import PushRecord, Ticket
 from wxcomponent.tokens import AccessToken
@@ -57,18 +56,11 @@ def code_key(code_hash: str) -> str:
 
 
 class DynamoDBStore:
-    """Implements the core's store ports. The table name and the client are resolved on first
-    use, so building one at import time reads no environment."""
+    """Implements the core's store ports on `table_name`. The client is made on first use."""
 
-    def __init__(self, table_name: str | None = None, client: DynamoDBClient | None = None) -> None:
-        self._table_name = table_name
+    def __init__(self, table_name: str, client: DynamoDBClient | None = None) -> None:
+        self.table_name = table_name
         self._client = client
-
-    @property
-    def table_name(self) -> str:
-        if self._table_name is None:
-            self._table_name = settings.table_name()
-        return self._table_name
 
     @property
     def client(self) -> DynamoDBClient:

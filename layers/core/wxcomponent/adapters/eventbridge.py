@@ -1,9 +1,8 @@
-"""Publishes authorization changes on the vendor's EventBridge bus."""
+"""Publishes authorization changes and users' messages on the stack's EventBridge bus."""
 
 from __future__ import annotations
 
 import json
-import os
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -17,15 +16,9 @@ CLIENT_CONFIG = Config(connect_timeout=2, read_timeout=3, retries={"max_attempts
 
 
 class EventBridgePublisher:
-    def __init__(self, bus_name: str | None = None, client: EventBridgeClient | None = None) -> None:
-        self._bus_name = bus_name
+    def __init__(self, bus_name: str, client: EventBridgeClient | None = None) -> None:
+        self.bus_name = bus_name
         self._client = client
-
-    @property
-    def bus_name(self) -> str:
-        if self._bus_name is None:
-            self._bus_name = os.environ.get("EVENT_BUS_NAME", "default")
-        return self._bus_name
 
     @property
     def client(self) -> EventBridgeClient:

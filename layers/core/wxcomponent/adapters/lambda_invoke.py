@@ -7,7 +7,6 @@ gateway, which speaks Lambda's Invoke API.
 
 from __future__ import annotations
 
-import functools
 import json
 from typing import TYPE_CHECKING, Any
 
@@ -17,7 +16,8 @@ from botocore.config import Config
 if TYPE_CHECKING:
     from mypy_boto3_lambda import LambdaClient
 
-TASK_CLIENT_CONFIG = Config(connect_timeout=1, read_timeout=2, retries={"max_attempts": 2, "mode": "standard"})
+# botocore counts `max_attempts` as retries; `total_max_attempts` is what it says.
+TASK_CLIENT_CONFIG = Config(connect_timeout=1, read_timeout=2, retries={"total_max_attempts": 2, "mode": "standard"})
 TIMEOUT_STEP = 0.25  # reply clients are made per quarter second of deadline, so a container keeps a few at most
 
 
@@ -55,9 +55,10 @@ class LambdaReplyFunction:
 
     def __init__(self, function_arn: str) -> None:
         self.function_arn = function_arn
+        self._clients: dict[float, LambdaClient] = {}
 
     def ask(self, request: dict[str, Any], timeout: float) -> object:
-        answer = _reply_client(_step_down(timeout)).invoke(
+        answer = self._client(_step_down(timeout)).invoke(
             FunctionName=self.function_arn,
             InvocationType="RequestResponse",
             Payload=json.dumps(request, ensure_ascii=False).encode("utf-8"),
@@ -69,17 +70,18 @@ class LambdaReplyFunction:
         except ValueError as exc:
             raise InvokeFailed("the reply function's answer is not JSON") from exc
 
+    def _client(self, read_timeout: float) -> LambdaClient:
+        """One client per deadline step, kept by this instance (so by one container's graph). No
+        retries: a retry could not fit in WeChat's wait, and the function may not be idempotent."""
+        if read_timeout not in self._clients:
+            config = Config(
+                connect_timeout=min(1.0, read_timeout),
+                read_timeout=read_timeout,
+                retries={"total_max_attempts": 1, "mode": "standard"},
+            )
+            self._clients[read_timeout] = boto3.client("lambda", config=config)
+        return self._clients[read_timeout]
+
 
 def _step_down(timeout: float) -> float:
     return max(TIMEOUT_STEP, int(timeout / TIMEOUT_STEP) * TIMEOUT_STEP)
-
-
-@functools.cache
-def _reply_client(read_timeout: float) -> LambdaClient:
-    """No retries: a retry could not fit in WeChat's wait, and the function may not be idempotent."""
-    config = Config(
-        connect_timeout=min(1.0, read_timeout),
-        read_timeout=read_timeout,
-        retries={"max_attempts": 1, "mode": "standard"},
-    )
-    return boto3.client("lambda", config=config)

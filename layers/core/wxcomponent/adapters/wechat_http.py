@@ -19,7 +19,6 @@ from urllib.parse import urlencode
 
 import urllib3
 
-from wxcomponent import settings
 from wxcomponent.observability import logger
 from wxcomponent.wechat import (
     REDACTED,
@@ -84,12 +83,12 @@ def shared_pool() -> urllib3.PoolManager:
 
 
 class WeChatHttpApi:
-    """`WeChatApi` over HTTP. Building one reads nothing: the base URL (`settings.api_base()`) and
-    the shared pool are resolved on the first call."""
+    """`WeChatApi` over HTTP at `base_url` (WeChat's, or the sandbox's). Building one connects to
+    nothing: the shared pool is made on the first call."""
 
     def __init__(
         self,
-        base_url: str | None = None,
+        base_url: str,
         *,
         http: Transport | None = None,
         timeout: urllib3.Timeout = DEFAULT_TIMEOUT,
@@ -100,19 +99,13 @@ class WeChatHttpApi:
     ) -> None:
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
-        self._base_url = base_url.rstrip("/") if base_url is not None else None
+        self.base_url = base_url.rstrip("/")
         self._http = http
         self._timeout = timeout
         self._max_attempts = max_attempts
         self._backoff = backoff
         self._sleep = sleep
         self._rng = rng if rng is not None else random.Random()  # noqa: S311 - jitter, not secrets
-
-    @property
-    def base_url(self) -> str:
-        if self._base_url is None:
-            self._base_url = settings.api_base().rstrip("/")
-        return self._base_url
 
     @property
     def http(self) -> Transport:

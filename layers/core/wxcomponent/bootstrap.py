@@ -1,0 +1,221 @@
+"""The composition root: the one place that builds adapters and wires the services to them.
+
+Entry points call `container()` first thing in every invocation: it reads and checks the settings
+(`Settings.from_environment`, microseconds) and returns the object graph built for them, once per
+container and per distinct settings. Tests build a `Container` themselves, with fakes for any
+adapter they name (`Container(settings, wechat=FakeWeChat(), ...)`).
+
+Each part is built on first use, and its module imported then too, so a function pays at cold
+start for what it uses and nothing else.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Callable
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+from wxcomponent.settings import ComponentSettings, Settings
+
+if TYPE_CHECKING:  # the imports below are made lazily, inside each part
+    from wxcomponent.account_messages import AccountMessageService
+    from wxcomponent.adapters.dynamodb import DynamoDBStore
+    from wxcomponent.adapters.lambda_invoke import LambdaReplyFunction, LambdaTaskQueue
+    from wxcomponent.authorization import AuthorizationService
+    from wxcomponent.authorizer_token import AuthorizerTokenService
+    from wxcomponent.component_events import ComponentEventService
+    from wxcomponent.component_token import ComponentTokenService
+    from wxcomponent.ports import EventPublisher, MessageReceipts, ReplyFunction
+    from wxcomponent.refresher import Refresher
+    from wxcomponent.release import ReleaseTasks
+    from wxcomponent.vending import TokenVendor
+    from wxcomponent.wechat import WeChatApi
+
+# ruff: noqa: PLC0415 - lazy imports are this module's point (cold start)
+
+
+class Container:
+    """The object graph for one `Settings`. Adapters may be handed in; the rest is built here."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        store: DynamoDBStore | None = None,
+        wechat: WeChatApi | None = None,
+        publisher: EventPublisher | None = None,
+        receipts: MessageReceipts | None = None,
+        tasks: LambdaTaskQueue | None = None,
+        reply_function: ReplyFunction | None = None,
+        component: Callable[[], ComponentSettings] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self._store = store
+        self._wechat = wechat
+        self._publisher = publisher
+        self._receipts = receipts
+        self._tasks = tasks
+        self._reply_function = reply_function
+        self.component: Callable[[], ComponentSettings] = component or settings.component
+        self.clock = clock
+
+    # -- adapters --------------------------------------------------------------------------------
+
+    @cached_property
+    def store(self) -> DynamoDBStore:
+        if self._store is not None:
+            return self._store
+        from wxcomponent.adapters.dynamodb import DynamoDBStore
+
+        return DynamoDBStore(self.settings.table_name)
+
+    @cached_property
+    def wechat(self) -> WeChatApi:
+        if self._wechat is not None:
+            return self._wechat
+        from wxcomponent.adapters.wechat_http import WeChatHttpApi
+
+        return WeChatHttpApi(self.settings.api_base)
+
+    @cached_property
+    def publisher(self) -> EventPublisher:
+        if self._publisher is not None:
+            return self._publisher
+        from wxcomponent.adapters.eventbridge import EventBridgePublisher
+
+        return EventBridgePublisher(self.settings.event_bus_name)
+
+    @cached_property
+    def receipts(self) -> MessageReceipts:
+        if self._receipts is not None:
+            return self._receipts
+        from wxcomponent.adapters.message_receipts import DynamoDBMessageReceipts
+
+        return DynamoDBMessageReceipts(self.store)
+
+    @cached_property
+    def tasks(self) -> LambdaTaskQueue:
+        """This function's own asynchronous invocations; the entry point names the function."""
+        if self._tasks is not None:
+            return self._tasks
+        from wxcomponent.adapters.lambda_invoke import LambdaTaskQueue
+
+        return LambdaTaskQueue()
+
+    def reply_function(self) -> ReplyFunction | None:
+        if self._reply_function is not None:
+            return self._reply_function
+        return self._configured_reply_function
+
+    @cached_property
+    def _configured_reply_function(self) -> LambdaReplyFunction | None:
+        if not self.settings.message_reply_function:
+            return None
+        from wxcomponent.adapters.lambda_invoke import LambdaReplyFunction
+
+        return LambdaReplyFunction(self.settings.message_reply_function)
+
+    # -- services --------------------------------------------------------------------------------
+
+    @cached_property
+    def component_tokens(self) -> ComponentTokenService:
+        from wxcomponent.component_token import ComponentTokenService
+
+        return ComponentTokenService(self.store, self.wechat, component=self.component, clock=self.clock)
+
+    @cached_property
+    def authorizer_tokens(self) -> AuthorizerTokenService:
+        from wxcomponent.authorizer_token import AuthorizerTokenService
+
+        return AuthorizerTokenService(
+            self.store,
+            self.wechat,
+            self.component_tokens,
+            self.publisher,
+            component=self.component,
+            clock=self.clock,
+            refresh_margin=self.settings.refresh_margin,
+        )
+
+    @cached_property
+    def authorizations(self) -> AuthorizationService:
+        from wxcomponent.authorization import AuthorizationService
+
+        return AuthorizationService(
+            self.store,
+            self.wechat,
+            self.component_tokens,
+            self.publisher,
+            component=self.component,
+            clock=self.clock,
+            refresh_margin=self.settings.refresh_margin,
+            mp_base=self.settings.mp_base,
+            open_base=self.settings.open_base,
+        )
+
+    @cached_property
+    def component_events(self) -> ComponentEventService:
+        from wxcomponent.component_events import ComponentEventService
+
+        return ComponentEventService(self.store, self.authorizations, component=self.component, clock=self.clock)
+
+    @cached_property
+    def account_messages(self) -> AccountMessageService:
+        from wxcomponent.account_messages import AccountMessageService
+
+        return AccountMessageService(
+            self.receipts,
+            self.store,
+            self.publisher,
+            self.tasks,
+            reply_function=self.reply_function,
+            component=self.component,
+            clock=self.clock,
+        )
+
+    @cached_property
+    def release_tasks(self) -> ReleaseTasks:
+        from wxcomponent.release import ReleaseTasks
+
+        return ReleaseTasks(self.authorizations, self.authorizer_tokens, self.wechat)
+
+    @cached_property
+    def vendor(self) -> TokenVendor:
+        from wxcomponent.vending import TokenVendor
+
+        return TokenVendor(self.component_tokens, self.authorizer_tokens, clock=self.clock)
+
+    @cached_property
+    def refresher(self) -> Refresher:
+        from wxcomponent.adapters.dynamodb import REFRESH_SHARDS
+        from wxcomponent.refresher import Refresher
+
+        return Refresher(
+            self.store,
+            self.wechat,
+            self.component_tokens,
+            self.authorizer_tokens,
+            shards=[str(shard) for shard in range(REFRESH_SHARDS)],
+            component=self.component,
+            clock=self.clock,
+            parallelism=self.settings.refresh_parallelism,
+            refresh_margin=self.settings.refresh_margin,
+        )
+
+
+def container() -> Container:
+    """The settings, checked now (a `ConfigurationError` names every problem), and the graph for them."""
+    return _container_for(Settings.from_environment())
+
+
+@functools.lru_cache(maxsize=4)
+def _container_for(settings: Settings) -> Container:
+    return Container(settings)
+
+
+def forget() -> None:
+    """Drops every cached graph (tests that swap the environment under a loaded handler)."""
+    _container_for.cache_clear()
