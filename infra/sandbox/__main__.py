@@ -70,7 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"{f', every {interval:g} s' if interval else ', then on demand'}"
         )
         say(f"  authorization start domain (Referer rule) {config.start_domain}")
-        for account in sandbox.world.accounts.values():
+        for account in sandbox.world.merchants.accounts():
             say(f"  account {account.appid} {account.user_name} {account.kind:16} {account.nick_name}")
         say("Ctrl-C to stop.")
         sys.stdout.flush()

@@ -52,38 +52,36 @@ class WeChatApi:
 
     def _component_call(self, query: dict[str, str], body: JSON) -> None:
         """Token in the query (41001 when only in the body or missing), then the component appid."""
-        self.world.check_component_token(query, body)
-        self.world.check_component(body.get("component_appid"))
+        self.world.component.check_token(query.get("component_access_token"))
+        self.world.component.check_appid(body.get("component_appid"))
 
     def component_token(self, query: dict[str, str], body: JSON) -> JSON:
-        return self.world.issue_component_token(
+        return self.world.component.issue_token(
             body.get("component_appid"), body.get("component_appsecret"), body.get("component_verify_ticket")
         )
 
     def create_preauthcode(self, query: dict[str, str], body: JSON) -> JSON:
         self._component_call(query, body)
-        return self.world.create_pre_auth_code()
+        return self.world.component.create_pre_auth_code()
 
     def query_auth(self, query: dict[str, str], body: JSON) -> JSON:
         self._component_call(query, body)
-        return self.world.query_auth(body.get("authorization_code"))
+        return self.world.merchants.query_auth(body.get("authorization_code"))
 
     def authorizer_token(self, query: dict[str, str], body: JSON) -> JSON:
         self._component_call(query, body)
-        return self.world.authorizer_token(body.get("authorizer_appid"), body.get("authorizer_refresh_token"))
+        return self.world.merchants.authorizer_token(body.get("authorizer_appid"), body.get("authorizer_refresh_token"))
 
     def get_authorizer_info(self, query: dict[str, str], body: JSON) -> JSON:
         self._component_call(query, body)
-        return self.world.authorizer_info(body.get("authorizer_appid"))
+        return self.world.merchants.authorizer_info(body.get("authorizer_appid"), self.world.base_url)
 
     def get_authorizer_list(self, query: dict[str, str], body: JSON) -> JSON:
         self._component_call(query, body)
-        return self.world.authorizer_list(body.get("offset", 0), body.get("count", 500))
+        return self.world.merchants.authorizer_list(body.get("offset", 0), body.get("count", 500))
 
     def start_push_ticket(self, query: dict[str, str], body: JSON) -> JSON:
-        self.world.check_component(body.get("component_appid"))
-        if body.get("component_secret") != self.world.config.component_appsecret:
-            raise WeChatError(40001, "invalid credential, access_token is invalid or not latest")
+        self.world.component.check_credentials(body.get("component_appid"), body.get("component_secret"))
         self.pusher.push_ticket_in_background()
         return dict(OK)
 
@@ -92,7 +90,7 @@ class WeChatApi:
         return dict(OK)
 
     def custom_send(self, query: dict[str, str], body: JSON) -> JSON:
-        appid = self.world.check_access_token(query.get("access_token"))
+        appid = self.world.merchants.check_access_token(query.get("access_token"))
         touser, msgtype = body.get("touser"), body.get("msgtype")
         if not isinstance(touser, str) or not touser or not isinstance(msgtype, str) or not msgtype:
             raise WeChatError(44002, "empty post data: touser and msgtype are required")
@@ -100,14 +98,14 @@ class WeChatApi:
         content = section.get("content") if isinstance(section, dict) else None
         if msgtype == "text" and not isinstance(content, str):
             raise WeChatError(44003, "empty news data: text.content is required")
-        self.world.record_message(
+        self.world.journal.record_message(
             {
                 "appid": appid,
                 "touser": touser,
                 "msgtype": msgtype,
                 "content": content,
                 "body": body,
-                "time": self.world.now(),
+                "time": self.world.clock.now(),
                 "wall_time": time.time(),
             }
         )

@@ -69,18 +69,16 @@ class Control:
             if path == "/sandbox/state":
                 return w.snapshot()
             if path == "/sandbox/calls":
-                return w.call_log(query.get("api") or None)
+                return w.journal.call_log(query.get("api") or None)
             if path == "/sandbox/pushes":
-                with w.lock:
-                    return {"pushes": list(w.pushes)}
+                return {"pushes": w.journal.pushes()}
             if path == "/sandbox/messages":
-                with w.lock:
-                    return {"messages": list(w.messages)}
+                return {"messages": w.journal.messages()}
             if path == "/sandbox/faults":
-                return {"faults": w.snapshot()["faults"]}
+                return {"faults": w.faults.describe()}
             raise ControlError(404, f"no such control path: GET {path}")
         if method == "DELETE" and path == "/sandbox/faults":
-            w.clear_faults()
+            w.faults.clear()
             return {"faults": []}
         if method != "POST":
             raise ControlError(405, f"{method} is not allowed on {path}")
@@ -93,7 +91,7 @@ class Control:
             return self.authorize(_str(body, "appid"), update=True, func_info=_func_info(body))
         if path == "/sandbox/revoke":
             appid = _str(body, "appid")
-            if not w.revoke(appid):
+            if not w.merchants.revoke(appid):
                 raise ControlError(409, f"{appid} is not authorized")
             return {"authorizer_appid": appid, "delivery": self.pusher.push_unauthorized(appid)}
         if path == "/sandbox/send-message":
@@ -105,10 +103,10 @@ class Control:
             count = body.get("count")
             if count is not None and (isinstance(count, bool) or not isinstance(count, int)):
                 raise ControlError(400, "'count' must be an integer or null")
-            fault = w.set_fault(_str(body, "api"), _str(body, "kind"), _number(body, "value", 0), count)
+            fault = w.faults.set(_str(body, "api"), _str(body, "kind"), _number(body, "value", 0), count)
             return {"fault": fault.describe()}
         if path == "/sandbox/clock":
-            return {"now": w.advance(_number(body, "advance"))}
+            return {"now": w.clock.advance(_number(body, "advance"))}
         if path == "/sandbox/reset":
             w.reset()
             return {"reset": True, "state": w.snapshot()}
@@ -117,9 +115,9 @@ class Control:
             enabled = body.get("enabled", True)
             if not isinstance(enabled, bool):
                 raise ControlError(400, "'enabled' must be a boolean")
-            if w.account(match.group(1)) is None:
+            if w.merchants.account(match.group(1)) is None:
                 raise ControlError(404, f"{match.group(1)} is not a sandbox account")
-            w.set_rotation(match.group(1), enabled)
+            w.merchants.set_rotation(match.group(1), enabled)
             return {"appid": match.group(1), "rotation": enabled}
         raise ControlError(404, f"no such control path: POST {path}")
 
@@ -129,19 +127,19 @@ class Control:
         `update` (update-authorization) requires a live grant and always pushes `updateauthorized`;
         a plain authorize pushes `updateauthorized` too when the account was already authorized.
         """
-        if self.world.account(appid) is None:
+        if self.world.merchants.account(appid) is None:
             raise ControlError(404, f"{appid} is not a sandbox account")
-        if update and not self.world.is_authorized(appid):
+        if update and not self.world.merchants.is_authorized(appid):
             raise ControlError(409, f"{appid} is not authorized")
-        code, was_authorized = self.world.authorize(appid, func_info)
+        code, was_authorized = self.world.merchants.authorize(appid, func_info)
         delivery = self.pusher.push_authorized(appid, code.value, code.expires_at, "", update=update or was_authorized)
         return {"auth_code": code.value, "authorizer_appid": appid, "expires_in": 3600, "delivery": delivery}
 
     def send_message(self, body: JSON) -> JSON:
         appid = _str(body, "appid")
-        account = self.world.account(appid)
+        account = self.world.merchants.account(appid)
         if account is None:
             raise ControlError(404, f"{appid} is not a sandbox account")
-        openid = _str(body, "openid", required=False) or self.world.openid()
+        openid = _str(body, "openid", required=False) or self.world.random.openid()
         content = _str(body, "content")
         return self.pusher.text_message(appid, account.user_name, openid, content)

@@ -43,17 +43,17 @@ class Pusher:
             self.crypto,
             self.config.component_token,
             plaintext.encode("utf-8"),
-            timestamp=str(int(self.world.now())),
-            nonce=self.world.nonce(),
+            timestamp=str(int(self.world.clock.now())),
+            nonce=self.world.random.nonce(),
             head=head,
-            random_prefix=self.world.random_prefix() if random_prefix is None else random_prefix,
+            random_prefix=self.world.random.prefix() if random_prefix is None else random_prefix,
             openid=openid,
         )
 
     def component_event(self, info_type: str, fields: list[tuple[str, str | int]]) -> str:
         head: list[tuple[str, str | int]] = [
             ("AppId", self.config.component_appid),
-            ("CreateTime", int(self.world.now())),
+            ("CreateTime", int(self.world.clock.now())),
             ("InfoType", info_type),
         ]
         return xml_document(head + fields)
@@ -66,7 +66,7 @@ class Pusher:
         return self.deliver(self.config.component_events_url, push, info_type, kind="component", plaintext=plaintext)
 
     def push_ticket(self) -> tuple[Ticket, JSON]:
-        ticket = self.world.new_ticket()
+        ticket = self.world.component.new_ticket()
         delivery = self.push_component("component_verify_ticket", [("ComponentVerifyTicket", ticket.value)])
         return ticket, delivery
 
@@ -97,7 +97,7 @@ class Pusher:
             [
                 ("ToUserName", user_name),
                 ("FromUserName", openid),
-                ("CreateTime", int(self.world.now())),
+                ("CreateTime", int(self.world.clock.now())),
                 *fields,
             ]
         )
@@ -107,10 +107,10 @@ class Pusher:
         delivery["appid"] = appid
         delivery["openid"] = openid
         delivery["reply"] = self._reply(delivery)
-        return self.world.record_push(delivery)
+        return self.world.journal.record_push(delivery)
 
     def text_message(self, appid: str, user_name: str, openid: str, content: str) -> JSON:
-        msg_id = self.world.msg_id()
+        msg_id = self.world.random.msg_id()
         return self.send_user_message(
             appid,
             user_name,
@@ -166,7 +166,7 @@ class Pusher:
             "kind": kind,
             "info_type": info_type,
             "url": url,
-            "time": self.world.now(),
+            "time": self.world.clock.now(),
             "ok": ok,
             "attempts": attempts,
             "plaintext": plaintext,
@@ -174,7 +174,7 @@ class Pusher:
         }
         if record:
             delivery.pop("_last_body")
-            return self.world.record_push(delivery)
+            return self.world.journal.record_push(delivery)
         return delivery
 
     def _attempt(self, url: str, body: bytes) -> dict[str, Any]:

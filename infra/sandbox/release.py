@@ -24,10 +24,10 @@ def _reply_fields(delivery: JSON) -> dict[str, str] | None:
 
 def run_release_checks(world: World, pusher: Pusher, *, appid: str | None = None, wait: float = 10.0) -> JSON:
     """Runs the ticket check, the text check, the QUERY_AUTH_CODE check and the (older) event check."""
-    account = world.account(appid or RELEASE_TEST_ACCOUNT.appid)
+    account = world.merchants.account(appid or RELEASE_TEST_ACCOUNT.appid)
     if account is None:
         raise WeChatError(40013, "invalid appid: not a sandbox account")
-    openid = world.openid()
+    openid = world.random.openid()
     checks: list[JSON] = []
 
     _, delivery = pusher.push_ticket()
@@ -61,11 +61,11 @@ def run_release_checks(world: World, pusher: Pusher, *, appid: str | None = None
         )
     )
 
-    code = world.release_test_code(account.appid)
+    code = world.merchants.release_test_code(account.appid)
     delivery = pusher.text_message(account.appid, account.user_name, openid, f"QUERY_AUTH_CODE:{code.value}")
     answered_empty = bool(delivery["ok"]) and delivery.get("reply") is None
     want = f"{code.value}_from_api"
-    message = world.wait_for_message(
+    message = world.journal.wait_for_message(
         lambda m: m["appid"] == account.appid and m["touser"] == openid and m["content"] == want, wait
     )
     if not answered_empty:

@@ -123,7 +123,7 @@ class Sandbox:
         if _origin(redirect_uri) != start:
             return pages.referer_error_page(referer)
         pre_auth_code = query.get("pre_auth_code", "")
-        problem = self.world.pre_auth_code_problem(pre_auth_code)
+        problem = self.world.component.pre_auth_code_problem(pre_auth_code)
         if problem:
             return pages.error_page(
                 problem,
@@ -137,7 +137,7 @@ class Sandbox:
             auth_type = int(query.get("auth_type") or "3")
         except ValueError:
             auth_type = 3
-        accounts = pages.accounts_for(list(self.world.accounts.values()), auth_type, query.get("biz_appid") or None)
+        accounts = pages.accounts_for(self.world.merchants.accounts(), auth_type, query.get("biz_appid") or None)
         return pages.authorization_page(
             accounts,
             component_appid=component_appid,
@@ -154,11 +154,11 @@ class Sandbox:
         appid = form.get("appid", "")
         if not redirect_uri or _origin(redirect_uri) != _origin(self.config.start_domain):
             return None, pages.referer_error_page(None)
-        if self.world.account(appid) is None:
+        if self.world.merchants.account(appid) is None:
             page = pages.error_page(f"appid: {appid}", ["账号不存在。", "No such account."], kind="appid")
             return None, page
         pre_auth_code = form.get("pre_auth_code", "")
-        problem = self.world.consume_pre_auth_code(pre_auth_code)
+        problem = self.world.component.consume_pre_auth_code(pre_auth_code)
         if problem:
             return None, pages.error_page(
                 problem,
@@ -168,7 +168,7 @@ class Sandbox:
                 ],
                 kind="pre_auth_code",
             )
-        code, was_authorized = self.world.authorize(appid)
+        code, was_authorized = self.world.merchants.authorize(appid)
         threading.Thread(
             target=self.pusher.push_authorized,
             args=(appid, code.value, code.expires_at, pre_auth_code, was_authorized),
@@ -190,8 +190,8 @@ class Sandbox:
 
     def call_api(self, name: str, query: dict[str, str], raw: bytes) -> tuple[int, bytes | None]:
         """Applies any fault, answers, records the call. (status, None) means: close unanswered."""
-        started = self.world.now()
-        fault = self.world.take_fault(name)
+        started = self.world.clock.now()
+        fault = self.world.faults.take(name)
         body: JSON = {}
         answer: JSON
         status = 200
@@ -211,7 +211,7 @@ class Sandbox:
         if fault is not None and fault.kind == "timeout":
             # Counted on arrival, as WeChat would have received it: a client that gave up and
             # retried sees both calls counted without waiting for this one to close.
-            self.world.record_call(
+            self.world.journal.record_call(
                 {
                     "api": name,
                     "query": query,
@@ -235,7 +235,7 @@ class Sandbox:
             if not answer:
                 answer = self.api.handle(name, query, body)
             payload = json.dumps(answer, ensure_ascii=False).encode("utf-8")
-        self.world.record_call(
+        self.world.journal.record_call(
             {
                 "api": name,
                 "query": query,
@@ -347,7 +347,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if path.startswith("/sandbox/avatar/") or path.startswith("/sandbox/qrcode/"):
             appid = path.rsplit("/", 1)[1].removesuffix(".svg")
-            account = sb.world.account(appid)
+            account = sb.world.merchants.account(appid)
             if account is None:
                 self._json(404, {"error": "no such account"})
                 return

@@ -137,7 +137,7 @@ def test_same_seed_same_world(receiver: Receiver) -> None:
         config = make_config(receiver, seed=seed, push_ticket_on_start=False)
         with Sandbox(config) as sb:
             ticket = Client(sb.url).post("/sandbox/push-ticket")["ticket"]
-            return ticket, list(sb.world.accounts)
+            return ticket, [a.appid for a in sb.world.merchants.accounts()]
 
     assert first_ticket(7) == first_ticket(7)
     assert first_ticket(7) != first_ticket(8)

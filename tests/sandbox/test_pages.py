@@ -153,7 +153,7 @@ def test_confirm_refuses_a_foreign_callback(wx: Wx, client: Client) -> None:
 
 
 def test_avatar_qrcode_and_control_page(sandbox: Sandbox, client: Client) -> None:
-    appid = next(iter(sandbox.world.accounts))
+    appid = sandbox.world.merchants.accounts()[0].appid
     status, headers, body = client.get(f"/sandbox/avatar/{appid}.svg")
     assert status == 200 and headers["Content-Type"] == "image/svg+xml" and body.startswith(b"<svg")
     assert client.get(f"/sandbox/qrcode/{appid}.svg")[0] == 200

@@ -107,7 +107,7 @@ def test_target_down_never_crashes_the_sandbox(receiver: Receiver) -> None:
 
 
 def test_send_message_opens_an_encrypted_passive_reply(sandbox: Sandbox, client: Client, receiver: Receiver) -> None:
-    account = next(a for a in sandbox.world.accounts.values() if not a.is_mini_program)
+    account = next(a for a in sandbox.world.merchants.accounts() if not a.is_mini_program)
 
     def echo(item: object) -> tuple[int, bytes]:
         fields = item.fields  # type: ignore[attr-defined]
@@ -138,7 +138,7 @@ def test_send_message_opens_an_encrypted_passive_reply(sandbox: Sandbox, client:
 
 
 def test_message_reply_with_a_bad_signature_is_reported(sandbox: Sandbox, client: Client, receiver: Receiver) -> None:
-    account = next(iter(sandbox.world.accounts.values()))
+    account = sandbox.world.merchants.accounts()[0]
     good = receiver.passive_reply([("Content", "x")])
     receiver.on_message = lambda item: (
         200,

@@ -1,0 +1,155 @@
+"""WeChat's record of our component: verify tickets, component access tokens, pre-auth codes, quota clears.
+
+Owns its data behind its own lock; reads the clock and draws from the world's one random source.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from infra.sandbox.config import SandboxConfig
+from infra.sandbox.state.clock import Clock
+from infra.sandbox.state.credentials import Code, TokenPair
+from infra.sandbox.state.errors import JSON, WeChatError
+from infra.sandbox.state.randomness import Randomness
+
+COMPONENT_TOKEN_TTL = 7200
+TICKET_TTL = 12 * 3600
+PRE_AUTH_CODE_TTL = 1800
+CLEAR_QUOTA_PER_MONTH = 10
+_APPID_RE = re.compile(r"wx[0-9a-f]{16}")
+_INVALID_CREDENTIAL = "invalid credential, access_token is invalid or not latest"
+
+
+@dataclass
+class Ticket:
+    value: str
+    pushed_at: float
+    expires_at: float
+
+
+class Component:
+    """Tickets pushed, the component token pair, pre-auth codes and the monthly clear_quota count."""
+
+    def __init__(self, config: SandboxConfig, clock: Clock, random: Randomness) -> None:
+        self._config = config
+        self._clock = clock
+        self._random = random
+        self._lock = threading.Lock()
+        self._tickets: dict[str, Ticket] = {}
+        self._tokens = TokenPair()
+        self._pre_auth_codes: dict[str, Code] = {}
+        self._clear_quota_used: dict[str, int] = {}  # "YYYY-MM" -> count
+
+    def reset(self) -> None:
+        with self._lock:
+            self._tickets = {}
+            self._tokens = TokenPair()
+            self._pre_auth_codes = {}
+            self._clear_quota_used = {}
+
+    # -- credentials -----------------------------------------------------------------------------
+
+    def check_appid(self, appid: Any) -> None:
+        """40013 for something that is not an appid, 61011 for another component's."""
+        if appid == self._config.component_appid:
+            return
+        if not isinstance(appid, str) or not _APPID_RE.fullmatch(appid):
+            raise WeChatError(40013, "invalid appid")
+        raise WeChatError(61011, "invalid component")
+
+    def check_credentials(self, appid: Any, secret: Any) -> None:
+        """The component appid, then its secret."""
+        self.check_appid(appid)
+        if secret != self._config.component_appsecret:
+            raise WeChatError(40001, _INVALID_CREDENTIAL)
+
+    # -- tickets and the component token ---------------------------------------------------------
+
+    def new_ticket(self) -> Ticket:
+        with self._lock:
+            now = self._clock.now()
+            ticket = Ticket(self._random.string("ticket@@@", 40), now, now + TICKET_TTL)
+            self._tickets[ticket.value] = ticket
+            return ticket
+
+    def tickets(self) -> list[JSON]:
+        with self._lock:
+            return [
+                {"ticket": t.value, "pushed_at": t.pushed_at, "expires_at": t.expires_at}
+                for t in self._tickets.values()
+            ]
+
+    def issue_token(self, appid: Any, secret: Any, ticket_value: Any) -> JSON:
+        with self._lock:
+            self.check_credentials(appid, secret)
+            ticket = self._tickets.get(ticket_value) if isinstance(ticket_value, str) else None
+            if ticket is None:
+                raise WeChatError(61006, "component ticket is invalid")
+            if self._clock.now() >= ticket.expires_at:
+                raise WeChatError(61005, "component ticket is expired")
+            issued = self._tokens.issue(self._random.string("", 136), self._clock.now(), COMPONENT_TOKEN_TTL)
+            return {"component_access_token": issued.value, "expires_in": COMPONENT_TOKEN_TTL}
+
+    def check_token(self, token: str | None) -> None:
+        """A component access token from the query: 41001 missing, 42001 expired, 40001 otherwise bad."""
+        if not token:
+            raise WeChatError(41001, "access_token missing")
+        with self._lock:
+            code = self._tokens.check(token, self._clock.now())
+        if code == 42001:
+            raise WeChatError(42001, "access_token expired")
+        if code:
+            raise WeChatError(40001, _INVALID_CREDENTIAL)
+
+    def live_token(self, now: float) -> str | None:
+        """The current component access token if it has not expired at `now`."""
+        with self._lock:
+            cur = self._tokens.current
+            return cur.value if cur and now < cur.expires_at else None
+
+    # -- pre-auth codes --------------------------------------------------------------------------
+
+    def create_pre_auth_code(self) -> JSON:
+        with self._lock:
+            code = Code(self._random.string("preauthcode@@@", 64), self._clock.now() + PRE_AUTH_CODE_TTL)
+            self._pre_auth_codes[code.value] = code
+            return {"pre_auth_code": code.value, "expires_in": PRE_AUTH_CODE_TTL}
+
+    def pre_auth_code_problem(self, value: str) -> str | None:
+        """None when the code is usable, else why not (for the error page)."""
+        with self._lock:
+            return self._pre_auth_code_problem(value)
+
+    def consume_pre_auth_code(self, value: str) -> str | None:
+        """Marks the code used if it is usable; else, like `pre_auth_code_problem`, why not."""
+        with self._lock:
+            problem = self._pre_auth_code_problem(value)
+            if problem is None:
+                self._pre_auth_codes[value].used = True
+            return problem
+
+    def _pre_auth_code_problem(self, value: str) -> str | None:
+        code = self._pre_auth_codes.get(value)
+        if code is None:
+            return "pre_auth_code is invalid"
+        if code.used:
+            return "pre_auth_code has been used"
+        if self._clock.now() >= code.expires_at:
+            return "pre_auth_code is expired"
+        return None
+
+    # -- clear_quota -----------------------------------------------------------------------------
+
+    def spend_clear_quota(self, appid: Any, secret: Any) -> None:
+        """Counts one clear_quota against this month's CLEAR_QUOTA_PER_MONTH (48006 when spent)."""
+        with self._lock:
+            self.check_credentials(appid, secret)
+            month = time.strftime("%Y-%m", time.gmtime(self._clock.now()))
+            if self._clear_quota_used.get(month, 0) >= CLEAR_QUOTA_PER_MONTH:
+                raise WeChatError(48006, "forbid to clear quota because of reaching the limit")
+            self._clear_quota_used[month] = self._clear_quota_used.get(month, 0) + 1

@@ -1,0 +1,294 @@
+"""The merchants: their accounts, and what our component holds from each of them.
+
+That is: grants (permissions, refresh token and its rotation), authorization codes and authorizer
+access tokens. Owns its data behind its own lock; reads the clock and draws from the world's one
+random source.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from infra.sandbox.config import MerchantAccount, SandboxConfig
+from infra.sandbox.state.clock import Clock
+from infra.sandbox.state.credentials import OVERLAP, Code, TokenPair
+from infra.sandbox.state.errors import JSON, WeChatError
+from infra.sandbox.state.randomness import Randomness
+
+AUTHORIZER_TOKEN_TTL = 7200
+AUTH_CODE_TTL = 3600
+_INVALID_CREDENTIAL = "invalid credential, access_token is invalid or not latest"
+
+
+@dataclass
+class Grant:
+    account: MerchantAccount
+    refresh_token: str
+    auth_time: int
+    func_info: list[int]
+    authorized: bool = True
+    previous_refresh_token: str | None = None
+    previous_refresh_until: float = 0.0
+    access: TokenPair = field(default_factory=TokenPair)
+
+
+class Merchants:
+    """Accounts, grants, authorization codes, authorizer tokens and which accounts rotate refresh tokens."""
+
+    def __init__(self, config: SandboxConfig, clock: Clock, random: Randomness) -> None:
+        self._config = config
+        self._clock = clock
+        self._random = random
+        self._lock = threading.Lock()
+        self._accounts: dict[str, MerchantAccount] = {}
+        self._rotation: dict[str, bool] = {}
+        self._auth_codes: dict[str, Code] = {}
+        self._grants: dict[str, Grant] = {}
+        self._access_index: dict[str, str] = {}  # authorizer access token -> appid
+        self.reset()
+
+    def reset(self) -> None:
+        """The configured accounts again, none of them authorized."""
+        with self._lock:
+            self._accounts = {a.appid: a for a in self._config.merchant_accounts()}
+            self._rotation = {}
+            self._auth_codes = {}
+            self._grants = {}
+            self._access_index = {}
+
+    # -- accounts --------------------------------------------------------------------------------
+
+    def accounts(self) -> list[MerchantAccount]:
+        with self._lock:
+            return list(self._accounts.values())
+
+    def account(self, appid: str) -> MerchantAccount | None:
+        with self._lock:
+            return self._accounts.get(appid)
+
+    def set_rotation(self, appid: str, enabled: bool) -> None:
+        """Whether api_authorizer_token rotates this account's refresh token."""
+        with self._lock:
+            if appid not in self._accounts:
+                raise WeChatError(40013, "invalid appid")
+            self._rotation[appid] = enabled
+
+    def states(self) -> list[JSON]:
+        """Each account with its grant, as `GET /sandbox/state` lists them."""
+        with self._lock:
+            return [self._account_state(a) for a in self._accounts.values()]
+
+    # -- authorization ---------------------------------------------------------------------------
+
+    def authorize(self, appid: str, func_info: list[int] | None = None) -> tuple[Code, bool]:
+        """Creates or renews the grant and an authorization code; True when it was already authorized."""
+        with self._lock:
+            return self._authorize(appid, func_info)
+
+    def release_test_code(self, appid: str) -> Code:
+        """A fresh authorization code for an account, authorizing it silently if needed (no push)."""
+        with self._lock:
+            grant = self._grants.get(appid)
+            if grant is None or not grant.authorized:
+                return self._authorize(appid, None)[0]
+            return self._new_code(appid, self._clock.now())
+
+    def is_authorized(self, appid: str) -> bool:
+        with self._lock:
+            grant = self._grants.get(appid)
+            return grant is not None and grant.authorized
+
+    def revoke(self, appid: str) -> bool:
+        """Marks the grant revoked and kills its tokens and codes; False if it was not authorized."""
+        with self._lock:
+            grant = self._grants.get(appid)
+            if grant is None or not grant.authorized:
+                return False
+            grant.authorized = False
+            grant.previous_refresh_token = None
+            for token in [t for t, owner in self._access_index.items() if owner == appid]:
+                del self._access_index[token]
+            grant.access = TokenPair()
+            for code in self._auth_codes.values():
+                if code.appid == appid:
+                    code.used = True
+            return True
+
+    # -- the component's API on behalf of merchants ----------------------------------------------
+
+    def query_auth(self, value: Any) -> JSON:
+        with self._lock:
+            code = self._auth_codes.get(value) if isinstance(value, str) else None
+            if code is None or code.used:
+                raise WeChatError(61009, "code is invalid")
+            if self._clock.now() >= code.expires_at:
+                raise WeChatError(61010, "code is expired")
+            code.used = True
+            grant = self._grant(code.appid)
+            return {
+                "authorization_info": {
+                    "authorizer_appid": code.appid,
+                    "authorizer_access_token": self._issue_access(grant),
+                    "expires_in": AUTHORIZER_TOKEN_TTL,
+                    "authorizer_refresh_token": grant.refresh_token,
+                    "func_info": [{"funcscope_category": {"id": i}} for i in grant.func_info],
+                }
+            }
+
+    def authorizer_token(self, appid: Any, refresh: Any) -> JSON:
+        with self._lock:
+            grant = self._grant(appid)
+            now = self._clock.now()
+            current = refresh == grant.refresh_token
+            overlapping = bool(refresh) and refresh == grant.previous_refresh_token
+            if not current and not (overlapping and now < grant.previous_refresh_until):
+                raise WeChatError(61023, "refresh_token is invalid")
+            if self._rotation.get(grant.account.appid):
+                grant.previous_refresh_token = grant.refresh_token
+                grant.previous_refresh_until = now + OVERLAP
+                grant.refresh_token = self._random.string("refreshtoken@@@", 43)
+            return {
+                "authorizer_access_token": self._issue_access(grant),
+                "expires_in": AUTHORIZER_TOKEN_TTL,
+                "authorizer_refresh_token": grant.refresh_token,
+            }
+
+    def authorizer_info(self, appid: Any, base_url: str) -> JSON:
+        """The account's profile; its avatar and QR code are served by the sandbox at `base_url`."""
+        with self._lock:
+            grant = self._grant(appid)
+            a = grant.account
+            info: JSON = {
+                "nick_name": a.nick_name,
+                "head_img": f"{base_url}/sandbox/avatar/{a.appid}.svg",
+                "service_type_info": {"id": a.service_type},
+                "verify_type_info": {"id": a.verify_type},
+                "user_name": a.user_name,
+                "alias": a.alias,
+                "principal_name": a.principal_name,
+                "qrcode_url": f"{base_url}/sandbox/qrcode/{a.appid}.svg",
+                "business_info": {
+                    "open_store": 0,
+                    "open_scan": 0,
+                    "open_pay": 0,
+                    "open_card": 0,
+                    "open_shake": 0,
+                },
+                "account_status": 1,
+                "idc": 1,
+                "signature": f"{a.nick_name} (WeChat sandbox)",
+            }
+            if a.is_mini_program:
+                info["MiniProgramInfo"] = {
+                    "network": {
+                        "RequestDomain": [],
+                        "WsRequestDomain": [],
+                        "UploadDomain": [],
+                        "DownloadDomain": [],
+                        "BizDomain": [],
+                        "UDPDomain": [],
+                    },
+                    "categories": [{"first": "工具", "second": "效率"}],
+                    "visit_status": 0,
+                }
+            return {
+                "authorizer_info": info,
+                "authorization_info": {
+                    "authorizer_appid": a.appid,
+                    "func_info": [{"funcscope_category": {"id": i}} for i in grant.func_info],
+                },
+            }
+
+    def authorizer_list(self, offset: Any, count: Any) -> JSON:
+        if not isinstance(offset, int) or not isinstance(count, int) or offset < 0 or not 1 <= count <= 500:
+            raise WeChatError(40097, "invalid args: offset >= 0, 1 <= count <= 500")
+        with self._lock:
+            grants = sorted(
+                (g for g in self._grants.values() if g.authorized),
+                key=lambda g: (g.auth_time, g.account.appid),
+            )
+            page = grants[offset : offset + count]
+            return {
+                "total_count": len(grants),
+                "list": [
+                    {
+                        "authorizer_appid": g.account.appid,
+                        "refresh_token": g.refresh_token,
+                        "auth_time": g.auth_time,
+                    }
+                    for g in page
+                ],
+            }
+
+    def check_access_token(self, token: str | None) -> str:
+        """The appid an authorizer access token belongs to."""
+        if not token:
+            raise WeChatError(41001, "access_token missing")
+        with self._lock:
+            appid = self._access_index.get(token)
+            grant = self._grants.get(appid) if appid else None
+            if grant is None or not grant.authorized:
+                raise WeChatError(40001, _INVALID_CREDENTIAL)
+            code = grant.access.check(token, self._clock.now())
+            if code == 42001:
+                raise WeChatError(42001, "access_token expired")
+            if code:
+                raise WeChatError(40001, _INVALID_CREDENTIAL)
+            return grant.account.appid
+
+    # -- helpers (the caller holds the lock) -----------------------------------------------------
+
+    def _authorize(self, appid: str, func_info: list[int] | None) -> tuple[Code, bool]:
+        account = self._accounts.get(appid)
+        if account is None:
+            raise WeChatError(40013, "invalid appid")
+        now = self._clock.now()
+        grant = self._grants.get(appid)
+        was_authorized = grant is not None and grant.authorized
+        permissions = list(func_info) if func_info else list(account.permissions)
+        refresh = self._random.string("refreshtoken@@@", 43)
+        if grant is None:
+            self._grants[appid] = Grant(account, refresh, int(now), permissions)
+        else:
+            # Re-authorization issues a new refresh token and kills the old one (docs/protocol.md §3).
+            grant.refresh_token = refresh
+            grant.previous_refresh_token = None
+            grant.authorized = True
+            grant.func_info = permissions
+            grant.auth_time = int(now)
+        return self._new_code(appid, now), was_authorized
+
+    def _new_code(self, appid: str, now: float) -> Code:
+        code = Code(self._random.string("queryauthcode@@@", 64), now + AUTH_CODE_TTL, appid)
+        self._auth_codes[code.value] = code
+        return code
+
+    def _grant(self, appid: Any) -> Grant:
+        grant = self._grants.get(appid) if isinstance(appid, str) else None
+        if grant is None or not grant.authorized:
+            raise WeChatError(61003, "component is not authorized by this account")
+        return grant
+
+    def _issue_access(self, grant: Grant) -> str:
+        issued = grant.access.issue(self._random.string("", 136), self._clock.now(), AUTHORIZER_TOKEN_TTL)
+        self._access_index[issued.value] = grant.account.appid
+        return issued.value
+
+    def _account_state(self, a: MerchantAccount) -> JSON:
+        grant = self._grants.get(a.appid)
+        access = grant.access.current if grant else None
+        return {
+            "appid": a.appid,
+            "user_name": a.user_name,
+            "nick_name": a.nick_name,
+            "kind": a.kind,
+            "status": "authorized" if grant and grant.authorized else ("revoked" if grant else "never"),
+            "rotation": self._rotation.get(a.appid, False),
+            "refresh_token": grant.refresh_token if grant and grant.authorized else None,
+            "authorizer_access_token": access.value if access else None,
+            "access_expires_at": access.expires_at if access else None,
+            "auth_time": grant.auth_time if grant else None,
+            "func_info": grant.func_info if grant else list(a.permissions),
+        }

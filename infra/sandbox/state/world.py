@@ -1,0 +1,74 @@
+"""The sandbox's world: its parts wired together, plus the few things that span them.
+
+`World` owns no data of its own but the sandbox's address and its stop event; each part owns its
+data and its lock. What spans parts lives here: `reset` (every part back to the seeded state),
+`snapshot` (`GET /sandbox/state`) and `clear_quota` (a component call that lifts 45009 faults).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from infra.sandbox.config import SandboxConfig
+from infra.sandbox.state.clock import Clock
+from infra.sandbox.state.component import Component
+from infra.sandbox.state.credentials import Code
+from infra.sandbox.state.errors import JSON
+from infra.sandbox.state.faults import Faults
+from infra.sandbox.state.journal import Journal
+from infra.sandbox.state.merchants import Merchants
+from infra.sandbox.state.randomness import Randomness
+
+QUOTA_ERRCODE = 45009  # "reach max api daily quota limit": what clear_quota lifts
+
+
+class World:
+    """The clock, the one random source, the component, the merchants, the faults and the journal."""
+
+    def __init__(self, config: SandboxConfig) -> None:
+        self.config = config
+        self.base_url = ""  # set by the server once it is bound (authorizer_info links to it)
+        self.stopping = threading.Event()
+        self.clock = Clock(config.clock)
+        self.random = Randomness(config.seed)
+        self.component = Component(config, self.clock, self.random)
+        self.merchants = Merchants(config, self.clock, self.random)
+        self.faults = Faults()
+        self.journal = Journal()
+
+    def reset(self) -> None:
+        """Back to the seeded state: everything but the configuration is forgotten."""
+        self.random.reset()
+        self.clock.reset()
+        self.component.reset()
+        self.merchants.reset()
+        self.faults.reset()
+        self.journal.reset()
+
+    def snapshot(self) -> JSON:
+        """What `GET /sandbox/state` shows: the clock, the component, the accounts and the faults."""
+        now = self.clock.now()
+        return {
+            "now": now,
+            "clock_offset": self.clock.offset,
+            "component_appid": self.config.component_appid,
+            "component_access_token": self.component.live_token(now),
+            "tickets": self.component.tickets(),
+            "accounts": self.merchants.states(),
+            "faults": self.faults.describe(),
+        }
+
+    def clear_quota(self, appid: Any, secret: Any) -> None:
+        """WeChat's clear_quota: spends one of the month's clears and lifts the quota faults."""
+        self.component.spend_clear_quota(appid, secret)
+        self.faults.clear_errcode(QUOTA_ERRCODE)
+
+    # -- kept for tests/integration, which reach into the sandbox's world --------------------------
+
+    def release_test_code(self, appid: str) -> Code:
+        return self.merchants.release_test_code(appid)
+
+    def wait_for_message(self, predicate: Callable[[JSON], bool], timeout: float) -> JSON | None:
+        return self.journal.wait_for_message(predicate, timeout)
