@@ -101,7 +101,7 @@ class World:
         pushed = self.control("POST", "push-ticket")
         appid = DEFAULTS["WECHAT_COMPONENT_APPID"]
         now = int(time.time())
-        graph().store.save_ticket(Ticket.received(appid, pushed["ticket"], now, now))
+        graph().tickets.save_ticket(Ticket.received(appid, pushed["ticket"], now, now))
 
     def fault(self, api: str, kind: str, value: Any, count: int | None = 1) -> None:
         self.control("POST", "faults", {"api": api, "kind": kind, "value": value, "count": count})

@@ -23,13 +23,13 @@ def test_clicking_through_ends_on_our_result_page_naming_the_account(world: Worl
     assert appid
     page.click(f"#authorize-{appid}")
     page.wait_for_url(f"{world.gateway.url}/wechat/authorize/callback?*")
-    profile = graph().store.get_profile(appid)
+    profile = graph().profiles.get_profile(appid)
     assert profile is not None
     assert page.locator("#nick-name").inner_text() == profile.nick_name
     assert page.locator("#avatar").get_attribute("src") == profile.head_img
-    grant = graph().store.get_grant(appid)
+    grant = graph().grants.get_grant(appid)
     assert grant is not None and grant.active
-    assert graph().store.get_authorizer_token(appid) is not None
+    assert graph().tokens.get_authorizer_token(appid) is not None
     assert world.calls("api_query_auth") == 1  # the callback and the push shared one exchange
 
 

@@ -48,7 +48,7 @@ def test_sam_build_puts_the_core_at_python_package_with_arm64_libraries(tmp_path
     assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-3000:]
     layer = tmp_path / "build" / "CoreLayer"
     assert (layer / "python" / "wxcomponent" / "__init__.py").is_file()
-    assert (layer / "python" / "wxcomponent" / "adapters" / "dynamodb.py").is_file()
+    assert (layer / "python" / "wxcomponent" / "adapters" / "dynamodb" / "table.py").is_file()
     assert not (layer / "python" / "python").exists()
     native = list((layer / "python" / "Crypto").rglob("*.so"))
     assert native, "pycryptodome's native modules are missing"

@@ -40,7 +40,7 @@ def test_thirty_concurrent_refreshes_from_three_processes_cost_one_call(world: W
     assert sum(len(batch) for batch in results) == 30
     assert len(tokens) == 1
     assert world.calls("api_component_token") == 1
-    stored = graph().store.get_component_token(APPID)
+    stored = graph().tokens.get_component_token(APPID)
     assert stored is not None and stored.access_token in tokens
 
 
@@ -108,4 +108,4 @@ def test_quota_reached_is_a_typed_error_without_retries(world: World) -> None:
         service().token()
     assert raised.value.errcode == 45009
     assert world.calls("api_component_token") == 1
-    assert graph().store.get_component_token(APPID) is None
+    assert graph().tokens.get_component_token(APPID) is None

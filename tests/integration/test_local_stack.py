@@ -11,7 +11,7 @@ from tests.support.pushes import APPID
 
 def test_a_sandbox_ticket_reaches_the_table_and_buys_a_component_token(world: World) -> None:
     ticket = world.push_ticket()
-    stored = graph().store.get_ticket(APPID)
+    stored = graph().tickets.get_ticket(APPID)
     assert stored is not None and stored.ticket == ticket
     answer = world.http.request(
         "POST",
@@ -33,6 +33,6 @@ def test_authorization_events_from_the_sandbox_are_answered_success(world: World
         answer = world.control("POST", path, {"appid": "wx570bc396a51b8ff8"})
         assert answer["delivery"]["ok"] is True, (path, answer["delivery"])
         assert answer["delivery"]["attempts"][0]["body"] == "success"
-    grant = graph().store.get_grant("wx570bc396a51b8ff8")
+    grant = graph().grants.get_grant("wx570bc396a51b8ff8")
     assert grant is not None and grant.status == "revoked"
     assert world.calls("api_query_auth") == 2

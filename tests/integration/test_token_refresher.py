@@ -14,7 +14,7 @@ from tests.conftest import World
 from tests.integration.conftest import load_function
 from tests.support.graph import graph
 from tests.support.pushes import APPID
-from wxcomponent.adapters.dynamodb import REFRESH_SHARDS, authorizer_key, refresh_shard
+from wxcomponent.adapters.dynamodb.keys import REFRESH_SHARDS, authorizer_key, refresh_shard
 from wxcomponent.grants import AUTHORIZED, NEEDS_REAUTHORIZATION
 from wxcomponent.tickets import Ticket
 
@@ -49,7 +49,7 @@ def age_token(emulator: Emulator, table: str, appid: str, left: int = 60) -> Non
         UpdateExpression="SET expires_at = :e, issued_at = :i",
         ExpressionAttributeValues={":e": {"N": str(now + left)}, ":i": {"N": str(now - 7000)}},
     )
-    graph().store.set_refresh_due(appid, now - 1)
+    graph().grants.set_refresh_due(appid, now - 1)
 
 
 def test_a_sweep_refreshes_exactly_the_due_grants_and_a_second_sweep_nothing(
@@ -67,7 +67,7 @@ def test_a_sweep_refreshes_exactly_the_due_grants_and_a_second_sweep_nothing(
     assert (second["due"], second["refreshed"]) == (0, 0)
     assert world.calls("api_authorizer_token") == 3
     for appid in appids:
-        token = graph().store.get_authorizer_token(appid)
+        token = graph().tokens.get_authorizer_token(appid)
         assert token is not None and token.valid_for(1200, time.time())
 
 
@@ -76,11 +76,11 @@ def test_rotated_refresh_tokens_are_kept_and_work_after_the_overlap(
 ) -> None:
     world.push_ticket()
     [appid] = authorize(world, 1)
-    before = graph().store.get_grant(appid)
+    before = graph().grants.get_grant(appid)
     world.control("POST", f"accounts/{appid}/rotation", {"enabled": True})
     age_token(emulator, table, appid)
     assert sweep()["refreshed"] == 1
-    rotated = graph().store.get_grant(appid)
+    rotated = graph().grants.get_grant(appid)
     assert rotated is not None and before is not None
     assert rotated.refresh_token and rotated.refresh_token != before.refresh_token
     world.control("POST", "clock", {"advance": 301})  # the old refresh token is dead now
@@ -94,13 +94,13 @@ def test_61023_recovers_the_refresh_token_from_the_authorizer_list(
 ) -> None:
     world.push_ticket()
     [appid] = authorize(world, 1)
-    real = graph().store.get_grant(appid)
+    real = graph().grants.get_grant(appid)
     assert real is not None
     _replace_refresh_token(emulator, table, appid, "refreshtoken@@@lost-in-a-crash")
     age_token(emulator, table, appid)
     report = sweep()
     assert (report["refreshed"], dict(report["failed"])) == (1, {})
-    recovered = graph().store.get_grant(appid)
+    recovered = graph().grants.get_grant(appid)
     assert recovered is not None and recovered.refresh_token == real.refresh_token
     assert recovered.status == AUTHORIZED
     assert world.calls("api_get_authorizer_list") == 1
@@ -115,10 +115,10 @@ def test_a_failed_recovery_marks_the_grant_and_keeps_its_refresh_token(
     age_token(emulator, table, appid)
     report = sweep()
     assert dict(report["failed"]) == {"61023": 1}
-    grant = graph().store.get_grant(appid)
+    grant = graph().grants.get_grant(appid)
     assert grant is not None and grant.status == NEEDS_REAUTHORIZATION
     assert grant.refresh_token  # kept: never deleted, never overwritten by a worse value
-    assert graph().store.get_authorizer_token(appid) is None
+    assert graph().tokens.get_authorizer_token(appid) is None
     assert sweep()["due"] == 0  # out of the index until the merchant authorizes again
 
 
@@ -130,14 +130,14 @@ def test_a_revoked_authorization_found_by_the_sweep_is_marked_revoked(
     world.fault("api_authorizer_token", "errcode", 61003, count=None)
     age_token(emulator, table, appid)
     assert dict(sweep()["failed"]) == {"61003": 1}
-    grant = graph().store.get_grant(appid)
+    grant = graph().grants.get_grant(appid)
     assert grant is not None and grant.status == "revoked"
 
 
 def test_a_stale_ticket_asks_wechat_to_push_again_at_most_once_an_hour(quiet_world: World) -> None:
     now = int(time.time())
     ticket = quiet_world.control("POST", "push-ticket")["ticket"]  # pushed nowhere: WeChat "stopped"
-    assert graph().store.save_ticket(Ticket(APPID, ticket, now - 3600, now - 3600, now + 11 * 3600))
+    assert graph().tickets.save_ticket(Ticket(APPID, ticket, now - 3600, now - 3600, now + 11 * 3600))
     report = sweep()
     assert report["ticket_restart_requested"] is True
     assert report["ticket_age"] is not None and report["ticket_age"] >= 3600
@@ -174,10 +174,10 @@ def test_a_sweep_over_2000_grants_reads_only_the_100_due(quiet_world: World, emu
         )
     for start in range(0, len(requests), 25):
         client.batch_write_item(RequestItems={table: requests[start : start + 25]})
-    store = graph().store
+    grants = graph().grants
     due, read = [], 0
     for shard in range(REFRESH_SHARDS):
-        appids, items = store.due_authorizers(str(shard), now)
+        appids, items = grants.due_authorizers(str(shard), now)
         due.extend(appids)
         read += items
     assert len(due) == 100 and read == 100

@@ -92,7 +92,7 @@ def test_component_token_by_direct_invoke(world: World) -> None:
     assert set(body) == {"kind", "appid", "access_token", "expires_at"}
     assert body["kind"] == "component" and body["appid"] == APPID
     assert isinstance(body["expires_at"], int) and body["expires_at"] >= before + 7000
-    stored = graph().store.get_component_token(APPID)
+    stored = graph().tokens.get_component_token(APPID)
     assert stored is not None and stored.access_token == body["access_token"]
     assert world.calls("api_component_token") == 1
 
@@ -184,11 +184,11 @@ def twenty_reports(world: World, module: ModuleType, request: dict[str, Any], ap
 
 def test_min_validity_beyond_the_stored_tokens_life_forces_a_refresh(world: World) -> None:
     world.push_ticket()
-    store = graph().store
+    tokens = graph().tokens
     first = graph().component_tokens.token()
     # The same token, as if issued an hour and a half ago: 30 minutes left.
     left = int(time.time()) + 1800
-    assert store.save_component_token(AccessToken(APPID, first.access_token, first.issued_at + 1, left))
+    assert tokens.save_component_token(AccessToken(APPID, first.access_token, first.issued_at + 1, left))
     module = container()
     assert invoke(module, {"kind": "component"}) == {
         "kind": "component",

@@ -1,17 +1,24 @@
-"""In-memory fakes of the core's ports, with the same conditional semantics as the adapters."""
+"""In-memory fakes of the core's ports, with the same conditional semantics as the DynamoDB
+adapters. tests/integration/test_store_contract.py runs the same scenarios against both, so a fake
+cannot drift from the table it stands in for."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from wxcomponent.grants import Grant
+from wxcomponent.adapters.dynamodb.keys import refresh_shard, refresh_shards
+from wxcomponent.grants import AUTHORIZED, NEEDS_REAUTHORIZATION, REVOKED, Grant, Profile
+from wxcomponent.ports import ClaimLost
 from wxcomponent.tickets import PushRecord, Ticket
+from wxcomponent.tokens import AccessToken
 
 
 class MemoryTicketStore:
     def __init__(self) -> None:
         self.tickets: dict[str, Ticket] = {}
         self.records: dict[tuple[str, int, str, str], PushRecord] = {}
+        self.restarts: dict[str, int] = {}
         self.writes = 0
 
     def save_ticket(self, ticket: Ticket) -> bool:
@@ -36,6 +43,163 @@ class MemoryTicketStore:
         self.writes += 1
         return True
 
+    def claim_ticket_restart(self, component_appid: str, now: int, every: int) -> bool:
+        last = self.restarts.get(component_appid)
+        if last is not None and last > now - every:
+            return False
+        self.restarts[component_appid] = now
+        return True
+
+
+class MemoryTokens:
+    def __init__(self) -> None:
+        self.component: dict[str, AccessToken] = {}
+        self.authorizer: dict[str, AccessToken] = {}
+
+    def get_component_token(self, component_appid: str) -> AccessToken | None:
+        return self.component.get(component_appid)
+
+    def save_component_token(self, token: AccessToken) -> bool:
+        return _save_newer(self.component, token)
+
+    def get_authorizer_token(self, authorizer_appid: str) -> AccessToken | None:
+        return self.authorizer.get(authorizer_appid)
+
+    def save_authorizer_token(self, token: AccessToken) -> bool:
+        return _save_newer(self.authorizer, token)
+
+    def delete_authorizer_token(self, authorizer_appid: str) -> None:
+        self.authorizer.pop(authorizer_appid, None)
+
+
+def _save_newer(tokens: dict[str, AccessToken], token: AccessToken) -> bool:
+    current = tokens.get(token.owner)
+    if current is not None and current.issued_at > token.issued_at:
+        return False
+    tokens[token.owner] = token
+    return True
+
+
+class MemoryGrants:
+    """Grants with their place in the refresh-due index (`due`: appid -> due time)."""
+
+    def __init__(self, *grants: Grant) -> None:
+        self.grants = {grant.authorizer_appid: grant for grant in grants}
+        self.due: dict[str, int] = {}
+
+    def get_grant(self, authorizer_appid: str) -> Grant | None:
+        return self.grants.get(authorizer_appid)
+
+    def save_grant(self, grant: Grant, refresh_due: int) -> bool:
+        if grant.status != AUTHORIZED or not grant.refresh_token:
+            raise ValueError("only an authorized grant with a refresh token is saved")
+        current = self.grants.get(grant.authorizer_appid)
+        if current is not None and current.authorized_at > grant.authorized_at:
+            return False
+        self.grants[grant.authorizer_appid] = grant
+        self.due[grant.authorizer_appid] = refresh_due
+        return True
+
+    def revoke_grant(self, authorizer_appid: str, revoked_at: int) -> bool:
+        current = self.grants.get(authorizer_appid)
+        if current is None or current.authorized_at > revoked_at:
+            return False
+        self.grants[authorizer_appid] = replace(current, status=REVOKED, refresh_token="", updated_at=revoked_at)
+        self.due.pop(authorizer_appid, None)
+        return True
+
+    def update_refresh_token(self, authorizer_appid: str, old: str, new: str, now: int) -> bool:
+        current = self.grants.get(authorizer_appid)
+        if not new or new == old or current is None or not current.active or current.refresh_token != old:
+            return False
+        self.grants[authorizer_appid] = replace(current, refresh_token=new, updated_at=now)
+        return True
+
+    def set_refresh_due(self, authorizer_appid: str, due: int) -> bool:
+        current = self.grants.get(authorizer_appid)
+        if current is None or not current.active:
+            return False
+        self.due[authorizer_appid] = due
+        return True
+
+    def mark_needs_reauthorization(self, authorizer_appid: str, refresh_token: str, now: int) -> bool:
+        current = self.grants.get(authorizer_appid)
+        if current is None or not current.active or current.refresh_token != refresh_token:
+            return False
+        self.grants[authorizer_appid] = replace(current, status=NEEDS_REAUTHORIZATION, updated_at=now)
+        self.due.pop(authorizer_appid, None)
+        return True
+
+    def refresh_shards(self) -> list[str]:
+        return refresh_shards()
+
+    def due_authorizers(self, shard: str, now: int) -> tuple[list[str], int]:
+        due = sorted((when, appid) for appid, when in self.due.items() if when <= now and refresh_shard(appid) == shard)
+        return [appid for _, appid in due], len(due)
+
+
+class MemoryProfiles:
+    def __init__(self) -> None:
+        self.profiles: dict[str, Profile] = {}
+
+    def save_profile(self, profile: Profile) -> None:
+        self.profiles[profile.authorizer_appid] = profile
+
+    def get_profile(self, authorizer_appid: str) -> Profile | None:
+        return self.profiles.get(authorizer_appid)
+
+
+@dataclass
+class _Claim:
+    holder: str
+    expires_at: float
+    state: str = "pending"
+    authorizer_appid: str = ""
+
+
+class MemoryCodeClaims:
+    def __init__(self) -> None:
+        self.claims: dict[str, _Claim] = {}
+
+    def claim_code(self, code_hash: str, holder: str, now: float, ttl: float) -> bool:
+        current = self.claims.get(code_hash)
+        if current is not None and not (current.state == "pending" and current.expires_at < now):
+            return False
+        self.claims[code_hash] = _Claim(holder, now + ttl)
+        return True
+
+    def finish_code(self, code_hash: str, holder: str, authorizer_appid: str) -> None:
+        current = self.claims.get(code_hash)
+        if current is None or current.holder != holder:
+            raise ClaimLost("the authorization code's claim was taken over before it was finished")
+        current.state, current.authorizer_appid = "done", authorizer_appid
+
+    def abandon_code(self, code_hash: str, holder: str) -> None:
+        current = self.claims.get(code_hash)
+        if current is not None and current.holder == holder and current.state == "pending":
+            del self.claims[code_hash]
+
+    def code_exchanged_for(self, code_hash: str) -> str | None:
+        current = self.claims.get(code_hash)
+        return current.authorizer_appid if current is not None and current.state == "done" else None
+
+
+class MemoryLeases:
+    def __init__(self) -> None:
+        self.leases: dict[str, tuple[str, float]] = {}
+
+    def acquire_lease(self, name: str, holder: str, now: float, ttl: float) -> bool:
+        current = self.leases.get(name)
+        if current is not None and current[1] >= now:
+            return False
+        self.leases[name] = (holder, now + ttl)
+        return True
+
+    def release_lease(self, name: str, holder: str) -> None:
+        current = self.leases.get(name)
+        if current is not None and current[0] == holder:
+            del self.leases[name]
+
 
 class MemoryMessageReceipts:
     """`MessageReceipts` with the adapter's conditions: a claim wins when nothing is recorded, the
@@ -52,7 +216,9 @@ class MemoryMessageReceipts:
         return True
 
     def record_answer(self, authorizer_appid: str, key: str, answer: str) -> None:
-        self.items[(authorizer_appid, key)].update(state="answered", answer=answer)
+        item = self.items.get((authorizer_appid, key))
+        if item is not None:
+            item.update(state="answered", answer=answer)
 
     def answer_of(self, authorizer_appid: str, key: str, now: int) -> str | None:
         item = self.items.get((authorizer_appid, key))
@@ -60,6 +226,19 @@ class MemoryMessageReceipts:
             return None
         answer: str = item["answer"]
         return answer
+
+
+@dataclass
+class MemoryStores:
+    """Every store, in memory: what `Container(settings, stores=MemoryStores())` runs on."""
+
+    tickets: MemoryTicketStore = field(default_factory=MemoryTicketStore)
+    tokens: MemoryTokens = field(default_factory=MemoryTokens)
+    grants: MemoryGrants = field(default_factory=MemoryGrants)
+    profiles: MemoryProfiles = field(default_factory=MemoryProfiles)
+    code_claims: MemoryCodeClaims = field(default_factory=MemoryCodeClaims)
+    leases: MemoryLeases = field(default_factory=MemoryLeases)
+    receipts: MemoryMessageReceipts = field(default_factory=MemoryMessageReceipts)
 
 
 class MemoryPublisher:
@@ -82,11 +261,3 @@ class MemoryTaskQueue:
         if self.fail:
             raise RuntimeError("Lambda throttled the invocation")
         self.tasks.append(task)
-
-
-class MemoryGrants:
-    def __init__(self, *grants: Grant) -> None:
-        self.grants = {grant.authorizer_appid: grant for grant in grants}
-
-    def get_grant(self, authorizer_appid: str) -> Grant | None:
-        return self.grants.get(authorizer_appid)

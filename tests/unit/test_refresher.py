@@ -66,7 +66,8 @@ class Api:
 def refresher(store: Store, authorizers: AuthorizerTokens, api: Api | None = None) -> Refresher:
     settings = ComponentSettings(APPID, "secret", "token", "A" * 43)
     return Refresher(
-        store,
+        store,  # type: ignore[arg-type]
+        store,  # type: ignore[arg-type]
         api or Api(),  # type: ignore[arg-type]
         ComponentTokens(),  # type: ignore[arg-type]
         authorizers,  # type: ignore[arg-type]

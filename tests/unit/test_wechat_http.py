@@ -20,6 +20,7 @@ from wxcomponent.adapters import wechat_http
 from wxcomponent.adapters.wechat_http import DEFAULT_TIMEOUT, WeChatHttpApi
 from wxcomponent.errors import WxComponentError
 from wxcomponent.observability import logger
+from wxcomponent.ports import WeChatApi
 from wxcomponent.wechat import (
     AccountRevokedAuthorization,
     AuthorizationCodeRejected,
@@ -38,7 +39,6 @@ from wxcomponent.wechat import (
     UnknownWeChatError,
     UpstreamError,
     UpstreamUnavailable,
-    WeChatApi,
     error_for,
 )
 

@@ -20,10 +20,18 @@ from wxcomponent.component_token import ComponentTokenService
 from wxcomponent.errors import BadRequest, WxComponentError
 from wxcomponent.grants import AUTHORIZED, Grant, Profile, func_ids
 from wxcomponent.observability import MetricUnit, logger, metrics
-from wxcomponent.ports import EventPublisher, GrantStore, publish_best_effort
+from wxcomponent.ports import (
+    CodeClaims,
+    EventPublisher,
+    GrantStore,
+    ProfileStore,
+    TokenStore,
+    WeChatApi,
+    publish_best_effort,
+)
 from wxcomponent.settings import DEFAULT_MP_BASE, DEFAULT_OPEN_BASE, REFRESH_MARGIN, ComponentSettings
 from wxcomponent.tokens import AccessToken
-from wxcomponent.wechat import AuthorizerProfile, UpstreamError, UpstreamUnavailable, WeChatApi
+from wxcomponent.wechat import AuthorizerProfile, UpstreamError, UpstreamUnavailable
 
 AUTH_TYPES = frozenset({1, 2, 3, 4, 5, 6, 8})
 DEFAULT_AUTH_TYPE = 3
@@ -82,7 +90,10 @@ class AuthorizationResult:
 class AuthorizationService:
     def __init__(
         self,
-        store: GrantStore,
+        grants: GrantStore,
+        tokens: TokenStore,
+        profiles: ProfileStore,
+        code_claims: CodeClaims,
         api: WeChatApi,
         component_tokens: ComponentTokenService,
         publisher: EventPublisher,
@@ -95,9 +106,12 @@ class AuthorizationService:
         mp_base: str = DEFAULT_MP_BASE,
         open_base: str = DEFAULT_OPEN_BASE,
     ) -> None:
-        self._store = store
+        self._grants = grants
+        self._tokens = tokens
+        self._profiles = profiles
+        self._code_claims = code_claims
         self._api = api
-        self._tokens = component_tokens
+        self._component_tokens = component_tokens
         self._publisher = publisher
         self._component = component
         self._clock = clock
@@ -112,7 +126,7 @@ class AuthorizationService:
     def link(self, request: AuthorizationRequest, redirect_uri: str, *, mobile: bool) -> AuthorizationLink:
         """A fresh pre-auth code in WeChat's PC or mobile authorization URL."""
         appid = self._component().component_appid
-        code = self._tokens.call(lambda token: self._api.create_preauthcode(token, appid))
+        code = self._component_tokens.call(lambda token: self._api.create_preauthcode(token, appid))
         params: dict[str, str] = {}
         if mobile:
             params.update(action="bindcomponent", no_scan="1")
@@ -148,12 +162,12 @@ class AuthorizationService:
         delay = 0.05
         while True:
             holder = secrets.token_hex(8)
-            if self._store.claim_code(code_hash, holder, self._clock(), CLAIM_TTL):
+            if self._code_claims.claim_code(code_hash, holder, self._clock(), CLAIM_TTL):
                 return self._exchange(auth_code, code_hash, holder, info_type)
-            appid = self._store.code_exchanged_for(code_hash)
+            appid = self._code_claims.code_exchanged_for(code_hash)
             if appid is not None:
                 logger.info("authorization code already exchanged", extra={"authorizer_appid": appid})
-                return AuthorizationResult(appid, self._store.get_profile(appid), new=False)
+                return AuthorizationResult(appid, self._profiles.get_profile(appid), new=False)
             if not wait:
                 logger.info("authorization code being exchanged elsewhere")
                 return None
@@ -165,9 +179,9 @@ class AuthorizationService:
     def revoke(self, authorizer_appid: str, revoked_at: int) -> bool:
         """`unauthorized`: marks the grant revoked and deletes its token (unless authorized again
         after `revoked_at`)."""
-        revoked = self._store.revoke_grant(authorizer_appid, revoked_at)
+        revoked = self._grants.revoke_grant(authorizer_appid, revoked_at)
         if revoked:
-            self._store.delete_authorizer_token(authorizer_appid)
+            self._tokens.delete_authorizer_token(authorizer_appid)
             self._publish(EVENT_REVOKED, {"authorizer_appid": authorizer_appid, "revoked_at": revoked_at})
         logger.info("authorization revoked", extra={"authorizer_appid": authorizer_appid, "changed": revoked})
         return revoked
@@ -175,14 +189,14 @@ class AuthorizationService:
     def _exchange(self, auth_code: str, code_hash: str, holder: str, info_type: str) -> AuthorizationResult:
         component_appid = self._component().component_appid
         try:
-            info = self._tokens.call(lambda token: self._api.query_auth(token, component_appid, auth_code))
+            info = self._component_tokens.call(lambda token: self._api.query_auth(token, component_appid, auth_code))
         except Exception:
-            self._store.abandon_code(code_hash, holder)
+            self._code_claims.abandon_code(code_hash, holder)
             raise
         if not info.authorizer_refresh_token:
             raise UpstreamUnavailable("api_query_auth: answer without a refresh token")
         now = int(self._clock())
-        previous = self._store.get_grant(info.authorizer_appid)
+        previous = self._grants.get_grant(info.authorizer_appid)
         grant = Grant(
             authorizer_appid=info.authorizer_appid,
             component_appid=component_appid,
@@ -193,10 +207,10 @@ class AuthorizationService:
             updated_at=now,
         )
         token = AccessToken.issued(info.authorizer_appid, info.authorizer_access_token, info.expires_in, now)
-        self._store.save_grant(grant, refresh_due=token.expires_at - self._refresh_margin)
-        self._store.save_authorizer_token(token)
+        self._grants.save_grant(grant, refresh_due=token.expires_at - self._refresh_margin)
+        self._tokens.save_authorizer_token(token)
         profile = self._fetch_profile(info.authorizer_appid, now)
-        self._store.finish_code(code_hash, holder, info.authorizer_appid)
+        self._code_claims.finish_code(code_hash, holder, info.authorizer_appid)
         updated = info_type == "updateauthorized" or (previous is not None and previous.active)
         self._publish(
             EVENT_UPDATED if updated else EVENT_AUTHORIZED,
@@ -216,14 +230,14 @@ class AuthorizationService:
         """The grant is already safe; a profile WeChat will not give now is fetched another time."""
         component_appid = self._component().component_appid
         try:
-            answer = self._tokens.call(
+            answer = self._component_tokens.call(
                 lambda token: self._api.get_authorizer_info(token, component_appid, authorizer_appid)
             )
         except UpstreamError as exc:
             logger.warning("profile not fetched", extra={"authorizer_appid": authorizer_appid, "errcode": exc.errcode})
             return None
         profile = profile_from(answer, now)
-        self._store.save_profile(profile)
+        self._profiles.save_profile(profile)
         return profile
 
     def _publish(self, detail_type: str, detail: dict[str, object]) -> None:

@@ -17,7 +17,7 @@ from wxcomponent.component_token import ComponentTokenService
 from wxcomponent.errors import NotAuthorized
 from wxcomponent.grants import Grant
 from wxcomponent.observability import MetricUnit, logger, metrics
-from wxcomponent.ports import EventPublisher, GrantStore, publish_best_effort
+from wxcomponent.ports import EventPublisher, GrantStore, LeaseStore, TokenStore, WeChatApi, publish_best_effort
 from wxcomponent.settings import REFRESH_MARGIN, ComponentSettings
 from wxcomponent.single_flight import SingleFlight
 from wxcomponent.tokens import AccessToken
@@ -26,7 +26,6 @@ from wxcomponent.wechat import (
     AuthorizerListPage,
     AuthorizerToken,
     RefreshTokenRejected,
-    WeChatApi,
 )
 
 EVENT_NEEDS_REAUTHORIZATION = "needs_reauthorization"
@@ -37,7 +36,9 @@ LIST_PAGE = 500  # api_get_authorizer_list's maximum count
 class AuthorizerTokenService:
     def __init__(
         self,
-        store: GrantStore,
+        grants: GrantStore,
+        tokens: TokenStore,
+        leases: LeaseStore,
         api: WeChatApi,
         component_tokens: ComponentTokenService,
         publisher: EventPublisher,
@@ -47,13 +48,14 @@ class AuthorizerTokenService:
         single_flight: SingleFlight | None = None,
         refresh_margin: int = REFRESH_MARGIN[2],
     ) -> None:
-        self._store = store
+        self._grants = grants
+        self._tokens = tokens
         self._api = api
-        self._tokens = component_tokens
+        self._component_tokens = component_tokens
         self._publisher = publisher
         self._component = component
         self._clock = clock
-        self._flight = single_flight or SingleFlight(store, clock=clock)
+        self._flight = single_flight or SingleFlight(leases, clock=clock)
         self._margin = refresh_margin
 
     def token(self, authorizer_appid: str, min_validity: float = 300) -> AccessToken:
@@ -61,7 +63,7 @@ class AuthorizerTokenService:
         self._active_grant(authorizer_appid)
 
         def current() -> AccessToken | None:
-            stored = self._store.get_authorizer_token(authorizer_appid)
+            stored = self._tokens.get_authorizer_token(authorizer_appid)
             return stored if stored is not None and stored.valid_for(min_validity, self._clock()) else None
 
         return self._flight.run(_lease(authorizer_appid), current, lambda: self._refresh(authorizer_appid))
@@ -71,7 +73,7 @@ class AuthorizerTokenService:
         self._active_grant(authorizer_appid)
 
         def current() -> AccessToken | None:
-            stored = self._store.get_authorizer_token(authorizer_appid)
+            stored = self._tokens.get_authorizer_token(authorizer_appid)
             if stored is None or stored.access_token == rejected:
                 return None
             return stored if stored.valid_for(min_validity, self._clock()) else None
@@ -101,20 +103,20 @@ class AuthorizerTokenService:
             raise NotAuthorized("the authorizer has revoked the authorization", errcode=exc.errcode) from exc
         now = int(self._clock())
         token = AccessToken.issued(authorizer_appid, answer.authorizer_access_token, answer.expires_in, now)
-        self._store.save_authorizer_token(token)
+        self._tokens.save_authorizer_token(token)
         # Persist every non-empty refresh token the answer carries; compare-and-set on the one we used.
         rotated = answer.authorizer_refresh_token
-        if rotated and rotated != used and self._store.update_refresh_token(authorizer_appid, used, rotated, now):
+        if rotated and rotated != used and self._grants.update_refresh_token(authorizer_appid, used, rotated, now):
             logger.info("refresh token rotated and kept", extra={"authorizer_appid": authorizer_appid})
             metrics.add_metric(name="RefreshTokenRotated", unit=MetricUnit.Count, value=1)
-        self._store.set_refresh_due(authorizer_appid, token.expires_at - self._margin)
+        self._grants.set_refresh_due(authorizer_appid, token.expires_at - self._margin)
         logger.info("authorizer token refreshed", extra={"authorizer_appid": authorizer_appid})
         metrics.add_metric(name="AuthorizerTokenRefreshed", unit=MetricUnit.Count, value=1)
         return token
 
     def _exchange(self, grant: Grant, refresh_token: str) -> AuthorizerToken:
         component_appid = self._component().component_appid
-        return self._tokens.call(
+        return self._component_tokens.call(
             lambda token: self._api.authorizer_token(token, component_appid, grant.authorizer_appid, refresh_token)
         )
 
@@ -124,12 +126,12 @@ class AuthorizerTokenService:
         component_appid = self._component().component_appid
         offset = 0
         while True:
-            page = self._tokens.call(partial(self._list_page, component_appid=component_appid, offset=offset))
+            page = self._component_tokens.call(partial(self._list_page, component_appid=component_appid, offset=offset))
             for item in page.items:
                 if item.authorizer_appid == grant.authorizer_appid:
                     if not item.refresh_token or item.refresh_token == grant.refresh_token:
                         return None
-                    self._store.update_refresh_token(
+                    self._grants.update_refresh_token(
                         grant.authorizer_appid, grant.refresh_token, item.refresh_token, int(self._clock())
                     )
                     logger.info("refresh token recovered", extra={"authorizer_appid": grant.authorizer_appid})
@@ -143,20 +145,20 @@ class AuthorizerTokenService:
         return self._api.get_authorizer_list(token, component_appid, offset, LIST_PAGE)
 
     def _needs_reauthorization(self, grant: Grant, errcode: int | None) -> None:
-        if self._store.mark_needs_reauthorization(grant.authorizer_appid, grant.refresh_token, int(self._clock())):
-            self._store.delete_authorizer_token(grant.authorizer_appid)
+        if self._grants.mark_needs_reauthorization(grant.authorizer_appid, grant.refresh_token, int(self._clock())):
+            self._tokens.delete_authorizer_token(grant.authorizer_appid)
             self._publish(EVENT_NEEDS_REAUTHORIZATION, {"authorizer_appid": grant.authorizer_appid, "errcode": errcode})
         logger.warning("authorizer needs reauthorization", extra={"authorizer_appid": grant.authorizer_appid})
         metrics.add_metric(name="NeedsReauthorization", unit=MetricUnit.Count, value=1)
 
     def _revoked(self, authorizer_appid: str) -> None:
         now = int(self._clock())
-        if self._store.revoke_grant(authorizer_appid, now):
-            self._store.delete_authorizer_token(authorizer_appid)
+        if self._grants.revoke_grant(authorizer_appid, now):
+            self._tokens.delete_authorizer_token(authorizer_appid)
             self._publish(EVENT_REVOKED, {"authorizer_appid": authorizer_appid, "revoked_at": now, "errcode": 61003})
 
     def _active_grant(self, authorizer_appid: str) -> Grant:
-        grant = self._store.get_grant(authorizer_appid)
+        grant = self._grants.get_grant(authorizer_appid)
         if grant is None or not grant.active:
             raise NotAuthorized("the authorizer is unknown or no longer authorized")
         return grant

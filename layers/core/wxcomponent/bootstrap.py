@@ -15,25 +15,53 @@ import functools
 import time
 from collections.abc import Callable
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from wxcomponent.settings import ComponentSettings, Settings
 
 if TYPE_CHECKING:  # the imports below are made lazily, inside each part
     from wxcomponent.account_messages import AccountMessageService
-    from wxcomponent.adapters.dynamodb import DynamoDBStore
     from wxcomponent.adapters.lambda_invoke import LambdaReplyFunction, LambdaTaskQueue
     from wxcomponent.authorization import AuthorizationService
     from wxcomponent.authorizer_token import AuthorizerTokenService
     from wxcomponent.component_events import ComponentEventService
     from wxcomponent.component_token import ComponentTokenService
-    from wxcomponent.ports import EventPublisher, MessageReceipts, ReplyFunction
+    from wxcomponent.ports import (
+        CodeClaims,
+        EventPublisher,
+        GrantStore,
+        LeaseStore,
+        MessageReceipts,
+        ProfileStore,
+        ReplyFunction,
+        TicketStore,
+        TokenStore,
+        WeChatApi,
+    )
     from wxcomponent.refresher import Refresher
     from wxcomponent.release import ReleaseTasks
     from wxcomponent.vending import TokenVendor
-    from wxcomponent.wechat import WeChatApi
 
 # ruff: noqa: PLC0415 - lazy imports are this module's point (cold start)
+
+
+class Stores(Protocol):
+    """One store per aggregate of the table (`adapters.dynamodb.Tables` in AWS, fakes in tests)."""
+
+    @property
+    def tickets(self) -> TicketStore: ...
+    @property
+    def tokens(self) -> TokenStore: ...
+    @property
+    def grants(self) -> GrantStore: ...
+    @property
+    def profiles(self) -> ProfileStore: ...
+    @property
+    def code_claims(self) -> CodeClaims: ...
+    @property
+    def leases(self) -> LeaseStore: ...
+    @property
+    def receipts(self) -> MessageReceipts: ...
 
 
 class Container:
@@ -43,20 +71,18 @@ class Container:
         self,
         settings: Settings,
         *,
-        store: DynamoDBStore | None = None,
+        stores: Stores | None = None,
         wechat: WeChatApi | None = None,
         publisher: EventPublisher | None = None,
-        receipts: MessageReceipts | None = None,
         tasks: LambdaTaskQueue | None = None,
         reply_function: ReplyFunction | None = None,
         component: Callable[[], ComponentSettings] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings
-        self._store = store
+        self._stores = stores
         self._wechat = wechat
         self._publisher = publisher
-        self._receipts = receipts
         self._tasks = tasks
         self._reply_function = reply_function
         self.component: Callable[[], ComponentSettings] = component or settings.component
@@ -65,12 +91,41 @@ class Container:
     # -- adapters --------------------------------------------------------------------------------
 
     @cached_property
-    def store(self) -> DynamoDBStore:
-        if self._store is not None:
-            return self._store
-        from wxcomponent.adapters.dynamodb import DynamoDBStore
+    def stores(self) -> Stores:
+        """Every store over one table and one client."""
+        if self._stores is not None:
+            return self._stores
+        from wxcomponent.adapters.dynamodb import Table, Tables
 
-        return DynamoDBStore(self.settings.table_name)
+        return Tables.on(Table(self.settings.table_name))
+
+    @property
+    def tickets(self) -> TicketStore:
+        return self.stores.tickets
+
+    @property
+    def tokens(self) -> TokenStore:
+        return self.stores.tokens
+
+    @property
+    def grants(self) -> GrantStore:
+        return self.stores.grants
+
+    @property
+    def profiles(self) -> ProfileStore:
+        return self.stores.profiles
+
+    @property
+    def code_claims(self) -> CodeClaims:
+        return self.stores.code_claims
+
+    @property
+    def leases(self) -> LeaseStore:
+        return self.stores.leases
+
+    @property
+    def receipts(self) -> MessageReceipts:
+        return self.stores.receipts
 
     @cached_property
     def wechat(self) -> WeChatApi:
@@ -87,14 +142,6 @@ class Container:
         from wxcomponent.adapters.eventbridge import EventBridgePublisher
 
         return EventBridgePublisher(self.settings.event_bus_name)
-
-    @cached_property
-    def receipts(self) -> MessageReceipts:
-        if self._receipts is not None:
-            return self._receipts
-        from wxcomponent.adapters.message_receipts import DynamoDBMessageReceipts
-
-        return DynamoDBMessageReceipts(self.store)
 
     @cached_property
     def tasks(self) -> LambdaTaskQueue:
@@ -124,14 +171,18 @@ class Container:
     def component_tokens(self) -> ComponentTokenService:
         from wxcomponent.component_token import ComponentTokenService
 
-        return ComponentTokenService(self.store, self.wechat, component=self.component, clock=self.clock)
+        return ComponentTokenService(
+            self.tickets, self.tokens, self.leases, self.wechat, component=self.component, clock=self.clock
+        )
 
     @cached_property
     def authorizer_tokens(self) -> AuthorizerTokenService:
         from wxcomponent.authorizer_token import AuthorizerTokenService
 
         return AuthorizerTokenService(
-            self.store,
+            self.grants,
+            self.tokens,
+            self.leases,
             self.wechat,
             self.component_tokens,
             self.publisher,
@@ -145,7 +196,10 @@ class Container:
         from wxcomponent.authorization import AuthorizationService
 
         return AuthorizationService(
-            self.store,
+            self.grants,
+            self.tokens,
+            self.profiles,
+            self.code_claims,
             self.wechat,
             self.component_tokens,
             self.publisher,
@@ -160,7 +214,7 @@ class Container:
     def component_events(self) -> ComponentEventService:
         from wxcomponent.component_events import ComponentEventService
 
-        return ComponentEventService(self.store, self.authorizations, component=self.component, clock=self.clock)
+        return ComponentEventService(self.tickets, self.authorizations, component=self.component, clock=self.clock)
 
     @cached_property
     def account_messages(self) -> AccountMessageService:
@@ -168,7 +222,7 @@ class Container:
 
         return AccountMessageService(
             self.receipts,
-            self.store,
+            self.grants,
             self.publisher,
             self.tasks,
             reply_function=self.reply_function,
@@ -190,15 +244,14 @@ class Container:
 
     @cached_property
     def refresher(self) -> Refresher:
-        from wxcomponent.adapters.dynamodb import REFRESH_SHARDS
         from wxcomponent.refresher import Refresher
 
         return Refresher(
-            self.store,
+            self.tickets,
+            self.grants,
             self.wechat,
             self.component_tokens,
             self.authorizer_tokens,
-            shards=[str(shard) for shard in range(REFRESH_SHARDS)],
             component=self.component,
             clock=self.clock,
             parallelism=self.settings.refresh_parallelism,

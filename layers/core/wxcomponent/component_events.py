@@ -42,13 +42,13 @@ class ComponentEventService:
 
     def __init__(
         self,
-        store: TicketStore,
+        tickets: TicketStore,
         authorizations: Authorizations | None = None,
         *,
         component: Callable[[], ComponentSettings],
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self._store = store
+        self._tickets = tickets
         self._authorizations = authorizations
         self._component = component
         self._clock = clock
@@ -80,7 +80,7 @@ class ComponentEventService:
             logger.warning("pushed authorization code refused", extra={"errcode": exc.errcode})
 
     def _store_ticket(self, push: VerifyTicketPush, now: int) -> None:
-        stored = self._store.save_ticket(Ticket.received(push.appid, push.ticket, push.create_time, now))
+        stored = self._tickets.save_ticket(Ticket.received(push.appid, push.ticket, push.create_time, now))
         logger.info(
             "verify ticket received",
             extra={"info_type": push.info_type, "create_time": push.create_time, "stored": stored},
@@ -89,7 +89,7 @@ class ComponentEventService:
 
     def _record(self, push: ComponentPush, now: int) -> None:
         authorizer_appid = getattr(push, "authorizer_appid", "")
-        new = self._store.record_push(PushRecord(push.appid, push.info_type, push.create_time, authorizer_appid, now))
+        new = self._tickets.record_push(PushRecord(push.appid, push.info_type, push.create_time, authorizer_appid, now))
         logger.info(
             "push recorded",
             extra={

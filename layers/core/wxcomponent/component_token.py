@@ -10,50 +10,45 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Protocol, TypeVar
+from typing import TypeVar
 
 from wxcomponent.errors import TicketMissing
 from wxcomponent.observability import MetricUnit, logger, metrics
+from wxcomponent.ports import LeaseStore, TicketStore, TokenStore, WeChatApi
 from wxcomponent.settings import ComponentSettings
-from wxcomponent.single_flight import LeaseStore, SingleFlight
-from wxcomponent.tickets import Ticket
+from wxcomponent.single_flight import SingleFlight
 from wxcomponent.tokens import AccessToken
-from wxcomponent.wechat import TicketRejected, TokenRejected, WeChatApi
+from wxcomponent.wechat import TicketRejected, TokenRejected
 
 T = TypeVar("T")
 DEFAULT_MIN_VALIDITY = 300
 
 
-class ComponentTokenStore(LeaseStore, Protocol):
-    def get_ticket(self, component_appid: str) -> Ticket | None: ...
-
-    def get_component_token(self, component_appid: str) -> AccessToken | None: ...
-
-    def save_component_token(self, token: AccessToken) -> bool: ...
-
-
 class ComponentTokenService:
     def __init__(
         self,
-        store: ComponentTokenStore,
+        tickets: TicketStore,
+        tokens: TokenStore,
+        leases: LeaseStore,
         api: WeChatApi,
         *,
         component: Callable[[], ComponentSettings],
         clock: Callable[[], float] = time.time,
         single_flight: SingleFlight | None = None,
     ) -> None:
-        self._store = store
+        self._tickets = tickets
+        self._tokens = tokens
         self._api = api
         self._component = component
         self._clock = clock
-        self._flight = single_flight or SingleFlight(store, clock=clock)
+        self._flight = single_flight or SingleFlight(leases, clock=clock)
 
     def token(self, min_validity: float = DEFAULT_MIN_VALIDITY) -> AccessToken:
         """A token valid for at least `min_validity` seconds (or the freshest WeChat gives)."""
         appid = self._component().component_appid
 
         def current() -> AccessToken | None:
-            stored = self._store.get_component_token(appid)
+            stored = self._tokens.get_component_token(appid)
             return stored if stored is not None and stored.valid_for(min_validity, self._clock()) else None
 
         return self._flight.run(_lease(appid), current, self._refresh)
@@ -64,7 +59,7 @@ class ComponentTokenService:
         appid = self._component().component_appid
 
         def current() -> AccessToken | None:
-            stored = self._store.get_component_token(appid)
+            stored = self._tokens.get_component_token(appid)
             if stored is None or stored.access_token == rejected:
                 return None
             return stored if stored.valid_for(min_validity, self._clock()) else None
@@ -84,7 +79,7 @@ class ComponentTokenService:
     def _refresh(self) -> AccessToken:
         component = self._component()
         now = self._clock()
-        ticket = self._store.get_ticket(component.component_appid)
+        ticket = self._tickets.get_ticket(component.component_appid)
         if ticket is None or not ticket.is_valid(now):
             raise TicketMissing("no valid component_verify_ticket yet")
         try:
@@ -92,7 +87,7 @@ class ComponentTokenService:
         except TicketRejected as exc:
             raise TicketMissing("WeChat refused the stored ticket", errcode=exc.errcode) from exc
         token = AccessToken.issued(component.component_appid, issued.access_token, issued.expires_in, int(now))
-        self._store.save_component_token(token)
+        self._tokens.save_component_token(token)
         logger.info("component token refreshed", extra={"expires_at": token.expires_at})
         metrics.add_metric(name="ComponentTokenRefreshed", unit=MetricUnit.Count, value=1)
         return token

@@ -1,4 +1,10 @@
-"""The interfaces the core owns; adapters implement them, tests hand in fakes."""
+"""Every interface the core owns, in one place: adapters implement them, tests hand in fakes
+(tests/support/fakes.py), and one contract test holds fakes and adapters to the same behaviour.
+
+The stores are cut by aggregate, one per item type of the table: tickets (and push records),
+tokens, grants (with the refresh-due index), profiles, authorization-code claims, leases, message
+receipts. Each method's conditions are part of its contract, spelled out in its docstring.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +12,18 @@ from typing import Any, Protocol
 
 from wxcomponent.grants import Grant, Profile
 from wxcomponent.observability import MetricUnit, logger, metrics
-from wxcomponent.single_flight import LeaseStore
 from wxcomponent.tickets import PushRecord, Ticket
 from wxcomponent.tokens import AccessToken
+from wxcomponent.wechat import (
+    AuthorizationInfo,
+    AuthorizerListPage,
+    AuthorizerProfile,
+    AuthorizerToken,
+    IssuedToken,
+    PreAuthCode,
+)
+
+# -- stores ----------------------------------------------------------------------------------------
 
 
 class TicketStore(Protocol):
@@ -25,19 +40,18 @@ class TicketStore(Protocol):
         """Keeps a record of a push, once per push; returns whether it was new."""
         ...
 
+    def claim_ticket_restart(self, component_appid: str, now: int, every: int) -> bool:
+        """True at most once per `every` seconds, across containers (api_start_push_ticket)."""
+        ...
 
-class GrantStore(LeaseStore, Protocol):
-    def get_grant(self, authorizer_appid: str) -> Grant | None: ...
 
-    def save_grant(self, grant: Grant, refresh_due: int) -> bool: ...
+class TokenStore(Protocol):
+    """Access tokens, the component's and each authorizer's. A save never replaces a token issued
+    later (a holder whose lease ran out may finish late)."""
 
-    def update_refresh_token(self, authorizer_appid: str, old: str, new: str, now: int) -> bool: ...
+    def get_component_token(self, component_appid: str) -> AccessToken | None: ...
 
-    def set_refresh_due(self, authorizer_appid: str, due: int) -> bool: ...
-
-    def mark_needs_reauthorization(self, authorizer_appid: str, refresh_token: str, now: int) -> bool: ...
-
-    def revoke_grant(self, authorizer_appid: str, revoked_at: int) -> bool: ...
+    def save_component_token(self, token: AccessToken) -> bool: ...
 
     def get_authorizer_token(self, authorizer_appid: str) -> AccessToken | None: ...
 
@@ -45,22 +59,78 @@ class GrantStore(LeaseStore, Protocol):
 
     def delete_authorizer_token(self, authorizer_appid: str) -> None: ...
 
+
+class GrantStore(Protocol):
+    """Grants: never a TTL, never a refresh token replaced by an empty or other-than-expected one."""
+
+    def get_grant(self, authorizer_appid: str) -> Grant | None: ...
+
+    def save_grant(self, grant: Grant, refresh_due: int) -> bool:
+        """Unless a later authorization is stored; an authorized grant with a refresh token only."""
+        ...
+
+    def revoke_grant(self, authorizer_appid: str, revoked_at: int) -> bool:
+        """Revoked, its refresh token dropped, unless authorized again after `revoked_at`."""
+        ...
+
+    def update_refresh_token(self, authorizer_appid: str, old: str, new: str, now: int) -> bool:
+        """Compare-and-set on an authorized grant: `old` → non-empty `new`."""
+        ...
+
+    def set_refresh_due(self, authorizer_appid: str, due: int) -> bool:
+        """When the authorizer's token is next due (authorized grants only)."""
+        ...
+
+    def mark_needs_reauthorization(self, authorizer_appid: str, refresh_token: str, now: int) -> bool:
+        """Out of the due index, refresh token kept, if it is still `refresh_token`."""
+        ...
+
+    def refresh_shards(self) -> list[str]:
+        """The shards of the refresh-due index."""
+        ...
+
+    def due_authorizers(self, shard: str, now: int) -> tuple[list[str], int]:
+        """Appids due in one shard, and how many index items were read to find them."""
+        ...
+
+
+class ProfileStore(Protocol):
     def save_profile(self, profile: Profile) -> None: ...
 
     def get_profile(self, authorizer_appid: str) -> Profile | None: ...
 
-    def claim_code(self, code_hash: str, holder: str, now: float, ttl: float) -> bool: ...
 
-    def finish_code(self, code_hash: str, holder: str, authorizer_appid: str) -> None: ...
-
-    def abandon_code(self, code_hash: str, holder: str) -> None: ...
-
-    def code_exchanged_for(self, code_hash: str) -> str | None: ...
+class ClaimLost(RuntimeError):
+    """Our claim on a code expired and another holder took it while we were exchanging it."""
 
 
-class EventPublisher(Protocol):
-    def publish(self, detail_type: str, detail: dict[str, Any]) -> None:
-        """Publishes one event for the vendor's services (EventBridge in AWS)."""
+class CodeClaims(Protocol):
+    """Who exchanges an authorization code (keyed by its hash; the code is never stored)."""
+
+    def claim_code(self, code_hash: str, holder: str, now: float, ttl: float) -> bool:
+        """The right to exchange, unless exchanged already or claimed by another within `ttl`."""
+        ...
+
+    def finish_code(self, code_hash: str, holder: str, authorizer_appid: str) -> None:
+        """Done, for this authorizer; raises `ClaimLost` unless `holder` still holds the claim."""
+        ...
+
+    def abandon_code(self, code_hash: str, holder: str) -> None:
+        """Lets another try (the holder's pending claim only)."""
+        ...
+
+    def code_exchanged_for(self, code_hash: str) -> str | None:
+        """The authorizer a finished exchange produced; None while pending or unknown."""
+        ...
+
+
+class LeaseStore(Protocol):
+    def acquire_lease(self, name: str, holder: str, now: float, ttl: float) -> bool:
+        """Takes the lease unless another holder has it and it has not expired."""
+        ...
+
+    def release_lease(self, name: str, holder: str) -> None:
+        """Gives it back, only if we still hold it."""
         ...
 
 
@@ -79,6 +149,57 @@ class MessageReceipts(Protocol):
 
     def answer_of(self, authorizer_appid: str, key: str, now: int) -> str | None:
         """The recorded answer; None while the first attempt is still at work (or unknown)."""
+        ...
+
+
+# -- the outside world -----------------------------------------------------------------------------
+
+
+class WeChatApi(Protocol):
+    """One method per WeChat API the token center calls. Raises `UpstreamError` subclasses."""
+
+    def component_token(self, component_appid: str, component_appsecret: str, ticket: str) -> IssuedToken:
+        """api_component_token: a new component access token (each call issues a new one)."""
+        ...
+
+    def create_preauthcode(self, component_token: str, component_appid: str) -> PreAuthCode:
+        """api_create_preauthcode: a single-use code for the authorization page."""
+        ...
+
+    def query_auth(self, component_token: str, component_appid: str, authorization_code: str) -> AuthorizationInfo:
+        """api_query_auth: exchanges the authorization code for the authorizer's tokens."""
+        ...
+
+    def authorizer_token(
+        self, component_token: str, component_appid: str, authorizer_appid: str, refresh_token: str
+    ) -> AuthorizerToken:
+        """api_authorizer_token: a new authorizer access token (and maybe a new refresh token)."""
+        ...
+
+    def get_authorizer_info(
+        self, component_token: str, component_appid: str, authorizer_appid: str
+    ) -> AuthorizerProfile:
+        """api_get_authorizer_info: the account's profile and what it granted."""
+        ...
+
+    def get_authorizer_list(
+        self, component_token: str, component_appid: str, offset: int, count: int
+    ) -> AuthorizerListPage:
+        """api_get_authorizer_list: one page (count ≤ 500) of accounts with their refresh tokens."""
+        ...
+
+    def start_push_ticket(self, component_appid: str, component_secret: str) -> None:
+        """api_start_push_ticket: asks WeChat to push a verify ticket now."""
+        ...
+
+    def send_custom_message(self, authorizer_token: str, message: dict[str, Any]) -> None:
+        """message/custom/send on an authorizer's behalf."""
+        ...
+
+
+class EventPublisher(Protocol):
+    def publish(self, detail_type: str, detail: dict[str, Any]) -> None:
+        """Publishes one event for the vendor's services (EventBridge in AWS)."""
         ...
 
 

@@ -16,29 +16,18 @@ from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Protocol
 
 from wxcomponent.authorizer_token import AuthorizerTokenService
 from wxcomponent.component_token import ComponentTokenService
 from wxcomponent.errors import WxComponentError
 from wxcomponent.observability import MetricUnit, logger, metrics, single_metric
+from wxcomponent.ports import GrantStore, TicketStore, WeChatApi
 from wxcomponent.settings import REFRESH_MARGIN, ComponentSettings
-from wxcomponent.tickets import Ticket
-from wxcomponent.wechat import UpstreamError, WeChatApi
+from wxcomponent.wechat import UpstreamError
 
 TICKET_STALE_AFTER = 30 * 60  # WeChat pushes every 10 minutes
 TICKET_RESTART_EVERY = 3600  # at most one api_start_push_ticket an hour
 TIME_RESERVE_MS = 10_000  # stop starting refreshes when less than this is left
-
-
-class RefresherStore(Protocol):
-    def get_ticket(self, component_appid: str) -> Ticket | None: ...
-
-    def due_authorizers(self, shard: str, now: int) -> tuple[list[str], int]: ...
-
-    def claim_ticket_restart(self, component_appid: str, now: int, every: int) -> bool: ...
-
-    def set_refresh_due(self, authorizer_appid: str, due: int) -> bool: ...
 
 
 @dataclass
@@ -57,12 +46,13 @@ class SweepReport:
 class Refresher:
     def __init__(
         self,
-        store: RefresherStore,
+        tickets: TicketStore,
+        grants: GrantStore,
         api: WeChatApi,
         component_tokens: ComponentTokenService,
         authorizer_tokens: AuthorizerTokenService,
-        shards: list[str],
         *,
+        shards: list[str] | None = None,
         component: Callable[[], ComponentSettings],
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
@@ -71,11 +61,12 @@ class Refresher:
         refresh_margin: int = REFRESH_MARGIN[2],
         rng: random.Random | None = None,
     ) -> None:
-        self._store = store
+        self._tickets = tickets
+        self._grants = grants
         self._api = api
         self._component_tokens = component_tokens
         self._authorizer_tokens = authorizer_tokens
-        self._shards = shards
+        self._shards = shards if shards is not None else grants.refresh_shards()
         self._component = component
         self._clock = clock
         self._sleep = sleep
@@ -98,11 +89,11 @@ class Refresher:
         """A stale ticket still works until its 12 hours are up; ask WeChat to resume pushing."""
         component = self._component()
         now = int(self._clock())
-        ticket = self._store.get_ticket(component.component_appid)
+        ticket = self._tickets.get_ticket(component.component_appid)
         report.ticket_age = None if ticket is None else float(now - ticket.received_at)
         if ticket is not None and now - ticket.received_at <= TICKET_STALE_AFTER:
             return
-        if not self._store.claim_ticket_restart(component.component_appid, now, TICKET_RESTART_EVERY):
+        if not self._tickets.claim_ticket_restart(component.component_appid, now, TICKET_RESTART_EVERY):
             return
         try:
             self._api.start_push_ticket(component.component_appid, component.component_appsecret)
@@ -128,7 +119,7 @@ class Refresher:
         now = int(self._clock())
         due: list[str] = []
         for shard in self._shards:
-            appids, read = self._store.due_authorizers(shard, now)
+            appids, read = self._grants.due_authorizers(shard, now)
             due.extend(appids)
             report.index_items_read += read
         report.due = len(due)
@@ -146,7 +137,7 @@ class Refresher:
             try:
                 token = self._authorizer_tokens.token(appid, min_validity=margin)
                 # Due by the index but still good (a vend refreshed it first): move its due time.
-                self._store.set_refresh_due(appid, token.expires_at - margin)
+                self._grants.set_refresh_due(appid, token.expires_at - margin)
             except WxComponentError as exc:
                 with lock:
                     report.failed[_failure_key(exc)] += 1

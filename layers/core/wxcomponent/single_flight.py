@@ -11,21 +11,12 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from typing import TypeVar
 
 from wxcomponent.errors import WxComponentError
+from wxcomponent.ports import LeaseStore
 
 T = TypeVar("T")
-
-
-class LeaseStore(Protocol):
-    def acquire_lease(self, name: str, holder: str, now: float, ttl: float) -> bool:
-        """Takes the lease unless another holder has it and it has not expired."""
-        ...
-
-    def release_lease(self, name: str, holder: str) -> None:
-        """Gives it back, only if we still hold it."""
-        ...
 
 
 class RefreshContended(WxComponentError):

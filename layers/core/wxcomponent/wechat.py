@@ -1,5 +1,5 @@
-"""The WeChat API as the core sees it (docs/protocol.md §3): the port, the answers, and WeChat's errcodes
-as typed errors. The urllib3 adapter lives in `wxcomponent.adapters.wechat_http`.
+"""The WeChat API's answers and WeChat's errcodes as typed errors (docs/protocol.md §3). The port is
+`wxcomponent.ports.WeChatApi`; the urllib3 adapter lives in `wxcomponent.adapters.wechat_http`.
 
 Every answer's repr leaves tokens, refresh tokens and codes out, and every error's message is safe to
 log: WeChat's errcode and errmsg, never a token, a secret or a request body.
@@ -8,53 +8,11 @@ log: WeChat's errcode and errmsg, never a token, a secret or a request body.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from wxcomponent.errors import WxComponentError
 
 REDACTED = "<redacted>"
-
-
-class WeChatApi(Protocol):
-    """One method per WeChat API the token center calls. Raises `UpstreamError` subclasses."""
-
-    def component_token(self, component_appid: str, component_appsecret: str, ticket: str) -> IssuedToken:
-        """api_component_token: a new component access token (each call issues a new one)."""
-        ...
-
-    def create_preauthcode(self, component_token: str, component_appid: str) -> PreAuthCode:
-        """api_create_preauthcode: a single-use code for the authorization page."""
-        ...
-
-    def query_auth(self, component_token: str, component_appid: str, authorization_code: str) -> AuthorizationInfo:
-        """api_query_auth: exchanges the authorization code for the authorizer's tokens."""
-        ...
-
-    def authorizer_token(
-        self, component_token: str, component_appid: str, authorizer_appid: str, refresh_token: str
-    ) -> AuthorizerToken:
-        """api_authorizer_token: a new authorizer access token (and maybe a new refresh token)."""
-        ...
-
-    def get_authorizer_info(
-        self, component_token: str, component_appid: str, authorizer_appid: str
-    ) -> AuthorizerProfile:
-        """api_get_authorizer_info: the account's profile and what it granted."""
-        ...
-
-    def get_authorizer_list(
-        self, component_token: str, component_appid: str, offset: int, count: int
-    ) -> AuthorizerListPage:
-        """api_get_authorizer_list: one page (count ≤ 500) of accounts with their refresh tokens."""
-        ...
-
-    def start_push_ticket(self, component_appid: str, component_secret: str) -> None:
-        """api_start_push_ticket: asks WeChat to push a verify ticket now."""
-        ...
-
-    def send_custom_message(self, authorizer_token: str, message: dict[str, Any]) -> None:
-        """message/custom/send on an authorizer's behalf."""
-        ...
 
 
 # -- answers -------------------------------------------------------------------------------------

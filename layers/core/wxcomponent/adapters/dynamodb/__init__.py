@@ -1,0 +1,53 @@
+"""The single table, cut by aggregate: one small store per item type, all sharing one `Table`
+(its name and one boto3 client). Each store keeps its items' shape beside the code that reads and
+writes them; every key is built by `keys`. Layout: docs/architecture.md, Data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from wxcomponent.adapters.dynamodb.code_claims import CodeClaimTable
+from wxcomponent.adapters.dynamodb.grants import GrantTable
+from wxcomponent.adapters.dynamodb.leases import LeaseTable
+from wxcomponent.adapters.dynamodb.profiles import ProfileTable
+from wxcomponent.adapters.dynamodb.receipts import MessageReceiptTable
+from wxcomponent.adapters.dynamodb.table import Table
+from wxcomponent.adapters.dynamodb.tickets import TicketTable
+from wxcomponent.adapters.dynamodb.tokens import TokenTable
+
+__all__ = [
+    "CodeClaimTable",
+    "GrantTable",
+    "LeaseTable",
+    "MessageReceiptTable",
+    "ProfileTable",
+    "Table",
+    "Tables",
+    "TicketTable",
+    "TokenTable",
+]
+
+
+@dataclass(frozen=True)
+class Tables:
+    """Every store of the table, over one shared client."""
+
+    tickets: TicketTable
+    tokens: TokenTable
+    grants: GrantTable
+    profiles: ProfileTable
+    code_claims: CodeClaimTable
+    leases: LeaseTable
+    receipts: MessageReceiptTable
+
+    @classmethod
+    def on(cls, table: Table) -> Tables:
+        return cls(
+            TicketTable(table),
+            TokenTable(table),
+            GrantTable(table),
+            ProfileTable(table),
+            CodeClaimTable(table),
+            LeaseTable(table),
+            MessageReceiptTable(table),
+        )

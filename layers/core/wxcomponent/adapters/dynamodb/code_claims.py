@@ -1,0 +1,67 @@
+"""`CodeClaims`: `AUTHCODE#<sha256 of the code>` / `EXCHANGE`, who is exchanging an authorization
+code and, once done, for which authorizer. The code itself is never stored."""
+
+from __future__ import annotations
+
+from wxcomponent.adapters.dynamodb.keys import EXCHANGE, code_key
+from wxcomponent.adapters.dynamodb.table import Table
+from wxcomponent.ports import ClaimLost
+
+CODE_CLAIM_LIFETIME = 24 * 3600
+PENDING = "pending"
+DONE = "done"
+_STATE = {"#state": "state"}
+
+
+class CodeClaimTable:
+    def __init__(self, table: Table) -> None:
+        self._table = table
+
+    def claim_code(self, code_hash: str, holder: str, now: float, ttl: float) -> bool:
+        """Takes the right to exchange a code, unless someone exchanged it or is doing so now."""
+        item = {
+            "pk": {"S": code_key(code_hash)},
+            "sk": {"S": EXCHANGE},
+            "state": {"S": PENDING},
+            "holder": {"S": holder},
+            "expires_at": {"N": f"{now + ttl:.3f}"},
+            "ttl": {"N": str(int(now) + CODE_CLAIM_LIFETIME)},
+        }
+        return self._table.put_if(
+            item,
+            "attribute_not_exists(pk) OR (#state = :pending AND expires_at < :now)",
+            {":pending": {"S": PENDING}, ":now": {"N": f"{now:.3f}"}},
+            _STATE,
+        )
+
+    def finish_code(self, code_hash: str, holder: str, authorizer_appid: str) -> None:
+        """Only the holder may finish. If our claim expired and another took it, that is a fault
+        worth a 500 (the grant is stored either way)."""
+        finished = self._table.update_if(
+            code_key(code_hash),
+            EXCHANGE,
+            "SET #state = :done, authorizer_appid = :appid",
+            "holder = :holder",
+            {":done": {"S": DONE}, ":appid": {"S": authorizer_appid}, ":holder": {"S": holder}},
+            _STATE,
+        )
+        if not finished:
+            raise ClaimLost("the authorization code's claim was taken over before it was finished")
+
+    def abandon_code(self, code_hash: str, holder: str) -> None:
+        """Lets another try the code again (our exchange failed before anything was stored)."""
+        self._table.delete_if(
+            code_key(code_hash),
+            EXCHANGE,
+            "holder = :holder AND #state = :pending",
+            {":holder": {"S": holder}, ":pending": {"S": PENDING}},
+            _STATE,
+        )
+
+    def code_exchanged_for(self, code_hash: str) -> str | None:
+        """The authorizer appid a finished exchange of this code produced; None while pending."""
+        item = self._table.get(code_key(code_hash), EXCHANGE)
+        if item is None or item["state"]["S"] != DONE:
+            return None
+        appid: str = item["authorizer_appid"]["S"]
+        return appid

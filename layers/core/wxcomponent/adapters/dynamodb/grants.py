@@ -1,0 +1,145 @@
+"""`GrantStore`: `AUTHORIZER#<appid>` / `GRANT`, with the sparse refresh-due index's keys.
+
+A grant has no TTL, ever, and its refresh token is never overwritten by an empty or older value
+(compare-and-set). Only authorized grants carry `refresh_shard`/`refresh_due`, so the index holds
+exactly what the refresher may have to do.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from wxcomponent.adapters.dynamodb.keys import (
+    GRANT,
+    REFRESH_INDEX,
+    authorizer_key,
+    authorizer_of,
+    refresh_shard,
+    refresh_shards,
+)
+from wxcomponent.adapters.dynamodb.table import Table
+from wxcomponent.grants import AUTHORIZED, NEEDS_REAUTHORIZATION, REVOKED, Grant
+
+_STATUS = {"#status": "status"}
+
+
+class GrantTable:
+    def __init__(self, table: Table) -> None:
+        self._table = table
+
+    def get_grant(self, authorizer_appid: str) -> Grant | None:
+        item = self._table.get(authorizer_key(authorizer_appid), GRANT)
+        if item is None:
+            return None
+        return Grant(
+            authorizer_appid=authorizer_appid,
+            component_appid=item["component_appid"]["S"],
+            refresh_token=item.get("refresh_token", {}).get("S", ""),
+            func_info=tuple(int(n) for n in item.get("func_info", {}).get("NS", [])),
+            status=item["status"]["S"],
+            authorized_at=int(item["authorized_at"]["N"]),
+            updated_at=int(item["updated_at"]["N"]),
+        )
+
+    def save_grant(self, grant: Grant, refresh_due: int) -> bool:
+        """Writes an authorization's grant unless a later authorization is already stored. Never a
+        TTL; never an empty refresh token (the Grant refuses to exist without one). `refresh_due`
+        puts it in the sparse refresh-due index."""
+        if grant.status != AUTHORIZED or not grant.refresh_token:
+            raise ValueError("only an authorized grant with a refresh token is saved")
+        item: dict[str, Any] = {
+            "pk": {"S": authorizer_key(grant.authorizer_appid)},
+            "sk": {"S": GRANT},
+            "component_appid": {"S": grant.component_appid},
+            "refresh_token": {"S": grant.refresh_token},
+            "status": {"S": grant.status},
+            "authorized_at": {"N": str(grant.authorized_at)},
+            "updated_at": {"N": str(grant.updated_at)},
+            "refresh_shard": {"S": refresh_shard(grant.authorizer_appid)},
+            "refresh_due": {"N": str(refresh_due)},
+        }
+        if grant.func_info:
+            item["func_info"] = {"NS": [str(n) for n in grant.func_info]}
+        return self._table.put_if(
+            item,
+            "attribute_not_exists(pk) OR authorized_at <= :authorized_at",
+            {":authorized_at": {"N": str(grant.authorized_at)}},
+        )
+
+    def revoke_grant(self, authorizer_appid: str, revoked_at: int) -> bool:
+        """Marks the grant revoked, unless it was authorized again after `revoked_at`."""
+        return self._table.update_if(
+            authorizer_key(authorizer_appid),
+            GRANT,
+            "SET #status = :revoked, updated_at = :at, revoked_at = :at"
+            " REMOVE refresh_token, refresh_due, refresh_shard",
+            "attribute_exists(pk) AND authorized_at <= :at",
+            {":revoked": {"S": REVOKED}, ":at": {"N": str(revoked_at)}},
+            _STATUS,
+        )
+
+    def update_refresh_token(self, authorizer_appid: str, old: str, new: str, now: int) -> bool:
+        """Compare-and-set: replaces `old` by a non-empty `new` on an authorized grant only."""
+        if not new or new == old:
+            return False
+        return self._authorized_update(
+            authorizer_appid,
+            "SET refresh_token = :new, updated_at = :now",
+            "refresh_token = :old",
+            {":new": {"S": new}, ":old": {"S": old}, ":now": {"N": str(now)}},
+        )
+
+    def set_refresh_due(self, authorizer_appid: str, due: int) -> bool:
+        """When this authorizer's token is next due for refresh (authorized grants only)."""
+        return self._authorized_update(
+            authorizer_appid,
+            "SET refresh_due = :due, refresh_shard = :shard",
+            None,
+            {":due": {"N": str(due)}, ":shard": {"S": refresh_shard(authorizer_appid)}},
+        )
+
+    def mark_needs_reauthorization(self, authorizer_appid: str, refresh_token: str, now: int) -> bool:
+        """WeChat refused the refresh token and no other could be found. Kept (not deleted): the
+        merchant's re-authorization replaces it; out of the refresh-due index meanwhile."""
+        return self._authorized_update(
+            authorizer_appid,
+            "SET #status = :needs, updated_at = :now REMOVE refresh_due, refresh_shard",
+            "refresh_token = :token",
+            {":needs": {"S": NEEDS_REAUTHORIZATION}, ":now": {"N": str(now)}, ":token": {"S": refresh_token}},
+        )
+
+    def refresh_shards(self) -> list[str]:
+        return refresh_shards()
+
+    def due_authorizers(self, shard: str, now: int) -> tuple[list[str], int]:
+        """Authorizer appids whose refresh is due in one shard of the sparse index, and the number
+        of index items read (only due ones: the key condition bounds the read)."""
+        appids: list[str] = []
+        read = 0
+        kwargs: dict[str, Any] = {
+            "TableName": self._table.name,
+            "IndexName": REFRESH_INDEX,
+            "KeyConditionExpression": "refresh_shard = :shard AND refresh_due <= :now",
+            "ExpressionAttributeValues": {":shard": {"S": shard}, ":now": {"N": str(now)}},
+        }
+        while True:
+            page = self._table.client.query(**kwargs)
+            read += page.get("ScannedCount", 0)
+            appids.extend(authorizer_of(item["pk"]["S"]) for item in page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                return appids, read
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def _authorized_update(
+        self, authorizer_appid: str, update: str, condition: str | None, values: dict[str, Any]
+    ) -> bool:
+        """An update of an authorized grant only (and `condition`, when given)."""
+        full = "#status = :authorized" + (f" AND {condition}" if condition else "")
+        return self._table.update_if(
+            authorizer_key(authorizer_appid),
+            GRANT,
+            update,
+            full,
+            {":authorized": {"S": AUTHORIZED}, **values},
+            _STATUS,
+        )

@@ -1,0 +1,50 @@
+"""Every key of the table, in one place: partition keys, sort keys, the refresh-due index."""
+
+from __future__ import annotations
+
+import hashlib
+
+REFRESH_INDEX = "RefreshDue"
+REFRESH_SHARDS = 8  # spreads the sparse index's keys so no one partition is hot
+
+TICKET = "TICKET"
+TICKET_RESTART = "TICKET_RESTART"
+TOKEN = "TOKEN"  # noqa: S105 - a sort key, not a token
+GRANT = "GRANT"
+PROFILE = "PROFILE"
+LEASE = "LEASE"
+EXCHANGE = "EXCHANGE"
+
+
+def component_key(appid: str) -> str:
+    return f"COMPONENT#{appid}"
+
+
+def authorizer_key(appid: str) -> str:
+    return f"AUTHORIZER#{appid}"
+
+
+def authorizer_of(pk: str) -> str:
+    """The authorizer appid of an `AUTHORIZER#…` partition key."""
+    return pk.removeprefix("AUTHORIZER#")
+
+
+def code_key(code_hash: str) -> str:
+    return f"AUTHCODE#{code_hash}"
+
+
+def push_sort_key(create_time: int, info_type: str, authorizer_appid: str) -> str:
+    return f"PUSH#{create_time}#{info_type}#{authorizer_appid}"
+
+
+def message_sort_key(dedupe_key: str) -> str:
+    return f"MESSAGE#{dedupe_key}"
+
+
+def refresh_shard(appid: str) -> str:
+    """A stable shard of the refresh-due index for this authorizer."""
+    return str(int(hashlib.sha256(appid.encode()).hexdigest(), 16) % REFRESH_SHARDS)
+
+
+def refresh_shards() -> list[str]:
+    return [str(shard) for shard in range(REFRESH_SHARDS)]

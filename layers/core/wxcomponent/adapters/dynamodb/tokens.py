@@ -1,0 +1,48 @@
+"""`TokenStore`: `COMPONENT#<appid>` / `TOKEN` and `AUTHORIZER#<appid>` / `TOKEN`, each with its
+`expires_at` and a TTL at expiry (TTL deletes late: readers check `expires_at`)."""
+
+from __future__ import annotations
+
+from wxcomponent.adapters.dynamodb.keys import TOKEN, authorizer_key, component_key
+from wxcomponent.adapters.dynamodb.table import Table
+from wxcomponent.tokens import AccessToken
+
+
+class TokenTable:
+    def __init__(self, table: Table) -> None:
+        self._table = table
+
+    def get_component_token(self, component_appid: str) -> AccessToken | None:
+        return self._get(component_key(component_appid), component_appid)
+
+    def save_component_token(self, token: AccessToken) -> bool:
+        return self._save(component_key(token.owner), token)
+
+    def get_authorizer_token(self, authorizer_appid: str) -> AccessToken | None:
+        return self._get(authorizer_key(authorizer_appid), authorizer_appid)
+
+    def save_authorizer_token(self, token: AccessToken) -> bool:
+        return self._save(authorizer_key(token.owner), token)
+
+    def delete_authorizer_token(self, authorizer_appid: str) -> None:
+        self._table.delete_if(authorizer_key(authorizer_appid), TOKEN)
+
+    def _get(self, pk: str, owner: str) -> AccessToken | None:
+        item = self._table.get(pk, TOKEN)
+        if item is None:
+            return None
+        return AccessToken(owner, item["access_token"]["S"], int(item["issued_at"]["N"]), int(item["expires_at"]["N"]))
+
+    def _save(self, pk: str, token: AccessToken) -> bool:
+        item = {
+            "pk": {"S": pk},
+            "sk": {"S": TOKEN},
+            "access_token": {"S": token.access_token},
+            "issued_at": {"N": str(token.issued_at)},
+            "expires_at": {"N": str(token.expires_at)},
+            "ttl": {"N": str(token.expires_at)},
+        }
+        # A holder whose lease ran out may finish late: the newer token wins.
+        return self._table.put_if(
+            item, "attribute_not_exists(pk) OR issued_at <= :issued_at", {":issued_at": {"N": str(token.issued_at)}}
+        )

@@ -1,0 +1,221 @@
+"""One contract, two implementations: every store port's conditional behaviour, run against the
+in-memory fake the unit tests use and against the DynamoDB adapter over HTTP to the emulator. A fake
+that drifts from the table fails here, not in production."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.support.fakes import MemoryStores
+from wxcomponent.adapters.dynamodb import Table, Tables
+from wxcomponent.bootstrap import Stores
+from wxcomponent.grants import AUTHORIZED, NEEDS_REAUTHORIZATION, REVOKED, Grant, Profile
+from wxcomponent.ports import ClaimLost
+from wxcomponent.tickets import PushRecord, Ticket
+from wxcomponent.tokens import AccessToken
+
+COMPONENT = "wx0123456789abcdef"
+A, B = "wx1111111111111111", "wx2222222222222222"
+NOW = 1_767_225_600
+
+
+@pytest.fixture(params=["memory", "dynamodb"])
+def stores(request: pytest.FixtureRequest) -> Iterator[Stores]:
+    if request.param == "memory":
+        yield MemoryStores()
+        return
+    table = request.getfixturevalue("table")
+    yield Tables.on(Table(table))
+
+
+def grant(appid: str = A, refresh_token: str = "refresh@@@1", authorized_at: int = NOW) -> Grant:
+    return Grant(appid, COMPONENT, refresh_token, (1, 15), AUTHORIZED, authorized_at, authorized_at)
+
+
+# -- tickets ---------------------------------------------------------------------------------------
+
+
+def test_tickets_newer_wins_and_a_retry_changes_nothing(stores: Stores) -> None:
+    tickets = stores.tickets
+    assert tickets.get_ticket(COMPONENT) is None
+    assert tickets.save_ticket(Ticket.received(COMPONENT, "ticket@@@b", NOW, NOW))
+    assert not tickets.save_ticket(Ticket.received(COMPONENT, "ticket@@@b", NOW, NOW + 5))  # WeChat's retry
+    assert not tickets.save_ticket(Ticket.received(COMPONENT, "ticket@@@a", NOW - 600, NOW + 6))  # late, older
+    assert tickets.save_ticket(Ticket.received(COMPONENT, "ticket@@@c", NOW, NOW + 7))  # same second, another
+    stored = tickets.get_ticket(COMPONENT)
+    assert stored is not None and stored.ticket == "ticket@@@c"
+
+
+def test_push_records_are_written_once(stores: Stores) -> None:
+    record = PushRecord(COMPONENT, "unauthorized", NOW, A, NOW)
+    assert stores.tickets.record_push(record)
+    assert not stores.tickets.record_push(record)
+    assert stores.tickets.record_push(PushRecord(COMPONENT, "unauthorized", NOW, B, NOW))
+
+
+def test_a_ticket_restart_is_claimed_once_per_window(stores: Stores) -> None:
+    tickets = stores.tickets
+    assert tickets.claim_ticket_restart(COMPONENT, NOW, 3600)
+    assert not tickets.claim_ticket_restart(COMPONENT, NOW + 3599, 3600)
+    assert tickets.claim_ticket_restart(COMPONENT, NOW + 3600, 3600)
+
+
+# -- tokens ------------------------------------------------------------------------------------------
+
+
+def test_a_token_issued_later_is_never_replaced_by_an_older_one(stores: Stores) -> None:
+    tokens = stores.tokens
+    newer = AccessToken(A, "token-new", NOW, NOW + 7200)
+    assert tokens.save_authorizer_token(newer)
+    assert not tokens.save_authorizer_token(AccessToken(A, "token-old", NOW - 10, NOW + 7190))
+    assert tokens.get_authorizer_token(A) == newer
+    assert tokens.save_authorizer_token(AccessToken(A, "token-same-second", NOW, NOW + 7200))
+    tokens.delete_authorizer_token(A)
+    tokens.delete_authorizer_token(A)  # deleting what is gone is fine
+    assert tokens.get_authorizer_token(A) is None
+    component = AccessToken(COMPONENT, "component-token", NOW, NOW + 7200)
+    assert tokens.save_component_token(component) and tokens.get_component_token(COMPONENT) == component
+    assert tokens.get_authorizer_token(COMPONENT) is None  # the two kinds never mix
+
+
+# -- grants --------------------------------------------------------------------------------------------
+
+
+def test_a_grant_is_replaced_only_by_a_later_authorization(stores: Stores) -> None:
+    grants = stores.grants
+    assert grants.save_grant(grant(authorized_at=NOW), refresh_due=NOW + 6000)
+    assert not grants.save_grant(grant(refresh_token="refresh@@@older", authorized_at=NOW - 1), refresh_due=NOW)
+    assert grants.save_grant(grant(refresh_token="refresh@@@again", authorized_at=NOW + 5), refresh_due=NOW)
+    stored = grants.get_grant(A)
+    assert stored is not None and stored.refresh_token == "refresh@@@again" and stored.func_info == (1, 15)
+    with pytest.raises(ValueError, match="authorized grant"):
+        grants.save_grant(Grant(B, COMPONENT, "", (), REVOKED, NOW, NOW), refresh_due=NOW)
+
+
+def test_the_refresh_token_changes_only_by_compare_and_set_to_a_non_empty_value(stores: Stores) -> None:
+    grants = stores.grants
+    grants.save_grant(grant(), refresh_due=NOW)
+    assert not grants.update_refresh_token(A, "refresh@@@1", "", NOW)
+    assert not grants.update_refresh_token(A, "refresh@@@not-ours", "refresh@@@2", NOW)
+    assert not grants.update_refresh_token(A, "refresh@@@1", "refresh@@@1", NOW)
+    assert grants.update_refresh_token(A, "refresh@@@1", "refresh@@@2", NOW + 1)
+    assert not grants.update_refresh_token(A, "refresh@@@1", "refresh@@@3", NOW + 2)  # a slower refresh
+    stored = grants.get_grant(A)
+    assert stored is not None and stored.refresh_token == "refresh@@@2" and stored.updated_at == NOW + 1
+    assert not grants.update_refresh_token(B, "x", "y", NOW)  # no grant
+
+
+def test_revocation_keeps_a_later_authorization_and_leaves_the_due_index(stores: Stores) -> None:
+    grants = stores.grants
+    grants.save_grant(grant(authorized_at=NOW), refresh_due=NOW - 1)
+    assert not grants.revoke_grant(A, NOW - 1)  # a revocation older than the authorization
+    assert grants.revoke_grant(A, NOW + 10)
+    stored = grants.get_grant(A)
+    assert stored is not None and stored.status == REVOKED and stored.refresh_token == ""
+    assert A not in _due(stores, NOW + 100)
+    assert not grants.set_refresh_due(A, NOW)  # revoked grants are never due
+    assert not grants.revoke_grant(B, NOW)  # no grant to revoke
+
+
+def test_needs_reauthorization_keeps_the_refresh_token_and_leaves_the_due_index(stores: Stores) -> None:
+    grants = stores.grants
+    grants.save_grant(grant(), refresh_due=NOW - 1)
+    assert not grants.mark_needs_reauthorization(A, "refresh@@@other", NOW)
+    assert grants.mark_needs_reauthorization(A, "refresh@@@1", NOW + 1)
+    stored = grants.get_grant(A)
+    assert stored is not None and stored.status == NEEDS_REAUTHORIZATION and stored.refresh_token == "refresh@@@1"
+    assert A not in _due(stores, NOW + 100)
+    assert not grants.mark_needs_reauthorization(A, "refresh@@@1", NOW + 2)  # not authorized any more
+
+
+def test_only_due_authorized_grants_are_read_from_the_index(stores: Stores) -> None:
+    grants = stores.grants
+    appids = [f"wx{index:016x}" for index in range(1, 13)]
+    for index, appid in enumerate(appids):
+        grants.save_grant(grant(appid), refresh_due=NOW + (index - 6) * 60)  # half due by NOW
+    assert not grants.set_refresh_due("wx" + "f" * 16, NOW)  # no grant
+    assert grants.set_refresh_due(appids[-1], NOW - 1)  # moved into the due window
+    due, read = [], 0
+    for shard in grants.refresh_shards():
+        found, items = grants.due_authorizers(shard, NOW)
+        due += found
+        read += items
+    assert sorted(due) == sorted([*appids[:7], appids[-1]]) and read == len(due)
+    assert sorted(grants.refresh_shards()) == [str(shard) for shard in range(8)]
+
+
+def _due(stores: Stores, now: int) -> list[str]:
+    return [appid for shard in stores.grants.refresh_shards() for appid in stores.grants.due_authorizers(shard, now)[0]]
+
+
+# -- profiles, code claims, leases --------------------------------------------------------------------------
+
+
+def test_a_profile_is_kept_whole(stores: Stores) -> None:
+    profile = Profile(A, "星河咖啡", "http://img", "gh_1", "alias", "星河咖啡有限公司", 2, 0, "http://qr", False, NOW)
+    profile = Profile(**{**profile.__dict__, "extra": {"account_status": 1, "MiniProgramInfo": {"network": {}}}})
+    stores.profiles.save_profile(profile)
+    assert stores.profiles.get_profile(A) == profile
+    assert stores.profiles.get_profile(B) is None
+
+
+def test_a_code_is_exchanged_by_one_holder_and_given_back_only_by_it(stores: Stores) -> None:
+    claims = stores.code_claims
+    assert claims.claim_code("h1", "first", NOW, 30)
+    assert not claims.claim_code("h1", "second", NOW + 29, 30)  # held
+    claims.abandon_code("h1", "second")  # not its claim: nothing happens
+    assert not claims.claim_code("h1", "second", NOW + 1, 30)
+    claims.abandon_code("h1", "first")
+    assert claims.claim_code("h1", "second", NOW + 2, 30)  # given back
+    assert claims.code_exchanged_for("h1") is None  # pending
+    with pytest.raises(ClaimLost):
+        claims.finish_code("h1", "first", A)
+    claims.finish_code("h1", "second", A)
+    assert claims.code_exchanged_for("h1") == A
+    assert not claims.claim_code("h1", "third", NOW + 1000, 30)  # done is done, however late
+    claims.abandon_code("h1", "second")  # a finished claim is never given back
+    assert claims.code_exchanged_for("h1") == A
+
+
+def test_an_expired_pending_claim_may_be_taken_over(stores: Stores) -> None:
+    claims = stores.code_claims
+    assert claims.claim_code("h2", "crashed", NOW, 30)
+    assert claims.claim_code("h2", "next", NOW + 31, 30)
+    with pytest.raises(ClaimLost):
+        claims.finish_code("h2", "crashed", A)
+
+
+def test_a_lease_has_one_holder_until_it_expires_and_only_the_holder_releases_it(stores: Stores) -> None:
+    leases = stores.leases
+    assert leases.acquire_lease("AUTHORIZER#wx1", "one", NOW, 30)
+    assert not leases.acquire_lease("AUTHORIZER#wx1", "two", NOW + 29.9, 30)
+    leases.release_lease("AUTHORIZER#wx1", "two")  # not the holder
+    assert not leases.acquire_lease("AUTHORIZER#wx1", "two", NOW + 1, 30)
+    assert leases.acquire_lease("AUTHORIZER#wx1", "two", NOW + 30.5, 30)  # expired
+    leases.release_lease("AUTHORIZER#wx1", "two")
+    assert leases.acquire_lease("AUTHORIZER#wx1", "three", NOW + 31, 30)
+    assert leases.acquire_lease("COMPONENT#wx1", "other", NOW, 30)  # leases are per name
+
+
+# -- message receipts ---------------------------------------------------------------------------------------
+
+
+def test_a_message_is_claimed_once_answered_once_and_forgotten_after_its_keep(stores: Stores) -> None:
+    receipts = stores.receipts
+    assert receipts.claim(A, "k1", NOW, 10, 600)
+    assert not receipts.claim(A, "k1", NOW + 5, 10, 600)  # a retry while the first is at work
+    assert receipts.answer_of(A, "k1", NOW + 5) is None
+    receipts.record_answer(A, "k1", "<xml>reply</xml>")
+    assert receipts.answer_of(A, "k1", NOW + 6) == "<xml>reply</xml>"
+    assert not receipts.claim(A, "k1", NOW + 500, 10, 600)  # answered: never again within keep
+    assert receipts.claim(B, "k1", NOW, 10, 600)  # per authorizer
+    assert receipts.answer_of(A, "k1", NOW + 601) is None  # TTL deletes late: reads check the time
+    assert receipts.claim(A, "k1", NOW + 601, 10, 600)
+
+
+def test_a_pending_message_claim_whose_invocation_died_is_taken_over(stores: Stores) -> None:
+    receipts = stores.receipts
+    assert receipts.claim(A, "k2", NOW, 10, 600)
+    assert receipts.claim(A, "k2", NOW + 11, 10, 600)

@@ -1,0 +1,118 @@
+"""`WeChatApi` in memory, for unit tests of the services: WeChat's behaviour where the services
+depend on it (a new component token per call, single-use codes, refresh-token rotation), every
+call counted, and any failure scriptable per API (`fail(api, error, times)`)."""
+
+from __future__ import annotations
+
+import itertools
+from collections import Counter, defaultdict, deque
+from typing import Any
+
+from wxcomponent.wechat import (
+    AuthorizationCodeRejected,
+    AuthorizationInfo,
+    AuthorizerListItem,
+    AuthorizerListPage,
+    AuthorizerProfile,
+    AuthorizerToken,
+    IssuedToken,
+    PreAuthCode,
+    RefreshTokenRejected,
+    TokenRejected,
+    UpstreamError,
+)
+
+
+class FakeWeChat:
+    def __init__(self) -> None:
+        self.calls: Counter[str] = Counter()
+        self.failures: defaultdict[str, deque[UpstreamError]] = defaultdict(deque)
+        self._serial = itertools.count(1)
+        self.component_tokens: list[str] = []
+        self.codes: dict[str, str] = {}  # authorization code -> authorizer appid (unused ones)
+        self.refresh_tokens: dict[str, str] = {}  # authorizer appid -> its current refresh token
+        self.rotate: set[str] = set()  # authorizers whose refresh token changes on every refresh
+        self.listed: dict[str, str] = {}  # what api_get_authorizer_list says (appid -> refresh token)
+        self.sent: list[tuple[str, dict[str, Any]]] = []
+
+    def fail(self, api: str, error: UpstreamError, times: int = 1) -> None:
+        self.failures[api].extend([error] * times)
+
+    def new_code(self, authorizer_appid: str) -> str:
+        code = f"queryauthcode@@@{next(self._serial)}"
+        self.codes[code] = authorizer_appid
+        return code
+
+    # -- the port --------------------------------------------------------------------------------
+
+    def component_token(self, component_appid: str, component_appsecret: str, ticket: str) -> IssuedToken:
+        self._call("api_component_token")
+        self.component_tokens.append(f"component-token-{next(self._serial)}")
+        return IssuedToken(self.component_tokens[-1], 7200)
+
+    def create_preauthcode(self, component_token: str, component_appid: str) -> PreAuthCode:
+        self._call("api_create_preauthcode", component_token)
+        return PreAuthCode(f"preauthcode@@@{next(self._serial)}", 600)
+
+    def query_auth(self, component_token: str, component_appid: str, authorization_code: str) -> AuthorizationInfo:
+        self._call("api_query_auth", component_token)
+        appid = self.codes.pop(authorization_code, None)
+        if appid is None:
+            raise AuthorizationCodeRejected("api_query_auth: errcode 61010: code is expired", errcode=61010)
+        refresh = f"refresh@@@{next(self._serial)}"
+        self.refresh_tokens[appid] = refresh
+        self.listed[appid] = refresh
+        func_info = [{"funcscope_category": {"id": 1}}, {"funcscope_category": {"id": 15}}]
+        return AuthorizationInfo(appid, f"authorizer-token-{next(self._serial)}", 7200, refresh, func_info)
+
+    def authorizer_token(
+        self, component_token: str, component_appid: str, authorizer_appid: str, refresh_token: str
+    ) -> AuthorizerToken:
+        self._call("api_authorizer_token", component_token)
+        if self.refresh_tokens.get(authorizer_appid) != refresh_token:
+            raise RefreshTokenRejected("api_authorizer_token: errcode 61023: invalid refresh token", errcode=61023)
+        if authorizer_appid in self.rotate:
+            self.refresh_tokens[authorizer_appid] = f"refresh@@@{next(self._serial)}"
+            self.listed[authorizer_appid] = self.refresh_tokens[authorizer_appid]
+        return AuthorizerToken(f"authorizer-token-{next(self._serial)}", 7200, self.refresh_tokens[authorizer_appid])
+
+    def get_authorizer_info(
+        self, component_token: str, component_appid: str, authorizer_appid: str
+    ) -> AuthorizerProfile:
+        self._call("api_get_authorizer_info", component_token)
+        return AuthorizerProfile(
+            authorizer_appid,
+            "星河咖啡",
+            "http://img",
+            "gh_0123456789ab",
+            "galaxy",
+            "星河咖啡有限公司",
+            2,
+            0,
+            "",
+            False,
+            {},
+        )
+
+    def get_authorizer_list(
+        self, component_token: str, component_appid: str, offset: int, count: int
+    ) -> AuthorizerListPage:
+        self._call("api_get_authorizer_list", component_token)
+        items = [AuthorizerListItem(appid, token, 0) for appid, token in sorted(self.listed.items())]
+        return AuthorizerListPage(len(items), items[offset : offset + count])
+
+    def start_push_ticket(self, component_appid: str, component_secret: str) -> None:
+        self._call("api_start_push_ticket")
+
+    def send_custom_message(self, authorizer_token: str, message: dict[str, Any]) -> None:
+        self._call("custom_send")
+        self.sent.append((authorizer_token, message))
+
+    def _call(self, api: str, component_token: str | None = None) -> None:
+        self.calls[api] += 1
+        if self.failures[api]:
+            raise self.failures[api].popleft()
+        if component_token is not None and self.component_tokens and component_token != self.component_tokens[-1]:
+            # WeChat keeps a replaced token alive a few minutes; here only the newest is good,
+            # which is the harsher case for compare-and-refresh.
+            raise TokenRejected(f"{api}: errcode 40001: invalid credential", errcode=40001)
