@@ -2,28 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import os
-import socket
-import time
-import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Any
 
-import boto3
-import pytest
-import urllib3
-
-from infra.local.bootstrap import create_event_bus, create_table
-from infra.local.devconfig import DEFAULTS
-from infra.local.emulator import Emulator, start_emulator
-from infra.local.gateway import Gateway
-from infra.sandbox import Sandbox, SandboxConfig
-from tests.support.graph import graph
-from wxcomponent import settings
-from wxcomponent.tickets import Ticket
-
+# The environment first: Powertools reads it when Logger and Metrics are made, at import time.
 # Never reach real AWS from tests, whatever the developer's shell holds.
 for _name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
     os.environ.pop(_name, None)
@@ -45,6 +26,28 @@ os.environ.update(
 for _name in ("WECHAT_API_BASE", "WECHAT_MP_BASE"):
     if not os.environ.get(_name, "").startswith("http://127.0.0.1:"):
         os.environ[_name] = "http://127.0.0.1:9"
+
+
+import json  # noqa: E402
+import socket  # noqa: E402
+import time  # noqa: E402
+import uuid  # noqa: E402
+from collections.abc import Iterator  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+from typing import Any  # noqa: E402
+
+import boto3  # noqa: E402
+import pytest  # noqa: E402
+import urllib3  # noqa: E402
+
+from infra.local.bootstrap import create_event_bus, create_table  # noqa: E402
+from infra.local.devconfig import DEFAULTS  # noqa: E402
+from infra.local.emulator import Emulator, start_emulator  # noqa: E402
+from infra.local.gateway import Gateway  # noqa: E402
+from infra.sandbox import Sandbox, SandboxConfig  # noqa: E402
+from tests.support.graph import graph  # noqa: E402
+from wxcomponent import settings  # noqa: E402
+from wxcomponent.domain.tickets import Ticket  # noqa: E402
 
 
 @pytest.fixture(scope="session")

@@ -13,12 +13,11 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from wxcomponent import pages
-from wxcomponent.authorization import AuthorizationRequest
 from wxcomponent.bootstrap import container
-from wxcomponent.errors import BadRequest, ConfigurationError, WxComponentError, http_status
+from wxcomponent.domain.errors import BadRequest, ConfigurationError
 from wxcomponent.observability import logger, metrics, tracer
-from wxcomponent.wechat import AuthorizationCodeRejected
+from wxcomponent.services.authorization import AuthorizationRequest
+from wxcomponent.web import pages
 
 START_PATH = "/wechat/authorize"
 CALLBACK_PATH = "/wechat/authorize/callback"
@@ -45,7 +44,6 @@ def callback() -> Response[str]:
     if not auth_code:
         raise BadRequest("the callback carries no auth_code")
     result = wx.authorizations.complete(auth_code)
-    assert result is not None  # complete() waits for another exchange unless told not to
     vendor = wx.settings.authorized_redirect_url
     if vendor:
         separator = "&" if "?" in vendor else "?"
@@ -57,27 +55,9 @@ def callback() -> Response[str]:
 
 @app.exception_handler(Exception)  # type: ignore[untyped-decorator]  # Powertools leaves it untyped
 def handle_error(error: Exception) -> Response[str]:
-    """Every failure is a page with a way to start again, never a stack trace."""
-    retry = _origin() + START_PATH
-    if isinstance(error, AuthorizationCodeRejected):
-        logger.warning("authorization code refused", extra={"errcode": error.errcode})
-        html = pages.error_page(
-            "This authorization link has expired 授权已失效",
-            "The code WeChat gave back has expired or was already used. Please start again.",
-            retry_url=retry,
-        )
-        return Response(400, content_types.TEXT_HTML, html, NO_STORE)
-    if isinstance(error, WxComponentError):
-        status = http_status(error)
-        (logger.warning if status < 500 else logger.error)(
-            "authorization page failed", extra={"error": type(error).__name__, "reason": error.message}
-        )
-        titles = {400: "Invalid request 请求无效", 503: "Not ready yet 暂不可用"}
-        html = pages.error_page(titles.get(status, "Something went wrong 出错了"), error.message, retry_url=retry)
-        return Response(status, content_types.TEXT_HTML, html, NO_STORE)
-    logger.exception("unexpected error")
-    html = pages.error_page("Something went wrong 出错了", "Please try again in a moment.", retry_url=retry)
-    return Response(500, content_types.TEXT_HTML, html, NO_STORE)
+    """Every failure is a page with a way to start again (rendered by `web.pages`)."""
+    status, html = pages.error_page_for(error, retry_url=_origin() + START_PATH)
+    return Response(status, content_types.TEXT_HTML, html, NO_STORE)
 
 
 def _origin() -> str:

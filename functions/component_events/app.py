@@ -13,9 +13,9 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from wxcomponent.bootstrap import container
-from wxcomponent.http import error_response, raw_body
+from wxcomponent.domain.signed import SignedPush
 from wxcomponent.observability import logger, metrics, tracer
-from wxcomponent.signed import SignedPush
+from wxcomponent.web.http import error_response, raw_body
 
 app = APIGatewayHttpResolver()
 

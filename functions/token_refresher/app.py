@@ -1,4 +1,4 @@
-"""The EventBridge schedule's target: one refresh sweep per run (see wxcomponent.refresher)."""
+"""The EventBridge schedule's target: one refresh sweep per run (see wxcomponent.services.refresher)."""
 
 from __future__ import annotations
 

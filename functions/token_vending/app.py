@@ -16,12 +16,12 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from wxcomponent import caller_policy
 from wxcomponent.bootstrap import container
-from wxcomponent.errors import ConfigurationError, NotAuthorized
-from wxcomponent.http import raw_body
+from wxcomponent.domain.errors import ConfigurationError, NotAuthorized
 from wxcomponent.observability import logger, metrics, tracer
-from wxcomponent.vending import VendAnswer, VendRequest, refusal
+from wxcomponent.services import caller_policy
+from wxcomponent.services.vending import VendAnswer, VendRequest, refusal
+from wxcomponent.web.http import raw_body
 
 NO_STORE = {"Cache-Control": "no-store"}
 

@@ -10,7 +10,7 @@ import xml.etree.ElementTree as ElementTree
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from wxcomponent.crypto import MessageCrypto, sha1_signature
+from wxcomponent.domain.crypto import MessageCrypto, sha1_signature
 
 
 def cdata(value: str) -> str:

@@ -14,7 +14,7 @@ from typing import Any
 
 from infra.sandbox.envelope import SignedPush, encrypt_push, open_passive_reply, xml_document
 from infra.sandbox.state import JSON, Ticket, World
-from wxcomponent.crypto import MessageCrypto
+from wxcomponent.domain.crypto import MessageCrypto
 
 BODY_LIMIT = 1024
 

@@ -28,7 +28,7 @@ from infra.local.devconfig import component_settings
 from infra.sandbox import Sandbox, SandboxConfig
 from infra.sandbox.envelope import parse_xml_fields
 from infra.sandbox.pages import REFERER_ERROR_ZH
-from wxcomponent.crypto import MessageCrypto
+from wxcomponent.domain.crypto import MessageCrypto
 
 pytestmark = pytest.mark.slow
 

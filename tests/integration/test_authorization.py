@@ -16,11 +16,11 @@ from tests.support.graph import graph
 from tests.support.pushes import APPID
 from wxcomponent.adapters.dynamodb.keys import authorizer_key
 from wxcomponent.adapters.wechat_http import WeChatHttpApi
-from wxcomponent.authorization import AuthorizationService
 from wxcomponent.bootstrap import Container
-from wxcomponent.grants import AUTHORIZED, REVOKED
+from wxcomponent.domain.grants import AUTHORIZED, REVOKED
+from wxcomponent.domain.wechat import AuthorizationCodeRejected, SystemBusy
+from wxcomponent.services.authorization import AuthorizationService
 from wxcomponent.settings import Settings
-from wxcomponent.wechat import AuthorizationCodeRejected, SystemBusy
 
 ACCOUNT = "wx570bc396a51b8ff8"  # the sandbox's release-test Official Account
 
@@ -125,8 +125,10 @@ def test_callback_and_push_racing_for_one_code_exchange_it_once(quiet_world: Wor
 
     def complete(index: int) -> str | None:
         start.wait(timeout=30)
-        result = authorizations().complete(code, wait=index % 2 == 0)  # callbacks wait, pushes don't
-        return result.authorizer_appid if result else None
+        if index % 2:  # pushes don't wait
+            authorizations().complete_pushed(code, "authorized")
+            return None
+        return authorizations().complete(code).authorizer_appid  # callbacks do
 
     with ThreadPoolExecutor(4) as pool:
         results = list(pool.map(complete, range(4)))

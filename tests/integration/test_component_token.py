@@ -15,10 +15,10 @@ from tests.support.pushes import APPID
 from tests.support.workers import run_in_processes, vend_component_tokens
 from wxcomponent.adapters.wechat_http import WeChatHttpApi
 from wxcomponent.bootstrap import Container
-from wxcomponent.component_token import ComponentTokenService
-from wxcomponent.errors import TicketMissing
+from wxcomponent.domain.errors import TicketMissing
+from wxcomponent.domain.wechat import QuotaExceeded
+from wxcomponent.services.component_token import ComponentTokenService
 from wxcomponent.settings import Settings
-from wxcomponent.wechat import QuotaExceeded
 
 
 def service(**api_options: Any) -> ComponentTokenService:

@@ -10,11 +10,10 @@ import pytest
 
 from tests.support.fakes import MemoryStores
 from wxcomponent.adapters.dynamodb import Table, Tables
-from wxcomponent.bootstrap import Stores
-from wxcomponent.grants import AUTHORIZED, NEEDS_REAUTHORIZATION, REVOKED, Grant, Profile
-from wxcomponent.ports import ClaimLost
-from wxcomponent.tickets import PushRecord, Ticket
-from wxcomponent.tokens import AccessToken
+from wxcomponent.domain.grants import AUTHORIZED, NEEDS_REAUTHORIZATION, REVOKED, Grant, Profile
+from wxcomponent.domain.tickets import PushRecord, Ticket
+from wxcomponent.domain.tokens import AccessToken
+from wxcomponent.ports import ClaimLost, Stores
 
 COMPONENT = "wx0123456789abcdef"
 A, B = "wx1111111111111111", "wx2222222222222222"

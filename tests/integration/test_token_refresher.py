@@ -15,8 +15,8 @@ from tests.integration.conftest import load_function
 from tests.support.graph import graph
 from tests.support.pushes import APPID
 from wxcomponent.adapters.dynamodb.keys import REFRESH_SHARDS, authorizer_key, refresh_shard
-from wxcomponent.grants import AUTHORIZED, NEEDS_REAUTHORIZATION
-from wxcomponent.tickets import Ticket
+from wxcomponent.domain.grants import AUTHORIZED, NEEDS_REAUTHORIZATION
+from wxcomponent.domain.tickets import Ticket
 
 
 def sweep() -> dict[str, Any]:

@@ -26,7 +26,7 @@ from tests.support.graph import graph
 from tests.support.pushes import APPID
 from tests.support.workers import run_in_processes
 from wxcomponent.client import TokenClient, TokenError
-from wxcomponent.tokens import AccessToken
+from wxcomponent.domain.tokens import AccessToken
 
 if TYPE_CHECKING:
     from tests.conftest import World
@@ -171,6 +171,7 @@ def twenty_reports(world: World, module: ModuleType, request: dict[str, Any], ap
 
     with ThreadPoolExecutor(20) as pool:
         answers = list(pool.map(report, range(20)))
+    assert all("access_token" in answer for answer in answers), [a for a in answers if "access_token" not in a][:2]
     replacements = {answer["access_token"] for answer in answers}
     assert len(replacements) == 1 and bad not in replacements, answers[:2]
     assert world.calls(api) == calls + 1

@@ -16,7 +16,7 @@ import pytest
 import urllib3
 
 from wxcomponent.adapters.wechat_http import WeChatHttpApi
-from wxcomponent.wechat import PreAuthCode, TokenRejected, UpstreamUnavailable
+from wxcomponent.domain.wechat import PreAuthCode, TokenRejected, UpstreamUnavailable
 
 COMPONENT_TOKEN = "CTOKEN-integration-value"
 APPID = "wx_component_appid"

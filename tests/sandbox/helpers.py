@@ -16,7 +16,7 @@ import pytest
 
 from infra.sandbox import Sandbox, SandboxConfig
 from infra.sandbox.envelope import parse_xml_fields, xml_document
-from wxcomponent.crypto import MessageCrypto
+from wxcomponent.domain.crypto import MessageCrypto
 
 START_DOMAIN = "https://vendor.example"
 WAIT = 5.0

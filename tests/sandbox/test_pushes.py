@@ -10,7 +10,7 @@ from infra.sandbox.envelope import cdata, encrypt_push, parse_xml_fields, xml_do
 from infra.sandbox.pusher import Pusher
 from infra.sandbox.state import World
 from tests.sandbox.helpers import Client, Receiver, make_config
-from wxcomponent.crypto import MessageCrypto, sha1_signature
+from wxcomponent.domain.crypto import MessageCrypto, sha1_signature
 
 VECTOR_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 VECTOR = "jn1L23DB+6ELqJ+6bruv21Y6MD7KeIfP82D6gU39rmkgczbWwt5+3bnyg5K55bgVtVzd832WzZGMhkP72vVOfg=="

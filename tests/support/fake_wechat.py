@@ -8,7 +8,7 @@ import itertools
 from collections import Counter, defaultdict, deque
 from typing import Any
 
-from wxcomponent.wechat import (
+from wxcomponent.domain.wechat import (
     AuthorizationCodeRejected,
     AuthorizationInfo,
     AuthorizerListItem,

@@ -8,10 +8,10 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from wxcomponent.adapters.dynamodb.keys import refresh_shard, refresh_shards
-from wxcomponent.grants import AUTHORIZED, NEEDS_REAUTHORIZATION, REVOKED, Grant, Profile
+from wxcomponent.domain.grants import AUTHORIZED, NEEDS_REAUTHORIZATION, REVOKED, Grant, Profile
+from wxcomponent.domain.tickets import PushRecord, Ticket
+from wxcomponent.domain.tokens import AccessToken
 from wxcomponent.ports import ClaimLost
-from wxcomponent.tickets import PushRecord, Ticket
-from wxcomponent.tokens import AccessToken
 
 
 class MemoryTicketStore:

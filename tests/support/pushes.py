@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from infra.local.devconfig import DEFAULTS
-from wxcomponent.crypto import MessageCrypto, sha1_signature
+from wxcomponent.domain.crypto import MessageCrypto, sha1_signature
 
 APPID = DEFAULTS["WECHAT_COMPONENT_APPID"]
 TOKEN = DEFAULTS["WECHAT_COMPONENT_TOKEN"]

@@ -1,5 +1,5 @@
 """An implementation of WeChat's message crypto written in the tests from docs/protocol.md §1 alone,
-sharing no code with `wxcomponent.crypto`, to open what our core seals (so a bug in our crypto
+sharing no code with `wxcomponent.domain.crypto`, to open what our core seals (so a bug in our crypto
 cannot hide behind the same bug in its check)."""
 
 from __future__ import annotations

@@ -17,13 +17,19 @@ from tests.support.pushes import (
     account_message_xml,
     signed_message,
 )
-from wxcomponent.account_messages import SUCCESS, AccountMessageService
-from wxcomponent.errors import AppIdMismatch, BadRequest, InvalidSignature, MalformedMessage, StaleTimestamp
-from wxcomponent.grants import AUTHORIZED, REVOKED, Grant
-from wxcomponent.messages import AccountMessage
-from wxcomponent.release import QUERY_AUTH_CODE_TASK, RELEASE_TEST_ACCOUNTS, QueryAuthCode, ReplyNow, release_check
+from wxcomponent.domain.errors import AppIdMismatch, BadRequest, InvalidSignature, MalformedMessage, StaleTimestamp
+from wxcomponent.domain.grants import AUTHORIZED, REVOKED, Grant
+from wxcomponent.domain.messages import AccountMessage
+from wxcomponent.domain.release import (
+    QUERY_AUTH_CODE_TASK,
+    RELEASE_TEST_ACCOUNTS,
+    QueryAuthCode,
+    ReplyNow,
+    release_check,
+)
+from wxcomponent.domain.signed import SignedPush
+from wxcomponent.services.account_messages import SUCCESS, AccountMessageService
 from wxcomponent.settings import ComponentSettings
-from wxcomponent.signed import SignedPush
 
 NOW = 1_767_225_600
 MERCHANT = "wx0123456789abcdef"

@@ -8,11 +8,12 @@ from typing import Any
 
 import pytest
 
-from wxcomponent import caller_policy, settings
-from wxcomponent.caller_policy import CallerPolicy, configured_policy
-from wxcomponent.errors import ConfigurationError, NotAuthorized
+from wxcomponent import settings
+from wxcomponent.domain.errors import ConfigurationError, NotAuthorized
+from wxcomponent.services import caller_policy
+from wxcomponent.services.caller_policy import CallerPolicy, configured_policy
+from wxcomponent.services.vending import VendRequest
 from wxcomponent.settings import Settings
-from wxcomponent.vending import VendRequest
 
 ORDERS = "arn:aws:iam::123456789012:role/orders"
 ADMIN = "arn:aws:iam::123456789012:role/admin"

@@ -18,8 +18,7 @@ from tests.support.pushes import (
     signed_raw,
     ticket_xml,
 )
-from wxcomponent.component_events import MAX_BODY_BYTES, ComponentEventService, SignedPush
-from wxcomponent.errors import (
+from wxcomponent.domain.errors import (
     AppIdMismatch,
     BadRequest,
     DecryptError,
@@ -28,6 +27,7 @@ from wxcomponent.errors import (
     PayloadTooLarge,
     StaleTimestamp,
 )
+from wxcomponent.services.component_events import MAX_BODY_BYTES, ComponentEventService, SignedPush
 from wxcomponent.settings import ComponentSettings
 
 NOW = 1_767_225_600

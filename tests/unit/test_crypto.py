@@ -10,8 +10,8 @@ from Crypto.Cipher import AES
 from hypothesis import given
 from hypothesis import strategies as st
 
-from wxcomponent.crypto import MessageCrypto, aes_key_from_encoding, pkcs7_pad, sha1_signature
-from wxcomponent.errors import AppIdMismatch, ConfigurationError, DecryptError, InvalidSignature
+from wxcomponent.domain.crypto import MessageCrypto, aes_key_from_encoding, pkcs7_pad, sha1_signature
+from wxcomponent.domain.errors import AppIdMismatch, ConfigurationError, DecryptError, InvalidSignature
 
 KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 MP_ENCRYPT = (

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from wxcomponent.errors import NotAuthorized
-from wxcomponent.refresher import TIME_RESERVE_MS, Refresher
+from wxcomponent.domain.errors import NotAuthorized
+from wxcomponent.domain.tickets import Ticket
+from wxcomponent.domain.tokens import AccessToken
+from wxcomponent.services.refresher import TIME_RESERVE_MS, Refresher
 from wxcomponent.settings import ComponentSettings
-from wxcomponent.tickets import Ticket
-from wxcomponent.tokens import AccessToken
 
 NOW = 1_767_225_600
 APPID = "wx5a0d8c0ffee5a4d1"

@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 
 from tests.support import reference_crypto
 from tests.support.pushes import AES_KEY, APPID, OTHER_AES_KEY, TOKEN
-from wxcomponent.crypto import MessageCrypto
-from wxcomponent.replies import InvalidReply, reply_from, seal, text_reply
+from wxcomponent.domain.crypto import MessageCrypto
+from wxcomponent.domain.replies import InvalidReply, reply_from, seal, text_reply
 
 
 def rendered(reply_object: Any) -> ElementTree.Element:

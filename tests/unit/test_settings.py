@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from infra.local.template import load_template
-from wxcomponent.errors import ConfigurationError
+from wxcomponent.domain.errors import ConfigurationError
 from wxcomponent.settings import (
     DEFAULT_API_BASE,
     DEFAULT_MP_BASE,

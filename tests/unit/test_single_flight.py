@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from wxcomponent.single_flight import RefreshContended, SingleFlight
+from wxcomponent.services.single_flight import RefreshContended, SingleFlight
 
 
 class FakeLeases:

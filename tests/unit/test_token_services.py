@@ -10,14 +10,14 @@ import pytest
 
 from tests.support.fake_wechat import FakeWeChat
 from tests.support.fakes import MemoryPublisher, MemoryStores
-from wxcomponent.authorization import AuthorizationRequest
 from wxcomponent.bootstrap import Container
-from wxcomponent.errors import NotAuthorized, TicketMissing
-from wxcomponent.grants import AUTHORIZED, NEEDS_REAUTHORIZATION, REVOKED, Grant
+from wxcomponent.domain.errors import NotAuthorized, TicketMissing
+from wxcomponent.domain.grants import AUTHORIZED, NEEDS_REAUTHORIZATION, REVOKED, Grant
+from wxcomponent.domain.tickets import Ticket
+from wxcomponent.domain.tokens import EXPIRY_SAFETY, AccessToken
+from wxcomponent.domain.wechat import AuthorizationCodeRejected, TicketRejected, UpstreamUnavailable
+from wxcomponent.services.authorization import AuthorizationRequest
 from wxcomponent.settings import ComponentSettings, Settings
-from wxcomponent.tickets import Ticket
-from wxcomponent.tokens import EXPIRY_SAFETY, AccessToken
-from wxcomponent.wechat import AuthorizationCodeRejected, TicketRejected, UpstreamUnavailable
 
 COMPONENT = "wx0123456789abcdef"
 MERCHANT = "wxfedcba9876543210"
@@ -47,8 +47,7 @@ class World:
 
     def authorize(self, appid: str = MERCHANT) -> str:
         """A merchant's authorization, exchanged; returns the refresh token WeChat issued."""
-        result = self.wx.authorizations.complete(self.wechat.new_code(appid))
-        assert result is not None and result.new
+        assert self.wx.authorizations.complete(self.wechat.new_code(appid)).new
         return self.wechat.refresh_tokens[appid]
 
     def events(self) -> list[str]:
@@ -127,8 +126,8 @@ def test_a_code_is_exchanged_once_and_leaves_grant_token_profile_and_one_event()
     code = world.wechat.new_code(MERCHANT)
     first = world.wx.authorizations.complete(code)
     again = world.wx.authorizations.complete(code)  # the push and the callback both bring it
-    assert first is not None and first.new and first.profile is not None
-    assert again is not None and not again.new and again.authorizer_appid == MERCHANT
+    assert first.new and first.profile is not None
+    assert not again.new and again.authorizer_appid == MERCHANT
     assert world.wechat.calls["api_query_auth"] == 1
     grant = world.stores.grants.get_grant(MERCHANT)
     assert grant is not None and grant.status == AUTHORIZED and grant.func_info == (1, 15)
@@ -144,7 +143,7 @@ def test_a_push_does_not_wait_for_an_exchange_in_progress_elsewhere() -> None:
     world = World()
     code = world.wechat.new_code(MERCHANT)
     assert world.stores.code_claims.claim_code(hashlib.sha256(code.encode()).hexdigest(), "other", NOW, 30)
-    assert world.wx.authorizations.complete(code, wait=False) is None
+    world.wx.authorizations.complete_pushed(code, "authorized")
     assert world.wechat.calls["api_query_auth"] == 0
 
 
@@ -156,7 +155,7 @@ def test_a_failed_exchange_gives_the_code_back_and_a_profile_failure_loses_nothi
         world.wx.authorizations.complete(code)
     world.wechat.fail("api_get_authorizer_info", UpstreamUnavailable("api_get_authorizer_info: HTTP 502"))
     result = world.wx.authorizations.complete(code)  # the claim was given back: try again
-    assert result is not None and result.new and result.profile is None
+    assert result.new and result.profile is None
     assert world.stores.grants.get_grant(MERCHANT) is not None
     assert world.events() == ["authorized"]
 

@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
-from wxcomponent.errors import BadRequest, ConfigurationError, NotAuthorized, TicketMissing, WxComponentError
+from wxcomponent.domain.errors import BadRequest, ConfigurationError, NotAuthorized, TicketMissing, WxComponentError
+from wxcomponent.domain.tokens import AccessToken
+from wxcomponent.domain.wechat import QuotaExceeded, SystemBusy, UpstreamUnavailable
 from wxcomponent.observability import logger
-from wxcomponent.single_flight import RefreshContended
-from wxcomponent.tokens import AccessToken
-from wxcomponent.vending import NOT_AUTHORIZED_MESSAGE, TokenVendor, VendRequest, error_body
-from wxcomponent.wechat import QuotaExceeded, SystemBusy, UpstreamUnavailable
+from wxcomponent.services.single_flight import RefreshContended
+from wxcomponent.services.vending import NOT_AUTHORIZED_MESSAGE, TokenVendor, VendRequest, error_body
 
 COMPONENT = "wx5a0d8c0ffee5a4d1"
 ACCOUNT = "wx570bc396a51b8ff8"

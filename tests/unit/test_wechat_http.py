@@ -18,10 +18,8 @@ from urllib3.exceptions import NewConnectionError, ProtocolError, ReadTimeoutErr
 
 from wxcomponent.adapters import wechat_http
 from wxcomponent.adapters.wechat_http import DEFAULT_TIMEOUT, WeChatHttpApi
-from wxcomponent.errors import WxComponentError
-from wxcomponent.observability import logger
-from wxcomponent.ports import WeChatApi
-from wxcomponent.wechat import (
+from wxcomponent.domain.errors import WxComponentError
+from wxcomponent.domain.wechat import (
     AccountRevokedAuthorization,
     AuthorizationCodeRejected,
     AuthorizationInfo,
@@ -41,6 +39,8 @@ from wxcomponent.wechat import (
     UpstreamUnavailable,
     error_for,
 )
+from wxcomponent.observability import logger
+from wxcomponent.ports import WeChatApi
 
 BASE = "https://wechat.test"
 APPID = "wx_component_appid"

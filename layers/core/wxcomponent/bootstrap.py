@@ -15,17 +15,12 @@ import functools
 import time
 from collections.abc import Callable
 from functools import cached_property
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 from wxcomponent.settings import ComponentSettings, Settings
 
 if TYPE_CHECKING:  # the imports below are made lazily, inside each part
-    from wxcomponent.account_messages import AccountMessageService
     from wxcomponent.adapters.lambda_invoke import LambdaReplyFunction, LambdaTaskQueue
-    from wxcomponent.authorization import AuthorizationService
-    from wxcomponent.authorizer_token import AuthorizerTokenService
-    from wxcomponent.component_events import ComponentEventService
-    from wxcomponent.component_token import ComponentTokenService
     from wxcomponent.ports import (
         CodeClaims,
         EventPublisher,
@@ -34,34 +29,21 @@ if TYPE_CHECKING:  # the imports below are made lazily, inside each part
         MessageReceipts,
         ProfileStore,
         ReplyFunction,
+        Stores,
         TicketStore,
         TokenStore,
         WeChatApi,
     )
-    from wxcomponent.refresher import Refresher
-    from wxcomponent.release import ReleaseTasks
-    from wxcomponent.vending import TokenVendor
+    from wxcomponent.services.account_messages import AccountMessageService
+    from wxcomponent.services.authorization import AuthorizationService
+    from wxcomponent.services.authorizer_token import AuthorizerTokenService
+    from wxcomponent.services.component_events import ComponentEventService
+    from wxcomponent.services.component_token import ComponentTokenService
+    from wxcomponent.services.refresher import Refresher
+    from wxcomponent.services.release_tasks import ReleaseTasks
+    from wxcomponent.services.vending import TokenVendor
 
 # ruff: noqa: PLC0415 - lazy imports are this module's point (cold start)
-
-
-class Stores(Protocol):
-    """One store per aggregate of the table (`adapters.dynamodb.Tables` in AWS, fakes in tests)."""
-
-    @property
-    def tickets(self) -> TicketStore: ...
-    @property
-    def tokens(self) -> TokenStore: ...
-    @property
-    def grants(self) -> GrantStore: ...
-    @property
-    def profiles(self) -> ProfileStore: ...
-    @property
-    def code_claims(self) -> CodeClaims: ...
-    @property
-    def leases(self) -> LeaseStore: ...
-    @property
-    def receipts(self) -> MessageReceipts: ...
 
 
 class Container:
@@ -169,7 +151,7 @@ class Container:
 
     @cached_property
     def component_tokens(self) -> ComponentTokenService:
-        from wxcomponent.component_token import ComponentTokenService
+        from wxcomponent.services.component_token import ComponentTokenService
 
         return ComponentTokenService(
             self.tickets, self.tokens, self.leases, self.wechat, component=self.component, clock=self.clock
@@ -177,7 +159,7 @@ class Container:
 
     @cached_property
     def authorizer_tokens(self) -> AuthorizerTokenService:
-        from wxcomponent.authorizer_token import AuthorizerTokenService
+        from wxcomponent.services.authorizer_token import AuthorizerTokenService
 
         return AuthorizerTokenService(
             self.grants,
@@ -193,7 +175,7 @@ class Container:
 
     @cached_property
     def authorizations(self) -> AuthorizationService:
-        from wxcomponent.authorization import AuthorizationService
+        from wxcomponent.services.authorization import AuthorizationService
 
         return AuthorizationService(
             self.grants,
@@ -212,13 +194,13 @@ class Container:
 
     @cached_property
     def component_events(self) -> ComponentEventService:
-        from wxcomponent.component_events import ComponentEventService
+        from wxcomponent.services.component_events import ComponentEventService
 
         return ComponentEventService(self.tickets, self.authorizations, component=self.component, clock=self.clock)
 
     @cached_property
     def account_messages(self) -> AccountMessageService:
-        from wxcomponent.account_messages import AccountMessageService
+        from wxcomponent.services.account_messages import AccountMessageService
 
         return AccountMessageService(
             self.receipts,
@@ -232,19 +214,19 @@ class Container:
 
     @cached_property
     def release_tasks(self) -> ReleaseTasks:
-        from wxcomponent.release import ReleaseTasks
+        from wxcomponent.services.release_tasks import ReleaseTasks
 
         return ReleaseTasks(self.authorizations, self.authorizer_tokens, self.wechat)
 
     @cached_property
     def vendor(self) -> TokenVendor:
-        from wxcomponent.vending import TokenVendor
+        from wxcomponent.services.vending import TokenVendor
 
         return TokenVendor(self.component_tokens, self.authorizer_tokens, clock=self.clock)
 
     @cached_property
     def refresher(self) -> Refresher:
-        from wxcomponent.refresher import Refresher
+        from wxcomponent.services.refresher import Refresher
 
         return Refresher(
             self.tickets,

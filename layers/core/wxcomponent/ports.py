@@ -8,13 +8,15 @@ receipts. Each method's conditions are part of its contract, spelled out in its 
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from wxcomponent.grants import Grant, Profile
-from wxcomponent.observability import MetricUnit, logger, metrics
-from wxcomponent.tickets import PushRecord, Ticket
-from wxcomponent.tokens import AccessToken
-from wxcomponent.wechat import (
+from wxcomponent.domain.grants import Grant, Profile
+from wxcomponent.domain.tickets import PushRecord, Ticket
+from wxcomponent.domain.tokens import AccessToken
+
+if TYPE_CHECKING:
+    from wxcomponent.services.authorization import AuthorizationResult
+from wxcomponent.domain.wechat import (
     AuthorizationInfo,
     AuthorizerListPage,
     AuthorizerProfile,
@@ -22,6 +24,7 @@ from wxcomponent.wechat import (
     IssuedToken,
     PreAuthCode,
 )
+from wxcomponent.observability import MetricUnit, logger, metrics
 
 # -- stores ----------------------------------------------------------------------------------------
 
@@ -215,6 +218,55 @@ class ReplyFunction(Protocol):
         """The vendor's reply function's answer to one message (a JSON value), within `timeout`
         seconds. Raises when it failed, timed out or answered something that is not JSON."""
         ...
+
+
+# -- the composition root's view of the stores, and services as other services see them -------------
+
+
+class Stores(Protocol):
+    """One store per aggregate of the table (`adapters.dynamodb.Tables` in AWS, fakes in tests)."""
+
+    @property
+    def tickets(self) -> TicketStore: ...
+
+    @property
+    def tokens(self) -> TokenStore: ...
+    @property
+    def grants(self) -> GrantStore: ...
+    @property
+    def profiles(self) -> ProfileStore: ...
+    @property
+    def code_claims(self) -> CodeClaims: ...
+    @property
+    def leases(self) -> LeaseStore: ...
+    @property
+    def receipts(self) -> MessageReceipts: ...
+
+
+class Authorizations(Protocol):
+    """`services.authorization.AuthorizationService`, as pushes and the release check use it."""
+
+    def complete(self, auth_code: str) -> AuthorizationResult: ...
+
+    def complete_pushed(self, auth_code: str, info_type: str) -> None: ...
+
+    def revoke(self, authorizer_appid: str, revoked_at: int) -> bool: ...
+
+
+class ComponentTokens(Protocol):
+    """`services.component_token.ComponentTokenService`, as vending uses it."""
+
+    def token(self, min_validity: float = ...) -> AccessToken: ...
+
+    def replace_rejected(self, rejected: str, min_validity: float = ...) -> AccessToken: ...
+
+
+class AuthorizerTokens(Protocol):
+    """`services.authorizer_token.AuthorizerTokenService`, as vending and the release check use it."""
+
+    def token(self, authorizer_appid: str, min_validity: float = ...) -> AccessToken: ...
+
+    def replace_rejected(self, authorizer_appid: str, rejected: str, min_validity: float = ...) -> AccessToken: ...
 
 
 def publish_best_effort(

@@ -19,7 +19,7 @@ from typing import Any
 from aws_lambda_powertools.utilities import parameters
 from botocore.config import Config
 
-from wxcomponent.errors import ConfigurationError
+from wxcomponent.domain.errors import ConfigurationError
 
 SECRET_MAX_AGE = 300
 SECRETS_CLIENT_CONFIG = Config(connect_timeout=2, read_timeout=3, retries={"max_attempts": 3, "mode": "standard"})
@@ -80,7 +80,7 @@ class Settings:
     authorized_redirect_url: str = ""
     public_base_url: str = ""
     message_reply_function: str = ""
-    caller_policy: str = ""  # JSON, parsed where it is used (wxcomponent.caller_policy)
+    caller_policy: str = ""  # JSON, parsed where it is used (wxcomponent.services.caller_policy)
     # The component's values given directly (local runs, tests): environment name -> value.
     component_values: tuple[tuple[str, str], ...] = field(default=(), repr=False)
 

@@ -1,4 +1,4 @@
-"""The WeChat API over urllib3 (docs/protocol.md §3): implements `wxcomponent.wechat.WeChatApi`.
+"""The WeChat API over urllib3 (docs/protocol.md §3): implements `wxcomponent.domain.wechat.WeChatApi`.
 
 Every call is `POST base + path` with a JSON body; a token goes in the query (`component_access_token`,
 or `access_token` for message/custom/send), never in the body. urllib3's own retries are off: this
@@ -19,8 +19,7 @@ from urllib.parse import urlencode
 
 import urllib3
 
-from wxcomponent.observability import logger
-from wxcomponent.wechat import (
+from wxcomponent.domain.wechat import (
     REDACTED,
     AuthorizationInfo,
     AuthorizerListItem,
@@ -34,6 +33,7 @@ from wxcomponent.wechat import (
     UpstreamUnavailable,
     error_for,
 )
+from wxcomponent.observability import logger
 
 COMPONENT = "/cgi-bin/component/"
 CUSTOM_SEND = "/cgi-bin/message/custom/send"

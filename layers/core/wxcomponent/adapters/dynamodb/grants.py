@@ -18,7 +18,7 @@ from wxcomponent.adapters.dynamodb.keys import (
     refresh_shards,
 )
 from wxcomponent.adapters.dynamodb.table import Table
-from wxcomponent.grants import AUTHORIZED, NEEDS_REAUTHORIZATION, REVOKED, Grant
+from wxcomponent.domain.grants import AUTHORIZED, NEEDS_REAUTHORIZATION, REVOKED, Grant
 
 _STATUS = {"#status": "status"}
 

@@ -6,7 +6,7 @@ import json
 
 from wxcomponent.adapters.dynamodb.keys import PROFILE, authorizer_key
 from wxcomponent.adapters.dynamodb.table import Table
-from wxcomponent.grants import Profile
+from wxcomponent.domain.grants import Profile
 
 
 class ProfileTable:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from wxcomponent.adapters.dynamodb.keys import TICKET, TICKET_RESTART, component_key, push_sort_key
 from wxcomponent.adapters.dynamodb.table import Table
-from wxcomponent.tickets import PushRecord, Ticket
+from wxcomponent.domain.tickets import PushRecord, Ticket
 
 PUSH_RECORD_LIFETIME = 30 * 24 * 3600
 RESTART_GRACE = 60  # the restart marker's TTL lags its window: the window is checked by condition

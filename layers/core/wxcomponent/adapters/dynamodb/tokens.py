@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from wxcomponent.adapters.dynamodb.keys import TOKEN, authorizer_key, component_key
 from wxcomponent.adapters.dynamodb.table import Table
-from wxcomponent.tokens import AccessToken
+from wxcomponent.domain.tokens import AccessToken
 
 
 class TokenTable:

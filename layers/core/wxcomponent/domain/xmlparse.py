@@ -7,7 +7,7 @@ from xml.etree.ElementTree import Element, ParseError
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 
-from wxcomponent.errors import MalformedMessage
+from wxcomponent.domain.errors import MalformedMessage
 
 
 def parse_flat_xml(document: bytes | str) -> dict[str, str]:

@@ -13,15 +13,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
-from wxcomponent.authorization import AuthorizationInProgress, AuthorizationResult
-from wxcomponent.errors import BadRequest, WxComponentError
-from wxcomponent.messages import EVENT, AccountMessage
-from wxcomponent.observability import MetricUnit, logger, metrics
-from wxcomponent.replies import PassiveReply, text_reply
-from wxcomponent.tokens import AccessToken
-from wxcomponent.wechat import SystemBusy, TokenRejected, UpstreamUnavailable
+from wxcomponent.domain.errors import BadRequest
+from wxcomponent.domain.messages import EVENT, AccountMessage
+from wxcomponent.domain.replies import PassiveReply, text_reply
 
 # WeChat's release test accounts (its 全网发布 instructions): Official Accounts, then Mini Programs,
 # appid → original id.
@@ -100,70 +96,3 @@ def release_check(authorizer_appid: str, message: AccountMessage) -> ReplyNow | 
         if _AUTH_CODE_RE.fullmatch(code) and _OPENID_RE.fullmatch(message.from_user_name):
             return QueryAuthCode(authorizer_appid, message.from_user_name, code)
     return None
-
-
-class _Authorizations(Protocol):
-    def complete(self, auth_code: str, *, info_type: str = ..., wait: bool = ...) -> AuthorizationResult | None: ...
-
-
-class _AuthorizerTokens(Protocol):
-    def token(self, authorizer_appid: str, min_validity: float = ...) -> AccessToken: ...
-
-    def replace_rejected(self, authorizer_appid: str, rejected: str, min_validity: float = ...) -> AccessToken: ...
-
-
-class _CustomMessages(Protocol):
-    def send_custom_message(self, authorizer_token: str, message: dict[str, Any]) -> None: ...
-
-
-# Worth another invocation (Lambda retries an asynchronous invocation that raised): nothing was
-# changed at WeChat, or the claim on the code makes a second try harmless.
-RETRYABLE = (UpstreamUnavailable, SystemBusy, AuthorizationInProgress)
-
-
-class ReleaseTasks:
-    """The deferred half of the QUERY_AUTH_CODE check, run in its own invocation."""
-
-    def __init__(self, authorizations: _Authorizations, tokens: _AuthorizerTokens, api: _CustomMessages) -> None:
-        self._authorizations = authorizations
-        self._tokens = tokens
-        self._api = api
-
-    def run(self, payload: dict[str, Any]) -> dict[str, Any]:
-        """Exchanges the code (exactly once, through the code's claim, so a retried message or a
-        retried invocation cannot spend it twice), then sends `<code>_from_api` to the user.
-        Raises only what a retry can cure, and only before the message was sent."""
-        if payload.get("task") != QUERY_AUTH_CODE_TASK:
-            logger.warning("unknown task refused")
-            return {"sent": False, "error": BadRequest.code}
-        try:
-            check = QueryAuthCode.from_task(payload)
-        except BadRequest as exc:
-            logger.warning("task refused", extra={"reason": exc.message})
-            return {"sent": False, "error": exc.code}
-        log = {"authorizer_appid": check.authorizer_appid}
-        try:
-            result = self._authorizations.complete(check.auth_code, info_type="authorized", wait=True)
-            if result is None:
-                raise AuthorizationInProgress("the code is still being exchanged elsewhere")
-            appid = result.authorizer_appid
-            token = self._tokens.token(appid)
-        except RETRYABLE:
-            raise
-        except WxComponentError as exc:
-            logger.warning("release check failed", extra={**log, "error": type(exc).__name__, "errcode": exc.errcode})
-            metrics.add_metric(name="ReleaseCheckFailed", unit=MetricUnit.Count, value=1)
-            return {"sent": False, "error": exc.code}
-        message = {"touser": check.openid, "msgtype": "text", "text": {"content": f"{check.auth_code}_from_api"}}
-        try:
-            try:
-                self._api.send_custom_message(token.access_token, message)
-            except TokenRejected:
-                fresh = self._tokens.replace_rejected(appid, token.access_token)
-                self._api.send_custom_message(fresh.access_token, message)
-        except WxComponentError as exc:  # the message may have gone out: never sent twice by a retry
-            logger.warning("release check reply not sent", extra={**log, "error": type(exc).__name__})
-            metrics.add_metric(name="ReleaseCheckFailed", unit=MetricUnit.Count, value=1)
-            return {"sent": False, "error": exc.code}
-        logger.info("release check custom message sent", extra={"authorizer_appid": appid})
-        return {"sent": True, "authorizer_appid": appid}

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from Crypto.Cipher import AES
 
-from wxcomponent.errors import AppIdMismatch, ConfigurationError, DecryptError, InvalidSignature
+from wxcomponent.domain.errors import AppIdMismatch, ConfigurationError, DecryptError, InvalidSignature
 
 PAD_BLOCK = 32
 _PREFIX = 16

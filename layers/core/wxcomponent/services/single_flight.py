@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from wxcomponent.errors import WxComponentError
+from wxcomponent.domain.errors import WxComponentError
 from wxcomponent.ports import LeaseStore
 
 T = TypeVar("T")

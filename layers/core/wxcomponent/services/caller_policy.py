@@ -28,10 +28,10 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from wxcomponent.authorization import APPID_RE
-from wxcomponent.errors import ConfigurationError, NotAuthorized
+from wxcomponent.domain.errors import ConfigurationError, NotAuthorized
 from wxcomponent.observability import logger
-from wxcomponent.vending import COMPONENT, VendRequest
+from wxcomponent.services.authorization import APPID_RE
+from wxcomponent.services.vending import COMPONENT, VendRequest
 
 ENV_NAME = "CALLER_POLICY"
 SECRET_KEY = "caller_policy"  # noqa: S105 - the name of a key in the secret, not a secret

@@ -7,34 +7,25 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Protocol
 
-from wxcomponent.errors import AppIdMismatch
-from wxcomponent.observability import MetricUnit, logger, metrics
-from wxcomponent.ports import TicketStore
-from wxcomponent.push import (
+from wxcomponent.domain.errors import AppIdMismatch
+from wxcomponent.domain.push import (
     UNAUTHORIZED,
     AuthorizationPush,
     ComponentPush,
     VerifyTicketPush,
     parse_component_push,
 )
+from wxcomponent.domain.signed import MAX_BODY_BYTES, SignedPush, component_crypto, open_signed_push
+from wxcomponent.domain.tickets import PushRecord, Ticket
+from wxcomponent.domain.wechat import AuthorizationCodeRejected
+from wxcomponent.observability import MetricUnit, logger, metrics
+from wxcomponent.ports import Authorizations, TicketStore
 from wxcomponent.settings import ComponentSettings
-from wxcomponent.signed import MAX_BODY_BYTES, SignedPush, component_crypto, open_signed_push
-from wxcomponent.tickets import PushRecord, Ticket
-from wxcomponent.wechat import AuthorizationCodeRejected
 
 SUCCESS = "success"
 
 __all__ = ["MAX_BODY_BYTES", "SUCCESS", "ComponentEventService", "SignedPush", "open_signed_push"]
-
-
-class Authorizations(Protocol):
-    """What the authorization service does for pushes (see `authorization.AuthorizationService`)."""
-
-    def complete(self, auth_code: str, *, info_type: str = ..., wait: bool = ...) -> object: ...
-
-    def revoke(self, authorizer_appid: str, revoked_at: int) -> bool: ...
 
 
 class ComponentEventService:
@@ -74,7 +65,7 @@ class ComponentEventService:
             return
         try:
             # Never wait on the callback's exchange here: WeChat wants an answer within 5 s.
-            authorizations.complete(push.authorization_code, info_type=push.info_type, wait=False)
+            authorizations.complete_pushed(push.authorization_code, push.info_type)
         except AuthorizationCodeRejected as exc:
             # Final (expired or already used): WeChat retrying the push cannot help.
             logger.warning("pushed authorization code refused", extra={"errcode": exc.errcode})

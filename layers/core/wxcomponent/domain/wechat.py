@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from wxcomponent.errors import WxComponentError
+from wxcomponent.domain.errors import WxComponentError
 
 REDACTED = "<redacted>"
 

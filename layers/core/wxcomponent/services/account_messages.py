@@ -14,19 +14,18 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
-from wxcomponent.authorization import APPID_RE
-from wxcomponent.crypto import MessageCrypto
-from wxcomponent.errors import BadRequest
-from wxcomponent.grants import Grant
-from wxcomponent.messages import AccountMessage
+from wxcomponent.domain.crypto import MessageCrypto
+from wxcomponent.domain.errors import BadRequest
+from wxcomponent.domain.messages import AccountMessage
+from wxcomponent.domain.release import QueryAuthCode, ReplyNow, release_check
+from wxcomponent.domain.replies import InvalidReply, PassiveReply, reply_from, seal
+from wxcomponent.domain.signed import SignedPush, component_crypto, open_signed
 from wxcomponent.observability import MetricUnit, logger, metrics
-from wxcomponent.ports import EventPublisher, MessageReceipts, ReplyFunction, TaskQueue, publish_best_effort
-from wxcomponent.release import QueryAuthCode, ReplyNow, release_check
-from wxcomponent.replies import InvalidReply, PassiveReply, reply_from, seal
+from wxcomponent.ports import EventPublisher, GrantStore, MessageReceipts, ReplyFunction, TaskQueue, publish_best_effort
+from wxcomponent.services.authorization import APPID_RE
 from wxcomponent.settings import ComponentSettings
-from wxcomponent.signed import SignedPush, component_crypto, open_signed
 
 SUCCESS = "success"
 ANSWER_BUDGET = 4.0  # seconds from receipt to our answer; WeChat gives up at 5
@@ -38,10 +37,6 @@ RECEIPT_LIFETIME = 600  # seconds a message is remembered; WeChat's retries come
 DUPLICATE_WAIT = 2.0  # a retry arriving while the first attempt is at work waits this long for its answer
 XML = "application/xml"
 TEXT = "text/plain"
-
-
-class GrantReader(Protocol):
-    def get_grant(self, authorizer_appid: str) -> Grant | None: ...
 
 
 @dataclass(frozen=True)
@@ -59,7 +54,7 @@ class AccountMessageService:
     def __init__(
         self,
         receipts: MessageReceipts,
-        grants: GrantReader,
+        grants: GrantStore,
         publisher: EventPublisher,
         tasks: TaskQueue,
         reply_function: Callable[[], ReplyFunction | None] = lambda: None,

@@ -21,12 +21,13 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
-from wxcomponent.authorization import APPID_RE
-from wxcomponent.errors import BadRequest, NotAuthorized, WxComponentError, http_status
+from wxcomponent.domain.errors import BadRequest, NotAuthorized, WxComponentError, http_status
+from wxcomponent.domain.tokens import AccessToken
 from wxcomponent.observability import MetricUnit, logger, metrics
-from wxcomponent.tokens import AccessToken
+from wxcomponent.ports import AuthorizerTokens, ComponentTokens
+from wxcomponent.services.authorization import APPID_RE
 
 COMPONENT = "component"
 AUTHORIZER = "authorizer"
@@ -40,22 +41,6 @@ MEMORY_TTL = 60.0  # well under the 5 minutes WeChat keeps a replaced token aliv
 NOT_AUTHORIZED_MESSAGE = "the authorizer is unknown, has revoked its authorization, or is not yours to ask for"
 
 Check = Callable[[str | None, "VendRequest"], None]
-
-
-class ComponentTokens(Protocol):
-    """`wxcomponent.component_token.ComponentTokenService` as the vendor uses it."""
-
-    def token(self, min_validity: float = ...) -> AccessToken: ...
-
-    def replace_rejected(self, rejected: str, min_validity: float = ...) -> AccessToken: ...
-
-
-class AuthorizerTokens(Protocol):
-    """`wxcomponent.authorizer_token.AuthorizerTokenService` as the vendor uses it."""
-
-    def token(self, authorizer_appid: str, min_validity: float = ...) -> AccessToken: ...
-
-    def replace_rejected(self, authorizer_appid: str, rejected: str, min_validity: float = ...) -> AccessToken: ...
 
 
 @dataclass(frozen=True)

@@ -17,13 +17,13 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from wxcomponent.authorizer_token import AuthorizerTokenService
-from wxcomponent.component_token import ComponentTokenService
-from wxcomponent.errors import WxComponentError
+from wxcomponent.domain.errors import WxComponentError
+from wxcomponent.domain.wechat import UpstreamError
 from wxcomponent.observability import MetricUnit, logger, metrics, single_metric
 from wxcomponent.ports import GrantStore, TicketStore, WeChatApi
+from wxcomponent.services.authorizer_token import AuthorizerTokenService
+from wxcomponent.services.component_token import ComponentTokenService
 from wxcomponent.settings import REFRESH_MARGIN, ComponentSettings
-from wxcomponent.wechat import UpstreamError
 
 TICKET_STALE_AFTER = 30 * 60  # WeChat pushes every 10 minutes
 TICKET_RESTART_EVERY = 3600  # at most one api_start_push_ticket an hour

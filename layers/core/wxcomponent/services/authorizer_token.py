@@ -13,20 +13,20 @@ import time
 from collections.abc import Callable
 from functools import partial
 
-from wxcomponent.component_token import ComponentTokenService
-from wxcomponent.errors import NotAuthorized
-from wxcomponent.grants import Grant
-from wxcomponent.observability import MetricUnit, logger, metrics
-from wxcomponent.ports import EventPublisher, GrantStore, LeaseStore, TokenStore, WeChatApi, publish_best_effort
-from wxcomponent.settings import REFRESH_MARGIN, ComponentSettings
-from wxcomponent.single_flight import SingleFlight
-from wxcomponent.tokens import AccessToken
-from wxcomponent.wechat import (
+from wxcomponent.domain.errors import NotAuthorized
+from wxcomponent.domain.grants import Grant
+from wxcomponent.domain.tokens import AccessToken
+from wxcomponent.domain.wechat import (
     AccountRevokedAuthorization,
     AuthorizerListPage,
     AuthorizerToken,
     RefreshTokenRejected,
 )
+from wxcomponent.observability import MetricUnit, logger, metrics
+from wxcomponent.ports import EventPublisher, GrantStore, LeaseStore, TokenStore, WeChatApi, publish_best_effort
+from wxcomponent.services.component_token import ComponentTokenService
+from wxcomponent.services.single_flight import SingleFlight
+from wxcomponent.settings import REFRESH_MARGIN, ComponentSettings
 
 EVENT_NEEDS_REAUTHORIZATION = "needs_reauthorization"
 EVENT_REVOKED = "revoked"

@@ -10,7 +10,7 @@ import binascii
 
 from aws_lambda_powertools.event_handler import Response, content_types
 
-from wxcomponent.errors import BadRequest, WxComponentError, http_status
+from wxcomponent.domain.errors import BadRequest, WxComponentError, http_status
 from wxcomponent.observability import logger
 
 

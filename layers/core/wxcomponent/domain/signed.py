@@ -9,10 +9,10 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from wxcomponent.crypto import Decrypted, MessageCrypto
-from wxcomponent.errors import BadRequest, MalformedMessage, PayloadTooLarge, StaleTimestamp
+from wxcomponent.domain.crypto import Decrypted, MessageCrypto
+from wxcomponent.domain.errors import BadRequest, MalformedMessage, PayloadTooLarge, StaleTimestamp
+from wxcomponent.domain.xmlparse import parse_flat_xml
 from wxcomponent.settings import ComponentSettings
-from wxcomponent.xmlparse import parse_flat_xml
 
 MAX_BODY_BYTES = 64 * 1024
 MAX_CLOCK_SKEW = 300  # seconds between the push's timestamp and now, either way

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from wxcomponent.errors import MalformedMessage
+from wxcomponent.domain.errors import MalformedMessage
 
 COMPONENT_VERIFY_TICKET = "component_verify_ticket"
 AUTHORIZED = "authorized"

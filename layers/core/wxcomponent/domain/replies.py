@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from wxcomponent.crypto import MessageCrypto
+from wxcomponent.domain.crypto import MessageCrypto
 
 TEXT = "text"
 IMAGE = "image"

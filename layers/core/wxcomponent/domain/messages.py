@@ -13,8 +13,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from wxcomponent.errors import MalformedMessage
-from wxcomponent.xmlparse import XmlValue, parse_xml_tree
+from wxcomponent.domain.errors import MalformedMessage
+from wxcomponent.domain.xmlparse import XmlValue, parse_xml_tree
 
 MESSAGE = "message"
 EVENT = "event"

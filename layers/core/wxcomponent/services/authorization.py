@@ -16,9 +16,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
-from wxcomponent.component_token import ComponentTokenService
-from wxcomponent.errors import BadRequest, WxComponentError
-from wxcomponent.grants import AUTHORIZED, Grant, Profile, func_ids
+from wxcomponent.domain.errors import BadRequest, WxComponentError
+from wxcomponent.domain.grants import AUTHORIZED, Grant, Profile, func_ids
+from wxcomponent.domain.tokens import AccessToken
+from wxcomponent.domain.wechat import AuthorizerProfile, UpstreamError, UpstreamUnavailable
 from wxcomponent.observability import MetricUnit, logger, metrics
 from wxcomponent.ports import (
     CodeClaims,
@@ -29,9 +30,8 @@ from wxcomponent.ports import (
     WeChatApi,
     publish_best_effort,
 )
+from wxcomponent.services.component_token import ComponentTokenService
 from wxcomponent.settings import DEFAULT_MP_BASE, DEFAULT_OPEN_BASE, REFRESH_MARGIN, ComponentSettings
-from wxcomponent.tokens import AccessToken
-from wxcomponent.wechat import AuthorizerProfile, UpstreamError, UpstreamUnavailable
 
 AUTH_TYPES = frozenset({1, 2, 3, 4, 5, 6, 8})
 DEFAULT_AUTH_TYPE = 3
@@ -148,13 +148,21 @@ class AuthorizationService:
 
     # -- the exchange ------------------------------------------------------------------------------
 
-    def complete(
-        self, auth_code: str, *, info_type: str = EVENT_AUTHORIZED, wait: bool = True
-    ) -> AuthorizationResult | None:
-        """Exchanges the code (once, whoever asks first) and stores grant, token and profile.
+    def complete(self, auth_code: str) -> AuthorizationResult:
+        """Exchanges the code (once, whoever asks first) and stores grant, token and profile. When
+        someone else is exchanging it, waits for them (the browser's callback, the release check)."""
+        result = self._complete(auth_code, EVENT_AUTHORIZED, wait=True)
+        if result is None:  # pragma: no cover - a waiting exchange returns or raises
+            raise AuthorizationInProgress("the authorization is still being completed; try again shortly")
+        return result
 
-        When someone else is exchanging it, waits for them (`wait`) or returns None at once: a
-        push must be answered within WeChat's 5 seconds, and the other party will finish."""
+    def complete_pushed(self, auth_code: str, info_type: str) -> None:
+        """The code of an `authorized` / `updateauthorized` push: exchanged unless someone else is
+        doing so already, never waited for (WeChat wants its answer within 5 seconds, and the other
+        party will finish)."""
+        self._complete(auth_code, info_type, wait=False)
+
+    def _complete(self, auth_code: str, info_type: str, *, wait: bool) -> AuthorizationResult | None:
         if not AUTH_CODE_RE.fullmatch(auth_code):
             raise BadRequest("auth_code is malformed")
         code_hash = hashlib.sha256(auth_code.encode("utf-8")).hexdigest()

@@ -7,7 +7,10 @@ from __future__ import annotations
 
 from html import escape
 
-from wxcomponent.grants import Profile
+from wxcomponent.domain.errors import WxComponentError, http_status
+from wxcomponent.domain.grants import Profile
+from wxcomponent.domain.wechat import AuthorizationCodeRejected
+from wxcomponent.observability import logger
 
 AUTH_TYPE_LABELS = {
     1: "your Official Account (公众号)",
@@ -81,3 +84,25 @@ def error_page(title: str, message: str, *, retry_url: str) -> str:
         f'<a id="start-again" class="button" href="{escape(retry_url, quote=True)}">Start again 重新授权</a></div>',
         page_id="failure",
     )
+
+
+def error_page_for(error: Exception, *, retry_url: str) -> tuple[int, str]:
+    """The one rendering of a failure on the merchant's pages: its status and a page with a way to
+    start again, never a stack trace. Logged here, with the reason the page leaves out."""
+    if isinstance(error, AuthorizationCodeRejected):
+        logger.warning("authorization code refused", extra={"errcode": error.errcode})
+        html = error_page(
+            "This authorization link has expired 授权已失效",
+            "The code WeChat gave back has expired or was already used. Please start again.",
+            retry_url=retry_url,
+        )
+        return 400, html
+    if isinstance(error, WxComponentError):
+        status = http_status(error)
+        (logger.warning if status < 500 else logger.error)(
+            "authorization page failed", extra={"error": type(error).__name__, "reason": error.message}
+        )
+        titles = {400: "Invalid request 请求无效", 503: "Not ready yet 暂不可用"}
+        return status, error_page(titles.get(status, "Something went wrong 出错了"), error.message, retry_url=retry_url)
+    logger.exception("unexpected error")
+    return 500, error_page("Something went wrong 出错了", "Please try again in a moment.", retry_url=retry_url)

@@ -12,13 +12,13 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from wxcomponent.errors import TicketMissing
+from wxcomponent.domain.errors import TicketMissing
+from wxcomponent.domain.tokens import AccessToken
+from wxcomponent.domain.wechat import TicketRejected, TokenRejected
 from wxcomponent.observability import MetricUnit, logger, metrics
 from wxcomponent.ports import LeaseStore, TicketStore, TokenStore, WeChatApi
+from wxcomponent.services.single_flight import SingleFlight
 from wxcomponent.settings import ComponentSettings
-from wxcomponent.single_flight import SingleFlight
-from wxcomponent.tokens import AccessToken
-from wxcomponent.wechat import TicketRejected, TokenRejected
 
 T = TypeVar("T")
 DEFAULT_MIN_VALIDITY = 300

@@ -1,0 +1,1 @@
+"""What HTTP entry points render: plain-text answers, the merchant's pages (HTML)."""
