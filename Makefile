@@ -13,12 +13,14 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 # No telemetry from SAM: builds and tests reach nothing but the package registries.
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help venv dev test test-unit test-integration test-infra test-e2e chromium lint build deploy clean
+.PHONY: help venv dev test test-unit test-integration test-infra test-e2e chromium lint format hooks build deploy clean
 
 help:
 	@echo "make dev     the whole system on loopback (gateway :3000, WeChat sandbox :3100, emulator :8000)"
 	@echo "make test    lint, then every test (unit, integration, infra)"
-	@echo "make lint    ruff + mypy --strict"
+	@echo "make lint    ruff (lint, format, complexity) + mypy --strict, over the code and the tests"
+	@echo "make format  ruff format + the fixes ruff can make"
+	@echo "make hooks   install the pre-commit hooks (the same checks, on every commit)"
 	@echo "make test-e2e  the browser ring (installs Debian's chromium)"
 	@echo "make build   sam build (no Docker)"
 	@echo "make deploy  sam deploy --guided"
@@ -35,15 +37,23 @@ dev: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check $(CORE) functions
-	$(BIN)/mypy $(CORE) functions/*/app.py infra examples
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy $(CORE) functions/*/app.py infra examples tests
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+hooks: $(STAMP)
+	$(BIN)/pre-commit install
 
 # Debian's Chromium for the browser ring (never a browser download: see docs/e2e.md).
 chromium:
 	@infra/install-chromium.sh
 
+# Coverage of the core and the handlers by every ring, printed at the end (files not fully covered, and the total).
 test: lint chromium
-	$(BIN)/pytest
+	$(BIN)/pytest --cov --cov-report=term:skip-covered
 
 test-unit: $(STAMP)
 	$(BIN)/pytest tests/unit

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from infra.sandbox.pusher import Pusher
@@ -64,62 +65,78 @@ class Control:
             return 400, {"error": str(exc)}
 
     def _route(self, method: str, path: str, query: dict[str, str], body: JSON) -> Any:
+        """One table per verb, path to action; the rotation switch is the one path with a parameter."""
         w = self.world
+        gets: dict[str, Callable[[], Any]] = {
+            "/sandbox/state": w.snapshot,
+            "/sandbox/calls": lambda: w.journal.call_log(query.get("api") or None),
+            "/sandbox/pushes": lambda: {"pushes": w.journal.pushes()},
+            "/sandbox/messages": lambda: {"messages": w.journal.messages()},
+            "/sandbox/faults": lambda: {"faults": w.faults.describe()},
+        }
+        posts: dict[str, Callable[[JSON], Any]] = {
+            "/sandbox/push-ticket": lambda _: self.push_ticket(),
+            "/sandbox/authorize": lambda b: self.authorize(_str(b, "appid"), update=False, func_info=_func_info(b)),
+            "/sandbox/update-authorization": lambda b: self.authorize(
+                _str(b, "appid"), update=True, func_info=_func_info(b)
+            ),
+            "/sandbox/revoke": self.revoke,
+            "/sandbox/send-message": self.send_message,
+            "/sandbox/release-checks": self.release_checks,
+            "/sandbox/faults": self.set_fault,
+            "/sandbox/clock": lambda b: {"now": w.clock.advance(_number(b, "advance"))},
+            "/sandbox/reset": lambda _: self.reset(),
+        }
         if method == "GET":
-            if path == "/sandbox/state":
-                return w.snapshot()
-            if path == "/sandbox/calls":
-                return w.journal.call_log(query.get("api") or None)
-            if path == "/sandbox/pushes":
-                return {"pushes": w.journal.pushes()}
-            if path == "/sandbox/messages":
-                return {"messages": w.journal.messages()}
-            if path == "/sandbox/faults":
-                return {"faults": w.faults.describe()}
-            raise ControlError(404, f"no such control path: GET {path}")
+            if path not in gets:
+                raise ControlError(404, f"no such control path: GET {path}")
+            return gets[path]()
         if method == "DELETE" and path == "/sandbox/faults":
             w.faults.clear()
             return {"faults": []}
         if method != "POST":
             raise ControlError(405, f"{method} is not allowed on {path}")
-        if path == "/sandbox/push-ticket":
-            ticket, delivery = self.pusher.push_ticket()
-            return {"ticket": ticket.value, "expires_at": ticket.expires_at, "delivery": delivery}
-        if path == "/sandbox/authorize":
-            return self.authorize(_str(body, "appid"), update=False, func_info=_func_info(body))
-        if path == "/sandbox/update-authorization":
-            return self.authorize(_str(body, "appid"), update=True, func_info=_func_info(body))
-        if path == "/sandbox/revoke":
-            appid = _str(body, "appid")
-            if not w.merchants.revoke(appid):
-                raise ControlError(409, f"{appid} is not authorized")
-            return {"authorizer_appid": appid, "delivery": self.pusher.push_unauthorized(appid)}
-        if path == "/sandbox/send-message":
-            return self.send_message(body)
-        if path == "/sandbox/release-checks":
-            wait = _number(body, "wait", w.config.release_wait)
-            return run_release_checks(w, self.pusher, appid=_str(body, "appid", required=False) or None, wait=wait)
-        if path == "/sandbox/faults":
-            count = body.get("count")
-            if count is not None and (isinstance(count, bool) or not isinstance(count, int)):
-                raise ControlError(400, "'count' must be an integer or null")
-            fault = w.faults.set(_str(body, "api"), _str(body, "kind"), _number(body, "value", 0), count)
-            return {"fault": fault.describe()}
-        if path == "/sandbox/clock":
-            return {"now": w.clock.advance(_number(body, "advance"))}
-        if path == "/sandbox/reset":
-            w.reset()
-            return {"reset": True, "state": w.snapshot()}
+        if path in posts:
+            return posts[path](body)
         match = _ROTATION.fullmatch(path)
         if match:
-            enabled = body.get("enabled", True)
-            if not isinstance(enabled, bool):
-                raise ControlError(400, "'enabled' must be a boolean")
-            if w.merchants.account(match.group(1)) is None:
-                raise ControlError(404, f"{match.group(1)} is not a sandbox account")
-            w.merchants.set_rotation(match.group(1), enabled)
-            return {"appid": match.group(1), "rotation": enabled}
+            return self.set_rotation(match.group(1), body)
         raise ControlError(404, f"no such control path: POST {path}")
+
+    def push_ticket(self) -> JSON:
+        ticket, delivery = self.pusher.push_ticket()
+        return {"ticket": ticket.value, "expires_at": ticket.expires_at, "delivery": delivery}
+
+    def revoke(self, body: JSON) -> JSON:
+        appid = _str(body, "appid")
+        if not self.world.merchants.revoke(appid):
+            raise ControlError(409, f"{appid} is not authorized")
+        return {"authorizer_appid": appid, "delivery": self.pusher.push_unauthorized(appid)}
+
+    def release_checks(self, body: JSON) -> JSON:
+        wait = _number(body, "wait", self.world.config.release_wait)
+        appid = _str(body, "appid", required=False) or None
+        return run_release_checks(self.world, self.pusher, appid=appid, wait=wait)
+
+    def set_fault(self, body: JSON) -> JSON:
+        count = body.get("count")
+        if count is not None and (isinstance(count, bool) or not isinstance(count, int)):
+            raise ControlError(400, "'count' must be an integer or null")
+        fault = self.world.faults.set(_str(body, "api"), _str(body, "kind"), _number(body, "value", 0), count)
+        return {"fault": fault.describe()}
+
+    def reset(self) -> JSON:
+        self.world.reset()
+        return {"reset": True, "state": self.world.snapshot()}
+
+    def set_rotation(self, appid: str, body: JSON) -> JSON:
+        enabled = body.get("enabled", True)
+        if not isinstance(enabled, bool):
+            raise ControlError(400, "'enabled' must be a boolean")
+        if self.world.merchants.account(appid) is None:
+            raise ControlError(404, f"{appid} is not a sandbox account")
+        self.world.merchants.set_rotation(appid, enabled)
+        return {"appid": appid, "rotation": enabled}
 
     def authorize(self, appid: str, *, update: bool, func_info: list[int] | None = None) -> JSON:
         """Authorizes without a browser: a grant, an authorization code and its push.

@@ -316,43 +316,52 @@ class _Handler(BaseHTTPRequestHandler):
             with contextlib.suppress(OSError):
                 self._json(500, {"errcode": -1, "errmsg": f"sandbox error: {type(exc).__name__}: {exc}"})
 
+    def _api(self, method: str, path: str, query: dict[str, str], raw: bytes) -> None:
+        if method != "POST":
+            self._json(200, {"errcode": 43002, "errmsg": "require POST method"})
+            return
+        status, payload = self.sandbox.call_api(API_PATHS[path], query, raw)
+        if payload is None:
+            self.close_connection = True
+            return
+        kind = "application/json; charset=utf-8" if status == 200 else "text/html; charset=utf-8"
+        self._send(status, payload, kind)
+
+    def _confirm(self, raw: bytes) -> None:
+        form = {k: v[-1] for k, v in urllib.parse.parse_qs(raw.decode("utf-8", "replace")).items()}
+        location, page = self.sandbox.confirm(form)
+        if location is not None:
+            self._send(302, b"", "text/html; charset=utf-8", {"Location": location})
+        else:
+            self._html(page or "")
+
+    def _image(self, path: str) -> None:
+        appid = path.rsplit("/", 1)[1].removesuffix(".svg")
+        account = self.sandbox.world.merchants.account(appid)
+        if account is None:
+            self._json(404, {"error": "no such account"})
+            return
+        svg = pages.avatar_svg(account) if "/avatar/" in path else pages.qrcode_svg(account)
+        self._send(200, svg.encode("utf-8"), "image/svg+xml")
+
     def _route(self, method: str) -> None:
         sb = self.sandbox
         path, query = self._split()
         raw = self._body() if method in ("POST", "DELETE") else b""
         if path in API_PATHS:
-            if method != "POST":
-                self._json(200, {"errcode": 43002, "errmsg": "require POST method"})
-                return
-            status, payload = sb.call_api(API_PATHS[path], query, raw)
-            if payload is None:
-                self.close_connection = True
-                return
-            kind = "application/json; charset=utf-8" if status == 200 else "text/html; charset=utf-8"
-            self._send(status, payload, kind)
+            self._api(method, path, query, raw)
             return
         if path in PAGE_PATHS and method == "GET":
             self._html(sb.authorization_page(path, query, self.headers.get("Referer")))
             return
         if path == CONFIRM_PATH and method == "POST":
-            form = {k: v[-1] for k, v in urllib.parse.parse_qs(raw.decode("utf-8", "replace")).items()}
-            location, page = sb.confirm(form)
-            if location is not None:
-                self._send(302, b"", "text/html; charset=utf-8", {"Location": location})
-            else:
-                self._html(page or "")
+            self._confirm(raw)
             return
         if path in ("/", "/sandbox", "/sandbox/") and method == "GET":
             self._html(pages.control_page(sb.world.snapshot()))
             return
-        if path.startswith("/sandbox/avatar/") or path.startswith("/sandbox/qrcode/"):
-            appid = path.rsplit("/", 1)[1].removesuffix(".svg")
-            account = sb.world.merchants.account(appid)
-            if account is None:
-                self._json(404, {"error": "no such account"})
-                return
-            svg = pages.avatar_svg(account) if "/avatar/" in path else pages.qrcode_svg(account)
-            self._send(200, svg.encode("utf-8"), "image/svg+xml")
+        if path.startswith(("/sandbox/avatar/", "/sandbox/qrcode/")):
+            self._image(path)
             return
         if path.startswith("/sandbox/"):
             try:

@@ -173,7 +173,7 @@ def test_only_the_token_route_requires_iam_and_everything_else_is_public(transfo
         for method, operation in methods.items():
             if method.startswith("x-"):
                 continue
-            expected = [{"AWS_IAM": []}] if path == "/tokens" else None
+            expected: list[dict[str, list[str]]] | None = [{"AWS_IAM": []}] if path == "/tokens" else None
             assert operation.get("security") == expected, (method, path)
 
 

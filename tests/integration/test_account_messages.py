@@ -35,7 +35,7 @@ class Bus:
     url: str
 
     def drain(self) -> list[dict[str, Any]]:
-        events = []
+        events: list[dict[str, Any]] = []
         while True:
             answer = self.sqs.receive_message(QueueUrl=self.url, MaxNumberOfMessages=10, WaitTimeSeconds=0)
             messages = answer.get("Messages", [])
@@ -201,7 +201,7 @@ def test_every_kind_of_message_reaches_the_bus_in_the_documented_shape(world: Wo
 
 def test_the_schema_refuses_what_it_must() -> None:
     validator = jsonschema.Draft202012Validator(SCHEMA)
-    good = {
+    good: dict[str, Any] = {
         "source": "wxcomponent",
         "detail-type": "message",
         "detail": {

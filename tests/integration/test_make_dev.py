@@ -101,7 +101,7 @@ def test_make_dev_passes_the_release_checks_replies_and_shows_bus_events(stack: 
 
     checks = control("release-checks", {"wait": 20})
     assert checks["passed"], checks
-    assert all(check["passed"] for check in checks["checks"])  # type: ignore[attr-defined, index]
+    assert all(check["passed"] for check in checks["checks"])  # type: ignore[attr-defined]
     state = json.loads(http.request("GET", f"{sandbox}/sandbox/state").data)
     appid = next(a["appid"] for a in state["accounts"] if a["kind"] == "official_account")
     assert control("authorize", {"appid": appid})["delivery"]["ok"]  # type: ignore[index]

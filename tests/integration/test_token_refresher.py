@@ -154,7 +154,7 @@ def test_a_sweep_over_2000_grants_reads_only_the_100_due(quiet_world: World, emu
     requests = []
     for n in range(2000):
         appid = f"wx{n:016x}"
-        due = now - 10 if n % 20 == 0 else now + 3600
+        due_at = now - 10 if n % 20 == 0 else now + 3600
         requests.append(
             {
                 "PutRequest": {
@@ -167,15 +167,16 @@ def test_a_sweep_over_2000_grants_reads_only_the_100_due(quiet_world: World, emu
                         "authorized_at": {"N": str(now)},
                         "updated_at": {"N": str(now)},
                         "refresh_shard": {"S": refresh_shard(appid)},
-                        "refresh_due": {"N": str(due)},
+                        "refresh_due": {"N": str(due_at)},
                     }
                 }
             }
         )
     for start in range(0, len(requests), 25):
-        client.batch_write_item(RequestItems={table: requests[start : start + 25]})
+        client.batch_write_item(RequestItems={table: requests[start : start + 25]})  # type: ignore[dict-item]
     grants = graph().grants
-    due, read = [], 0
+    due: list[str] = []
+    read = 0
     for shard in range(REFRESH_SHARDS):
         appids, items = grants.due_authorizers(str(shard), now)
         due.extend(appids)

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
 ACCOUNT = "wx570bc396a51b8ff8"  # the sandbox's release-test Official Account
 UNKNOWN = "wx0123456789abcdef"
-CALLER = LOCAL_IAM["userArn"]  # who the local gateway says signed an AWS_IAM request
+CALLER = str(LOCAL_IAM["userArn"])  # who the local gateway says signed an AWS_IAM request
 
 
 def container(name: str = "token_vending") -> ModuleType:

@@ -115,9 +115,7 @@ def text(content: str, gh: str = MERCHANT_GH, msg_id: str = "6054768590064713728
 
 
 def event(name: str, gh: str = MERCHANT_GH, **fields: str) -> Push:
-    inner = account_message_xml(
-        gh, OPENID, [("MsgType", "event"), ("Event", name), *fields.items()], create_time=NOW
-    )
+    inner = account_message_xml(gh, OPENID, [("MsgType", "event"), ("Event", name), *fields.items()], create_time=NOW)
     return signed_message(inner, gh, timestamp=NOW)
 
 
@@ -253,7 +251,7 @@ def test_a_retry_while_the_first_attempt_is_at_work_waits_for_its_answer() -> No
         recorded(*key, "<xml>the first attempt's reply</xml>")
         harness.clock.mono += seconds
 
-    harness.service._sleep = answer_arrives_while_waiting  # type: ignore[attr-defined]
+    harness.service._sleep = answer_arrives_while_waiting
     assert first == SUCCESS
     assert harness.send(MERCHANT, push) == "<xml>the first attempt's reply</xml>"
     assert len(harness.publisher.events) == 1
@@ -305,7 +303,7 @@ def test_a_retry_is_answered_with_the_same_sealed_reply_without_asking_again() -
 
 def test_during_a_key_rotation_the_reply_uses_the_key_that_opened_the_message() -> None:
     harness = Harness(grant(), reply=ReplyFunctionFake({"type": "text", "content": "old key"}))
-    harness.service._component = lambda: ComponentSettings(APPID, "s", TOKEN, OTHER_AES_KEY, AES_KEY)  # type: ignore[attr-defined]
+    harness.service._component = lambda: ComponentSettings(APPID, "s", TOKEN, OTHER_AES_KEY, AES_KEY)
     assert opened(harness.send(MERCHANT, text("hello")), AES_KEY)["Content"] == "old key"
 
 
@@ -335,7 +333,7 @@ def test_the_deadline_is_what_is_left_of_the_budget_less_a_margin() -> None:
         harness.clock.mono += 1.7  # the table took its time
         return real_get_grant(appid)
 
-    harness.grants.get_grant = slow_table  # type: ignore[method-assign]
+    harness.grants.get_grant = slow_table  # type: ignore[method-assign, assignment]
     harness.send(MERCHANT, text("hello"))
     [(request, timeout)] = reply.requests
     assert timeout == pytest.approx(4.0 - 1.7 - 0.5)
@@ -351,7 +349,7 @@ def test_with_no_time_left_the_reply_function_is_not_asked() -> None:
         harness.clock.mono += 3.4
         return real_get_grant(appid)
 
-    harness.grants.get_grant = very_slow_table  # type: ignore[method-assign]
+    harness.grants.get_grant = very_slow_table  # type: ignore[method-assign, assignment]
     assert harness.send(MERCHANT, text("hello")) == SUCCESS
     assert reply.requests == []
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.clock import FakeClock
 from wxcomponent.client import TokenClient, TokenError
 
 ACCOUNT = "wx570bc396a51b8ff8"
@@ -17,18 +18,10 @@ COMPONENT = "wx5a0d8c0ffee5a4d1"
 NOW = 1_767_225_600.0
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = NOW
-
-    def __call__(self) -> float:
-        return self.now
-
-
 class FakeLambda:
     """Answers like token_vending: one current token per key, replaced when reported."""
 
-    def __init__(self, clock: Clock) -> None:
+    def __init__(self, clock: FakeClock) -> None:
         self.clock = clock
         self.requests: list[dict[str, Any]] = []
         self.current: dict[tuple[str, str], tuple[str, int]] = {}
@@ -59,17 +52,17 @@ class FakeLambda:
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> FakeClock:
+    return FakeClock(NOW)
 
 
 @pytest.fixture
-def fake(clock: Clock) -> FakeLambda:
+def fake(clock: FakeClock) -> FakeLambda:
     return FakeLambda(clock)
 
 
 @pytest.fixture
-def client(fake: FakeLambda, clock: Clock) -> TokenClient:
+def client(fake: FakeLambda, clock: FakeClock) -> TokenClient:
     return TokenClient("my-stack-TokenVending", lambda_client=fake, clock=clock)
 
 
@@ -84,7 +77,7 @@ def test_tokens_are_asked_with_the_safety_margin_and_cached(client: TokenClient,
     ]
 
 
-def test_the_cache_holds_until_the_safety_margin(client: TokenClient, fake: FakeLambda, clock: Clock) -> None:
+def test_the_cache_holds_until_the_safety_margin(client: TokenClient, fake: FakeLambda, clock: FakeClock) -> None:
     first = client.get_authorizer_token(ACCOUNT)
     clock.now = NOW + 7140 - 120 - 1  # 121 s left: still good
     assert client.get_authorizer_token(ACCOUNT) == first
@@ -173,14 +166,14 @@ def test_the_lambda_client_is_created_lazily_with_bounded_timeouts(monkeypatch: 
     import boto3
 
     made: list[tuple[str, Any]] = []
-    fake = FakeLambda(Clock())
+    fake = FakeLambda(FakeClock(NOW))
 
     def client_factory(service: str, config: Any = None, **_: Any) -> FakeLambda:
         made.append((service, config))
         return fake
 
     monkeypatch.setattr(boto3, "client", client_factory)
-    tokens = TokenClient(clock=Clock())
+    tokens = TokenClient(clock=FakeClock(NOW))
     assert made == []
     tokens.get_component_token()
     tokens.get_component_token()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.support.clock import FakeClock
 from wxcomponent.services.single_flight import RefreshContended, SingleFlight
 
 
@@ -23,41 +24,35 @@ class FakeLeases:
             del self.leases[name]
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
-
-
 def test_a_present_value_costs_no_lease() -> None:
     leases = FakeLeases()
-    flight = SingleFlight(leases, clock=Clock())
+    flight = SingleFlight(leases, clock=FakeClock(1000.0))
     assert flight.run("k", lambda: "value", lambda: pytest.fail("no refresh")) == "value"
     assert leases.leases == {}
 
 
 def test_the_holder_refreshes_once_and_gives_the_lease_back() -> None:
-    leases, clock = FakeLeases(), Clock()
+    leases, clock = FakeLeases(), FakeClock(1000.0)
     calls: list[str] = []
     flight = SingleFlight(leases, clock=clock, sleep=clock.sleep)
-    assert flight.run("k", lambda: None, lambda: calls.append("refresh") or "new") == "new"
+
+    def refresh() -> str:
+        calls.append("refresh")
+        return "new"
+
+    assert flight.run("k", lambda: None, refresh) == "new"
     assert calls == ["refresh"] and leases.leases == {}
 
 
 def test_the_holder_rereads_after_taking_the_lease() -> None:
     """Someone finished just before we took the lease: no second refresh."""
     reads = iter([None, "theirs"])
-    flight = SingleFlight(FakeLeases(), clock=Clock())
+    flight = SingleFlight(FakeLeases(), clock=FakeClock(1000.0))
     assert flight.run("k", lambda: next(reads), lambda: pytest.fail("no refresh")) == "theirs"
 
 
 def test_a_waiter_takes_the_winners_value_without_refreshing() -> None:
-    leases, clock = FakeLeases(), Clock()
+    leases, clock = FakeLeases(), FakeClock(1000.0)
     leases.acquire_lease("k", "winner", clock.now, 15)
     reads = iter([None, None, None, "winner's"])
     flight = SingleFlight(leases, clock=clock, sleep=clock.sleep)
@@ -66,7 +61,7 @@ def test_a_waiter_takes_the_winners_value_without_refreshing() -> None:
 
 
 def test_a_crashed_holder_blocks_nobody_past_its_lease() -> None:
-    leases, clock = FakeLeases(), Clock()
+    leases, clock = FakeLeases(), FakeClock(1000.0)
     leases.acquire_lease("k", "crashed", clock.now, 2)
     flight = SingleFlight(leases, clock=clock, sleep=clock.sleep, wait=8)
     assert flight.run("k", lambda: None, lambda: "mine") == "mine"
@@ -74,7 +69,7 @@ def test_a_crashed_holder_blocks_nobody_past_its_lease() -> None:
 
 
 def test_a_waiter_gives_up_after_its_wait() -> None:
-    leases, clock = FakeLeases(), Clock()
+    leases, clock = FakeLeases(), FakeClock(1000.0)
     leases.acquire_lease("k", "slow", clock.now, 60)
     flight = SingleFlight(leases, clock=clock, sleep=clock.sleep, wait=3)
     with pytest.raises(RefreshContended):
@@ -84,7 +79,7 @@ def test_a_waiter_gives_up_after_its_wait() -> None:
 
 def test_a_failed_refresh_releases_the_lease() -> None:
     leases = FakeLeases()
-    flight = SingleFlight(leases, clock=Clock())
+    flight = SingleFlight(leases, clock=FakeClock(1000.0))
 
     def boom() -> str:
         raise RuntimeError("WeChat down")

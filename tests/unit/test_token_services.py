@@ -16,6 +16,7 @@ from wxcomponent.domain.grants import AUTHORIZED, NEEDS_REAUTHORIZATION, REVOKED
 from wxcomponent.domain.tickets import Ticket
 from wxcomponent.domain.tokens import EXPIRY_SAFETY, AccessToken
 from wxcomponent.domain.wechat import AuthorizationCodeRejected, TicketRejected, UpstreamUnavailable
+from wxcomponent.observability import tracer
 from wxcomponent.services.authorization import AuthorizationRequest
 from wxcomponent.settings import ComponentSettings, Settings
 
@@ -256,3 +257,13 @@ def test_grants_and_tokens_are_values_that_never_show_secrets() -> None:
     grant = Grant(MERCHANT, COMPONENT, "refresh@@@secret", (1,), AUTHORIZED, 1, 1)
     token = AccessToken(MERCHANT, "token-secret", 1, 2)
     assert "secret" not in repr(grant) and "secret" not in repr(token)
+
+
+def test_traces_name_the_authorizer_a_slow_refresh_or_exchange_was_for(monkeypatch: pytest.MonkeyPatch) -> None:
+    annotations: list[tuple[str, object]] = []
+    monkeypatch.setattr(tracer, "put_annotation", lambda key, value: annotations.append((key, value)))
+    world = World()
+    world.authorize()
+    world.now += 7200
+    world.wx.authorizer_tokens.token(MERCHANT)
+    assert annotations == [("authorizer_appid", MERCHANT), ("authorizer_appid", MERCHANT)]

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.clock import FakeClock
 from wxcomponent.domain.errors import BadRequest, ConfigurationError, NotAuthorized, TicketMissing, WxComponentError
 from wxcomponent.domain.tokens import AccessToken
 from wxcomponent.domain.wechat import QuotaExceeded, SystemBusy, UpstreamUnavailable
@@ -23,18 +24,10 @@ NOW = 1_767_225_600.0
 SECRET = "refresh-token-never-shown"
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = NOW
-
-    def __call__(self) -> float:
-        return self.now
-
-
 class Issuer:
     """Plays the store + WeChat behind a token service: a token per owner, replaced on demand."""
 
-    def __init__(self, clock: Clock, lifetime: int = 7140) -> None:
+    def __init__(self, clock: FakeClock, lifetime: int = 7140) -> None:
         self.clock = clock
         self.lifetime = lifetime
         self.current: dict[str, AccessToken] = {}
@@ -93,7 +86,7 @@ class FakeAuthorizerTokens:
 
 class Harness:
     def __init__(self, **options: float) -> None:
-        self.clock = Clock()
+        self.clock = FakeClock(NOW)
         self.issuer = Issuer(self.clock)
         self.authorizers = FakeAuthorizerTokens(self.issuer, {ACCOUNT})
         self.vendor = TokenVendor(FakeComponentTokens(self.issuer), self.authorizers, clock=self.clock, **options)

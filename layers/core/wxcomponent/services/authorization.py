@@ -20,7 +20,7 @@ from wxcomponent.domain.errors import BadRequest, WxComponentError
 from wxcomponent.domain.grants import AUTHORIZED, Grant, Profile, func_ids
 from wxcomponent.domain.tokens import AccessToken
 from wxcomponent.domain.wechat import AuthorizerProfile, UpstreamError, UpstreamUnavailable
-from wxcomponent.observability import MetricUnit, logger, metrics
+from wxcomponent.observability import MetricUnit, logger, metrics, tracer
 from wxcomponent.ports import (
     CodeClaims,
     EventPublisher,
@@ -194,6 +194,7 @@ class AuthorizationService:
         logger.info("authorization revoked", extra={"authorizer_appid": authorizer_appid, "changed": revoked})
         return revoked
 
+    @tracer.capture_method(capture_response=False)  # neither the code nor the answer in a trace
     def _exchange(self, auth_code: str, code_hash: str, holder: str, info_type: str) -> AuthorizationResult:
         component_appid = self._component().component_appid
         try:
@@ -201,6 +202,7 @@ class AuthorizationService:
         except Exception:
             self._code_claims.abandon_code(code_hash, holder)
             raise
+        tracer.put_annotation(key="authorizer_appid", value=info.authorizer_appid)
         if not info.authorizer_refresh_token:
             raise UpstreamUnavailable("api_query_auth: answer without a refresh token")
         now = int(self._clock())

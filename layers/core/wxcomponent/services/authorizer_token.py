@@ -22,7 +22,7 @@ from wxcomponent.domain.wechat import (
     AuthorizerToken,
     RefreshTokenRejected,
 )
-from wxcomponent.observability import MetricUnit, logger, metrics
+from wxcomponent.observability import MetricUnit, logger, metrics, tracer
 from wxcomponent.ports import EventPublisher, GrantStore, LeaseStore, TokenStore, WeChatApi, publish_best_effort
 from wxcomponent.services.component_token import ComponentTokenService
 from wxcomponent.services.single_flight import SingleFlight
@@ -82,7 +82,9 @@ class AuthorizerTokenService:
 
     # -- the refresh, under the lease ----------------------------------------------------------------
 
+    @tracer.capture_method(capture_response=False)  # the answer is a token: never in a trace
     def _refresh(self, authorizer_appid: str) -> AccessToken:
+        tracer.put_annotation(key="authorizer_appid", value=authorizer_appid)  # whose refresh was slow
         grant = self._active_grant(authorizer_appid)  # re-read: a rotation may have just landed
         used = grant.refresh_token
         try:

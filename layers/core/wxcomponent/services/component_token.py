@@ -15,7 +15,7 @@ from typing import TypeVar
 from wxcomponent.domain.errors import TicketMissing
 from wxcomponent.domain.tokens import AccessToken
 from wxcomponent.domain.wechat import TicketRejected, TokenRejected
-from wxcomponent.observability import MetricUnit, logger, metrics
+from wxcomponent.observability import MetricUnit, logger, metrics, tracer
 from wxcomponent.ports import LeaseStore, TicketStore, TokenStore, WeChatApi
 from wxcomponent.services.single_flight import SingleFlight
 from wxcomponent.settings import ComponentSettings
@@ -76,6 +76,7 @@ class ComponentTokenService:
             logger.warning("component token rejected; compare-and-refresh")
             return request(self.replace_rejected(token.access_token).access_token)
 
+    @tracer.capture_method(capture_response=False)  # the answer is a token: never in a trace
     def _refresh(self) -> AccessToken:
         component = self._component()
         now = self._clock()
