@@ -111,11 +111,24 @@ def test_revocation_keeps_a_later_authorization_and_leaves_the_due_index(stores:
     grants.save_grant(grant(authorized_at=NOW), refresh_due=NOW - 1)
     assert not grants.revoke_grant(A, NOW - 1)  # a revocation older than the authorization
     assert grants.revoke_grant(A, NOW + 10)
+    assert not grants.revoke_grant(A, NOW + 10)  # WeChat's retry of the push changes nothing
     stored = grants.get_grant(A)
     assert stored is not None and stored.status == REVOKED and stored.refresh_token == ""
     assert A not in _due(stores, NOW + 100)
     assert not grants.set_refresh_due(A, NOW)  # revoked grants are never due
     assert not grants.revoke_grant(B, NOW)  # no grant to revoke
+
+
+def test_a_revocation_wechat_confirms_keeps_the_refresh_token(stores: Stores) -> None:
+    grants = stores.grants
+    grants.save_grant(grant(), refresh_due=NOW - 1)
+    assert not grants.revoke_unlisted(A, "refresh@@@other", NOW)
+    assert grants.revoke_unlisted(A, "refresh@@@1", NOW + 1)
+    stored = grants.get_grant(A)
+    assert stored is not None and stored.status == REVOKED and stored.refresh_token == "refresh@@@1"
+    assert A not in _due(stores, NOW + 100)
+    assert not grants.revoke_unlisted(A, "refresh@@@1", NOW + 2)  # once
+    assert grants.save_grant(grant(refresh_token="refresh@@@new", authorized_at=NOW + 3), refresh_due=NOW)
 
 
 def test_needs_reauthorization_keeps_the_refresh_token_and_leaves_the_due_index(stores: Stores) -> None:

@@ -131,7 +131,8 @@ def test_a_revoked_authorization_found_by_the_sweep_is_marked_revoked(
     age_token(emulator, table, appid)
     assert dict(sweep()["failed"]) == {"61003": 1}
     grant = graph().grants.get_grant(appid)
-    assert grant is not None and grant.status == "revoked"
+    # WeChat still lists the account: one 61003 is not believed, and nothing is lost (issue 10).
+    assert grant is not None and grant.status == "authorized"
 
 
 def test_a_stale_ticket_asks_wechat_to_push_again_at_most_once_an_hour(quiet_world: World) -> None:

@@ -102,7 +102,7 @@ class MemoryGrants:
 
     def revoke_grant(self, authorizer_appid: str, revoked_at: int) -> bool:
         current = self.grants.get(authorizer_appid)
-        if current is None or current.authorized_at > revoked_at:
+        if current is None or current.authorized_at > revoked_at or current.status == REVOKED:
             return False
         self.grants[authorizer_appid] = replace(current, status=REVOKED, refresh_token="", updated_at=revoked_at)
         self.due.pop(authorizer_appid, None)
@@ -120,6 +120,14 @@ class MemoryGrants:
         if current is None or not current.active:
             return False
         self.due[authorizer_appid] = due
+        return True
+
+    def revoke_unlisted(self, authorizer_appid: str, refresh_token: str, now: int) -> bool:
+        current = self.grants.get(authorizer_appid)
+        if current is None or not current.active or current.refresh_token != refresh_token:
+            return False
+        self.grants[authorizer_appid] = replace(current, status=REVOKED, updated_at=now)
+        self.due.pop(authorizer_appid, None)
         return True
 
     def mark_needs_reauthorization(self, authorizer_appid: str, refresh_token: str, now: int) -> bool:

@@ -73,7 +73,8 @@ class GrantStore(Protocol):
         ...
 
     def revoke_grant(self, authorizer_appid: str, revoked_at: int) -> bool:
-        """Revoked, its refresh token dropped, unless authorized again after `revoked_at`."""
+        """Revoked, its refresh token dropped, unless authorized again after `revoked_at` or
+        revoked already."""
         ...
 
     def update_refresh_token(self, authorizer_appid: str, old: str, new: str, now: int) -> bool:
@@ -82,6 +83,11 @@ class GrantStore(Protocol):
 
     def set_refresh_due(self, authorizer_appid: str, due: int) -> bool:
         """When the authorizer's token is next due (authorized grants only)."""
+        ...
+
+    def revoke_unlisted(self, authorizer_appid: str, refresh_token: str, now: int) -> bool:
+        """Revoked because WeChat says so (61003, and no longer listed), refresh token kept, out of
+        the due index; an authorized grant still holding `refresh_token` only."""
         ...
 
     def mark_needs_reauthorization(self, authorizer_appid: str, refresh_token: str, now: int) -> bool:

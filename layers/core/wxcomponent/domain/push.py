@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from wxcomponent.domain.errors import MalformedMessage
+
+_INTEGER_RE = re.compile(r"[0-9]{1,12}")  # exact: '²'.isdigit() is true and int('²') raises
 
 COMPONENT_VERIFY_TICKET = "component_verify_ticket"
 AUTHORIZED = "authorized"
@@ -76,6 +79,6 @@ def _integer(fields: dict[str, str], name: str, *, default: int | None = None) -
     raw = fields.get(name, "")
     if not raw and default is not None:
         return default
-    if not raw.isdigit() or len(raw) > 12:
+    if not _INTEGER_RE.fullmatch(raw):
         raise MalformedMessage(f"push has no valid {name}")
     return int(raw)

@@ -34,6 +34,7 @@ from wxcomponent.services.component_token import ComponentTokenService
 from wxcomponent.settings import DEFAULT_MP_BASE, DEFAULT_OPEN_BASE, REFRESH_MARGIN, ComponentSettings
 
 AUTH_TYPES = frozenset({1, 2, 3, 4, 5, 6, 8})
+AUTH_TYPE_RE = re.compile(r"[0-9]{1,2}")  # exact: '²'.isdigit() is true and int('²') raises
 DEFAULT_AUTH_TYPE = 3
 APPID_RE = re.compile(r"wx[0-9a-f]{16}")
 CATEGORY_LIST_RE = re.compile(r"\d{1,4}(\|\d{1,4}){0,49}")
@@ -62,7 +63,7 @@ class AuthorizationRequest:
     @classmethod
     def from_query(cls, query: Mapping[str, str]) -> AuthorizationRequest:
         raw_type = query.get("auth_type", "") or str(DEFAULT_AUTH_TYPE)
-        if not raw_type.isdigit() or int(raw_type) not in AUTH_TYPES:
+        if not AUTH_TYPE_RE.fullmatch(raw_type) or int(raw_type) not in AUTH_TYPES:
             raise BadRequest("auth_type must be one of 1, 2, 3, 4, 5, 6, 8")
         biz_appid = query.get("biz_appid", "")
         if biz_appid and not APPID_RE.fullmatch(biz_appid):

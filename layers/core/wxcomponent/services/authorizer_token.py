@@ -18,6 +18,7 @@ from wxcomponent.domain.grants import Grant
 from wxcomponent.domain.tokens import AccessToken
 from wxcomponent.domain.wechat import (
     AccountRevokedAuthorization,
+    AuthorizerListItem,
     AuthorizerListPage,
     AuthorizerToken,
     RefreshTokenRejected,
@@ -101,7 +102,15 @@ class AuthorizerTokenService:
                 self._needs_reauthorization(grant, again.errcode)
                 raise NotAuthorized("the authorizer must authorize again", errcode=again.errcode) from again
         except AccountRevokedAuthorization as exc:
-            self._revoked(authorizer_appid)
+            # One 61003 is not proof: WeChat has answered it for accounts it still lists. Believe
+            # the list; and even then keep the refresh token (only the signed push deletes).
+            if self._listed(grant.authorizer_appid) is not None:
+                logger.warning(
+                    "61003 not confirmed by the authorizer list", extra={"authorizer_appid": authorizer_appid}
+                )
+                metrics.add_metric(name="RevocationNotConfirmed", unit=MetricUnit.Count, value=1)
+                raise
+            self._revoked(grant)
             raise NotAuthorized("the authorizer has revoked the authorization", errcode=exc.errcode) from exc
         now = int(self._clock())
         token = AccessToken.issued(authorizer_appid, answer.authorizer_access_token, answer.expires_in, now)
@@ -125,20 +134,25 @@ class AuthorizerTokenService:
     def _recover_refresh_token(self, grant: Grant) -> str | None:
         """61023: WeChat's own list of authorizers carries each one's current refresh token. If it
         differs from ours, ours was superseded; keep the listed one (compare-and-set)."""
+        item = self._listed(grant.authorizer_appid)
+        if item is None or not item.refresh_token or item.refresh_token == grant.refresh_token:
+            return None
+        self._grants.update_refresh_token(
+            grant.authorizer_appid, grant.refresh_token, item.refresh_token, int(self._clock())
+        )
+        logger.info("refresh token recovered", extra={"authorizer_appid": grant.authorizer_appid})
+        metrics.add_metric(name="RefreshTokenRecovered", unit=MetricUnit.Count, value=1)
+        return item.refresh_token
+
+    def _listed(self, authorizer_appid: str) -> AuthorizerListItem | None:
+        """The authorizer as `api_get_authorizer_list` has it, or None when WeChat does not list it."""
         component_appid = self._component().component_appid
         offset = 0
         while True:
             page = self._component_tokens.call(partial(self._list_page, component_appid=component_appid, offset=offset))
             for item in page.items:
-                if item.authorizer_appid == grant.authorizer_appid:
-                    if not item.refresh_token or item.refresh_token == grant.refresh_token:
-                        return None
-                    self._grants.update_refresh_token(
-                        grant.authorizer_appid, grant.refresh_token, item.refresh_token, int(self._clock())
-                    )
-                    logger.info("refresh token recovered", extra={"authorizer_appid": grant.authorizer_appid})
-                    metrics.add_metric(name="RefreshTokenRecovered", unit=MetricUnit.Count, value=1)
-                    return item.refresh_token
+                if item.authorizer_appid == authorizer_appid:
+                    return item
             offset += len(page.items)
             if not page.items or offset >= page.total_count:
                 return None
@@ -153,11 +167,14 @@ class AuthorizerTokenService:
         logger.warning("authorizer needs reauthorization", extra={"authorizer_appid": grant.authorizer_appid})
         metrics.add_metric(name="NeedsReauthorization", unit=MetricUnit.Count, value=1)
 
-    def _revoked(self, authorizer_appid: str) -> None:
+    def _revoked(self, grant: Grant) -> None:
+        """61003, confirmed by the list: out of service, nothing deleted (a re-authorization or the
+        signed `unauthorized` push decides what happens to the refresh token)."""
         now = int(self._clock())
-        if self._grants.revoke_grant(authorizer_appid, now):
-            self._tokens.delete_authorizer_token(authorizer_appid)
-            self._publish(EVENT_REVOKED, {"authorizer_appid": authorizer_appid, "revoked_at": now, "errcode": 61003})
+        if self._grants.revoke_unlisted(grant.authorizer_appid, grant.refresh_token, now):
+            self._publish(
+                EVENT_REVOKED, {"authorizer_appid": grant.authorizer_appid, "revoked_at": now, "errcode": 61003}
+            )
 
     def _active_grant(self, authorizer_appid: str) -> Grant:
         grant = self._grants.get_grant(authorizer_appid)

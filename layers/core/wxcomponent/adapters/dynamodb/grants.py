@@ -67,13 +67,14 @@ class GrantTable:
         )
 
     def revoke_grant(self, authorizer_appid: str, revoked_at: int) -> bool:
-        """Marks the grant revoked, unless it was authorized again after `revoked_at`."""
+        """Marks the grant revoked, unless it was authorized again after `revoked_at` or is revoked
+        already (WeChat retries the push: the second must change nothing and publish nothing)."""
         return self._table.update_if(
             authorizer_key(authorizer_appid),
             GRANT,
             "SET #status = :revoked, updated_at = :at, revoked_at = :at"
             " REMOVE refresh_token, refresh_due, refresh_shard",
-            "attribute_exists(pk) AND authorized_at <= :at",
+            "attribute_exists(pk) AND authorized_at <= :at AND #status <> :revoked",
             {":revoked": {"S": REVOKED}, ":at": {"N": str(revoked_at)}},
             _STATUS,
         )
@@ -96,6 +97,16 @@ class GrantTable:
             "SET refresh_due = :due, refresh_shard = :shard",
             None,
             {":due": {"N": str(due)}, ":shard": {"S": refresh_shard(authorizer_appid)}},
+        )
+
+    def revoke_unlisted(self, authorizer_appid: str, refresh_token: str, now: int) -> bool:
+        """61003 confirmed by the authorizer list: revoked, the refresh token kept (only the signed
+        `unauthorized` push deletes one), out of the refresh-due index."""
+        return self._authorized_update(
+            authorizer_appid,
+            "SET #status = :revoked, updated_at = :now, revoked_at = :now REMOVE refresh_due, refresh_shard",
+            "refresh_token = :token",
+            {":revoked": {"S": REVOKED}, ":now": {"N": str(now)}, ":token": {"S": refresh_token}},
         )
 
     def mark_needs_reauthorization(self, authorizer_appid: str, refresh_token: str, now: int) -> bool:

@@ -1,0 +1,79 @@
+"""Issue 10's holes, each reproduced here before its fix (the unit ring; wire-level ones are in
+tests/integration/test_security.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.support.fakes import MemoryTicketStore
+from tests.support.pushes import APPID, event_xml, signed_push
+from tests.unit.test_component_events import as_signed, service
+from tests.unit.test_token_services import MERCHANT, World
+from wxcomponent.domain.errors import BadRequest, MalformedMessage, NotAuthorized
+from wxcomponent.domain.grants import REVOKED
+from wxcomponent.domain.wechat import AccountRevokedAuthorization
+from wxcomponent.services.authorization import AuthorizationRequest
+
+NOW = 1_767_225_600
+
+
+# -- hole 6: no input reaches a 500 -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("auth_type", ["²", "\uff13", "3 ", "03x", "1e1", "-3"])
+def test_a_unicode_digit_or_junk_auth_type_is_a_400_not_a_500(auth_type: str) -> None:
+    with pytest.raises(BadRequest):
+        AuthorizationRequest.from_query({"auth_type": auth_type})
+
+
+def test_a_unicode_digit_in_a_pushs_create_time_is_a_400_not_a_500() -> None:
+    inner = event_xml("unauthorized", NOW, MERCHANT).replace(
+        f"<CreateTime>{NOW}</CreateTime>", "<CreateTime>²</CreateTime>"
+    )
+    with pytest.raises(MalformedMessage):
+        service(MemoryTicketStore()).handle(as_signed(signed_push(inner, timestamp=NOW)))
+
+
+# -- hole 9: a retried `unauthorized` push revokes once and publishes once ---------------------------------
+
+
+def test_a_retried_unauthorized_push_revokes_once_and_publishes_once() -> None:
+    world = World()
+    world.authorize()
+    at = int(world.now) + 5
+    assert world.wx.authorizations.revoke(MERCHANT, at)
+    assert not world.wx.authorizations.revoke(MERCHANT, at)  # WeChat's retry of the same push
+    assert not world.wx.authorizations.revoke(MERCHANT, at + 60)  # or a later one for a revoked grant
+    assert world.events().count("revoked") == 1
+    assert APPID  # the component the pushes are for
+
+
+# -- hole 3: one 61003 must not destroy a grant ------------------------------------------------------------
+
+
+def test_61003_while_wechat_still_lists_the_authorizer_keeps_the_grant_whole() -> None:
+    world = World()
+    refresh_token = world.authorize()
+    world.wechat.fail("api_authorizer_token", AccountRevokedAuthorization("errcode 61003", errcode=61003))
+    world.now += 7200
+    with pytest.raises(AccountRevokedAuthorization):
+        world.wx.authorizer_tokens.token(MERCHANT)
+    grant = world.stores.grants.get_grant(MERCHANT)
+    assert grant is not None and grant.active and grant.refresh_token == refresh_token
+    assert "revoked" not in world.events()
+    assert world.wechat.calls["api_get_authorizer_list"] == 1  # asked before believing it
+    assert world.wx.authorizer_tokens.token(MERCHANT)  # and the next refresh just works
+
+
+def test_61003_confirmed_by_the_list_revokes_but_keeps_the_refresh_token() -> None:
+    world = World()
+    refresh_token = world.authorize()
+    del world.wechat.listed[MERCHANT]  # WeChat no longer lists the authorizer
+    world.wechat.fail("api_authorizer_token", AccountRevokedAuthorization("errcode 61003", errcode=61003))
+    world.now += 7200
+    with pytest.raises(NotAuthorized):
+        world.wx.authorizer_tokens.token(MERCHANT)
+    grant = world.stores.grants.get_grant(MERCHANT)
+    assert grant is not None and grant.status == REVOKED
+    assert grant.refresh_token == refresh_token  # only a signed `unauthorized` push deletes anything
+    assert world.events().count("revoked") == 1
