@@ -231,3 +231,15 @@ def test_the_reply_function_parameter_accepts_arns_and_nothing_else() -> None:
         assert pattern.fullmatch(good), good
     for bad in ("reply", "arn:aws:lambda:us-east-1:123456789012:function:*", "arn:aws:s3:::bucket"):
         assert not pattern.fullmatch(bad), bad
+
+
+def test_refresh_rate_and_looping_callers_have_alarms(transformed: dict[str, Any]) -> None:
+    alarms = {
+        a["Properties"]["MetricName"]: a["Properties"]
+        for a in resources_of_type(transformed, "AWS::CloudWatch::Alarm").values()
+    }
+    for metric in ("ComponentTokenRefreshed", "RefreshRefusedTooYoung"):
+        alarm = alarms[metric]
+        assert alarm["Namespace"] == "WxComponent"
+        assert alarm["Dimensions"] == [{"Name": "service", "Value": "wxcomponent"}]
+        assert alarm["ComparisonOperator"] == "GreaterThanThreshold" and alarm["TreatMissingData"] == "notBreaching"

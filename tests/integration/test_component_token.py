@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -16,15 +17,18 @@ from tests.support.workers import run_in_processes, vend_component_tokens
 from wxcomponent.adapters.wechat_http import WeChatHttpApi
 from wxcomponent.bootstrap import Container
 from wxcomponent.domain.errors import TicketMissing
+from wxcomponent.domain.tokens import MIN_REFRESH_AGE
 from wxcomponent.domain.wechat import QuotaExceeded
 from wxcomponent.services.component_token import ComponentTokenService
 from wxcomponent.settings import Settings
 
 
-def service(**api_options: Any) -> ComponentTokenService:
-    """The root's graph, with WeChat's client built with the options a test names."""
+def service(*, later: float = 0, **api_options: Any) -> ComponentTokenService:
+    """The root's graph, with WeChat's client built with the options a test names; `later` moves
+    its clock on (a report of a token younger than MIN_REFRESH_AGE is never refreshed)."""
     settings = Settings.from_environment()
-    return Container(settings, wechat=WeChatHttpApi(settings.api_base, **api_options)).component_tokens
+    wechat = WeChatHttpApi(settings.api_base, **api_options)
+    return Container(settings, wechat=wechat, clock=lambda: time.time() + later).component_tokens
 
 
 def test_no_ticket_is_ticket_missing_and_costs_no_call(quiet_world: World) -> None:
@@ -57,8 +61,8 @@ def test_a_stored_token_is_reused_until_the_asked_margin_is_short(world: World) 
 
 def test_twenty_reports_of_the_same_rejected_token_cost_one_refresh(world: World) -> None:
     world.push_ticket()
-    tokens = service()
-    rejected = tokens.token().access_token
+    rejected = service().token().access_token
+    tokens = service(later=MIN_REFRESH_AGE + 1)  # the stored token is old enough to be refreshed
     start = threading.Barrier(20)
 
     def report() -> str:
@@ -76,9 +80,9 @@ def test_twenty_reports_of_the_same_rejected_token_cost_one_refresh(world: World
 
 def test_a_40001_from_wechat_refreshes_once_and_retries_once(world: World) -> None:
     world.push_ticket()
-    tokens = service()
+    service().token()
+    tokens = service(later=MIN_REFRESH_AGE + 1)
     api = graph().wechat
-    tokens.token()
     world.fault("api_create_preauthcode", "errcode", 40001, count=1)
     code = tokens.call(lambda token: api.create_preauthcode(token, APPID))
     assert code.pre_auth_code.startswith("preauthcode@@@")

@@ -13,6 +13,7 @@ from wxcomponent.adapters.dynamodb import Table, Tables
 from wxcomponent.domain.grants import AUTHORIZED, NEEDS_REAUTHORIZATION, REVOKED, Grant, Profile
 from wxcomponent.domain.tickets import PushRecord, Ticket
 from wxcomponent.domain.tokens import AccessToken
+from wxcomponent.domain.wechat import RefreshFailure
 from wxcomponent.ports import ClaimLost, Stores
 
 COMPONENT = "wx0123456789abcdef"
@@ -231,3 +232,16 @@ def test_a_pending_message_claim_whose_invocation_died_is_taken_over(stores: Sto
     receipts = stores.receipts
     assert receipts.claim(A, "k2", NOW, 10, 600)
     assert receipts.claim(A, "k2", NOW + 11, 10, 600)
+
+
+def test_a_refresh_failure_is_remembered_until_its_retry_after(stores: Stores) -> None:
+    failures = stores.failures
+    quota = RefreshFailure("QuotaExceeded", 45009, "api_component_token: errcode 45009: quota", NOW + 3600)
+    assert failures.recent_failure("COMPONENT#wx1", NOW) is None
+    failures.remember_failure("COMPONENT#wx1", quota)
+    assert failures.recent_failure("COMPONENT#wx1", NOW + 10) == quota
+    assert failures.recent_failure("COMPONENT#wx1", NOW + 3600) is None  # TTL deletes late: reads check
+    assert failures.recent_failure("AUTHORIZER#wx1", NOW) is None  # per lease name
+    unavailable = RefreshFailure("UpstreamUnavailable", None, "api_authorizer_token: HTTP 502", NOW + 10)
+    failures.remember_failure("AUTHORIZER#wx1", unavailable)
+    assert failures.recent_failure("AUTHORIZER#wx1", NOW) == unavailable

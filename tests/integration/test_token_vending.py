@@ -22,9 +22,10 @@ import pytest
 
 from infra.local.gateway import LOCAL_IAM, FakeLambdaContext
 from tests.integration.conftest import load_function
-from tests.support.graph import graph
+from tests.support.graph import age_stored_token, graph
 from tests.support.pushes import APPID
 from tests.support.workers import run_in_processes
+from wxcomponent.adapters.dynamodb.keys import authorizer_key, component_key
 from wxcomponent.client import TokenClient, TokenError
 from wxcomponent.domain.tokens import AccessToken
 
@@ -133,6 +134,7 @@ def test_boto3_lambda_invoke_and_token_client_through_the_gateway(world: World) 
     authorizer = tokens.get_authorizer_token(ACCOUNT)
     assert authorizer and authorizer != component
     assert world.calls("api_authorizer_token") == 0  # the token stored by the authorization itself
+    age_stored_token(authorizer_key(ACCOUNT))  # a younger one is never refreshed on a report
     replacement = tokens.report_invalid(authorizer)
     assert replacement != authorizer and tokens.get_authorizer_token(ACCOUNT) == replacement
     assert world.calls("api_authorizer_token") == 1
@@ -162,6 +164,7 @@ def test_twenty_reports_of_the_same_bad_token_cost_one_refresh_and_a_stale_one_n
 
 def twenty_reports(world: World, module: ModuleType, request: dict[str, Any], api: str) -> None:
     bad = invoke(module, request)["access_token"]
+    age_stored_token(authorizer_key(request["appid"]) if "appid" in request else component_key(APPID))
     calls = world.calls(api)
     start = threading.Barrier(20)
 

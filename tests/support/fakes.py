@@ -11,6 +11,7 @@ from wxcomponent.adapters.dynamodb.keys import refresh_shard, refresh_shards
 from wxcomponent.domain.grants import AUTHORIZED, NEEDS_REAUTHORIZATION, REVOKED, Grant, Profile
 from wxcomponent.domain.tickets import PushRecord, Ticket
 from wxcomponent.domain.tokens import AccessToken
+from wxcomponent.domain.wechat import RefreshFailure
 from wxcomponent.ports import ClaimLost
 
 
@@ -236,6 +237,18 @@ class MemoryMessageReceipts:
         return answer
 
 
+class MemoryRefreshFailures:
+    def __init__(self) -> None:
+        self.failures: dict[str, RefreshFailure] = {}
+
+    def remember_failure(self, name: str, failure: RefreshFailure) -> None:
+        self.failures[name] = failure
+
+    def recent_failure(self, name: str, now: float) -> RefreshFailure | None:
+        failure = self.failures.get(name)
+        return failure if failure is not None and failure.until > now else None
+
+
 @dataclass
 class MemoryStores:
     """Every store, in memory: what `Container(settings, stores=MemoryStores())` runs on."""
@@ -247,6 +260,7 @@ class MemoryStores:
     code_claims: MemoryCodeClaims = field(default_factory=MemoryCodeClaims)
     leases: MemoryLeases = field(default_factory=MemoryLeases)
     receipts: MemoryMessageReceipts = field(default_factory=MemoryMessageReceipts)
+    failures: MemoryRefreshFailures = field(default_factory=MemoryRefreshFailures)
 
 
 class MemoryPublisher:

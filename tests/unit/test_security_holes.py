@@ -11,7 +11,15 @@ from tests.unit.test_component_events import as_signed, service
 from tests.unit.test_token_services import MERCHANT, World
 from wxcomponent.domain.errors import BadRequest, MalformedMessage, NotAuthorized
 from wxcomponent.domain.grants import REVOKED
-from wxcomponent.domain.wechat import AccountRevokedAuthorization
+from wxcomponent.domain.tokens import MIN_REFRESH_AGE
+from wxcomponent.domain.wechat import (
+    AccountRevokedAuthorization,
+    ConfigurationRejected,
+    QuotaExceeded,
+    SystemBusy,
+    UpstreamError,
+    UpstreamUnavailable,
+)
 from wxcomponent.services.authorization import AuthorizationRequest
 
 NOW = 1_767_225_600
@@ -77,3 +85,67 @@ def test_61003_confirmed_by_the_list_revokes_but_keeps_the_refresh_token() -> No
     assert grant is not None and grant.status == REVOKED
     assert grant.refresh_token == refresh_token  # only a signed `unauthorized` push deletes anything
     assert world.events().count("revoked") == 1
+
+
+# -- hole 2: one caller cannot burn WeChat's daily quota ----------------------------------------------------
+
+
+def test_a_caller_looping_on_invalid_token_costs_no_refresh_while_the_token_is_young() -> None:
+    world = World()
+    token = world.wx.component_tokens.token()
+    for _ in range(30):  # reports whatever it is handed, as fast as it can
+        token = world.wx.component_tokens.replace_rejected(token.access_token)
+        world.now += 0.04
+    assert world.wechat.calls["api_component_token"] == 1
+    world.authorize()
+    authorizer = world.wx.authorizer_tokens.token(MERCHANT)
+    for _ in range(30):
+        authorizer = world.wx.authorizer_tokens.replace_rejected(MERCHANT, authorizer.access_token)
+    assert world.wechat.calls["api_authorizer_token"] == 0
+
+
+def test_a_report_of_a_token_older_than_the_minimum_age_refreshes_once() -> None:
+    world = World()
+    old = world.wx.component_tokens.token()
+    world.now += MIN_REFRESH_AGE + 1
+    fresh = world.wx.component_tokens.replace_rejected(old.access_token)
+    assert fresh != old and world.wx.component_tokens.replace_rejected(fresh.access_token) == fresh
+    assert world.wechat.calls["api_component_token"] == 2
+
+
+@pytest.mark.parametrize(
+    ("error", "retry_after"),
+    [
+        (QuotaExceeded("api_component_token: errcode 45009", errcode=45009), 3600),
+        (ConfigurationRejected("api_component_token: errcode 61004", errcode=61004), 600),
+        (SystemBusy("api_component_token: errcode -1", errcode=-1), 10),
+        (UpstreamUnavailable("api_component_token: HTTP 502"), 10),
+    ],
+)
+def test_a_failed_refresh_is_remembered_and_answered_from_memory_until_its_retry_after(
+    error: UpstreamError, retry_after: int
+) -> None:
+    world = World()
+    world.wechat.fail("api_component_token", error)
+    for _ in range(5):  # every caller, every container, for retry_after seconds: the same answer, no call
+        with pytest.raises(type(error)) as raised:
+            world.wx.component_tokens.token()
+        assert raised.value.errcode == error.errcode
+        world.now += (retry_after - 1) / 5
+    assert world.wechat.calls["api_component_token"] == 1
+    world.now += 2
+    assert world.wx.component_tokens.token()  # then WeChat is asked again
+    assert world.wechat.calls["api_component_token"] == 2
+
+
+def test_a_failed_authorizer_refresh_is_remembered_per_authorizer() -> None:
+    world = World()
+    world.authorize()
+    world.authorize("wx0000000000000001")
+    world.wechat.fail("api_authorizer_token", QuotaExceeded("api_authorizer_token: errcode 45009", errcode=45009))
+    world.now += 7200
+    for _ in range(3):
+        with pytest.raises(QuotaExceeded):
+            world.wx.authorizer_tokens.token(MERCHANT)
+    assert world.wechat.calls["api_authorizer_token"] == 1
+    assert world.wx.authorizer_tokens.token("wx0000000000000001")  # another authorizer is not affected

@@ -14,7 +14,7 @@ from wxcomponent.bootstrap import Container
 from wxcomponent.domain.errors import NotAuthorized, TicketMissing
 from wxcomponent.domain.grants import AUTHORIZED, NEEDS_REAUTHORIZATION, REVOKED, Grant
 from wxcomponent.domain.tickets import Ticket
-from wxcomponent.domain.tokens import EXPIRY_SAFETY, AccessToken
+from wxcomponent.domain.tokens import EXPIRY_SAFETY, MIN_REFRESH_AGE, AccessToken
 from wxcomponent.domain.wechat import AuthorizationCodeRejected, TicketRejected, UpstreamUnavailable
 from wxcomponent.observability import tracer
 from wxcomponent.services.authorization import AuthorizationRequest
@@ -80,6 +80,7 @@ def test_a_token_is_fetched_once_and_served_from_the_store_while_valid() -> None
 def test_a_rejected_token_is_refreshed_once_and_a_stale_report_costs_nothing() -> None:
     world = World()
     rejected = world.wx.component_tokens.token()
+    world.now += MIN_REFRESH_AGE + 1  # a younger token is never refreshed on a report (test_security_holes)
     fresh = world.wx.component_tokens.replace_rejected(rejected.access_token)
     assert fresh != rejected
     for _ in range(5):  # everyone else who held the rejected token reports it too
@@ -90,6 +91,7 @@ def test_a_rejected_token_is_refreshed_once_and_a_stale_report_costs_nothing() -
 def test_a_call_whose_token_wechat_rejects_refreshes_and_retries_once() -> None:
     world = World()
     world.wx.component_tokens.token()
+    world.now += MIN_REFRESH_AGE + 1
     world.wechat.component_tokens.append("someone-else-refreshed")  # ours is superseded
     code = world.wx.component_tokens.call(lambda token: world.wechat.create_preauthcode(token, COMPONENT))
     assert code.pre_auth_code.startswith("preauthcode@@@")
@@ -247,6 +249,7 @@ def test_a_rejected_authorizer_token_is_refreshed_once_however_many_report_it() 
     world = World()
     world.authorize()
     rejected = world.wx.authorizer_tokens.token(MERCHANT)
+    world.now += MIN_REFRESH_AGE + 1
     fresh = world.wx.authorizer_tokens.replace_rejected(MERCHANT, rejected.access_token)
     for _ in range(5):
         assert world.wx.authorizer_tokens.replace_rejected(MERCHANT, rejected.access_token) == fresh

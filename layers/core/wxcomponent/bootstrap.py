@@ -154,7 +154,13 @@ class Container:
         from wxcomponent.services.component_token import ComponentTokenService
 
         return ComponentTokenService(
-            self.tickets, self.tokens, self.leases, self.wechat, component=self.component, clock=self.clock
+            self.tickets,
+            self.tokens,
+            self.leases,
+            self.stores.failures,
+            self.wechat,
+            component=self.component,
+            clock=self.clock,
         )
 
     @cached_property
@@ -165,6 +171,7 @@ class Container:
             self.grants,
             self.tokens,
             self.leases,
+            self.stores.failures,
             self.wechat,
             self.component_tokens,
             self.publisher,

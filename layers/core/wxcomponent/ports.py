@@ -23,6 +23,7 @@ from wxcomponent.domain.wechat import (
     AuthorizerToken,
     IssuedToken,
     PreAuthCode,
+    RefreshFailure,
 )
 from wxcomponent.observability import MetricUnit, logger, metrics
 
@@ -143,6 +144,16 @@ class LeaseStore(Protocol):
         ...
 
 
+class RefreshFailures(Protocol):
+    """Refreshes WeChat refused, per lease name (`COMPONENT#…`, `AUTHORIZER#…`), until their retry-after."""
+
+    def remember_failure(self, name: str, failure: RefreshFailure) -> None: ...
+
+    def recent_failure(self, name: str, now: float) -> RefreshFailure | None:
+        """The failure remembered for `name`, unless its `until` has passed."""
+        ...
+
+
 class MessageReceipts(Protocol):
     """Which account messages we have seen, so that WeChat's retries are acted on once and
     answered the same way. `key` is `AccountMessage.dedupe_key`."""
@@ -247,6 +258,9 @@ class Stores(Protocol):
     def leases(self) -> LeaseStore: ...
     @property
     def receipts(self) -> MessageReceipts: ...
+
+    @property
+    def failures(self) -> RefreshFailures: ...
 
 
 class Authorizations(Protocol):

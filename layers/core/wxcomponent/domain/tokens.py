@@ -28,3 +28,13 @@ class AccessToken:
     def valid_for(self, seconds: float, now: float) -> bool:
         """Still valid `seconds` from now. DynamoDB's TTL deletes late, so every read checks this."""
         return now + seconds < self.expires_at
+
+
+# A rejected token younger than this is never refreshed on a report: WeChat keeps a superseded
+# token alive about 5 minutes, so a token this young cannot have been superseded, and a caller that
+# loops on `invalid_token` must not spend WeChat's daily quota (docs/SECURITY.md).
+MIN_REFRESH_AGE = 300
+
+
+def too_young_to_refresh(token: AccessToken, now: float) -> bool:
+    return now - token.issued_at < MIN_REFRESH_AGE

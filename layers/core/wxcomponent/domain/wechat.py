@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from wxcomponent.domain.errors import WxComponentError
+from wxcomponent.domain.errors import TicketMissing, WxComponentError
 
 REDACTED = "<redacted>"
 
@@ -199,3 +199,67 @@ def error_for(errcode: int, errmsg: str, *, api: str = "") -> UpstreamError:
     cls = _ERRORS.get(errcode, UnknownWeChatError)
     where = f"{api}: " if api else ""
     return cls(f"{where}errcode {errcode}: {errmsg[:MAX_ERRMSG]}", errcode=errcode)
+
+
+# -- failed refreshes, remembered ------------------------------------------------------------------
+
+_CONFIGURATION_RETRY_AFTER = 600  # an operator must act (IP whitelist, appid, secret): ask again rarely
+_QUOTA_RETRY_AFTER = 3600  # the day's quota is spent: asking again only spends what is left of nothing
+_TICKET_RETRY_AFTER = 60  # the next push brings a new ticket within 10 minutes
+_TRANSIENT_RETRY_AFTER = 10  # busy, down, or an answer we could not read
+
+
+@dataclass(frozen=True)
+class RefreshFailure:
+    """A refresh WeChat refused, kept so that every caller in every container gets the same answer
+    until `until`, without asking WeChat again (docs/SECURITY.md, quota)."""
+
+    kind: str  # the error's class name
+    errcode: int | None
+    message: str
+    until: float
+
+    @classmethod
+    def of(cls, error: WxComponentError, now: float) -> RefreshFailure | None:
+        """The failure to remember for `error`, or None for an error that must not be remembered."""
+        retry_after = _retry_after(error)
+        if retry_after is None:
+            return None
+        return cls(type(error).__name__, error.errcode, error.message, now + retry_after)
+
+    def error(self) -> WxComponentError:
+        """The same typed error again (its message says it is remembered)."""
+        cls = _REMEMBERED.get(self.kind, UnknownWeChatError)
+        message = f"{self.message} (remembered: WeChat is asked again later)"
+        if cls is UpstreamUnavailable:
+            return UpstreamUnavailable(message)
+        return cls(message, errcode=self.errcode)
+
+
+def _retry_after(error: WxComponentError) -> int | None:
+    if isinstance(error, QuotaExceeded):
+        return _QUOTA_RETRY_AFTER
+    if isinstance(error, ConfigurationRejected | TokenRejected):  # on a refresh, 40001 is a wrong secret
+        return _CONFIGURATION_RETRY_AFTER
+    if isinstance(error, TicketRejected) or (error.code == "ticket_missing" and error.errcode is not None):
+        return _TICKET_RETRY_AFTER
+    if isinstance(error, SystemBusy | UpstreamUnavailable | UnknownWeChatError):
+        return _TRANSIENT_RETRY_AFTER
+    return None  # 61023, 61003 (handled where they happen), or no call was made
+
+
+def _remembered_classes() -> dict[str, type[WxComponentError]]:
+    classes: list[type[WxComponentError]] = [
+        QuotaExceeded,
+        ConfigurationRejected,
+        TokenRejected,
+        TicketRejected,
+        TicketMissing,
+        SystemBusy,
+        UpstreamUnavailable,
+        UnknownWeChatError,
+    ]
+    return {cls.__name__: cls for cls in classes}
+
+
+_REMEMBERED = _remembered_classes()

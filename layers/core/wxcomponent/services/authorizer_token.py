@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from functools import partial
 
-from wxcomponent.domain.errors import NotAuthorized
+from wxcomponent.domain.errors import NotAuthorized, WxComponentError
 from wxcomponent.domain.grants import Grant
 from wxcomponent.domain.tokens import AccessToken
 from wxcomponent.domain.wechat import (
@@ -21,11 +21,20 @@ from wxcomponent.domain.wechat import (
     AuthorizerListItem,
     AuthorizerListPage,
     AuthorizerToken,
+    RefreshFailure,
     RefreshTokenRejected,
 )
 from wxcomponent.observability import MetricUnit, logger, metrics, tracer
-from wxcomponent.ports import EventPublisher, GrantStore, LeaseStore, TokenStore, WeChatApi, publish_best_effort
-from wxcomponent.services.component_token import ComponentTokenService
+from wxcomponent.ports import (
+    EventPublisher,
+    GrantStore,
+    LeaseStore,
+    RefreshFailures,
+    TokenStore,
+    WeChatApi,
+    publish_best_effort,
+)
+from wxcomponent.services.component_token import ComponentTokenService, too_young
 from wxcomponent.services.single_flight import SingleFlight
 from wxcomponent.settings import REFRESH_MARGIN, ComponentSettings
 
@@ -40,6 +49,7 @@ class AuthorizerTokenService:
         grants: GrantStore,
         tokens: TokenStore,
         leases: LeaseStore,
+        failures: RefreshFailures,
         api: WeChatApi,
         component_tokens: ComponentTokenService,
         publisher: EventPublisher,
@@ -51,6 +61,7 @@ class AuthorizerTokenService:
     ) -> None:
         self._grants = grants
         self._tokens = tokens
+        self._failures = failures
         self._api = api
         self._component_tokens = component_tokens
         self._publisher = publisher
@@ -75,8 +86,10 @@ class AuthorizerTokenService:
 
         def current() -> AccessToken | None:
             stored = self._tokens.get_authorizer_token(authorizer_appid)
-            if stored is None or stored.access_token == rejected:
+            if stored is None:
                 return None
+            if stored.access_token == rejected:
+                return stored if too_young(stored, self._clock()) else None
             return stored if stored.valid_for(min_validity, self._clock()) else None
 
         return self._flight.run(_lease(authorizer_appid), current, lambda: self._refresh(authorizer_appid))
@@ -86,6 +99,21 @@ class AuthorizerTokenService:
     @tracer.capture_method(capture_response=False)  # the answer is a token: never in a trace
     def _refresh(self, authorizer_appid: str) -> AccessToken:
         tracer.put_annotation(key="authorizer_appid", value=authorizer_appid)  # whose refresh was slow
+        now = self._clock()
+        name = _lease(authorizer_appid)
+        remembered = self._failures.recent_failure(name, now)
+        if remembered is not None:  # every caller gets WeChat's last answer until its retry-after
+            metrics.add_metric(name="RefreshFailureRemembered", unit=MetricUnit.Count, value=1)
+            raise remembered.error()
+        try:
+            return self._refresh_now(authorizer_appid)
+        except WxComponentError as exc:
+            failure = RefreshFailure.of(exc, now)
+            if failure is not None:
+                self._failures.remember_failure(name, failure)
+            raise
+
+    def _refresh_now(self, authorizer_appid: str) -> AccessToken:
         grant = self._active_grant(authorizer_appid)  # re-read: a rotation may have just landed
         used = grant.refresh_token
         try:

@@ -12,11 +12,11 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from wxcomponent.domain.errors import TicketMissing
-from wxcomponent.domain.tokens import AccessToken
-from wxcomponent.domain.wechat import TicketRejected, TokenRejected
+from wxcomponent.domain.errors import TicketMissing, WxComponentError
+from wxcomponent.domain.tokens import AccessToken, too_young_to_refresh
+from wxcomponent.domain.wechat import RefreshFailure, TicketRejected, TokenRejected
 from wxcomponent.observability import MetricUnit, logger, metrics, tracer
-from wxcomponent.ports import LeaseStore, TicketStore, TokenStore, WeChatApi
+from wxcomponent.ports import LeaseStore, RefreshFailures, TicketStore, TokenStore, WeChatApi
 from wxcomponent.services.single_flight import SingleFlight
 from wxcomponent.settings import ComponentSettings
 
@@ -30,6 +30,7 @@ class ComponentTokenService:
         tickets: TicketStore,
         tokens: TokenStore,
         leases: LeaseStore,
+        failures: RefreshFailures,
         api: WeChatApi,
         *,
         component: Callable[[], ComponentSettings],
@@ -38,6 +39,7 @@ class ComponentTokenService:
     ) -> None:
         self._tickets = tickets
         self._tokens = tokens
+        self._failures = failures
         self._api = api
         self._component = component
         self._clock = clock
@@ -60,8 +62,10 @@ class ComponentTokenService:
 
         def current() -> AccessToken | None:
             stored = self._tokens.get_component_token(appid)
-            if stored is None or stored.access_token == rejected:
+            if stored is None:
                 return None
+            if stored.access_token == rejected:
+                return stored if too_young(stored, self._clock()) else None
             return stored if stored.valid_for(min_validity, self._clock()) else None
 
         return self._flight.run(_lease(appid), current, self._refresh)
@@ -80,6 +84,20 @@ class ComponentTokenService:
     def _refresh(self) -> AccessToken:
         component = self._component()
         now = self._clock()
+        name = _lease(component.component_appid)
+        remembered = self._failures.recent_failure(name, now)
+        if remembered is not None:  # every caller gets WeChat's last answer until its retry-after
+            metrics.add_metric(name="RefreshFailureRemembered", unit=MetricUnit.Count, value=1)
+            raise remembered.error()
+        try:
+            return self._refresh_now(component, now)
+        except WxComponentError as exc:
+            failure = RefreshFailure.of(exc, now)
+            if failure is not None:
+                self._failures.remember_failure(name, failure)
+            raise
+
+    def _refresh_now(self, component: ComponentSettings, now: float) -> AccessToken:
         ticket = self._tickets.get_ticket(component.component_appid)
         if ticket is None or not ticket.is_valid(now):
             raise TicketMissing("no valid component_verify_ticket yet")
@@ -92,6 +110,15 @@ class ComponentTokenService:
         logger.info("component token refreshed", extra={"expires_at": token.expires_at})
         metrics.add_metric(name="ComponentTokenRefreshed", unit=MetricUnit.Count, value=1)
         return token
+
+
+def too_young(token: AccessToken, now: float) -> bool:
+    """A reported token too young to have been superseded: the stored one is the answer, no call."""
+    if too_young_to_refresh(token, now):
+        logger.warning("rejected token too young to refresh; answered with the stored one")
+        metrics.add_metric(name="RefreshRefusedTooYoung", unit=MetricUnit.Count, value=1)
+        return True
+    return False
 
 
 def _lease(component_appid: str) -> str:

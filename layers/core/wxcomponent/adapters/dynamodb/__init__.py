@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from wxcomponent.adapters.dynamodb.code_claims import CodeClaimTable
+from wxcomponent.adapters.dynamodb.failures import RefreshFailureTable
 from wxcomponent.adapters.dynamodb.grants import GrantTable
 from wxcomponent.adapters.dynamodb.leases import LeaseTable
 from wxcomponent.adapters.dynamodb.profiles import ProfileTable
@@ -21,6 +22,7 @@ __all__ = [
     "LeaseTable",
     "MessageReceiptTable",
     "ProfileTable",
+    "RefreshFailureTable",
     "Table",
     "Tables",
     "TicketTable",
@@ -39,6 +41,7 @@ class Tables:
     code_claims: CodeClaimTable
     leases: LeaseTable
     receipts: MessageReceiptTable
+    failures: RefreshFailureTable
 
     @classmethod
     def on(cls, table: Table) -> Tables:
@@ -50,4 +53,5 @@ class Tables:
             CodeClaimTable(table),
             LeaseTable(table),
             MessageReceiptTable(table),
+            RefreshFailureTable(table),
         )
