@@ -245,3 +245,15 @@ def test_a_refresh_failure_is_remembered_until_its_retry_after(stores: Stores) -
     unavailable = RefreshFailure("UpstreamUnavailable", None, "api_authorizer_token: HTTP 502", NOW + 10)
     failures.remember_failure("AUTHORIZER#wx1", unavailable)
     assert failures.recent_failure("AUTHORIZER#wx1", NOW) == unavailable
+
+
+def test_an_authorizers_grant_and_token_are_read_together(stores: Stores) -> None:
+    assert stores.authorizers.read_authorizer(A) == (None, None)
+    stores.grants.save_grant(grant(), refresh_due=NOW)
+    token = AccessToken(A, "token-a", NOW, NOW + 7140)
+    stores.tokens.save_authorizer_token(token)
+    assert stores.authorizers.read_authorizer(A) == (stores.grants.get_grant(A), token)
+    stores.grants.revoke_grant(A, NOW + 1)
+    revoked, still_stored = stores.authorizers.read_authorizer(A)
+    assert revoked is not None and revoked.status == REVOKED and still_stored == token
+    assert stores.authorizers.read_authorizer(B) == (None, None)

@@ -249,6 +249,17 @@ class MemoryRefreshFailures:
         return failure if failure is not None and failure.until > now else None
 
 
+class MemoryAuthorizers:
+    """`AuthorizerReader` over the fakes' grants and tokens."""
+
+    def __init__(self, grants: MemoryGrants, tokens: MemoryTokens) -> None:
+        self._grants = grants
+        self._tokens = tokens
+
+    def read_authorizer(self, authorizer_appid: str) -> tuple[Grant | None, AccessToken | None]:
+        return self._grants.grants.get(authorizer_appid), self._tokens.authorizer.get(authorizer_appid)
+
+
 @dataclass
 class MemoryStores:
     """Every store, in memory: what `Container(settings, stores=MemoryStores())` runs on."""
@@ -261,6 +272,10 @@ class MemoryStores:
     leases: MemoryLeases = field(default_factory=MemoryLeases)
     receipts: MemoryMessageReceipts = field(default_factory=MemoryMessageReceipts)
     failures: MemoryRefreshFailures = field(default_factory=MemoryRefreshFailures)
+    authorizers: MemoryAuthorizers = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.authorizers = MemoryAuthorizers(self.grants, self.tokens)
 
 
 class MemoryPublisher:

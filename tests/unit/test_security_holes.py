@@ -3,6 +3,9 @@ tests/integration/test_security.py)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import pytest
 
 from tests.support.fakes import MemoryTicketStore
@@ -149,3 +152,38 @@ def test_a_failed_authorizer_refresh_is_remembered_per_authorizer() -> None:
             world.wx.authorizer_tokens.token(MERCHANT)
     assert world.wechat.calls["api_authorizer_token"] == 1
     assert world.wx.authorizer_tokens.token("wx0000000000000001")  # another authorizer is not affected
+
+
+# -- hole 8: revocation is immediate for vending ------------------------------------------------------------
+
+
+def test_after_the_unauthorized_push_no_container_vends_the_authorizers_token() -> None:
+    world = World()
+    world.authorize()
+    vendor = world.wx.vendor
+    first = vendor.answer({"kind": "authorizer", "appid": MERCHANT})
+    assert first.status == 200
+    assert vendor.answer({"kind": "authorizer", "appid": MERCHANT}).body == first.body  # warm
+    world.wx.authorizations.revoke(MERCHANT, int(world.now) + 1)
+    refused = vendor.answer({"kind": "authorizer", "appid": MERCHANT})
+    assert refused.status == 404 and refused.body["error"]["code"] == "not_authorized"
+
+
+def test_an_authorizer_vend_reads_grant_and_token_in_one_request() -> None:
+    world = World()
+    world.authorize()
+    reads: list[str] = []
+
+    def counted(name: str, read: Callable[..., Any]) -> Callable[..., Any]:
+        def count(*args: Any) -> Any:
+            reads.append(name)
+            return read(*args)
+
+        return count
+
+    stores = world.stores
+    stores.grants.get_grant = counted("get_grant", stores.grants.get_grant)  # type: ignore[method-assign]
+    stores.tokens.get_authorizer_token = counted("get_authorizer_token", stores.tokens.get_authorizer_token)  # type: ignore[method-assign]
+    stores.authorizers.read_authorizer = counted("read_authorizer", stores.authorizers.read_authorizer)  # type: ignore[method-assign]
+    assert world.wx.vendor.answer({"kind": "authorizer", "appid": MERCHANT}).status == 200
+    assert reads == ["read_authorizer"]

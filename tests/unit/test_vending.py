@@ -183,14 +183,16 @@ def test_success_body_is_the_contract(h: Harness) -> None:
     assert body["kind"] == "authorizer" and body["appid"] == ACCOUNT and isinstance(body["expires_at"], int)
 
 
-def test_a_second_vend_is_answered_from_memory(h: Harness) -> None:
-    first = h.vend(kind="authorizer", appid=ACCOUNT)
+def test_a_second_component_vend_is_answered_from_memory_and_authorizer_vends_never_are(h: Harness) -> None:
+    first = h.vend(kind="component")
     h.clock.now += 30
-    assert h.vend(kind="authorizer", appid=ACCOUNT) == first
+    assert h.vend(kind="component") == first
     assert len(h.issuer.calls) == 1
-    # The memory is per (kind, appid): the component token is another entry.
-    h.vend(kind="component")
-    assert len(h.issuer.calls) == 2
+    # Authorizer tokens are never served from memory: a revocation must stop them at once, and
+    # the service reads grant and token in one request anyway (issue 10).
+    h.vend(kind="authorizer", appid=ACCOUNT)
+    h.vend(kind="authorizer", appid=ACCOUNT)
+    assert len(h.issuer.calls) == 3
 
 
 def test_memory_answers_only_with_min_validity_plus_the_safety_margin() -> None:
@@ -218,11 +220,11 @@ def test_memory_ages_out_after_its_ttl(h: Harness) -> None:
 
 
 def test_an_invalid_token_bypasses_memory_and_its_replacement_is_remembered(h: Harness) -> None:
-    old = h.vend(kind="authorizer", appid=ACCOUNT)["access_token"]
-    replaced = h.vend(kind="authorizer", appid=ACCOUNT, invalid_token=old)
+    old = h.vend(kind="component")["access_token"]
+    replaced = h.vend(kind="component", invalid_token=old)
     assert replaced["access_token"] != old
-    assert h.issuer.calls[-1] == ("authorizer.replace_rejected", ACCOUNT, old, 300)
-    again = h.vend(kind="authorizer", appid=ACCOUNT)
+    assert h.issuer.calls[-1] == ("component.replace_rejected", old, 300)
+    again = h.vend(kind="component")
     assert again["access_token"] == replaced["access_token"]
     assert len(h.issuer.calls) == 2  # the replacement came from memory
 
@@ -360,7 +362,7 @@ def test_every_vend_is_audited_once_without_the_token(h: Harness, caplog: pytest
     summary = [(r["caller"], r["kind"], r["appid"], r["outcome"], r["from_memory"]) for r in lines]
     assert summary == [
         (caller, "authorizer", ACCOUNT, "ok", False),
-        (caller, "authorizer", ACCOUNT, "ok", True),
+        (caller, "authorizer", ACCOUNT, "ok", False),  # authorizer tokens: never from memory
         (caller, "authorizer", ACCOUNT, "ok", False),
         (caller, "authorizer", OTHER, "not_authorized", False),
         (caller, "authorizer", None, "bad_request", False),

@@ -170,6 +170,7 @@ class Container:
         return AuthorizerTokenService(
             self.grants,
             self.tokens,
+            self.stores.authorizers,
             self.leases,
             self.stores.failures,
             self.wechat,

@@ -144,6 +144,12 @@ class LeaseStore(Protocol):
         ...
 
 
+class AuthorizerReader(Protocol):
+    def read_authorizer(self, authorizer_appid: str) -> tuple[Grant | None, AccessToken | None]:
+        """The authorizer's grant and token together, in one request, read consistently."""
+        ...
+
+
 class RefreshFailures(Protocol):
     """Refreshes WeChat refused, per lease name (`COMPONENT#…`, `AUTHORIZER#…`), until their retry-after."""
 
@@ -261,6 +267,9 @@ class Stores(Protocol):
 
     @property
     def failures(self) -> RefreshFailures: ...
+
+    @property
+    def authorizers(self) -> AuthorizerReader: ...
 
 
 class Authorizations(Protocol):

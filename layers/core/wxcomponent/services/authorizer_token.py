@@ -26,6 +26,7 @@ from wxcomponent.domain.wechat import (
 )
 from wxcomponent.observability import MetricUnit, logger, metrics, tracer
 from wxcomponent.ports import (
+    AuthorizerReader,
     EventPublisher,
     GrantStore,
     LeaseStore,
@@ -48,6 +49,7 @@ class AuthorizerTokenService:
         self,
         grants: GrantStore,
         tokens: TokenStore,
+        authorizers: AuthorizerReader,
         leases: LeaseStore,
         failures: RefreshFailures,
         api: WeChatApi,
@@ -61,6 +63,7 @@ class AuthorizerTokenService:
     ) -> None:
         self._grants = grants
         self._tokens = tokens
+        self._authorizers = authorizers
         self._failures = failures
         self._api = api
         self._component_tokens = component_tokens
@@ -71,8 +74,12 @@ class AuthorizerTokenService:
         self._margin = refresh_margin
 
     def token(self, authorizer_appid: str, min_validity: float = 300) -> AccessToken:
-        """A token valid for at least `min_validity` seconds (or the freshest WeChat gives)."""
-        self._active_grant(authorizer_appid)
+        """A token valid for at least `min_validity` seconds (or the freshest WeChat gives). The
+        grant and the token are read in one request: a vend is one round trip, and it always sees
+        a revocation."""
+        stored = self._active(authorizer_appid)
+        if stored is not None and stored.valid_for(min_validity, self._clock()):
+            return stored
 
         def current() -> AccessToken | None:
             stored = self._tokens.get_authorizer_token(authorizer_appid)
@@ -82,7 +89,7 @@ class AuthorizerTokenService:
 
     def replace_rejected(self, authorizer_appid: str, rejected: str, min_validity: float = 0) -> AccessToken:
         """Compare-and-refresh: refreshes only if `rejected` is still the stored token."""
-        self._active_grant(authorizer_appid)
+        self._active(authorizer_appid)
 
         def current() -> AccessToken | None:
             stored = self._tokens.get_authorizer_token(authorizer_appid)
@@ -203,6 +210,13 @@ class AuthorizerTokenService:
             self._publish(
                 EVENT_REVOKED, {"authorizer_appid": grant.authorizer_appid, "revoked_at": now, "errcode": 61003}
             )
+
+    def _active(self, authorizer_appid: str) -> AccessToken | None:
+        """The stored token of an authorizer whose grant is active; NotAuthorized otherwise."""
+        grant, token = self._authorizers.read_authorizer(authorizer_appid)
+        if grant is None or not grant.active:
+            raise NotAuthorized("the authorizer is unknown or no longer authorized")
+        return token
 
     def _active_grant(self, authorizer_appid: str) -> Grant:
         grant = self._grants.get_grant(authorizer_appid)

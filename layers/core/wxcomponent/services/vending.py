@@ -171,6 +171,10 @@ class TokenVendor:
             self._memory.clear()
 
     def _token(self, key: tuple[str, str], request: VendRequest) -> tuple[AccessToken, bool]:
+        if request.kind != COMPONENT:
+            # Never from memory: a revocation must stop vending at once, and reading it costs the
+            # same single request as reading the token (docs/SECURITY.md).
+            return self._fetch(request), False
         with self._lock:
             if request.invalid_token is not None:
                 self._memory.pop(key, None)

@@ -29,17 +29,7 @@ class GrantTable:
 
     def get_grant(self, authorizer_appid: str) -> Grant | None:
         item = self._table.get(authorizer_key(authorizer_appid), GRANT)
-        if item is None:
-            return None
-        return Grant(
-            authorizer_appid=authorizer_appid,
-            component_appid=item["component_appid"]["S"],
-            refresh_token=item.get("refresh_token", {}).get("S", ""),
-            func_info=tuple(int(n) for n in item.get("func_info", {}).get("NS", [])),
-            status=item["status"]["S"],
-            authorized_at=int(item["authorized_at"]["N"]),
-            updated_at=int(item["updated_at"]["N"]),
-        )
+        return None if item is None else grant_from_item(authorizer_appid, item)
 
     def save_grant(self, grant: Grant, refresh_due: int) -> bool:
         """Writes an authorization's grant unless a later authorization is already stored. Never a
@@ -154,3 +144,15 @@ class GrantTable:
             {":authorized": {"S": AUTHORIZED}, **values},
             _STATUS,
         )
+
+
+def grant_from_item(authorizer_appid: str, item: dict[str, Any]) -> Grant:
+    return Grant(
+        authorizer_appid=authorizer_appid,
+        component_appid=item["component_appid"]["S"],
+        refresh_token=item.get("refresh_token", {}).get("S", ""),
+        func_info=tuple(int(n) for n in item.get("func_info", {}).get("NS", [])),
+        status=item["status"]["S"],
+        authorized_at=int(item["authorized_at"]["N"]),
+        updated_at=int(item["updated_at"]["N"]),
+    )

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from wxcomponent.adapters.dynamodb.keys import TOKEN, authorizer_key, component_key
 from wxcomponent.adapters.dynamodb.table import Table
 from wxcomponent.domain.tokens import AccessToken
@@ -29,9 +31,7 @@ class TokenTable:
 
     def _get(self, pk: str, owner: str) -> AccessToken | None:
         item = self._table.get(pk, TOKEN)
-        if item is None:
-            return None
-        return AccessToken(owner, item["access_token"]["S"], int(item["issued_at"]["N"]), int(item["expires_at"]["N"]))
+        return None if item is None else token_from_item(owner, item)
 
     def _save(self, pk: str, token: AccessToken) -> bool:
         item = {
@@ -46,3 +46,7 @@ class TokenTable:
         return self._table.put_if(
             item, "attribute_not_exists(pk) OR issued_at <= :issued_at", {":issued_at": {"N": str(token.issued_at)}}
         )
+
+
+def token_from_item(owner: str, item: dict[str, Any]) -> AccessToken:
+    return AccessToken(owner, item["access_token"]["S"], int(item["issued_at"]["N"]), int(item["expires_at"]["N"]))
