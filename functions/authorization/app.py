@@ -21,7 +21,6 @@ from wxcomponent.web import pages
 
 START_PATH = "/wechat/authorize"
 CALLBACK_PATH = "/wechat/authorize/callback"
-NO_STORE = {"Cache-Control": "no-store"}
 MOBILE_MARKERS = ("MicroMessenger", "Mobile", "Android", "iPhone", "iPad")
 
 app = APIGatewayHttpResolver()
@@ -34,7 +33,7 @@ def start() -> Response[str]:
     mobile = any(marker in (app.current_event.headers.get("user-agent") or "") for marker in MOBILE_MARKERS)
     link = wx.authorizations.link(request, _origin() + CALLBACK_PATH, mobile=mobile)
     html = pages.start_page(wx.settings.product_name, request.auth_type, link.url, mobile=mobile)
-    return Response(200, content_types.TEXT_HTML, html, NO_STORE)
+    return Response(200, content_types.TEXT_HTML, html, _headers())
 
 
 @app.get(CALLBACK_PATH)
@@ -48,16 +47,25 @@ def callback() -> Response[str]:
     if vendor:
         separator = "&" if "?" in vendor else "?"
         location = f"{vendor}{separator}{urlencode({'authorizer_appid': result.authorizer_appid})}"
-        return Response(302, content_types.TEXT_HTML, "", {"Location": location, **NO_STORE})
+        return Response(302, content_types.TEXT_HTML, "", {"Location": location, **_headers()})
     html = pages.result_page(wx.settings.product_name, result.authorizer_appid, result.profile)
-    return Response(200, content_types.TEXT_HTML, html, NO_STORE)
+    return Response(200, content_types.TEXT_HTML, html, _headers())
 
 
 @app.exception_handler(Exception)  # type: ignore[untyped-decorator]  # Powertools leaves it untyped
 def handle_error(error: Exception) -> Response[str]:
     """Every failure is a page with a way to start again (rendered by `web.pages`)."""
     status, html = pages.error_page_for(error, retry_url=_origin() + START_PATH)
-    return Response(status, content_types.TEXT_HTML, html, NO_STORE)
+    return Response(status, content_types.TEXT_HTML, html, _headers())
+
+
+def _headers() -> dict[str, str]:
+    """The pages' headers; locally the sandbox serves avatars over http, so its origin is allowed."""
+    try:
+        mp_base = container().settings.mp_base
+    except ConfigurationError:
+        mp_base = ""
+    return pages.page_headers(mp_base if mp_base.startswith("http://") else "")
 
 
 def _origin() -> str:

@@ -27,13 +27,19 @@ def raw_body(body: str | None, is_base64_encoded: bool) -> bytes:
 
 
 def error_response(error: Exception) -> Response[str]:
-    """A short plain-text answer; 4xx for what the caller did, 500 for the rest (logged)."""
+    """A short plain-text answer: for a 4xx, what the caller got wrong (our own words); for a 5xx,
+    only a reference, since the reason may hold WeChat's errmsg (a 61004 names our egress IP)."""
+    headers = {"X-Content-Type-Options": "nosniff"}
+    reference = logger.get_correlation_id() or "-"
     if isinstance(error, WxComponentError):
         status = http_status(error)
+        extra = {"error": type(error).__name__, "reason": error.message, "errcode": error.errcode}
         if status >= 500:
-            logger.error("request failed", extra={"error": type(error).__name__, "reason": error.message})
-        else:
-            logger.warning("request refused", extra={"error": type(error).__name__, "reason": error.message})
-        return Response(status, content_types.TEXT_PLAIN, f"{error.code}: {error.message}")
+            logger.error("request failed", extra=extra)
+            return Response(
+                status, content_types.TEXT_PLAIN, f"{error.code}: see the log, reference {reference}", headers
+            )
+        logger.warning("request refused", extra=extra)
+        return Response(status, content_types.TEXT_PLAIN, f"{error.code}: {error.message}", headers)
     logger.exception("unexpected error")
-    return Response(500, content_types.TEXT_PLAIN, "internal: unexpected error")
+    return Response(500, content_types.TEXT_PLAIN, f"internal: see the log, reference {reference}", headers)

@@ -5,6 +5,8 @@ Everything that comes from a request or from WeChat is escaped; pages carry no s
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from html import escape
 
 from wxcomponent.domain.errors import WxComponentError, http_status
@@ -77,32 +79,74 @@ def result_page(product: str, authorizer_appid: str, profile: Profile | None) ->
     )
 
 
-def error_page(title: str, message: str, *, retry_url: str) -> str:
+def error_page(title: str, message: str, *, retry_url: str, reference: str = "") -> str:
+    shown = f'<p class="muted">Reference 编号: <span id="reference">{escape(reference)}</span></p>' if reference else ""
     return _page(
         title,
         f'<div class="error"><h1>{escape(title)}</h1><p id="message">{escape(message)}</p>'
-        f'<a id="start-again" class="button" href="{escape(retry_url, quote=True)}">Start again 重新授权</a></div>',
+        f'<a id="start-again" class="button" href="{escape(retry_url, quote=True)}">Start again 重新授权</a>'
+        f"{shown}</div>",
         page_id="failure",
     )
 
 
+# What a merchant reads for each status: our words only, never WeChat's errmsg (a 61004 names our
+# egress IP) nor our own reasons, which go to the log under the same reference.
+_FAILURES = {
+    400: (
+        "Invalid link 链接无效",
+        "This link is incomplete or no longer valid. Please start again. 链接不完整或已失效，请重新开始。",
+    ),
+    503: (
+        "Not ready yet 暂不可用",
+        "Authorization is not available yet. Please try again in a few minutes. 授权暂不可用，请几分钟后再试。",
+    ),
+}
+_SOMETHING_WRONG = ("Something went wrong 出错了", "Please try again in a moment. 请稍后再试。")
+
+
 def error_page_for(error: Exception, *, retry_url: str) -> tuple[int, str]:
-    """The one rendering of a failure on the merchant's pages: its status and a page with a way to
-    start again, never a stack trace. Logged here, with the reason the page leaves out."""
+    """The one rendering of a failure on the merchant's pages: its status, and a page in our words
+    with a way to start again and a reference to find the details in the log."""
+    reference = logger.get_correlation_id() or ""
     if isinstance(error, AuthorizationCodeRejected):
         logger.warning("authorization code refused", extra={"errcode": error.errcode})
         html = error_page(
             "This authorization link has expired 授权已失效",
-            "The code WeChat gave back has expired or was already used. Please start again.",
+            "The code WeChat gave back has expired or was already used. Please start again."
+            " 授权码已过期或已被使用，请重新授权。",
             retry_url=retry_url,
+            reference=reference,
         )
         return 400, html
     if isinstance(error, WxComponentError):
         status = http_status(error)
         (logger.warning if status < 500 else logger.error)(
-            "authorization page failed", extra={"error": type(error).__name__, "reason": error.message}
+            "authorization page failed",
+            extra={"error": type(error).__name__, "reason": error.message, "errcode": error.errcode},
         )
-        titles = {400: "Invalid request 请求无效", 503: "Not ready yet 暂不可用"}
-        return status, error_page(titles.get(status, "Something went wrong 出错了"), error.message, retry_url=retry_url)
+        title, message = _FAILURES.get(status, _SOMETHING_WRONG)
+        return status, error_page(title, message, retry_url=retry_url, reference=reference)
     logger.exception("unexpected error")
-    return 500, error_page("Something went wrong 出错了", "Please try again in a moment.", retry_url=retry_url)
+    return 500, error_page(*_SOMETHING_WRONG, retry_url=retry_url, reference=reference)
+
+
+_STYLE_HASH = "sha256-" + base64.b64encode(hashlib.sha256(_STYLE.encode("utf-8")).digest()).decode("ascii")
+
+
+def page_headers(image_origin: str = "") -> dict[str, str]:
+    """Every page's headers: nothing but our one stylesheet and images may load, no frame may hold
+    the page, no Referer leaves it (the result URL carries `auth_code`; the start link sets its own
+    `referrerpolicy="origin"` for WeChat's check), no sniffing, no caching. `image_origin` adds a
+    non-https origin for avatars (the local sandbox)."""
+    images = "https: data:" + (f" {image_origin}" if image_origin else "")
+    policy = (
+        f"default-src 'none'; style-src '{_STYLE_HASH}'; img-src {images}; "
+        "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    )
+    return {
+        "Cache-Control": "no-store",
+        "Content-Security-Policy": policy,
+        "Referrer-Policy": "no-referrer",
+        "X-Content-Type-Options": "nosniff",
+    }
