@@ -6,14 +6,17 @@ exchanges the code WeChat hands back and shows who was authorized (or redirects 
 
 from __future__ import annotations
 
+import time
 from typing import Any
 from urllib.parse import urlencode
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.shared.cookies import Cookie, SameSite
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from wxcomponent.bootstrap import container
+from wxcomponent.domain.binding import STATE_COOKIE, STATE_LIFETIME, check_same_browser, new_state, vendor_redirect
 from wxcomponent.domain.errors import BadRequest, ConfigurationError
 from wxcomponent.observability import logger, metrics, tracer
 from wxcomponent.services.authorization import AuthorizationRequest
@@ -31,25 +34,33 @@ def start() -> Response[str]:
     wx = container()
     request = AuthorizationRequest.from_query(app.current_event.query_string_parameters or {})
     mobile = any(marker in (app.current_event.headers.get("user-agent") or "") for marker in MOBILE_MARKERS)
-    link = wx.authorizations.link(request, _origin() + CALLBACK_PATH, mobile=mobile)
+    state = new_state()  # this browser's, in a cookie and in redirect_uri (domain/binding.py)
+    back = {"state": state, **({"vendor_state": request.state} if request.state else {})}
+    link = wx.authorizations.link(request, f"{_origin()}{CALLBACK_PATH}?{urlencode(back)}", mobile=mobile)
     html = pages.start_page(wx.settings.product_name, request.auth_type, link.url, mobile=mobile)
-    return Response(200, content_types.TEXT_HTML, html, _headers())
+    return Response(200, content_types.TEXT_HTML, html, _headers(), cookies=[_state_cookie(state)])
 
 
 @app.get(CALLBACK_PATH)
 def callback() -> Response[str]:
     wx = container()
-    auth_code = (app.current_event.query_string_parameters or {}).get("auth_code", "")
+    query = app.current_event.query_string_parameters or {}
+    check_same_browser(query.get("state", ""), _cookie(STATE_COOKIE))  # before anything reaches WeChat
+    auth_code = query.get("auth_code", "")
     if not auth_code:
         raise BadRequest("the callback carries no auth_code")
     result = wx.authorizations.complete(auth_code)
+    used = [_state_cookie("")]  # a state serves one authorization
     vendor = wx.settings.authorized_redirect_url
     if vendor:
-        separator = "&" if "?" in vendor else "?"
-        location = f"{vendor}{separator}{urlencode({'authorizer_appid': result.authorizer_appid})}"
-        return Response(302, content_types.TEXT_HTML, "", {"Location": location, **_headers()})
+        key = wx.component().authorized_redirect_key
+        location = vendor_redirect(vendor, result.authorizer_appid, query.get("vendor_state", ""), key, time.time())
+        return Response(302, content_types.TEXT_HTML, "", {"Location": location, **_headers()}, cookies=used)
+    # This browser started this authorization (its one-use state matched), so it is shown the
+    # account even when WeChat's push exchanged the code first. A replayed link has no state cookie
+    # and never gets this far.
     html = pages.result_page(wx.settings.product_name, result.authorizer_appid, result.profile)
-    return Response(200, content_types.TEXT_HTML, html, _headers())
+    return Response(200, content_types.TEXT_HTML, html, _headers(), cookies=used)
 
 
 @app.exception_handler(Exception)  # type: ignore[untyped-decorator]  # Powertools leaves it untyped
@@ -57,6 +68,28 @@ def handle_error(error: Exception) -> Response[str]:
     """Every failure is a page with a way to start again (rendered by `web.pages`)."""
     status, html = pages.error_page_for(error, retry_url=_origin() + START_PATH)
     return Response(status, content_types.TEXT_HTML, html, _headers())
+
+
+def _state_cookie(state: str) -> Cookie:
+    """HttpOnly (no script reads it), Secure, SameSite=Lax (sent on WeChat's top-level redirect
+    back to us, never on a cross-site subrequest); an empty value clears it."""
+    return Cookie(
+        name=STATE_COOKIE,
+        value=state,
+        path=START_PATH,
+        secure=True,
+        http_only=True,
+        same_site=SameSite.LAX_MODE,
+        max_age=STATE_LIFETIME if state else 0,
+    )
+
+
+def _cookie(name: str) -> str:
+    for cookie in app.current_event.cookies or []:
+        key, _, value = cookie.partition("=")
+        if key.strip() == name:
+            return value.strip()
+    return ""
 
 
 def _headers() -> dict[str, str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -12,6 +13,7 @@ import pytest
 
 from infra.local.emulator import Emulator
 from tests.integration.conftest import World
+from tests.support.browser import Browser
 from tests.support.graph import graph
 from tests.support.pushes import APPID
 from wxcomponent.adapters.dynamodb.keys import authorizer_key
@@ -63,7 +65,15 @@ def test_the_start_page_links_to_the_pc_page_with_a_fresh_pre_auth_code(world: W
     query = {k: v[0] for k, v in parse_qs(link.query).items()}
     assert query["component_appid"] == APPID
     assert query["pre_auth_code"].startswith("preauthcode@@@")
-    assert query["redirect_uri"] == f"{world.gateway.url}/wechat/authorize/callback"
+    # The way back carries this browser's state, the same as the HttpOnly cookie the page sets.
+    back = urlsplit(query["redirect_uri"])
+    assert f"{back.scheme}://{back.netloc}{back.path}" == f"{world.gateway.url}/wechat/authorize/callback"
+    state = parse_qs(back.query)["state"][0]
+    assert re.fullmatch(r"[A-Za-z0-9_-]{32}", state)
+    cookie = page.headers["Set-Cookie"]
+    assert cookie.startswith(f"wxcomponent_state={state};")
+    for attribute in ("HttpOnly", "Secure", "SameSite=Lax", "Path=/wechat/authorize"):
+        assert attribute in cookie
     assert query["auth_type"] == "1"
     assert world.calls("api_create_preauthcode") == 1
 
@@ -111,9 +121,16 @@ def test_push_then_callback_store_one_grant_and_call_query_auth_once(
     assert grant["status"]["S"] == AUTHORIZED and grant["refresh_token"]["S"]
     assert "ttl" not in grant  # losing it means the merchant must authorize again
     assert "ttl" in items["TOKEN"]
-    page = get(world, f"/wechat/authorize/callback?auth_code={quote(authorized['auth_code'])}&expires_in=3600")
+    browser = Browser(world)
+    browser.start()
+    page = browser.callback(authorized["auth_code"])
     assert page.status == 200
+    # The push exchanged it first; this browser started it (its state matched), so it sees its account.
     assert items["PROFILE"]["nick_name"]["S"] in page.data.decode()
+    replayed = Browser(world).callback(authorized["auth_code"])  # the same link elsewhere: no state
+    assert replayed.status == 400 and items["PROFILE"]["nick_name"]["S"] not in replayed.data.decode()
+    again = browser.callback(authorized["auth_code"])  # the same browser again: the state was one-use
+    assert again.status == 400
     assert items_of(emulator, table, ACCOUNT)["GRANT"] == grant
     assert world.calls("api_query_auth") == 1
 
@@ -152,8 +169,10 @@ def test_a_revoke_marks_the_grant_and_removes_the_tokens(world: World, emulator:
 def test_an_expired_code_is_a_clear_page_with_a_way_back(quiet_world: World, emulator: Emulator, table: str) -> None:
     quiet_world.push_ticket_to_table()
     code = quiet_world.control("POST", "authorize", {"appid": ACCOUNT})["auth_code"]
+    browser = Browser(quiet_world)
+    browser.start()
     quiet_world.control("POST", "clock", {"advance": 3601})
-    page = get(quiet_world, f"/wechat/authorize/callback?auth_code={quote(code)}")
+    page = browser.callback(code)
     assert page.status == 400
     html = page.data.decode()
     assert "expired" in html and f'href="{quiet_world.gateway.url}/wechat/authorize"' in html
@@ -206,5 +225,7 @@ def test_a_bad_setting_is_refused_before_the_single_use_code_is_spent(
     assert refused.status == 500
     assert quiet_world.calls("api_query_auth") == 0
     monkeypatch.setenv("REFRESH_MARGIN_SECONDS", "1200")
-    page = get(quiet_world, f"/wechat/authorize/callback?auth_code={quote(code)}")
+    browser = Browser(quiet_world)
+    browser.start()
+    page = browser.callback(code)
     assert page.status == 200 and graph().grants.get_grant(ACCOUNT) is not None

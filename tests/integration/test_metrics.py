@@ -7,13 +7,14 @@ from __future__ import annotations
 import json
 import time
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 import pytest
 
 from infra.local.gateway import FakeLambdaContext
 from tests.conftest import World
 from tests.integration.conftest import load_function
+from tests.support.browser import Browser
 from tests.support.pushes import account_message_xml, signed_message, signed_push, ticket_xml
 from wxcomponent.observability import metrics
 
@@ -55,9 +56,9 @@ def test_component_events_counts_the_stored_ticket(world: World, capsys: pytest.
 def test_authorization_counts_the_stored_authorization(quiet_world: World, capsys: pytest.CaptureFixture[str]) -> None:
     quiet_world.push_ticket_to_table()
     code = quiet_world.control("POST", "authorize", {"appid": "wx570bc396a51b8ff8"})["auth_code"]
-    page = quiet_world.http.request(
-        "GET", f"{quiet_world.gateway.url}/wechat/authorize/callback?auth_code={quote(code)}"
-    )
+    browser = Browser(quiet_world)
+    browser.start()
+    page = browser.callback(code)
     assert page.status == 200
     assert emf(capsys.readouterr().out)["AuthorizationStored"] == 1
 

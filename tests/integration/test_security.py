@@ -5,10 +5,17 @@ from __future__ import annotations
 import re
 import time
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import pytest
 
 from tests.conftest import World
+from tests.support.browser import Browser
+from tests.support.graph import graph
 from tests.support.pushes import event_xml, signed_push
+from wxcomponent.client import RedirectRejected, verify_authorized_redirect
+
+ACCOUNT = "wx570bc396a51b8ff8"
 
 
 def get(world: World, path: str, **headers: str) -> Any:
@@ -57,3 +64,73 @@ def test_a_push_url_failure_gives_the_caller_no_detail(quiet_world: World) -> No
     )
     body = answer.data.decode()
     assert answer.status >= 500 and "61004" not in body and "errmsg" not in body and "query_auth" not in body
+
+
+# -- hole 1: the callback belongs to the browser that started; the vendor can verify the redirect --------
+
+
+def test_a_callback_not_started_in_this_browser_is_refused_before_wechat(quiet_world: World) -> None:
+    quiet_world.push_ticket_to_table()
+    code = quiet_world.control("POST", "authorize", {"appid": ACCOUNT})["auth_code"]
+    victim, attacker = Browser(quiet_world), Browser(quiet_world)
+    victim.start()
+    attacker.start()
+    attempts = [
+        get(quiet_world, f"/wechat/authorize/callback?{urlencode({'auth_code': code})}"),  # no state at all
+        get(quiet_world, f"/wechat/authorize/callback?{urlencode({**attacker.callback_query, 'auth_code': code})}"),
+        # login CSRF: the attacker's state and code, in the victim's browser (the victim's cookie)
+        victim.get(f"/wechat/authorize/callback?{urlencode({**attacker.callback_query, 'auth_code': code})}"),
+    ]
+    assert [page.status for page in attempts] == [400, 400, 400]
+    assert quiet_world.calls("api_query_auth") == 0  # refused before anything reached WeChat
+    assert victim.callback(code).status == 200  # the real flow still works
+
+
+def test_junk_codes_cost_wechat_nothing(quiet_world: World) -> None:
+    quiet_world.push_ticket_to_table()
+    browser = Browser(quiet_world)
+    for junk in ("x", "not-a-code", "preauthcode@@@abc", "queryauthcode@@@"):
+        browser.start()
+        assert browser.callback(junk).status == 400
+    assert quiet_world.calls("api_query_auth") == 0
+
+
+def test_the_vendor_redirect_carries_its_state_and_a_signature_it_verifies_offline(
+    quiet_world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key = "k" * 40
+    monkeypatch.setenv("AUTHORIZED_REDIRECT_URL", "https://saas.example/wechat/done?from=wx")
+    monkeypatch.setenv("WECHAT_AUTHORIZED_REDIRECT_KEY", key)
+    quiet_world.push_ticket_to_table()
+    code = quiet_world.control("POST", "authorize", {"appid": ACCOUNT})["auth_code"]
+    browser = Browser(quiet_world)
+    browser.start({"state": "user-42.session_7"})
+    answer = browser.callback(code)
+    assert answer.status == 302
+    location = urlsplit(answer.headers["Location"])
+    assert f"{location.scheme}://{location.netloc}{location.path}" == "https://saas.example/wechat/done"
+    query = {k: v[-1] for k, v in parse_qs(location.query).items()}
+    assert query["from"] == "wx"
+    proof = verify_authorized_redirect(query, key)
+    assert (proof.authorizer_appid, proof.state) == (ACCOUNT, "user-42.session_7")
+    for forged in ({**query, "authorizer_appid": "wx0123456789abcdef"}, {**query, "state": "user-43"}):
+        with pytest.raises(RedirectRejected):
+            verify_authorized_redirect(forged, key)
+    with pytest.raises(RedirectRejected):
+        verify_authorized_redirect(query, "another key entirely, also long enough")
+    with pytest.raises(RedirectRejected):
+        verify_authorized_redirect(query, key, now=int(query["expires"]) + 1)
+
+
+def test_without_a_signing_key_there_is_no_redirect_to_forge(
+    quiet_world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AUTHORIZED_REDIRECT_URL", "https://saas.example/wechat/done")
+    monkeypatch.delenv("WECHAT_AUTHORIZED_REDIRECT_KEY", raising=False)
+    quiet_world.push_ticket_to_table()
+    code = quiet_world.control("POST", "authorize", {"appid": ACCOUNT})["auth_code"]
+    browser = Browser(quiet_world)
+    browser.start()
+    answer = browser.callback(code)
+    assert answer.status == 500 and "Location" not in answer.headers
+    assert graph().grants.get_grant(ACCOUNT) is not None  # the grant is kept: only the redirect is withheld

@@ -38,8 +38,9 @@ _COMPONENT_FIELDS = {
     "WECHAT_COMPONENT_TOKEN": "token",
     "WECHAT_COMPONENT_AES_KEY": "encoding_aes_key",
     "WECHAT_COMPONENT_PREVIOUS_AES_KEY": "previous_encoding_aes_key",
+    "WECHAT_AUTHORIZED_REDIRECT_KEY": "authorized_redirect_key",
 }
-_OPTIONAL = {"previous_encoding_aes_key", "component_appsecret"}
+_OPTIONAL = {"previous_encoding_aes_key", "component_appsecret", "authorized_redirect_key"}
 _TABLE_RE = re.compile(r"[A-Za-z0-9_.-]{3,255}")
 _BUS_RE = re.compile(r"[A-Za-z0-9._/:-]{1,1600}")  # a bus name, or its ARN
 _URL_RE = re.compile(r"https?://[^\s/?#]+(/[^\s?#]*)?")
@@ -58,6 +59,7 @@ class ComponentSettings:
     token: str
     encoding_aes_key: str
     previous_encoding_aes_key: str = ""
+    authorized_redirect_key: str = ""  # signs the redirect to the vendor's page (domain/binding.py)
 
     def __repr__(self) -> str:  # never let a secret reach a log through a repr
         return f"ComponentSettings(component_appid={self.component_appid!r}, secrets=<redacted>)"

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from wxcomponent.domain.errors import MalformedMessage
 
-_INTEGER_RE = re.compile(r"[0-9]{1,12}")  # exact: '²'.isdigit() is true and int('²') raises
+_INTEGER_RE = re.compile(r"[0-9]{1,12}")  # exact: isdigit is true for '²', which int() refuses
 
 COMPONENT_VERIFY_TICKET = "component_verify_ticket"
 AUTHORIZED = "authorized"

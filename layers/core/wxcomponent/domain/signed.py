@@ -16,7 +16,7 @@ from wxcomponent.settings import ComponentSettings
 
 MAX_BODY_BYTES = 64 * 1024
 MAX_CLOCK_SKEW = 300  # seconds between the push's timestamp and now, either way
-# Exact patterns: str.isdigit() accepts '²', which int() then refuses with a 500.
+# Exact patterns: str's isdigit accepts '²', which int() then refuses with a 500.
 _TIMESTAMP_RE = re.compile(r"[0-9]{1,12}")
 _NONCE_RE = re.compile(r"[\x21-\x7e]{1,128}")
 

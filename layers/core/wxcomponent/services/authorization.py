@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
+from wxcomponent.domain.binding import VENDOR_STATE_RE
 from wxcomponent.domain.errors import BadRequest, WxComponentError
 from wxcomponent.domain.grants import AUTHORIZED, Grant, Profile, func_ids
 from wxcomponent.domain.tokens import AccessToken
@@ -34,11 +35,13 @@ from wxcomponent.services.component_token import ComponentTokenService
 from wxcomponent.settings import DEFAULT_MP_BASE, DEFAULT_OPEN_BASE, REFRESH_MARGIN, ComponentSettings
 
 AUTH_TYPES = frozenset({1, 2, 3, 4, 5, 6, 8})
-AUTH_TYPE_RE = re.compile(r"[0-9]{1,2}")  # exact: '²'.isdigit() is true and int('²') raises
+AUTH_TYPE_RE = re.compile(r"[0-9]{1,2}")  # exact: isdigit is true for '²', which int() refuses
 DEFAULT_AUTH_TYPE = 3
 APPID_RE = re.compile(r"wx[0-9a-f]{16}")
 CATEGORY_LIST_RE = re.compile(r"\d{1,4}(\|\d{1,4}){0,49}")
-AUTH_CODE_RE = re.compile(r"[\x21-\x7e]{1,512}")  # printable ASCII, no spaces
+# WeChat's codes read `queryauthcode@@@…` (docs/protocol.md §2): anything else is refused before any
+# call, so junk costs WeChat nothing.
+AUTH_CODE_RE = re.compile(r"queryauthcode@@@[\x21-\x7e]{1,496}")
 CLAIM_TTL = 30.0  # seconds a claimed code is ours before another may try it
 
 EVENT_AUTHORIZED = "authorized"
@@ -59,6 +62,7 @@ class AuthorizationRequest:
     auth_type: int = DEFAULT_AUTH_TYPE
     biz_appid: str = ""
     category_id_list: str = ""
+    state: str = ""  # the vendor's own, passed through to its page
 
     @classmethod
     def from_query(cls, query: Mapping[str, str]) -> AuthorizationRequest:
@@ -71,7 +75,10 @@ class AuthorizationRequest:
         categories = query.get("category_id_list", "")
         if categories and not CATEGORY_LIST_RE.fullmatch(categories):
             raise BadRequest("category_id_list must be ids separated by |")
-        return cls(int(raw_type), biz_appid, categories)
+        state = query.get("state", "")
+        if state and not VENDOR_STATE_RE.fullmatch(state):
+            raise BadRequest("state must be 1 to 128 of A-Z a-z 0-9 . _ ~ -")
+        return cls(int(raw_type), biz_appid, categories, state)
 
 
 @dataclass(frozen=True)
