@@ -243,3 +243,11 @@ def test_refresh_rate_and_looping_callers_have_alarms(transformed: dict[str, Any
         assert alarm["Namespace"] == "WxComponent"
         assert alarm["Dimensions"] == [{"Name": "service", "Value": "wxcomponent"}]
         assert alarm["ComparisonOperator"] == "GreaterThanThreshold" and alarm["TreatMissingData"] == "notBreaching"
+
+
+def test_every_route_is_throttled_and_the_pages_that_cost_wechat_calls_most(transformed: dict[str, Any]) -> None:
+    [stage] = resources_of_type(transformed, "AWS::ApiGatewayV2::Stage").values()
+    properties = stage["Properties"]
+    assert properties["DefaultRouteSettings"] == {"ThrottlingBurstLimit": 200, "ThrottlingRateLimit": 100}
+    for route in ("GET /wechat/authorize", "GET /wechat/authorize/callback"):
+        assert properties["RouteSettings"][route] == {"ThrottlingBurstLimit": 10, "ThrottlingRateLimit": 5}

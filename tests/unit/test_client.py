@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from infra.local.template import load_template
 from tests.support.clock import FakeClock
 from wxcomponent.client import TokenClient, TokenError
 
@@ -179,8 +180,12 @@ def test_the_lambda_client_is_created_lazily_with_bounded_timeouts(monkeypatch: 
     tokens.get_component_token()
     assert [service for service, _ in made] == ["lambda"]
     config = made[0][1]
-    assert (config.connect_timeout, config.read_timeout) == (2, 15)
-    assert config.retries == {"max_attempts": 3, "mode": "standard"}
+    # Suspected (issue 10): a read timeout shorter than the function's own (29 s) makes botocore
+    # invoke again while the first invocation still runs. The client now waits past the function's
+    # timeout, so a retry never overlaps the invocation it replaces.
+    function_timeout = load_template()["Resources"]["TokenVendingFunction"]["Properties"]["Timeout"]
+    assert config.connect_timeout == 2 and config.read_timeout > function_timeout
+    assert config.retries == {"total_max_attempts": 2, "mode": "standard"}
     assert fake.requests[0]["function"] == "token_vending"
 
 

@@ -14,7 +14,7 @@ from tests.unit.test_component_events import as_signed, service
 from tests.unit.test_token_services import MERCHANT, World
 from wxcomponent.domain.errors import BadRequest, MalformedMessage, NotAuthorized
 from wxcomponent.domain.grants import REVOKED
-from wxcomponent.domain.tokens import MIN_REFRESH_AGE
+from wxcomponent.domain.tokens import MIN_REFRESH_AGE, AccessToken
 from wxcomponent.domain.wechat import (
     AccountRevokedAuthorization,
     ConfigurationRejected,
@@ -187,3 +187,27 @@ def test_an_authorizer_vend_reads_grant_and_token_in_one_request() -> None:
     stores.authorizers.read_authorizer = counted("read_authorizer", stores.authorizers.read_authorizer)  # type: ignore[method-assign]
     assert world.wx.vendor.answer({"kind": "authorizer", "appid": MERCHANT}).status == 200
     assert reads == ["read_authorizer"]
+
+
+# -- suspicions: proven or disproven -------------------------------------------------------------------------
+
+
+def test_a_crash_after_wechat_rotated_the_refresh_token_never_loses_it() -> None:
+    """Suspected: a crash between saving the access token and the compare-and-set of the rotated
+    refresh token loses it. Proven; the rotated refresh token is now persisted first."""
+    world = World()
+    world.authorize()
+    world.wechat.rotate.add(MERCHANT)
+    world.now += 7200
+    save = world.stores.tokens.save_authorizer_token
+
+    def crash(token: AccessToken) -> bool:
+        raise RuntimeError("the container died here")
+
+    world.stores.tokens.save_authorizer_token = crash  # type: ignore[method-assign]
+    with pytest.raises(RuntimeError):
+        world.wx.authorizer_tokens.token(MERCHANT)
+    grant = world.stores.grants.get_grant(MERCHANT)
+    assert grant is not None and grant.refresh_token == world.wechat.refresh_tokens[MERCHANT]
+    world.stores.tokens.save_authorizer_token = save  # type: ignore[method-assign]
+    assert world.wx.authorizer_tokens.token(MERCHANT)  # and the next refresh uses it

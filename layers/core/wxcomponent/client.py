@@ -157,7 +157,9 @@ class TokenClient:
 def _config() -> Config:
     from botocore.config import Config  # noqa: PLC0415
 
-    return Config(connect_timeout=2, read_timeout=15, retries={"max_attempts": 3, "mode": "standard"})
+    # The read timeout outlasts the function's own (29 s), so botocore's one retry never runs beside
+    # the invocation it replaces; `total_max_attempts` counts the first try (`max_attempts` does not).
+    return Config(connect_timeout=2, read_timeout=32, retries={"total_max_attempts": 2, "mode": "standard"})
 
 
 def _text(body: object, key: str) -> str:

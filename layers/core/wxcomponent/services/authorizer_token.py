@@ -148,13 +148,14 @@ class AuthorizerTokenService:
             self._revoked(grant)
             raise NotAuthorized("the authorizer has revoked the authorization", errcode=exc.errcode) from exc
         now = int(self._clock())
-        token = AccessToken.issued(authorizer_appid, answer.authorizer_access_token, answer.expires_in, now)
-        self._tokens.save_authorizer_token(token)
-        # Persist every non-empty refresh token the answer carries; compare-and-set on the one we used.
+        # The refresh token first: it is the one thing a crash must never lose (the access token can
+        # be fetched again with it). Compare-and-set on the one we used.
         rotated = answer.authorizer_refresh_token
         if rotated and rotated != used and self._grants.update_refresh_token(authorizer_appid, used, rotated, now):
             logger.info("refresh token rotated and kept", extra={"authorizer_appid": authorizer_appid})
             metrics.add_metric(name="RefreshTokenRotated", unit=MetricUnit.Count, value=1)
+        token = AccessToken.issued(authorizer_appid, answer.authorizer_access_token, answer.expires_in, now)
+        self._tokens.save_authorizer_token(token)
         self._grants.set_refresh_due(authorizer_appid, token.expires_at - self._margin)
         logger.info("authorizer token refreshed", extra={"authorizer_appid": authorizer_appid})
         metrics.add_metric(name="AuthorizerTokenRefreshed", unit=MetricUnit.Count, value=1)
