@@ -8,10 +8,11 @@ from typing import Any
 
 import pytest
 
-from tests.support.fakes import MemoryTicketStore
+from tests.support.fakes import MemoryLeases, MemoryTicketStore
 from tests.support.pushes import APPID, event_xml, signed_push
 from tests.unit.test_component_events import as_signed, service
 from tests.unit.test_token_services import MERCHANT, World
+from wxcomponent.adapters.wechat_http import DEFAULT_TIMEOUT, WeChatHttpApi
 from wxcomponent.domain.errors import BadRequest, MalformedMessage, NotAuthorized
 from wxcomponent.domain.grants import REVOKED
 from wxcomponent.domain.tokens import MIN_REFRESH_AGE, AccessToken
@@ -24,6 +25,7 @@ from wxcomponent.domain.wechat import (
     UpstreamUnavailable,
 )
 from wxcomponent.services.authorization import AuthorizationRequest
+from wxcomponent.services.single_flight import SingleFlight
 
 NOW = 1_767_225_600
 
@@ -211,3 +213,15 @@ def test_a_crash_after_wechat_rotated_the_refresh_token_never_loses_it() -> None
     assert grant is not None and grant.refresh_token == world.wechat.refresh_tokens[MERCHANT]
     world.stores.tokens.save_authorizer_token = save  # type: ignore[method-assign]
     assert world.wx.authorizer_tokens.token(MERCHANT)  # and the next refresh uses it
+
+
+def test_a_lease_outlasts_the_slowest_refresh_it_guards() -> None:
+    """Suspected: the 30 s lease is shorter than a refresh's worst nested path, so a second holder
+    could start while the first still talks to WeChat. The longest path is four WeChat calls: the
+    component token (refreshed on the way), api_authorizer_token, one page of the authorizer list
+    after a 61023, and api_authorizer_token again; each may take every attempt at full timeout."""
+    api = WeChatHttpApi("http://wechat.test")
+    timeout = DEFAULT_TIMEOUT.connect_timeout + DEFAULT_TIMEOUT.read_timeout  # type: ignore[operator]
+    backoffs = sum(api._backoff * 2 ** (attempt - 1) for attempt in range(1, api._max_attempts))
+    worst_call = api._max_attempts * timeout + backoffs
+    assert SingleFlight(MemoryLeases()).lease_ttl > 4 * worst_call

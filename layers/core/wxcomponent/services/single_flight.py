@@ -30,10 +30,11 @@ class SingleFlight:
     leases: LeaseStore
     clock: Callable[[], float] = time.time
     sleep: Callable[[float], None] = time.sleep
-    # Longer than a refresh can take: 3 attempts of 2 s connect + 5 s read, the backoff between them,
-    # and, for an authorizer, a component-token refresh nested inside. A holder that dies blocks
-    # nobody for longer than this; waiters give up after `wait` and their callers retry.
-    lease_ttl: float = 30.0
+    # Longer than a refresh can take: its longest path is four WeChat calls (a nested component-token
+    # refresh, api_authorizer_token, a page of the authorizer list after 61023, api_authorizer_token
+    # again), each up to 3 attempts of 2 s connect + 5 s read plus backoff: 4 x 21.6 s. A holder that
+    # dies blocks nobody for longer than this; waiters give up after `wait` and their callers retry.
+    lease_ttl: float = 100.0
     wait: float = 8.0  # how long a waiter waits for the winner
     poll: float = 0.05
 
