@@ -87,6 +87,9 @@ class World:
     def control(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         answer = self.http.request(method, f"{self.sandbox.url}/sandbox/{path}", body=json.dumps(body or {}).encode())
         assert answer.status < 300, (path, answer.status, answer.data[:500])
+        # A push answers at once and exchanges the code in an asynchronous invocation: join those,
+        # so that what the push started is done when the test looks (a join, never a sleep).
+        assert self.gateway.wait_for_async(timeout=60)
         return json.loads(answer.data)
 
     def calls(self, api: str) -> int:
@@ -135,6 +138,7 @@ def _start_world(monkeypatch: pytest.MonkeyPatch, events_url: str | None) -> Ite
             monkeypatch.setenv("WECHAT_MP_BASE", sandbox.url)
             monkeypatch.setenv("PUBLIC_BASE_URL", gateway.url)
             monkeypatch.setenv("AWS_ENDPOINT_URL_LAMBDA", gateway.url)  # our tasks and reply functions
+            monkeypatch.setenv("TASKS_FUNCTION", "ComponentEventsFunction")
             monkeypatch.delenv("MESSAGE_REPLY_FUNCTION_ARN", raising=False)
             http = urllib3.PoolManager(timeout=urllib3.Timeout(connect=2, read=30), retries=False)
             yield World(gateway, sandbox, http)

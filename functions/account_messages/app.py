@@ -44,5 +44,7 @@ def handle_error(error: Exception) -> Response[str]:
 @tracer.capture_lambda_handler(capture_response=False)  # replies carry users' words
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if isinstance(event, dict) and "task" in event and "requestContext" not in event:
-        return container().release_tasks.run(event)
+        wx = container()
+        wx.tasks.function_name = context.invoked_function_arn  # a task may defer another (a profile)
+        return wx.task_runner.run(event)
     return app.resolve(event, context)

@@ -2,6 +2,8 @@
 
 The entry point only turns the event into a `SignedPush` and the answer into a response; the
 object graph comes from the composition root (`wxcomponent.bootstrap`), settings checked first.
+Its own asynchronous invocations carry the work after the answer: the exchange of a pushed code,
+a profile fetched later (also for the authorization pages), the release check's second half.
 """
 
 from __future__ import annotations
@@ -22,7 +24,9 @@ app = APIGatewayHttpResolver()
 
 @app.post("/wechat/component/events")
 def component_events() -> Response[str]:
-    service = container().component_events
+    wx = container()
+    wx.tasks.function_name = app.lambda_context.invoked_function_arn  # the exchange runs in our next invocation
+    service = wx.component_events
     event = app.current_event
     push = SignedPush.from_query(
         raw_body(event.body, bool(event.is_base64_encoded)), event.query_string_parameters or {}
@@ -39,4 +43,8 @@ def handle_error(error: Exception) -> Response[str]:
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    if isinstance(event, dict) and "task" in event and "requestContext" not in event:
+        wx = container()
+        wx.tasks.function_name = context.invoked_function_arn  # a task may defer another (a profile)
+        return wx.task_runner.run(event)
     return app.resolve(event, context)

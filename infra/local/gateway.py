@@ -213,13 +213,18 @@ class Gateway:
         thread.start()
 
     def wait_for_async(self, timeout: float = 30.0) -> bool:
-        """Joins every asynchronous invocation started so far (tests); False if one still runs."""
+        """Joins every asynchronous invocation, including those that invocations started meanwhile
+        (tests); False if one still runs at the deadline."""
         deadline = time.monotonic() + timeout
-        with self._locks_guard:
-            running = list(self._async)
-        for thread in running:
-            thread.join(max(0.0, deadline - time.monotonic()))
-        return not any(thread.is_alive() for thread in running)
+        while True:
+            with self._locks_guard:
+                running = [thread for thread in self._async if thread.is_alive()]
+            if not running:
+                return True
+            for thread in running:
+                thread.join(max(0.0, deadline - time.monotonic()))
+            if time.monotonic() >= deadline:
+                return not any(thread.is_alive() for thread in running)
 
     def _lock(self, function: str) -> threading.Lock:
         with self._locks_guard:

@@ -55,6 +55,7 @@ def local_environment(emulator_url: str, sandbox_url: str, gateway_url: str) -> 
         "PUBLIC_BASE_URL": gateway_url,
         # Lambda Invoke (our asynchronous tasks, the reply function) goes to the local gateway.
         "AWS_ENDPOINT_URL_LAMBDA": gateway_url,
+        "TASKS_FUNCTION": "ComponentEventsFunction",  # the template's !Ref, as the gateway names it
         "MESSAGE_REPLY_FUNCTION_ARN": REPLY_EXAMPLE_ARN,
         "PRODUCT_NAME": "Demo SaaS (local)",
         "POWERTOOLS_TRACE_DISABLED": "true",

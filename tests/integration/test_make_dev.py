@@ -105,6 +105,7 @@ def test_make_dev_passes_the_release_checks_replies_and_shows_bus_events(stack: 
     state = json.loads(http.request("GET", f"{sandbox}/sandbox/state").data)
     appid = next(a["appid"] for a in state["accounts"] if a["kind"] == "official_account")
     assert control("authorize", {"appid": appid})["delivery"]["ok"]  # type: ignore[index]
+    stack.wait_for(f'"authorizer_appid":"{appid}","updated"')  # the push's exchange, in its own invocation
     delivery = control("send-message", {"appid": appid, "content": "你好"})
     reply = delivery["reply"]
     assert reply["encrypted"] and reply["fields"]["Content"] == "收到：你好"  # type: ignore[index]  # noqa: RUF001

@@ -12,7 +12,6 @@ import pytest
 from tests.conftest import World
 from tests.support.browser import Browser
 from tests.support.graph import graph
-from tests.support.pushes import event_xml, signed_push
 from wxcomponent.client import RedirectRejected, verify_authorized_redirect
 
 ACCOUNT = "wx570bc396a51b8ff8"
@@ -50,20 +49,33 @@ def test_every_page_sends_a_strict_policy(quiet_world: World) -> None:
         assert headers["cache-control"] == "no-store"
 
 
-def test_a_push_url_failure_gives_the_caller_no_detail(quiet_world: World) -> None:
-    """The authorization-event URL is public: a 5xx there says nothing of WeChat's answer."""
-    quiet_world.push_ticket_to_table()
-    code = quiet_world.control("POST", "authorize", {"appid": "wx570bc396a51b8ff8"})["auth_code"]
-    quiet_world.fault("api_query_auth", "errcode", 61004, count=None)
-    inner = event_xml("authorized", int(time.time()), "wx570bc396a51b8ff8").replace(
-        "</xml>", f"<AuthorizationCode><![CDATA[{code}]]></AuthorizationCode></xml>"
-    )
-    push = signed_push(inner)
-    answer = quiet_world.http.request(
-        "POST", f"{quiet_world.gateway.url}/wechat/component/events?{urlencode(push.query)}", body=push.body
-    )
-    body = answer.data.decode()
-    assert answer.status >= 500 and "61004" not in body and "errmsg" not in body and "query_auth" not in body
+# -- hole 5: the `authorized` push is answered at once; the exchange happens after ----------------------------
+
+
+def test_the_authorized_push_is_answered_at_once_however_slow_wechat_is(world: World) -> None:
+    world.push_ticket()
+    world.fault("api_get_authorizer_info", "latency", 6.0, count=1)  # the profile is slow to come
+    world.fault("api_query_auth", "latency", 3.0, count=1)
+    started = time.monotonic()
+    delivery = world.control("POST", "authorize", {"appid": ACCOUNT})["delivery"]
+    [attempt] = delivery["attempts"]  # answered on the first try: WeChat does not retry
+    assert attempt["body"] == "success" and attempt["elapsed"] < 1.0
+    assert time.monotonic() - started >= 3.0  # control() joined the exchange that ran afterwards
+    grant = graph().grants.get_grant(ACCOUNT)
+    assert grant is not None and grant.active
+    assert graph().profiles.get_profile(ACCOUNT) is not None
+    assert world.calls("api_query_auth") == 1
+
+
+def test_a_profile_wechat_refuses_during_the_exchange_is_fetched_later_for_real(world: World) -> None:
+    world.push_ticket()
+    world.fault("api_get_authorizer_info", "errcode", 61004, count=1)  # refused once, then given
+    world.control("POST", "authorize", {"appid": ACCOUNT})
+    grant = graph().grants.get_grant(ACCOUNT)
+    assert grant is not None and grant.active  # the grant never waits for the profile
+    profile = graph().profiles.get_profile(ACCOUNT)
+    assert profile is not None and profile.nick_name  # fetched by the task the exchange deferred
+    assert world.calls("api_get_authorizer_info") == 2
 
 
 # -- hole 1: the callback belongs to the browser that started; the vendor can verify the redirect --------

@@ -20,6 +20,7 @@ from wxcomponent.domain.wechat import (
     RefreshTokenRejected,
     TokenRejected,
     UpstreamError,
+    UpstreamUnavailable,
 )
 
 
@@ -34,9 +35,15 @@ class FakeWeChat:
         self.rotate: set[str] = set()  # authorizers whose refresh token changes on every refresh
         self.listed: dict[str, str] = {}  # what api_get_authorizer_list says (appid -> refresh token)
         self.sent: list[tuple[str, dict[str, Any]]] = []
+        self.lose_answers: Counter[str] = Counter()  # WeChat did the work, but its answer is lost
 
     def fail(self, api: str, error: UpstreamError, times: int = 1) -> None:
         self.failures[api].extend([error] * times)
+
+    def revoke(self, authorizer_appid: str) -> None:
+        """The merchant revokes: WeChat forgets the refresh token and stops listing the account."""
+        self.refresh_tokens.pop(authorizer_appid, None)
+        self.listed.pop(authorizer_appid, None)
 
     def new_code(self, authorizer_appid: str) -> str:
         code = f"queryauthcode@@@{next(self._serial)}"
@@ -62,6 +69,9 @@ class FakeWeChat:
         refresh = f"refresh@@@{next(self._serial)}"
         self.refresh_tokens[appid] = refresh
         self.listed[appid] = refresh
+        if self.lose_answers["api_query_auth"] > 0:
+            self.lose_answers["api_query_auth"] -= 1
+            raise UpstreamUnavailable("api_query_auth: ReadTimeoutError")
         func_info = [{"funcscope_category": {"id": 1}}, {"funcscope_category": {"id": 15}}]
         return AuthorizationInfo(appid, f"authorizer-token-{next(self._serial)}", 7200, refresh, func_info)
 

@@ -28,7 +28,7 @@ def test_the_code_is_exchanged_and_code_from_api_sent_to_the_user() -> None:
     stored = world.stores.tokens.get_authorizer_token(TEST_OA)
     assert stored is not None and token == stored.access_token  # the new authorizer's own token
     assert world.stores.grants.get_grant(TEST_OA) is not None  # the test account is an authorizer now
-    assert world.events() == ["authorized"]
+    assert world.events() == ["authorized", "profile"]
 
 
 def test_a_retried_task_never_exchanges_the_code_twice() -> None:

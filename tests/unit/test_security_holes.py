@@ -53,6 +53,7 @@ def test_a_unicode_digit_in_a_pushs_create_time_is_a_400_not_a_500() -> None:
 def test_a_retried_unauthorized_push_revokes_once_and_publishes_once() -> None:
     world = World()
     world.authorize()
+    world.wechat.revoke(MERCHANT)
     at = int(world.now) + 5
     assert world.wx.authorizations.revoke(MERCHANT, at)
     assert not world.wx.authorizations.revoke(MERCHANT, at)  # WeChat's retry of the same push
@@ -166,6 +167,7 @@ def test_after_the_unauthorized_push_no_container_vends_the_authorizers_token() 
     first = vendor.answer({"kind": "authorizer", "appid": MERCHANT})
     assert first.status == 200
     assert vendor.answer({"kind": "authorizer", "appid": MERCHANT}).body == first.body  # warm
+    world.wechat.revoke(MERCHANT)
     world.wx.authorizations.revoke(MERCHANT, int(world.now) + 1)
     refused = vendor.answer({"kind": "authorizer", "appid": MERCHANT})
     assert refused.status == 404 and refused.body["error"]["code"] == "not_authorized"
@@ -225,3 +227,46 @@ def test_a_lease_outlasts_the_slowest_refresh_it_guards() -> None:
     backoffs = sum(api._backoff * 2 ** (attempt - 1) for attempt in range(1, api._max_attempts))
     worst_call = api._max_attempts * timeout + backoffs
     assert SingleFlight(MemoryLeases()).lease_ttl > 4 * worst_call
+
+
+def test_a_code_wechat_consumed_whose_answer_was_lost_is_recovered_from_the_authorizer_list() -> None:
+    """Suspected: api_query_auth spent the code but its answer timed out; the retry meets 61010 and
+    the merchant's grant is lost. Proven; the pushed code's authorizer is now reconciled from
+    api_get_authorizer_list, which carries its refresh token."""
+    world = World()
+    code = world.wechat.new_code(MERCHANT)
+    world.wechat.lose_answers["api_query_auth"] = 1
+    task = {
+        "task": "authorization.exchange",
+        "auth_code": code,
+        "info_type": "authorized",
+        "authorizer_appid": MERCHANT,
+    }
+    with pytest.raises(UpstreamUnavailable):
+        world.wx.task_runner.run(task)  # Lambda will retry it
+    assert world.wx.task_runner.run(task)["done"] is True  # the retry: 61010, then the list
+    grant = world.stores.grants.get_grant(MERCHANT)
+    assert grant is not None and grant.active and grant.refresh_token == world.wechat.refresh_tokens[MERCHANT]
+    assert world.wx.authorizer_tokens.token(MERCHANT)  # and it serves
+    assert "authorized" in world.events()
+
+
+def test_a_late_unauthorized_push_never_revokes_the_authorization_that_followed_it() -> None:
+    """Suspected: revocations are ordered by comparing WeChat's CreateTime with our own clock.
+    Proven: with our clock 10 s behind WeChat's, a merchant who revokes and authorizes again at
+    once loses the new authorization to the late push. Near an authorization, a revocation is now
+    checked against WeChat's list (the new refresh token listed: the push is older)."""
+    world = World()
+    world.authorize()
+    wechat_now = int(world.now) + 10  # WeChat's clock runs 10 s ahead of ours
+    revoked_at_wechat = wechat_now + 100
+    world.now += 92  # by our clock, the merchant authorizes again right after revoking
+    renewed = world.authorize()
+    assert world.wx.authorizations.revoke(MERCHANT, revoked_at_wechat) is False  # delivered late
+    grant = world.stores.grants.get_grant(MERCHANT)
+    assert grant is not None and grant.active and grant.refresh_token == renewed
+    # A revocation WeChat confirms (the account no longer listed) is applied, skew or not.
+    del world.wechat.listed[MERCHANT]
+    assert world.wx.authorizations.revoke(MERCHANT, revoked_at_wechat + 1)
+    revoked = world.stores.grants.get_grant(MERCHANT)
+    assert revoked is not None and revoked.status == REVOKED

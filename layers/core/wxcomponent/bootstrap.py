@@ -41,6 +41,7 @@ if TYPE_CHECKING:  # the imports below are made lazily, inside each part
     from wxcomponent.services.component_token import ComponentTokenService
     from wxcomponent.services.refresher import Refresher
     from wxcomponent.services.release_tasks import ReleaseTasks
+    from wxcomponent.services.tasks import TaskRunner
     from wxcomponent.services.vending import TokenVendor
 
 # ruff: noqa: PLC0415 - lazy imports are this module's point (cold start)
@@ -132,7 +133,7 @@ class Container:
             return self._tasks
         from wxcomponent.adapters.lambda_invoke import LambdaTaskQueue
 
-        return LambdaTaskQueue()
+        return LambdaTaskQueue(self.settings.tasks_function)
 
     def reply_function(self) -> ReplyFunction | None:
         if self._reply_function is not None:
@@ -198,13 +199,16 @@ class Container:
             refresh_margin=self.settings.refresh_margin,
             mp_base=self.settings.mp_base,
             open_base=self.settings.open_base,
+            tasks=self.tasks,
         )
 
     @cached_property
     def component_events(self) -> ComponentEventService:
         from wxcomponent.services.component_events import ComponentEventService
 
-        return ComponentEventService(self.tickets, self.authorizations, component=self.component, clock=self.clock)
+        return ComponentEventService(
+            self.tickets, self.authorizations, tasks=self.tasks, component=self.component, clock=self.clock
+        )
 
     @cached_property
     def account_messages(self) -> AccountMessageService:
@@ -225,6 +229,12 @@ class Container:
         from wxcomponent.services.release_tasks import ReleaseTasks
 
         return ReleaseTasks(self.authorizations, self.authorizer_tokens, self.wechat)
+
+    @cached_property
+    def task_runner(self) -> TaskRunner:
+        from wxcomponent.services.tasks import TaskRunner
+
+        return TaskRunner(self.authorizations, self.release_tasks)
 
     @cached_property
     def vendor(self) -> TokenVendor:

@@ -82,6 +82,7 @@ class Settings:
     authorized_redirect_url: str = ""
     public_base_url: str = ""
     message_reply_function: str = ""
+    tasks_function: str = ""  # where work after the answer goes from a function that cannot run it
     caller_policy: str = ""  # JSON, parsed where it is used (wxcomponent.services.caller_policy)
     # The component's values given directly (local runs, tests): environment name -> value.
     component_values: tuple[tuple[str, str], ...] = field(default=(), repr=False)
@@ -127,6 +128,7 @@ class Settings:
             authorized_redirect_url=text("AUTHORIZED_REDIRECT_URL", _REDIRECT_RE),
             public_base_url=text("PUBLIC_BASE_URL", _URL_RE).rstrip("/"),
             message_reply_function=text("MESSAGE_REPLY_FUNCTION_ARN", _FUNCTION_RE),
+            tasks_function=text("TASKS_FUNCTION", _FUNCTION_RE),
             caller_policy=env.get("CALLER_POLICY", "").strip(),
             component_values=tuple((name, env.get(name, "")) for name in _COMPONENT_FIELDS if env.get(name)),
         )

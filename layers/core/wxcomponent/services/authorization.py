@@ -27,10 +27,12 @@ from wxcomponent.ports import (
     EventPublisher,
     GrantStore,
     ProfileStore,
+    TaskQueue,
     TokenStore,
     WeChatApi,
     publish_best_effort,
 )
+from wxcomponent.services.authorizer_list import find_listed
 from wxcomponent.services.component_token import ComponentTokenService
 from wxcomponent.settings import DEFAULT_MP_BASE, DEFAULT_OPEN_BASE, REFRESH_MARGIN, ComponentSettings
 
@@ -47,6 +49,10 @@ CLAIM_TTL = 30.0  # seconds a claimed code is ours before another may try it
 EVENT_AUTHORIZED = "authorized"
 EVENT_UPDATED = "updated"
 EVENT_REVOKED = "revoked"
+EVENT_PROFILE = "profile"
+CLOCK_SKEW = 300  # seconds: WeChat's CreateTime and our clock are not compared closer than this
+EXCHANGE_TASK = "authorization.exchange"
+PROFILE_TASK = "authorization.profile"
 
 
 class AuthorizationInProgress(WxComponentError):
@@ -113,6 +119,7 @@ class AuthorizationService:
         refresh_margin: int = REFRESH_MARGIN[2],
         mp_base: str = DEFAULT_MP_BASE,
         open_base: str = DEFAULT_OPEN_BASE,
+        tasks: TaskQueue | None = None,
     ) -> None:
         self._grants = grants
         self._tokens = tokens
@@ -128,6 +135,7 @@ class AuthorizationService:
         self._refresh_margin = refresh_margin
         self._mp_base = mp_base
         self._open_base = open_base
+        self._tasks = tasks
 
     # -- the link ----------------------------------------------------------------------------------
 
@@ -183,7 +191,7 @@ class AuthorizationService:
             appid = self._code_claims.code_exchanged_for(code_hash)
             if appid is not None:
                 logger.info("authorization code already exchanged", extra={"authorizer_appid": appid})
-                return AuthorizationResult(appid, self._profiles.get_profile(appid), new=False)
+                return AuthorizationResult(appid, self._profile_for(appid, fetch=wait), new=False)
             if not wait:
                 logger.info("authorization code being exchanged elsewhere")
                 return None
@@ -193,9 +201,22 @@ class AuthorizationService:
             delay = min(delay * 2, 0.5)
 
     def revoke(self, authorizer_appid: str, revoked_at: int) -> bool:
-        """`unauthorized`: marks the grant revoked and deletes its token (unless authorized again
-        after `revoked_at`)."""
-        revoked = self._grants.revoke_grant(authorizer_appid, revoked_at)
+        """`unauthorized`: marks the grant revoked and deletes its token, unless it was authorized
+        again after `revoked_at`. `revoked_at` is WeChat's clock and `authorized_at` ours: near an
+        authorization the two cannot be ordered, so WeChat's list decides (listed: the push is the
+        older event, delivered late)."""
+        grant = self._grants.get_grant(authorizer_appid)
+        at = revoked_at
+        if grant is not None and grant.active and revoked_at < grant.authorized_at + CLOCK_SKEW:
+            component_appid = self._component().component_appid
+            if find_listed(self._component_tokens, self._api, component_appid, authorizer_appid) is not None:
+                logger.warning(
+                    "unauthorized push older than the authorization", extra={"authorizer_appid": authorizer_appid}
+                )
+                metrics.add_metric(name="StaleRevocationIgnored", unit=MetricUnit.Count, value=1)
+                return False
+            at = max(revoked_at, grant.authorized_at)  # WeChat confirms it: order it after ours
+        revoked = self._grants.revoke_grant(authorizer_appid, at)
         if revoked:
             self._tokens.delete_authorizer_token(authorizer_appid)
             self._publish(EVENT_REVOKED, {"authorizer_appid": authorizer_appid, "revoked_at": revoked_at})
@@ -227,8 +248,10 @@ class AuthorizationService:
         token = AccessToken.issued(info.authorizer_appid, info.authorizer_access_token, info.expires_in, now)
         self._grants.save_grant(grant, refresh_due=token.expires_at - self._refresh_margin)
         self._tokens.save_authorizer_token(token)
-        profile = self._fetch_profile(info.authorizer_appid, now)
+        # Everything that must not be lost is stored: finish the claim and tell the vendor before the
+        # optional profile, which WeChat may be slow to give (a push has 5 seconds in all).
         self._code_claims.finish_code(code_hash, holder, info.authorizer_appid)
+        known = self._profiles.get_profile(info.authorizer_appid)  # from an earlier authorization
         updated = info_type == "updateauthorized" or (previous is not None and previous.active)
         self._publish(
             EVENT_UPDATED if updated else EVENT_AUTHORIZED,
@@ -236,27 +259,91 @@ class AuthorizationService:
                 "authorizer_appid": info.authorizer_appid,
                 "func_info": list(grant.func_info),
                 "authorized_at": now,
-                "nick_name": profile.nick_name if profile else "",
-                "is_mini_program": profile.is_mini_program if profile else False,
+                "nick_name": known.nick_name if known else "",
+                "is_mini_program": known.is_mini_program if known else False,
             },
         )
         logger.info("authorization stored", extra={"authorizer_appid": info.authorizer_appid, "updated": updated})
         metrics.add_metric(name="AuthorizationStored", unit=MetricUnit.Count, value=1)
+        try:
+            profile: Profile | None = self.fetch_profile(info.authorizer_appid)
+        except UpstreamError as exc:
+            logger.warning(
+                "profile not fetched", extra={"authorizer_appid": info.authorizer_appid, "errcode": exc.errcode}
+            )
+            self._profile_later(info.authorizer_appid)
+            profile = known
         return AuthorizationResult(info.authorizer_appid, profile, new=True)
 
-    def _fetch_profile(self, authorizer_appid: str, now: int) -> Profile | None:
-        """The grant is already safe; a profile WeChat will not give now is fetched another time."""
+    def reconcile(self, authorizer_appid: str) -> bool:
+        """The exchange of this authorizer's code was refused as used (61009/61010), perhaps because
+        an earlier try was processed by WeChat but its answer lost: WeChat's list carries the refresh
+        token. Stores it unless the grant already holds it; True when a grant was (re)stored."""
         component_appid = self._component().component_appid
-        try:
-            answer = self._component_tokens.call(
-                lambda token: self._api.get_authorizer_info(token, component_appid, authorizer_appid)
-            )
-        except UpstreamError as exc:
-            logger.warning("profile not fetched", extra={"authorizer_appid": authorizer_appid, "errcode": exc.errcode})
-            return None
-        profile = profile_from(answer, now)
+        item = find_listed(self._component_tokens, self._api, component_appid, authorizer_appid)
+        if item is None or not item.refresh_token:
+            return False
+        previous = self._grants.get_grant(authorizer_appid)
+        if previous is not None and previous.active and previous.refresh_token == item.refresh_token:
+            return False  # nothing was lost
+        now = int(self._clock())
+        grant = Grant(
+            authorizer_appid=authorizer_appid,
+            component_appid=component_appid,
+            refresh_token=item.refresh_token,
+            func_info=previous.func_info if previous is not None else (),
+            status=AUTHORIZED,
+            authorized_at=now,
+            updated_at=now,
+        )
+        if not self._grants.save_grant(grant, refresh_due=now):  # due now: a token is fetched at once
+            return False
+        logger.warning("grant recovered from the authorizer list", extra={"authorizer_appid": authorizer_appid})
+        metrics.add_metric(name="GrantReconciled", unit=MetricUnit.Count, value=1)
+        event = EVENT_UPDATED if previous is not None and previous.active else EVENT_AUTHORIZED
+        self._publish(
+            event, {"authorizer_appid": authorizer_appid, "func_info": list(grant.func_info), "authorized_at": now}
+        )
+        return True
+
+    def fetch_profile(self, authorizer_appid: str) -> Profile:
+        """The account's profile from WeChat, stored and announced (`profile` on the bus). Raises
+        `UpstreamError` when WeChat will not give it now."""
+        component_appid = self._component().component_appid
+        answer = self._component_tokens.call(
+            lambda token: self._api.get_authorizer_info(token, component_appid, authorizer_appid)
+        )
+        profile = profile_from(answer, int(self._clock()))
         self._profiles.save_profile(profile)
+        self._publish(
+            EVENT_PROFILE,
+            {
+                "authorizer_appid": authorizer_appid,
+                "nick_name": profile.nick_name,
+                "is_mini_program": profile.is_mini_program,
+            },
+        )
         return profile
+
+    def _profile_for(self, authorizer_appid: str, *, fetch: bool) -> Profile | None:
+        """The stored profile; a waiting caller (the admin's browser) fetches a missing one itself,
+        since the push that exchanged the code may not have stored it yet."""
+        profile = self._profiles.get_profile(authorizer_appid)
+        if profile is not None or not fetch:
+            return profile
+        try:
+            return self.fetch_profile(authorizer_appid)
+        except UpstreamError:
+            return None
+
+    def _profile_later(self, authorizer_appid: str) -> None:
+        """Another invocation fetches it (Lambda retries it twice if WeChat still will not)."""
+        if self._tasks is None:
+            return
+        try:
+            self._tasks.defer({"task": PROFILE_TASK, "authorizer_appid": authorizer_appid})
+        except Exception:  # noqa: BLE001 - the grant is safe; the profile is a nicety
+            logger.exception("profile fetch not handed over", extra={"authorizer_appid": authorizer_appid})
 
     def _publish(self, detail_type: str, detail: dict[str, object]) -> None:
         publish_best_effort(self._publisher, self._component().component_appid, detail_type, detail)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from functools import partial
 
 from wxcomponent.domain.errors import NotAuthorized, WxComponentError
 from wxcomponent.domain.grants import Grant
@@ -19,7 +18,6 @@ from wxcomponent.domain.tokens import AccessToken
 from wxcomponent.domain.wechat import (
     AccountRevokedAuthorization,
     AuthorizerListItem,
-    AuthorizerListPage,
     AuthorizerToken,
     RefreshFailure,
     RefreshTokenRejected,
@@ -35,13 +33,13 @@ from wxcomponent.ports import (
     WeChatApi,
     publish_best_effort,
 )
+from wxcomponent.services.authorizer_list import find_listed
 from wxcomponent.services.component_token import ComponentTokenService, too_young
 from wxcomponent.services.single_flight import SingleFlight
 from wxcomponent.settings import REFRESH_MARGIN, ComponentSettings
 
 EVENT_NEEDS_REAUTHORIZATION = "needs_reauthorization"
 EVENT_REVOKED = "revoked"
-LIST_PAGE = 500  # api_get_authorizer_list's maximum count
 
 
 class AuthorizerTokenService:
@@ -182,19 +180,7 @@ class AuthorizerTokenService:
 
     def _listed(self, authorizer_appid: str) -> AuthorizerListItem | None:
         """The authorizer as `api_get_authorizer_list` has it, or None when WeChat does not list it."""
-        component_appid = self._component().component_appid
-        offset = 0
-        while True:
-            page = self._component_tokens.call(partial(self._list_page, component_appid=component_appid, offset=offset))
-            for item in page.items:
-                if item.authorizer_appid == authorizer_appid:
-                    return item
-            offset += len(page.items)
-            if not page.items or offset >= page.total_count:
-                return None
-
-    def _list_page(self, token: str, *, component_appid: str, offset: int) -> AuthorizerListPage:
-        return self._api.get_authorizer_list(token, component_appid, offset, LIST_PAGE)
+        return find_listed(self._component_tokens, self._api, self._component().component_appid, authorizer_appid)
 
     def _needs_reauthorization(self, grant: Grant, errcode: int | None) -> None:
         if self._grants.mark_needs_reauthorization(grant.authorizer_appid, grant.refresh_token, int(self._clock())):

@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from wxcomponent.domain.errors import AppIdMismatch
+from wxcomponent.domain.errors import AppIdMismatch, BadRequest
 from wxcomponent.domain.push import (
     UNAUTHORIZED,
     AuthorizationPush,
@@ -20,7 +20,8 @@ from wxcomponent.domain.signed import MAX_BODY_BYTES, SignedPush, component_cryp
 from wxcomponent.domain.tickets import PushRecord, Ticket
 from wxcomponent.domain.wechat import AuthorizationCodeRejected
 from wxcomponent.observability import MetricUnit, logger, metrics
-from wxcomponent.ports import Authorizations, TicketStore
+from wxcomponent.ports import Authorizations, TaskQueue, TicketStore
+from wxcomponent.services.authorization import AUTH_CODE_RE, EXCHANGE_TASK
 from wxcomponent.settings import ComponentSettings
 
 SUCCESS = "success"
@@ -36,11 +37,13 @@ class ComponentEventService:
         tickets: TicketStore,
         authorizations: Authorizations | None = None,
         *,
+        tasks: TaskQueue | None = None,
         component: Callable[[], ComponentSettings],
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._tickets = tickets
         self._authorizations = authorizations
+        self._tasks = tasks
         self._component = component
         self._clock = clock
 
@@ -63,8 +66,21 @@ class ComponentEventService:
         if push.info_type == UNAUTHORIZED:
             authorizations.revoke(push.authorizer_appid, push.create_time)
             return
+        if not AUTH_CODE_RE.fullmatch(push.authorization_code):
+            raise BadRequest("the pushed authorization code is malformed")
+        if self._tasks is not None:
+            # WeChat wants `success` within 5 s, and an exchange with the profile fetch can take
+            # longer: another invocation does it. If it cannot be handed over, the push fails and
+            # WeChat sends it again.
+            task = {
+                "task": EXCHANGE_TASK,
+                "auth_code": push.authorization_code,
+                "info_type": push.info_type,
+                "authorizer_appid": push.authorizer_appid,  # to reconcile from WeChat's list if need be
+            }
+            self._tasks.defer(task)
+            return
         try:
-            # Never wait on the callback's exchange here: WeChat wants an answer within 5 s.
             authorizations.complete_pushed(push.authorization_code, push.info_type)
         except AuthorizationCodeRejected as exc:
             # Final (expired or already used): WeChat retrying the push cannot help.
