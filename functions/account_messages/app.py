@@ -14,7 +14,7 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from wxcomponent.bootstrap import container
+from wxcomponent.bootstrap import container, run_task
 from wxcomponent.domain.signed import SignedPush
 from wxcomponent.observability import logger, metrics, tracer
 from wxcomponent.web.http import error_response, raw_body
@@ -43,8 +43,7 @@ def handle_error(error: Exception) -> Response[str]:
 @metrics.log_metrics
 @tracer.capture_lambda_handler(capture_response=False)  # replies carry users' words
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    if isinstance(event, dict) and "task" in event and "requestContext" not in event:
-        wx = container()
-        wx.tasks.function_name = context.invoked_function_arn  # a task may defer another (a profile)
-        return wx.task_runner.run(event)
+    task = run_task(event, context.invoked_function_arn)  # work after an answer, in its own invocation
+    if task is not None:
+        return task
     return app.resolve(event, context)

@@ -5,34 +5,19 @@ from __future__ import annotations
 import pytest
 
 from tests.support.clock import FakeClock
+from tests.support.fakes import MemoryLeases
 from wxcomponent.services.single_flight import RefreshContended, SingleFlight
 
 
-class FakeLeases:
-    def __init__(self) -> None:
-        self.leases: dict[str, tuple[str, float]] = {}
-
-    def acquire_lease(self, name: str, holder: str, now: float, ttl: float) -> bool:
-        current = self.leases.get(name)
-        if current is not None and current[1] >= now:
-            return False
-        self.leases[name] = (holder, now + ttl)
-        return True
-
-    def release_lease(self, name: str, holder: str) -> None:
-        if self.leases.get(name, ("", 0))[0] == holder:
-            del self.leases[name]
-
-
 def test_a_present_value_costs_no_lease() -> None:
-    leases = FakeLeases()
+    leases = MemoryLeases()
     flight = SingleFlight(leases, clock=FakeClock(1000.0))
     assert flight.run("k", lambda: "value", lambda: pytest.fail("no refresh")) == "value"
     assert leases.leases == {}
 
 
 def test_the_holder_refreshes_once_and_gives_the_lease_back() -> None:
-    leases, clock = FakeLeases(), FakeClock(1000.0)
+    leases, clock = MemoryLeases(), FakeClock(1000.0)
     calls: list[str] = []
     flight = SingleFlight(leases, clock=clock, sleep=clock.sleep)
 
@@ -47,12 +32,12 @@ def test_the_holder_refreshes_once_and_gives_the_lease_back() -> None:
 def test_the_holder_rereads_after_taking_the_lease() -> None:
     """Someone finished just before we took the lease: no second refresh."""
     reads = iter([None, "theirs"])
-    flight = SingleFlight(FakeLeases(), clock=FakeClock(1000.0))
+    flight = SingleFlight(MemoryLeases(), clock=FakeClock(1000.0))
     assert flight.run("k", lambda: next(reads), lambda: pytest.fail("no refresh")) == "theirs"
 
 
 def test_a_waiter_takes_the_winners_value_without_refreshing() -> None:
-    leases, clock = FakeLeases(), FakeClock(1000.0)
+    leases, clock = MemoryLeases(), FakeClock(1000.0)
     leases.acquire_lease("k", "winner", clock.now, 15)
     reads = iter([None, None, None, "winner's"])
     flight = SingleFlight(leases, clock=clock, sleep=clock.sleep)
@@ -61,7 +46,7 @@ def test_a_waiter_takes_the_winners_value_without_refreshing() -> None:
 
 
 def test_a_crashed_holder_blocks_nobody_past_its_lease() -> None:
-    leases, clock = FakeLeases(), FakeClock(1000.0)
+    leases, clock = MemoryLeases(), FakeClock(1000.0)
     leases.acquire_lease("k", "crashed", clock.now, 2)
     flight = SingleFlight(leases, clock=clock, sleep=clock.sleep, wait=8)
     assert flight.run("k", lambda: None, lambda: "mine") == "mine"
@@ -69,7 +54,7 @@ def test_a_crashed_holder_blocks_nobody_past_its_lease() -> None:
 
 
 def test_a_waiter_gives_up_after_its_wait() -> None:
-    leases, clock = FakeLeases(), FakeClock(1000.0)
+    leases, clock = MemoryLeases(), FakeClock(1000.0)
     leases.acquire_lease("k", "slow", clock.now, 60)
     flight = SingleFlight(leases, clock=clock, sleep=clock.sleep, wait=3)
     with pytest.raises(RefreshContended):
@@ -78,7 +63,7 @@ def test_a_waiter_gives_up_after_its_wait() -> None:
 
 
 def test_a_failed_refresh_releases_the_lease() -> None:
-    leases = FakeLeases()
+    leases = MemoryLeases()
     flight = SingleFlight(leases, clock=FakeClock(1000.0))
 
     def boom() -> str:

@@ -15,7 +15,7 @@ import functools
 import time
 from collections.abc import Callable
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from wxcomponent.settings import ComponentSettings, Settings
 
@@ -257,6 +257,16 @@ class Container:
             parallelism=self.settings.refresh_parallelism,
             refresh_margin=self.settings.refresh_margin,
         )
+
+
+def run_task(event: object, function_arn: str) -> dict[str, Any] | None:
+    """An asynchronous invocation of our own carries a task: runs it (any further task it defers
+    goes to `function_arn`, this same function). None for any other event."""
+    if not isinstance(event, dict) or "task" not in event or "requestContext" in event:
+        return None
+    wx = container()
+    wx.tasks.function_name = function_arn
+    return wx.task_runner.run(event)
 
 
 def container() -> Container:
