@@ -109,9 +109,9 @@ class Refresher:
         try:
             self._component_tokens.token(min_validity=self._margin)
             report.component_token_ok = True
-        except WxComponentError as exc:
+        except Exception as exc:  # noqa: BLE001 - the authorizers are still swept
             report.failed[_failure_key(exc)] += 1
-            logger.error("component token not refreshed", extra={"error": exc.code, "errcode": exc.errcode})
+            logger.error("component token not refreshed", extra={"error": _error_name(exc), "errcode": _errcode(exc)})
 
     # -- the authorizers ---------------------------------------------------------------------------
 
@@ -119,7 +119,12 @@ class Refresher:
         now = int(self._clock())
         due: list[str] = []
         for shard in self._shards:
-            appids, read = self._grants.due_authorizers(shard, now)
+            try:
+                appids, read = self._grants.due_authorizers(shard, now)
+            except Exception as exc:  # noqa: BLE001 - one shard's read failing costs that shard only
+                report.failed[_failure_key(exc)] += 1
+                logger.warning("refresh shard not read", extra={"shard": shard, "error": type(exc).__name__})
+                continue
             due.extend(appids)
             report.index_items_read += read
         report.due = len(due)
@@ -138,12 +143,12 @@ class Refresher:
                 token = self._authorizer_tokens.token(appid, min_validity=margin)
                 # Due by the index but still good (a vend refreshed it first): move its due time.
                 self._grants.set_refresh_due(appid, token.expires_at - margin)
-            except WxComponentError as exc:
+            except Exception as exc:  # noqa: BLE001 - one grant's failure, WeChat's or the table's, costs that grant only
                 with lock:
                     report.failed[_failure_key(exc)] += 1
                 logger.warning(
                     "authorizer not refreshed",
-                    extra={"authorizer_appid": appid, "error": exc.code, "errcode": exc.errcode},
+                    extra={"authorizer_appid": appid, "error": _error_name(exc), "errcode": _errcode(exc)},
                 )
                 return
             with lock:
@@ -178,5 +183,16 @@ class Refresher:
         )
 
 
-def _failure_key(error: WxComponentError) -> str:
-    return str(error.errcode) if error.errcode is not None else error.code
+def _failure_key(error: Exception) -> str:
+    """WeChat's errcode, our error code, or `storage` for the table (any error of botocore's)."""
+    if isinstance(error, WxComponentError):
+        return str(error.errcode) if error.errcode is not None else error.code
+    return "storage" if type(error).__module__.startswith("botocore") else "unexpected"
+
+
+def _error_name(error: Exception) -> str:
+    return error.code if isinstance(error, WxComponentError) else type(error).__name__
+
+
+def _errcode(error: Exception) -> int | None:
+    return error.errcode if isinstance(error, WxComponentError) else None

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from wxcomponent.domain.errors import WxComponentError
+from wxcomponent.observability import logger
 from wxcomponent.ports import LeaseStore
 
 T = TypeVar("T")
@@ -38,6 +39,14 @@ class SingleFlight:
     wait: float = 8.0  # how long a waiter waits for the winner
     poll: float = 0.05
 
+    def _release(self, name: str, holder: str) -> None:
+        """A lease that cannot be given back (the table throttles, the connection drops) is left
+        to expire: it blocks nobody for longer than `lease_ttl`, and the outcome stands."""
+        try:
+            self.leases.release_lease(name, holder)
+        except Exception:  # noqa: BLE001 - see above
+            logger.warning("lease not released; it will expire", extra={"lease": name})
+
     def run(self, name: str, current: Callable[[], T | None], refresh: Callable[[], T]) -> T:
         """Returns `current()` if it gives a value; otherwise refreshes under the lease named `name`.
 
@@ -56,7 +65,7 @@ class SingleFlight:
                     found = current()  # someone may have finished just before we took the lease
                     return found if found is not None else refresh()
                 finally:
-                    self.leases.release_lease(name, holder)
+                    self._release(name, holder)
             if self.clock() >= deadline:
                 raise RefreshContended(f"refresh of {name} is taking too long elsewhere")
             self.sleep(delay)
