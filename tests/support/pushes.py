@@ -92,7 +92,7 @@ def account_message_xml(
     return "<xml>" + "".join(parts) + "</xml>"
 
 
-def signed_message(inner: str, to_user_name: str, **kwargs: Any) -> Push:
+def signed_message(inner: str | bytes, to_user_name: str, **kwargs: Any) -> Push:
     """An encrypted, signed message in the account envelope (ToUserName, not AppId)."""
     envelope = (
         f"<xml><ToUserName><![CDATA[{to_user_name}]]></ToUserName><Encrypt><![CDATA[{{encrypt}}]]></Encrypt></xml>"
