@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 
@@ -24,6 +25,27 @@ API_PATHS: dict[str, str] = {
 OK: JSON = {"errcode": 0, "errmsg": "ok"}
 
 Handler = Callable[[dict[str, str], JSON], JSON]
+
+
+_OPENID_RE = re.compile(r"[A-Za-z0-9_-]{28}")
+_MESSAGE_TYPES = frozenset(
+    {
+        "text",
+        "image",
+        "voice",
+        "video",
+        "music",
+        "news",
+        "mpnews",
+        "mpnewsarticle",
+        "msgmenu",
+        "wxcard",
+        "miniprogrampage",
+        "link",
+    }
+)
+_MEDIA_TYPES = frozenset({"image", "voice", "video"})
+CUSTOMER_SERVICE_WINDOW = 48 * 3600  # customer-service messages only to users who wrote in the last 48 h
 
 
 class WeChatApi:
@@ -52,7 +74,8 @@ class WeChatApi:
 
     def _component_call(self, query: dict[str, str], body: JSON) -> None:
         """Token in the query (41001 when only in the body or missing), then the component appid."""
-        self.world.component.check_token(query.get("component_access_token"))
+        # The current docs name it access_token; the older ones component_access_token: both work.
+        self.world.component.check_token(query.get("component_access_token") or query.get("access_token"))
         self.world.component.check_appid(body.get("component_appid"))
 
     def component_token(self, query: dict[str, str], body: JSON) -> JSON:
@@ -94,10 +117,20 @@ class WeChatApi:
         touser, msgtype = body.get("touser"), body.get("msgtype")
         if not isinstance(touser, str) or not touser or not isinstance(msgtype, str) or not msgtype:
             raise WeChatError(44002, "empty post data: touser and msgtype are required")
+        if not _OPENID_RE.fullmatch(touser):
+            raise WeChatError(40003, "invalid openid")
+        if msgtype not in _MESSAGE_TYPES:
+            raise WeChatError(40008, "invalid message type")
         section = body.get(msgtype)
         content = section.get("content") if isinstance(section, dict) else None
-        if msgtype == "text" and not isinstance(content, str):
-            raise WeChatError(44003, "empty news data: text.content is required")
+        if msgtype == "text" and (not isinstance(content, str) or not content):
+            raise WeChatError(44004, "text content is empty")
+        if msgtype in _MEDIA_TYPES and not (
+            isinstance(section, dict) and isinstance(section.get("media_id"), str) and section["media_id"]
+        ):
+            raise WeChatError(40007, "invalid media_id")
+        if not self.world.journal.wrote_within(appid, touser, self.world.clock.now() - CUSTOMER_SERVICE_WINDOW):
+            raise WeChatError(45015, "response out of time limit or subscription is canceled")
         self.world.journal.record_message(
             {
                 "appid": appid,

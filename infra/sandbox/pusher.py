@@ -43,7 +43,7 @@ class Pusher:
             self.crypto,
             self.config.component_token,
             plaintext.encode("utf-8"),
-            timestamp=str(int(self.world.clock.now())),
+            timestamp=str(int(self.config.clock())),  # WeChat's real time, not the sandbox's moved clock
             nonce=self.world.random.nonce(),
             head=head,
             random_prefix=self.world.random.prefix() if random_prefix is None else random_prefix,
@@ -102,11 +102,14 @@ class Pusher:
             ]
         )
         push = self.envelope(plaintext, ("ToUserName", user_name), openid=openid)
+        self.world.journal.record_user_wrote(appid, openid, self.world.clock.now())  # opens the 48-hour window
         url = self.config.account_messages_url.format(appid=appid)
         delivery = self.deliver(url, push, info_type, kind="message", plaintext=plaintext, record=False)
         delivery["appid"] = appid
         delivery["openid"] = openid
         delivery["reply"] = self._reply(delivery)
+        if delivery["reply"] is not None and not delivery["reply"].get("encrypted"):
+            delivery["ok"] = False  # WeChat shows the user an error for a reply it cannot read
         return self.world.journal.record_push(delivery)
 
     def text_message(self, appid: str, user_name: str, openid: str, content: str) -> JSON:

@@ -111,6 +111,8 @@ def test_query_auth_code_retried_three_times_is_exchanged_and_answered_once(worl
     world.push_ticket()
     appid, gh = TEST_OA
     code = world.sandbox.world.release_test_code(appid).value
+    # This test plays WeChat's user itself: tell the sandbox the user wrote (the 48-hour window).
+    world.sandbox.world.journal.record_user_wrote(appid, OPENID, world.sandbox.world.clock.now())
     push = text(gh, f"QUERY_AUTH_CODE:{code}")
     answers = [post(world, appid, push)[:2] for _ in range(3)]
     assert answers == [(200, b"")] * 3

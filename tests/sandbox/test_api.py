@@ -45,7 +45,7 @@ def test_component_token_accepts_a_pushed_ticket(wx: Wx, client: Client) -> None
 @pytest.mark.parametrize(
     ("overrides", "errcode"),
     [
-        ({"component_appsecret": "wrong"}, 40001),
+        ({"component_appsecret": "wrong"}, 40125),  # WeChat's code for a wrong secret here
         ({"component_verify_ticket": "ticket@@@unknown"}, 61006),
         ({"component_verify_ticket": None}, 61006),
         ({"component_appid": "wx0000000000000000"}, 61011),
@@ -157,7 +157,8 @@ def test_revoke_gives_61003(wx: Wx, client: Client, receiver: Receiver) -> None:
     appid = official(wx)[1]
     info = wx.call("api_query_auth", {"authorization_code": wx.authorize(appid)})["authorization_info"]
     access = info["authorizer_access_token"]
-    send = {"touser": "oX", "msgtype": "text", "text": {"content": "hi"}}
+    openid = client.post("/sandbox/send-message", {"appid": appid, "content": "hi"})["openid"]  # the user wrote
+    send = {"touser": openid, "msgtype": "text", "text": {"content": "hi"}}
     assert client.post("/cgi-bin/message/custom/send", send, access_token=access)["errcode"] == 0
     revoked = client.post("/sandbox/revoke", {"appid": appid})
     assert revoked["delivery"]["ok"] is True
@@ -224,13 +225,14 @@ def test_custom_send_is_recorded(wx: Wx, client: Client) -> None:
     access = wx.call("api_query_auth", {"authorization_code": wx.authorize(appid)})["authorization_info"][
         "authorizer_access_token"
     ]
-    send = {"touser": "oUser", "msgtype": "text", "text": {"content": "你好"}}
+    openid = client.post("/sandbox/send-message", {"appid": appid, "content": "hi"})["openid"]  # the user wrote
+    send = {"touser": openid, "msgtype": "text", "text": {"content": "你好"}}
     assert client.post("/cgi-bin/message/custom/send", send, access_token=access) == {
         "errcode": 0,
         "errmsg": "ok",
     }
     messages = client.get_json("/sandbox/messages")["messages"]
-    assert [(m["appid"], m["touser"], m["content"]) for m in messages] == [(appid, "oUser", "你好")]
+    assert [(m["appid"], m["touser"], m["content"]) for m in messages] == [(appid, openid, "你好")]
     assert client.post("/cgi-bin/message/custom/send", send)["errcode"] == 41001
     assert client.post("/cgi-bin/message/custom/send", send, access_token="nope")["errcode"] == 40001
     assert client.post("/cgi-bin/message/custom/send", {"touser": "o"}, access_token=access)["errcode"] == 44002

@@ -62,11 +62,11 @@ class Component:
             raise WeChatError(40013, "invalid appid")
         raise WeChatError(61011, "invalid component")
 
-    def check_credentials(self, appid: Any, secret: Any) -> None:
-        """The component appid, then its secret."""
+    def check_credentials(self, appid: Any, secret: Any, *, wrong_secret: int = 40001) -> None:
+        """The component appid, then its secret (`api_component_token` says 40125 for a wrong one)."""
         self.check_appid(appid)
         if secret != self._config.component_appsecret:
-            raise WeChatError(40001, _INVALID_CREDENTIAL)
+            raise WeChatError(wrong_secret, "invalid appsecret" if wrong_secret == 40125 else _INVALID_CREDENTIAL)
 
     # -- tickets and the component token ---------------------------------------------------------
 
@@ -86,7 +86,7 @@ class Component:
 
     def issue_token(self, appid: Any, secret: Any, ticket_value: Any) -> JSON:
         with self._lock:
-            self.check_credentials(appid, secret)
+            self.check_credentials(appid, secret, wrong_secret=40125)
             ticket = self._tickets.get(ticket_value) if isinstance(ticket_value, str) else None
             if ticket is None:
                 raise WeChatError(61006, "component ticket is invalid")

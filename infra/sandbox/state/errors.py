@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 JSON = dict[str, Any]
@@ -16,4 +17,7 @@ class WeChatError(Exception):
         self.errmsg = errmsg
 
     def answer(self) -> JSON:
-        return {"errcode": self.errcode, "errmsg": self.errmsg}
+        """WeChat appends a request id to every error's errmsg (`… rid: 6540a1b2-0c3e4f5a-1b2c3d4e`),
+        so nothing may compare errmsg exactly."""
+        rid = "-".join(secrets.token_hex(4) for _ in range(3))
+        return {"errcode": self.errcode, "errmsg": f"{self.errmsg} rid: {rid}"}

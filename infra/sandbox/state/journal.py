@@ -24,6 +24,7 @@ class Journal:
         self._counters: Counter[str] = Counter()
         self._pushes: deque[JSON] = deque(maxlen=LOG_LIMIT)
         self._messages: deque[JSON] = deque(maxlen=LOG_LIMIT)
+        self._wrote: dict[tuple[str, str], float] = {}  # (account, openid) -> when the user last wrote
         self._push_seq = 0
 
     def reset(self) -> None:
@@ -33,6 +34,7 @@ class Journal:
             self._counters.clear()
             self._pushes.clear()
             self._messages.clear()
+            self._wrote.clear()
             self._push_seq = 0
             self._changed.notify_all()
 
@@ -64,6 +66,15 @@ class Journal:
             return list(self._pushes)
 
     # -- custom messages -------------------------------------------------------------------------
+
+    def record_user_wrote(self, appid: str, openid: str, now: float) -> None:
+        """A user sent the account something: customer-service messages may reach them for 48 h."""
+        with self._changed:
+            self._wrote[(appid, openid)] = now
+
+    def wrote_within(self, appid: str, openid: str, since: float) -> bool:
+        with self._changed:
+            return self._wrote.get((appid, openid), float("-inf")) >= since
 
     def record_message(self, message: JSON) -> None:
         with self._changed:

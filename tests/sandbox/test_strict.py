@@ -1,0 +1,66 @@
+"""The sandbox at least as strict as WeChat, since every other test trusts it (issue 11): what WeChat
+refuses, it refuses; what WeChat accepts, it accepts."""
+
+from __future__ import annotations
+
+import time
+
+from tests.sandbox.helpers import Client, Receiver, Wx
+
+
+def authorized(wx: Wx) -> tuple[str, str]:
+    """An authorized Official Account and its access token."""
+    appid = next(a["appid"] for a in wx.accounts() if a["kind"] == "official_account")
+    info = wx.call("api_query_auth", {"authorization_code": wx.authorize(appid)})["authorization_info"]
+    return appid, info["authorizer_access_token"]
+
+
+def test_custom_send_refuses_what_wechat_refuses(wx: Wx, client: Client) -> None:
+    appid, access = authorized(wx)
+    openid = client.post("/sandbox/send-message", {"appid": appid, "content": "hi"})["openid"]  # the user wrote
+
+    def send(body: dict[str, object]) -> int:
+        errcode: int = client.post("/cgi-bin/message/custom/send", body, access_token=access)["errcode"]
+        return errcode
+
+    text = {"touser": openid, "msgtype": "text", "text": {"content": "hello"}}
+    assert send(text) == 0
+    assert send({**text, "touser": "not-an-openid"}) == 40003
+    assert send({**text, "msgtype": "bogus"}) == 40008
+    assert send({**text, "text": {"content": ""}}) == 44004
+    assert send({"touser": openid, "msgtype": "text"}) == 44004
+    assert send({"touser": openid, "msgtype": "image", "image": {}}) == 40007
+    assert send({"touser": openid, "msgtype": "image", "image": {"media_id": "MEDIA_ID"}}) == 0
+    never_wrote = "o" + "A" * 27  # a well-formed openid outside the 48-hour window
+    assert send({**text, "touser": never_wrote}) == 45015
+
+
+def test_errors_carry_a_rid_as_wechats_do(wx: Wx) -> None:
+    answer = wx.call("api_query_auth", {"authorization_code": "queryauthcode@@@never-issued"})
+    assert answer["errcode"] in (61009, 61010) and " rid: " in answer["errmsg"]
+
+
+def test_a_wrong_secret_on_the_component_token_is_40125(wx: Wx, client: Client) -> None:
+    body = {"component_appid": wx.appid, "component_appsecret": "wrong", "component_verify_ticket": wx.ticket()}
+    assert client.post("/cgi-bin/component/api_component_token", body)["errcode"] == 40125
+
+
+def test_component_apis_take_the_token_as_access_token_too(wx: Wx, client: Client) -> None:
+    wx.call("api_create_preauthcode")  # makes wx hold a component token
+    token = wx.token
+    answer = client.post("/cgi-bin/component/api_create_preauthcode", {"component_appid": wx.appid}, access_token=token)
+    assert answer.get("errcode", 0) == 0 and answer["pre_auth_code"].startswith("preauthcode@@@")
+
+
+def test_push_timestamps_are_real_time_even_when_the_sandbox_clock_moved(client: Client, receiver: Receiver) -> None:
+    client.post("/sandbox/clock", {"advance": 7200})
+    client.post("/sandbox/push-ticket")
+    push = receiver.wait_for(lambda r: r.fields.get("InfoType") == "component_verify_ticket", count=2)
+    assert abs(int(push.query["timestamp"]) - time.time()) < 60
+
+
+def test_a_message_answered_with_an_invalid_reply_is_not_delivered(wx: Wx, client: Client, receiver: Receiver) -> None:
+    appid, _ = authorized(wx)
+    receiver.on_message = lambda item: (200, b"<xml><Content>not encrypted</Content></xml>")
+    delivery = client.post("/sandbox/send-message", {"appid": appid, "content": "hi"})
+    assert delivery["ok"] is False and delivery["reply"]["encrypted"] is False
