@@ -13,7 +13,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 # No telemetry from SAM: builds and tests reach nothing but the package registries.
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help venv dev test test-unit test-integration test-infra test-e2e chromium lint format hooks build deploy clean
+.PHONY: help venv dev test test-unit test-integration test-infra test-e2e soak chromium lint format hooks build deploy clean
 
 help:
 	@echo "make dev     the whole system on loopback (gateway :3000, WeChat sandbox :3100, emulator :8000)"
@@ -22,6 +22,7 @@ help:
 	@echo "make format  ruff format + the fixes ruff can make"
 	@echo "make hooks   install the pre-commit hooks (the same checks, on every commit)"
 	@echo "make test-e2e  the browser ring (installs Debian's chromium)"
+	@echo "make soak    the long reliability proofs (50 refresher crashes)"
 	@echo "make build   sam build (no Docker)"
 	@echo "make deploy  sam deploy --guided"
 
@@ -63,6 +64,10 @@ test-integration: $(STAMP)
 
 test-infra: $(STAMP)
 	$(BIN)/pytest tests/infra
+
+# The long variants of the reliability proofs (docs/RELIABILITY.md): 50 refresher crashes.
+soak: $(STAMP)
+	WXCOMPONENT_CRASHES=50 $(BIN)/pytest tests/integration/test_crashes.py
 
 test-e2e: $(STAMP) chromium
 	$(BIN)/pytest tests/e2e
