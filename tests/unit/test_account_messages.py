@@ -17,6 +17,7 @@ from tests.support.pushes import (
     account_message_xml,
     signed_message,
 )
+from tests.unit.test_component_events import as_signed
 from wxcomponent.domain.errors import AppIdMismatch, BadRequest, InvalidSignature, MalformedMessage, StaleTimestamp
 from wxcomponent.domain.grants import AUTHORIZED, REVOKED, Grant
 from wxcomponent.domain.messages import AccountMessage
@@ -27,7 +28,6 @@ from wxcomponent.domain.release import (
     ReplyNow,
     release_check,
 )
-from wxcomponent.domain.signed import SignedPush
 from wxcomponent.services.account_messages import SUCCESS, AccountMessageService
 from wxcomponent.settings import ComponentSettings
 
@@ -95,16 +95,7 @@ class Harness:
         )
 
     def send(self, appid: str, push: Push, **override: str | None) -> str:
-        query: dict[str, str | None] = {**push.query, **override}
-        signed = SignedPush(
-            push.body,
-            query.get("signature"),
-            query.get("timestamp"),
-            query.get("nonce"),
-            query.get("msg_signature"),
-            query.get("encrypt_type"),
-        )
-        return self.service.handle(appid, signed).body
+        return self.service.handle(appid, as_signed(push, **override)).body
 
 
 def text(content: str, gh: str = MERCHANT_GH, msg_id: str = "6054768590064713728", **kwargs: Any) -> Push:

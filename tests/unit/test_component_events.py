@@ -47,15 +47,9 @@ def service(store: MemoryTicketStore, *, now: float = NOW, previous: str = "") -
 
 
 def as_signed(push: Push, **override: str | None) -> SignedPush:
-    query: dict[str, str | None] = {**push.query, **override}
-    return SignedPush(
-        body=push.body,
-        signature=query.get("signature"),
-        timestamp=query.get("timestamp"),
-        nonce=query.get("nonce"),
-        msg_signature=query.get("msg_signature"),
-        encrypt_type=query.get("encrypt_type"),
-    )
+    """The push as the handler hands it over; an override of None leaves that parameter out."""
+    query = {k: v for k, v in {**push.query, **override}.items() if v is not None}
+    return SignedPush.from_query(push.body, query)
 
 
 def test_a_ticket_is_stored_with_12_hours_of_life(store: MemoryTicketStore) -> None:
