@@ -113,6 +113,13 @@ class HandlerLoader:
         return max((f.stat().st_mtime for f in files), default=0.0)
 
 
+class _Server(ThreadingHTTPServer):
+    # The stdlib's listen backlog of 5 resets connections under a burst of callers; API Gateway
+    # queues them instead, so the local gateway does too.
+    request_queue_size = 512
+    daemon_threads = True
+
+
 class Gateway:
     """The routes of template.yaml on a ThreadingHTTPServer."""
 
@@ -140,8 +147,7 @@ class Gateway:
         class RequestHandler(_RequestHandler):
             owner = gateway
 
-        self._server = ThreadingHTTPServer((host, port), RequestHandler)
-        self._server.daemon_threads = True
+        self._server = _Server((host, port), RequestHandler)
         self._thread: threading.Thread | None = None
 
     @property
