@@ -1,0 +1,89 @@
+"""Sweeps and vends over a DynamoDB that throttles, fails, stalls and drops connections before and
+after applying writes, with WeChat rotating every refresh token (issue 11). Whatever a faulty sweep
+did, a clean one afterwards leaves every grant holding WeChat's current refresh token, and no vend
+ever hands out a token WeChat does not hold. WXCOMPONENT_FAULT_ROUNDS: 3 in `make test`, 20 in
+`make soak`."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+
+import pytest
+from botocore.exceptions import BotoCoreError, ClientError
+
+from infra.local.emulator import Emulator
+from tests.conftest import World
+from tests.support.fault_proxy import FAULTS, FaultProxy
+from tests.support.graph import graph
+from wxcomponent.bootstrap import Container
+from wxcomponent.domain.errors import WxComponentError
+from wxcomponent.services.single_flight import SingleFlight
+from wxcomponent.services.vending import VendRequest
+from wxcomponent.settings import Settings
+
+ROUNDS = int(os.environ.get("WXCOMPONENT_FAULT_ROUNDS", "3"))
+SHARE = 0.3  # of all DynamoDB requests; the client's own 3 attempts absorb most, not all
+
+
+def shifted_clock(offset: float) -> Callable[[], float]:
+    return lambda: time.time() + offset
+
+
+def test_faulty_storage_loses_no_refresh_token_and_vends_no_wrong_token(
+    world: World, emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world.push_ticket()
+    accounts = [a["appid"] for a in world.control("GET", "state")["accounts"]]
+    for appid in accounts:
+        world.control("POST", "authorize", {"appid": appid})
+        world.control("POST", f"accounts/{appid}/rotation", {"enabled": True})
+    setup = graph()  # bound to the emulator directly: setting up is never faulted
+    surfaced: list[str] = []
+    vended = 0
+    with FaultProxy(emulator.url, SHARE, seed=20261122) as proxy:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
+        for round_ in range(ROUNDS):
+            offset = round_ * (SingleFlight.lease_ttl + 1)  # past any lease a faulty round left behind
+            for appid in accounts:
+                setup.tokens.delete_authorizer_token(appid)
+                setup.grants.set_refresh_due(appid, int(time.time() + offset) - 1)
+            faulty = Container(Settings.from_environment(), clock=shifted_clock(offset))
+            proxy.enabled = True
+            try:
+                report = faulty.refresher.sweep(lambda: 60_000)
+                surfaced.extend(report.failed)
+            except (ClientError, BotoCoreError) as exc:  # EventBridge runs the next sweep
+                surfaced.append(type(exc).__name__)
+            for appid in accounts:
+                try:
+                    token = faulty.vendor.vend(VendRequest.parse({"kind": "authorizer", "appid": appid}))
+                except (ClientError, BotoCoreError, WxComponentError) as exc:
+                    surfaced.append(type(exc).__name__)
+                    continue
+                # never a token WeChat does not hold (a stale one read back after a lost write, say)
+                assert world.sandbox.world.merchants.check_access_token(token["access_token"]) == appid, round_
+                vended += 1
+            proxy.enabled = False
+    monkeypatch.setenv("AWS_ENDPOINT_URL", emulator.url)
+    print(f"faults injected: {dict(proxy.injected)}, forwarded: {proxy.forwarded}; surfaced: {sorted(surfaced)}")
+    assert set(proxy.injected) == set(FAULTS), proxy.injected  # every kind of fault happened
+    assert surfaced, "the faults never got past the client's retries: the test proved nothing"
+    assert vended > 0
+
+    later = ROUNDS * (SingleFlight.lease_ttl + 1)
+    clean = Container(Settings.from_environment(), clock=lambda: time.time() + later)
+    for appid in accounts:
+        clean.tokens.delete_authorizer_token(appid)
+        clean.grants.set_refresh_due(appid, int(time.time() + later) - 1)
+    report = clean.refresher.sweep(lambda: 60_000)
+    assert report.refreshed == len(accounts) and dict(report.failed) == {}, report
+    listed = {
+        item["authorizer_appid"]: item["refresh_token"]
+        for item in world.sandbox.world.merchants.authorizer_list(0, 500)["list"]
+    }
+    for appid in accounts:
+        grant = clean.grants.get_grant(appid)
+        assert grant is not None and grant.active
+        assert grant.refresh_token == listed[appid]
