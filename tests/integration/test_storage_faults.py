@@ -87,3 +87,19 @@ def test_faulty_storage_loses_no_refresh_token_and_vends_no_wrong_token(
         grant = clean.grants.get_grant(appid)
         assert grant is not None and grant.active
         assert grant.refresh_token == listed[appid]
+
+
+def test_a_lease_whose_answer_was_lost_is_still_ours(
+    world: World, emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The table applied our claim, the connection dropped, botocore sent it again: the retry must
+    not take our own lease for someone else's, or every such refresh waits and fails as contended."""
+    with FaultProxy(emulator.url, 0.0, seed=1) as proxy:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
+        leases = Container(Settings.from_environment()).leases
+        proxy.forced = ["drop_after"]
+        assert leases.acquire_lease("AUTHORIZER#wxlost", "holder-a", time.time(), 100)
+        assert proxy.injected["drop_after"] == 1
+        assert not leases.acquire_lease("AUTHORIZER#wxlost", "holder-b", time.time(), 100)  # still exclusive
+        leases.release_lease("AUTHORIZER#wxlost", "holder-a")
+        assert leases.acquire_lease("AUTHORIZER#wxlost", "holder-b", time.time(), 100)

@@ -192,6 +192,16 @@ def test_a_code_is_exchanged_by_one_holder_and_given_back_only_by_it(stores: Sto
     assert claims.code_exchanged_for("h1") == A
 
 
+def test_the_holder_claiming_its_own_code_again_succeeds_until_it_is_finished(stores: Stores) -> None:
+    """What botocore's resend of a claim whose answer was lost looks like to the table."""
+    claims = stores.code_claims
+    assert claims.claim_code("h3", "first", NOW, 30)
+    assert claims.claim_code("h3", "first", NOW + 0.1, 30)
+    assert not claims.claim_code("h3", "second", NOW + 1, 30)
+    claims.finish_code("h3", "first", A)
+    assert not claims.claim_code("h3", "first", NOW + 2, 30)  # done is done, even for its holder
+
+
 def test_an_expired_pending_claim_may_be_taken_over(stores: Stores) -> None:
     claims = stores.code_claims
     assert claims.claim_code("h2", "crashed", NOW, 30)
@@ -209,6 +219,14 @@ def test_a_lease_has_one_holder_until_it_expires_and_only_the_holder_releases_it
     assert leases.acquire_lease("AUTHORIZER#wx1", "two", NOW + 30.5, 30)  # expired
     leases.release_lease("AUTHORIZER#wx1", "two")
     assert leases.acquire_lease("AUTHORIZER#wx1", "three", NOW + 31, 30)
+
+
+def test_the_holder_taking_its_own_lease_again_succeeds_and_no_one_else_does(stores: Stores) -> None:
+    """What botocore's resend of a claim whose answer was lost looks like to the table."""
+    leases = stores.leases
+    assert leases.acquire_lease("AUTHORIZER#wx1", "one", NOW, 30)
+    assert leases.acquire_lease("AUTHORIZER#wx1", "one", NOW + 0.1, 30)
+    assert not leases.acquire_lease("AUTHORIZER#wx1", "two", NOW + 1, 30)
     assert leases.acquire_lease("COMPONENT#wx1", "other", NOW, 30)  # leases are per name
 
 

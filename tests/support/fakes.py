@@ -172,7 +172,9 @@ class MemoryCodeClaims:
 
     def claim_code(self, code_hash: str, holder: str, now: float, ttl: float) -> bool:
         current = self.claims.get(code_hash)
-        if current is not None and not (current.state == "pending" and current.expires_at < now):
+        if current is not None and not (
+            current.state == "pending" and (current.expires_at < now or current.holder == holder)
+        ):
             return False
         self.claims[code_hash] = _Claim(holder, now + ttl)
         return True
@@ -199,7 +201,7 @@ class MemoryLeases:
 
     def acquire_lease(self, name: str, holder: str, now: float, ttl: float) -> bool:
         current = self.leases.get(name)
-        if current is not None and current[1] >= now:
+        if current is not None and current[1] >= now and current[0] != holder:
             return False
         self.leases[name] = (holder, now + ttl)
         return True

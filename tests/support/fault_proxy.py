@@ -29,6 +29,7 @@ class FaultProxy:
         self.enabled = False
         self.injected: Counter[str] = Counter()
         self.forwarded = 0
+        self.forced: list[str] = []  # faults for the next requests, in order, whatever the share
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
         proxy = self
@@ -60,6 +61,10 @@ class FaultProxy:
 
     def _fault(self) -> str | None:
         with self._lock:
+            if self.forced:
+                fault = self.forced.pop(0)
+                self.injected[fault] += 1
+                return fault
             if not self.enabled or self._rng.random() >= self.share:
                 return None
             fault = self._rng.choice(FAULTS)

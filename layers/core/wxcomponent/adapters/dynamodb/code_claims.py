@@ -27,10 +27,11 @@ class CodeClaimTable:
             "expires_at": {"N": f"{now + ttl:.3f}"},
             "ttl": {"N": str(int(now) + CODE_CLAIM_LIFETIME)},
         }
+        # `holder = :holder`: botocore's resend of a claim whose answer was lost is still ours.
         return self._table.put_if(
             item,
-            "attribute_not_exists(pk) OR (#state = :pending AND expires_at < :now)",
-            {":pending": {"S": PENDING}, ":now": {"N": f"{now:.3f}"}},
+            "attribute_not_exists(pk) OR (#state = :pending AND (expires_at < :now OR holder = :holder))",
+            {":pending": {"S": PENDING}, ":now": {"N": f"{now:.3f}"}, ":holder": {"S": holder}},
             _STATE,
         )
 

@@ -21,7 +21,13 @@ class LeaseTable:
             "expires_at": {"N": f"{expires_at:.3f}"},
             "ttl": {"N": str(int(expires_at) + LEASE_GRACE)},
         }
-        return self._table.put_if(item, "attribute_not_exists(pk) OR expires_at < :now", {":now": {"N": f"{now:.3f}"}})
+        # `holder = :holder`: botocore resends a claim whose answer was lost, and the table has
+        # already applied it. The holder is unique to one flight, so only that resend matches.
+        return self._table.put_if(
+            item,
+            "attribute_not_exists(pk) OR expires_at < :now OR holder = :holder",
+            {":now": {"N": f"{now:.3f}"}, ":holder": {"S": holder}},
+        )
 
     def release_lease(self, name: str, holder: str) -> None:
         self._table.delete_if(name, LEASE, "holder = :holder", {":holder": {"S": holder}})
