@@ -15,10 +15,9 @@ import pytest
 
 from infra.local.template import ROOT
 from tests.conftest import World
+from tests.support.clean_sweep import assert_clean_sweep_holds_wechats_refresh_tokens
 from tests.support.graph import graph
-from wxcomponent.bootstrap import Container
 from wxcomponent.services.single_flight import SingleFlight
-from wxcomponent.settings import Settings
 
 pytestmark = pytest.mark.slow
 CRASHES = int(os.environ.get("WXCOMPONENT_CRASHES", "10"))
@@ -52,17 +51,4 @@ def test_sweeps_killed_at_random_points_lose_no_refresh_token(world: World) -> N
 
     # The clean sweep, once the dead holders' leases have expired (its clock is past their lease).
     later = SingleFlight.lease_ttl + 1
-    clean = Container(Settings.from_environment(), clock=lambda: time.time() + later)
-    for appid in accounts:
-        clean.tokens.delete_authorizer_token(appid)
-        clean.grants.set_refresh_due(appid, int(time.time() + later) - 1)
-    report = clean.refresher.sweep(lambda: 60_000)
-    assert report.refreshed == len(accounts) and dict(report.failed) == {}, report
-    listed = {
-        item["authorizer_appid"]: item["refresh_token"]
-        for item in world.sandbox.world.merchants.authorizer_list(0, 500)["list"]
-    }
-    for appid in accounts:
-        grant = clean.grants.get_grant(appid)
-        assert grant is not None and grant.active
-        assert grant.refresh_token == listed[appid]  # WeChat's current one: nothing lost, nothing rolled back
+    assert_clean_sweep_holds_wechats_refresh_tokens(world, accounts, later)

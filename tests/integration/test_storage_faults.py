@@ -15,6 +15,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from infra.local.emulator import Emulator
 from tests.conftest import World
+from tests.support.clean_sweep import assert_clean_sweep_holds_wechats_refresh_tokens
 from tests.support.fault_proxy import FAULTS, FaultProxy
 from tests.support.graph import graph
 from wxcomponent.bootstrap import Container
@@ -75,20 +76,7 @@ def test_faulty_storage_loses_no_refresh_token_and_vends_no_wrong_token(
     assert vended > 0
 
     later = ROUNDS * (SingleFlight.lease_ttl + 1)
-    clean = Container(Settings.from_environment(), clock=lambda: time.time() + later)
-    for appid in accounts:
-        clean.tokens.delete_authorizer_token(appid)
-        clean.grants.set_refresh_due(appid, int(time.time() + later) - 1)
-    report = clean.refresher.sweep(lambda: 60_000)
-    assert report.refreshed == len(accounts) and dict(report.failed) == {}, report
-    listed = {
-        item["authorizer_appid"]: item["refresh_token"]
-        for item in world.sandbox.world.merchants.authorizer_list(0, 500)["list"]
-    }
-    for appid in accounts:
-        grant = clean.grants.get_grant(appid)
-        assert grant is not None and grant.active
-        assert grant.refresh_token == listed[appid]
+    assert_clean_sweep_holds_wechats_refresh_tokens(world, accounts, later)
 
 
 def test_a_lease_whose_answer_was_lost_is_still_ours(
