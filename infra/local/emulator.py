@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import IO
 
 _RUNNING = re.compile(r"Running on http://([\d.]+):(\d+)")
@@ -40,9 +41,9 @@ class Emulator:
 
 
 def start_emulator(host: str = "127.0.0.1", port: int = 0, *, timeout: float = 60.0, echo: bool = False) -> Emulator:
-    """Starts `moto.server` and returns once it accepts requests."""
+    """Starts moto's server (one request at a time: see moto_serial.py); returns once it accepts requests."""
     process = subprocess.Popen(  # noqa: S603 - a fixed command line
-        [sys.executable, "-m", "moto.server", "-H", host, "-p", str(port)],
+        [sys.executable, str(Path(__file__).with_name("moto_serial.py")), host, str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
