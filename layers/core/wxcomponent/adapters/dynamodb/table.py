@@ -1,9 +1,16 @@
 """One DynamoDB table: its name, one boto3 client made on first use, and the conditional-write
 helpers every store shares. Every call is bounded: a slow table must not hold a push past
-WeChat's 5-second wait."""
+WeChat's 5-second wait.
+
+Every conditional write carries a `write_id` of its own and also succeeds where the item already
+holds that id. When the table applied a write but the answer was lost, botocore sends the same
+request again; without the id, that resend meets its own success as "condition failed", and a
+revocation would go unpublished or a message be taken for WeChat's retry
+(tests/integration/test_lost_answers.py)."""
 
 from __future__ import annotations
 
+import uuid
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -40,11 +47,14 @@ class Table:
         names: dict[str, str] | None = None,
     ) -> bool:
         """Writes `item` if `condition` holds; False when it does not."""
-        kwargs: dict[str, Any] = {"TableName": self.name, "Item": item, "ConditionExpression": condition}
-        if values:
-            kwargs["ExpressionAttributeValues"] = values
-        if names:
-            kwargs["ExpressionAttributeNames"] = names
+        write_id = {"S": uuid.uuid4().hex}
+        kwargs: dict[str, Any] = {
+            "TableName": self.name,
+            "Item": {**item, "write_id": write_id},
+            "ConditionExpression": _or_our_own(condition),
+            "ExpressionAttributeValues": {**(values or {}), ":write_id": write_id},
+            "ExpressionAttributeNames": {**(names or {}), "#write_id": "write_id"},
+        }
         return _unless_condition_failed(lambda: self.client.put_item(**kwargs))
 
     def update_if(
@@ -57,16 +67,15 @@ class Table:
         names: dict[str, str] | None = None,
     ) -> bool:
         """Updates the item if `condition` holds; False when it does not."""
+        write_id = {"S": uuid.uuid4().hex}
         kwargs: dict[str, Any] = {
             "TableName": self.name,
             "Key": key(pk, sk),
-            "UpdateExpression": update,
-            "ConditionExpression": condition,
+            "UpdateExpression": _setting_write_id(update),
+            "ConditionExpression": _or_our_own(condition),
+            "ExpressionAttributeValues": {**(values or {}), ":write_id": write_id},
+            "ExpressionAttributeNames": {**(names or {}), "#write_id": "write_id"},
         }
-        if values:
-            kwargs["ExpressionAttributeValues"] = values
-        if names:
-            kwargs["ExpressionAttributeNames"] = names
         return _unless_condition_failed(lambda: self.client.update_item(**kwargs))
 
     def delete_if(
@@ -90,6 +99,17 @@ class Table:
 
 def key(pk: str, sk: str) -> dict[str, Any]:
     return {"pk": {"S": pk}, "sk": {"S": sk}}
+
+
+def _or_our_own(condition: str) -> str:
+    """The condition, or the item is what this very write left (its resend after a lost answer)."""
+    return f"({condition}) OR #write_id = :write_id"
+
+
+def _setting_write_id(update: str) -> str:
+    if update.startswith("SET "):
+        return "SET #write_id = :write_id, " + update[len("SET ") :]
+    return "SET #write_id = :write_id " + update
 
 
 def _unless_condition_failed(call: Any) -> bool:

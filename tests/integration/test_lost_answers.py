@@ -1,0 +1,122 @@
+"""Every conditional write whose answer is lost (the table applied it, the connection dropped,
+botocore sent it again) still reports what it did. The resend meets its own success; if that read
+as "condition failed", a revocation would neither delete the token nor publish its event, a message
+would be taken for WeChat's retry and never published, a ticket restart would be skipped (issue 11).
+And the write stays exclusive: a second writer (WeChat's own retry) is still refused."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import boto3
+import pytest
+
+from infra.local.emulator import Emulator
+from tests.support.fault_proxy import FaultProxy
+from wxcomponent.adapters.dynamodb import Table, Tables
+from wxcomponent.adapters.dynamodb.table import CLIENT_CONFIG
+from wxcomponent.domain.grants import AUTHORIZED, Grant
+from wxcomponent.domain.tickets import PushRecord, Ticket
+from wxcomponent.domain.tokens import AccessToken
+from wxcomponent.ports import Stores
+
+COMPONENT = "wx0123456789abcdef"
+A = "wx1111111111111111"
+NOW = 1_767_225_600
+
+
+def grant(refresh_token: str = "refresh@@@1") -> Grant:
+    return Grant(A, COMPONENT, refresh_token, (1, 15), AUTHORIZED, NOW, NOW)
+
+
+@dataclass(frozen=True)
+class Write:
+    """`setup` runs without faults; `write` runs with its answer lost and must return True; `again`
+    is another writer's identical attempt, which must still be refused."""
+
+    setup: Callable[[Stores], object]
+    write: Callable[[Stores], bool]
+    again: Callable[[Stores], bool] | None
+
+
+def nothing(_: Stores) -> None:
+    return None
+
+
+WRITES = {
+    "message receipt": Write(
+        nothing,
+        lambda s: s.receipts.claim(A, "msgid-1", NOW, 60, 600),
+        lambda s: s.receipts.claim(A, "msgid-1", NOW + 1, 60, 600),
+    ),
+    "revocation": Write(
+        lambda s: s.grants.save_grant(grant(), NOW + 6000),
+        lambda s: s.grants.revoke_grant(A, NOW + 10),
+        lambda s: s.grants.revoke_grant(A, NOW + 10),
+    ),
+    "revocation confirmed by the list": Write(
+        lambda s: s.grants.save_grant(grant(), NOW + 6000),
+        lambda s: s.grants.revoke_unlisted(A, "refresh@@@1", NOW + 10),
+        lambda s: s.grants.revoke_unlisted(A, "refresh@@@1", NOW + 10),
+    ),
+    "needs reauthorization": Write(
+        lambda s: s.grants.save_grant(grant(), NOW + 6000),
+        lambda s: s.grants.mark_needs_reauthorization(A, "refresh@@@1", NOW + 10),
+        lambda s: s.grants.mark_needs_reauthorization(A, "refresh@@@1", NOW + 10),
+    ),
+    "refresh token rotation": Write(
+        lambda s: s.grants.save_grant(grant(), NOW + 6000),
+        lambda s: s.grants.update_refresh_token(A, "refresh@@@1", "refresh@@@2", NOW + 10),
+        lambda s: s.grants.update_refresh_token(A, "refresh@@@1", "refresh@@@2", NOW + 10),
+    ),
+    "grant": Write(nothing, lambda s: s.grants.save_grant(grant(), NOW + 6000), None),
+    "verify ticket": Write(
+        nothing,
+        lambda s: s.tickets.save_ticket(Ticket.received(COMPONENT, "ticket@@@1", NOW, NOW)),
+        lambda s: s.tickets.save_ticket(Ticket.received(COMPONENT, "ticket@@@1", NOW, NOW + 5)),
+    ),
+    "push record": Write(
+        nothing,
+        lambda s: s.tickets.record_push(PushRecord(COMPONENT, "unauthorized", NOW, A, NOW)),
+        lambda s: s.tickets.record_push(PushRecord(COMPONENT, "unauthorized", NOW, A, NOW + 5)),
+    ),
+    "ticket restart": Write(
+        nothing,
+        lambda s: s.tickets.claim_ticket_restart(COMPONENT, NOW, 3600),
+        lambda s: s.tickets.claim_ticket_restart(COMPONENT, NOW + 1, 3600),
+    ),
+    "authorizer token": Write(
+        nothing, lambda s: s.tokens.save_authorizer_token(AccessToken(A, "token@@@1", NOW, NOW + 7200)), None
+    ),
+    "code claim": Write(
+        nothing,
+        lambda s: s.code_claims.claim_code("hash-1", "holder-a", NOW, 60),
+        lambda s: s.code_claims.claim_code("hash-1", "holder-b", NOW + 1, 60),
+    ),
+    "lease": Write(
+        nothing,
+        lambda s: s.leases.acquire_lease("AUTHORIZER#" + A, "holder-a", NOW, 60),
+        lambda s: s.leases.acquire_lease("AUTHORIZER#" + A, "holder-b", NOW + 1, 60),
+    ),
+}
+
+
+@pytest.fixture
+def proxy(emulator: Emulator) -> Iterator[FaultProxy]:
+    with FaultProxy(emulator.url, 0.0, seed=1) as running:
+        yield running
+
+
+@pytest.mark.parametrize("name", list(WRITES))
+def test_a_conditional_write_whose_answer_was_lost_reports_its_success(
+    name: str, table: str, proxy: FaultProxy
+) -> None:
+    case = WRITES[name]
+    stores = Tables.on(Table(table, boto3.client("dynamodb", endpoint_url=proxy.url, config=CLIENT_CONFIG)))
+    case.setup(stores)
+    proxy.forced = ["drop_after"]
+    assert case.write(stores), f"{name}: the resend took our own write for someone else's"
+    assert proxy.injected["drop_after"] == 1 and not proxy.forced  # the fault hit this very write
+    if case.again is not None:
+        assert not case.again(stores), f"{name}: no longer exclusive"
