@@ -28,6 +28,7 @@ class FakeLambda:
         self.current: dict[tuple[str, str], tuple[str, int]] = {}
         self.issued = 0
         self.answer: Any = None  # a canned body instead
+        self.queued: list[Any] = []  # canned bodies for the next requests, before `answer`
         self.function_error = False
         self.lock = threading.Lock()
 
@@ -35,7 +36,10 @@ class FakeLambda:
         request = json.loads(Payload)
         with self.lock:
             self.requests.append({"function": FunctionName, **request})
-            body = self.answer if self.answer is not None else self._vend(request)
+            if self.queued:
+                body = self.queued.pop(0)
+            else:
+                body = self.answer if self.answer is not None else self._vend(request)
         response: dict[str, Any] = {"StatusCode": 200, "Payload": io.BytesIO(json.dumps(body).encode())}
         if self.function_error:
             response["FunctionError"] = "Unhandled"
@@ -153,6 +157,31 @@ def test_an_error_body_is_a_token_error(
     assert (raised.value.code, raised.value.errcode) == (code, errcode)
     fake.answer = None  # nothing was cached: the next call asks again
     assert client.get_authorizer_token(ACCOUNT) == "token-1"
+
+
+BUSY = {"error": {"code": "internal", "message": "the table is briefly unavailable; retry", "retryable": True}}
+
+
+def test_an_answer_marked_retryable_is_asked_again_once_after_a_pause(fake: FakeLambda, clock: FakeClock) -> None:
+    pauses: list[float] = []
+    client = TokenClient("my-stack-TokenVending", lambda_client=fake, clock=clock, sleep=pauses.append)
+    fake.queued = [BUSY]
+    assert client.get_authorizer_token(ACCOUNT) == "token-1"
+    assert len(fake.requests) == 2 and pauses == [0.2]
+    fake.queued = [BUSY, BUSY]
+    with pytest.raises(TokenError) as raised:
+        client.get_component_token()
+    assert raised.value.code == "internal" and raised.value.retryable
+    assert len(fake.requests) == 4 and pauses == [0.2, 0.2]  # one retry, not a loop
+
+
+def test_an_answer_not_marked_retryable_is_not_asked_again(fake: FakeLambda, clock: FakeClock) -> None:
+    pauses: list[float] = []
+    client = TokenClient("my-stack-TokenVending", lambda_client=fake, clock=clock, sleep=pauses.append)
+    fake.queued = [{"error": {"code": "internal", "message": "unexpected error"}}]
+    with pytest.raises(TokenError) as raised:
+        client.get_component_token()
+    assert not raised.value.retryable and len(fake.requests) == 1 and pauses == []
 
 
 def test_a_crashed_function_is_an_internal_token_error(client: TokenClient, fake: FakeLambda) -> None:

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
 DEFAULT_FUNCTION = "token_vending"
 REMEMBERED_TOKENS = 256  # tokens handed out that report_invalid still recognises
+RETRY_AFTER = 0.2  # seconds before the one retry of an answer marked retryable (a busy table)
 
 
 class LambdaInvoker(Protocol):
@@ -38,13 +39,15 @@ class LambdaInvoker(Protocol):
 
 class TokenError(Exception):
     """The vending function refused: `code` is the contract's (`bad_request`, `not_authorized`,
-    `ticket_missing`, `upstream_error`, `internal`), `errcode` WeChat's when there is one."""
+    `ticket_missing`, `upstream_error`, `internal`), `errcode` WeChat's when there is one, and
+    `retryable` true when nothing was decided (the table was busy) even after this client's retry."""
 
-    def __init__(self, code: str, message: str, errcode: int | None = None) -> None:
+    def __init__(self, code: str, message: str, errcode: int | None = None, *, retryable: bool = False) -> None:
         super().__init__(f"{code}: {message}" + (f" (errcode {errcode})" if errcode is not None else ""))
         self.code = code
         self.message = message
         self.errcode = errcode
+        self.retryable = retryable
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,7 @@ class TokenClient:
         lambda_client: LambdaInvoker | None = None,
         safety_margin: float = 120,
         clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         if not 0 <= safety_margin <= 3600:
             raise ValueError("safety_margin must be between 0 and 3600 seconds")
@@ -71,6 +75,7 @@ class TokenClient:
         self._client = lambda_client
         self._safety_margin = safety_margin
         self._clock = clock
+        self._sleep = sleep
         self._lock = threading.Lock()
         self._held: dict[tuple[str, str], _Held] = {}
         self._owners: OrderedDict[str, tuple[str, str]] = OrderedDict()
@@ -125,6 +130,15 @@ class TokenClient:
         return held.access_token
 
     def _invoke(self, request: dict[str, Any]) -> dict[str, Any]:
+        try:
+            return self._invoke_once(request)
+        except TokenError as error:
+            if not error.retryable:
+                raise
+        self._sleep(RETRY_AFTER)
+        return self._invoke_once(request)
+
+    def _invoke_once(self, request: dict[str, Any]) -> dict[str, Any]:
         response = self._lambda().invoke(FunctionName=self.function_name, Payload=json.dumps(request).encode())
         payload = response.get("Payload")
         raw = payload.read() if payload is not None and hasattr(payload, "read") else payload or b"{}"
@@ -140,7 +154,10 @@ class TokenClient:
         if isinstance(error, dict):
             errcode = error.get("errcode")
             raise TokenError(
-                _text(error, "code"), _text(error, "message"), errcode if isinstance(errcode, int) else None
+                _text(error, "code"),
+                _text(error, "message"),
+                errcode if isinstance(errcode, int) else None,
+                retryable=error.get("retryable") is True,
             )
         if not isinstance(body.get("access_token"), str) or not isinstance(body.get("expires_at"), int):
             raise TokenError("internal", "the vending function's answer has no access_token and expires_at")

@@ -10,6 +10,7 @@ class WxComponentError(Exception):
     """Base of every error the core raises on purpose."""
 
     code = "internal"
+    retryable = False  # the same request may well succeed in a moment
 
     def __init__(self, message: str, *, errcode: int | None = None) -> None:
         super().__init__(message)
@@ -49,6 +50,13 @@ class PayloadTooLarge(BadRequest):
 
 class ConfigurationError(WxComponentError):
     """Settings are missing or malformed; an operator must fix them."""
+
+
+class StorageUnavailable(WxComponentError):
+    """The table throttled, failed or could not be reached, beyond the client's own retries.
+    The contract's `internal`, marked retryable: nothing was decided, a retry may well succeed."""
+
+    retryable = True
 
 
 class TicketMissing(WxComponentError):

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from wxcomponent.domain.errors import WxComponentError
+from wxcomponent.domain.errors import StorageUnavailable, WxComponentError
 from wxcomponent.domain.wechat import UpstreamError
 from wxcomponent.observability import MetricUnit, logger, metrics, single_metric
 from wxcomponent.ports import GrantStore, TicketStore, WeChatApi
@@ -185,6 +185,8 @@ class Refresher:
 
 def _failure_key(error: Exception) -> str:
     """WeChat's errcode, our error code, or `storage` for the table (any error of botocore's)."""
+    if isinstance(error, StorageUnavailable):
+        return "storage"
     if isinstance(error, WxComponentError):
         return str(error.errcode) if error.errcode is not None else error.code
     return "storage" if type(error).__module__.startswith("botocore") else "unexpected"

@@ -233,6 +233,8 @@ def error_body(error: Exception) -> dict[str, Any]:
         detail: dict[str, Any] = {"code": error.code, "message": message}
         if error.errcode is not None:
             detail["errcode"] = error.errcode
+        if error.retryable:
+            detail["retryable"] = True  # nothing was decided: the same request may succeed in a moment
         return {"error": detail}
     logger.exception("unexpected error while vending")
     return {"error": {"code": "internal", "message": "unexpected error"}}

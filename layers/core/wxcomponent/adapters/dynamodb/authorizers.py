@@ -8,7 +8,7 @@ from typing import Any
 
 from wxcomponent.adapters.dynamodb.grants import grant_from_item
 from wxcomponent.adapters.dynamodb.keys import GRANT, TOKEN, authorizer_key
-from wxcomponent.adapters.dynamodb.table import Table, key
+from wxcomponent.adapters.dynamodb.table import Table, key, storage_errors
 from wxcomponent.adapters.dynamodb.tokens import token_from_item
 from wxcomponent.domain.grants import Grant
 from wxcomponent.domain.tokens import AccessToken
@@ -20,9 +20,10 @@ class AuthorizerReadTable:
 
     def read_authorizer(self, authorizer_appid: str) -> tuple[Grant | None, AccessToken | None]:
         pk = authorizer_key(authorizer_appid)
-        answer = self._table.client.batch_get_item(
-            RequestItems={self._table.name: {"Keys": [key(pk, GRANT), key(pk, TOKEN)], "ConsistentRead": True}}
-        )
+        with storage_errors():
+            answer = self._table.client.batch_get_item(
+                RequestItems={self._table.name: {"Keys": [key(pk, GRANT), key(pk, TOKEN)], "ConsistentRead": True}}
+            )
         responses: dict[str, Any] = dict(answer.get("Responses", {}))
         items = {item["sk"]["S"]: item for item in responses.get(self._table.name, [])}
         # Under throttling DynamoDB may leave keys unprocessed: read those one by one.

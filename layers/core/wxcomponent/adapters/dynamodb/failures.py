@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from wxcomponent.adapters.dynamodb.keys import REFRESH_FAILURE
-from wxcomponent.adapters.dynamodb.table import Table
+from wxcomponent.adapters.dynamodb.table import Table, storage_errors
 from wxcomponent.domain.wechat import RefreshFailure
 
 GRACE = 60
@@ -27,7 +27,8 @@ class RefreshFailureTable:
         }
         if failure.errcode is not None:
             item["errcode"] = {"N": str(failure.errcode)}
-        self._table.client.put_item(TableName=self._table.name, Item=item)
+        with storage_errors():
+            self._table.client.put_item(TableName=self._table.name, Item=item)
 
     def recent_failure(self, name: str, now: float) -> RefreshFailure | None:
         item = self._table.get(name, REFRESH_FAILURE)

@@ -17,7 +17,7 @@ from wxcomponent.adapters.dynamodb.keys import (
     refresh_shard,
     refresh_shards,
 )
-from wxcomponent.adapters.dynamodb.table import Table
+from wxcomponent.adapters.dynamodb.table import Table, storage_errors
 from wxcomponent.domain.grants import AUTHORIZED, NEEDS_REAUTHORIZATION, REVOKED, Grant
 
 _STATUS = {"#status": "status"}
@@ -124,7 +124,8 @@ class GrantTable:
             "ExpressionAttributeValues": {":shard": {"S": shard}, ":now": {"N": str(now)}},
         }
         while True:
-            page = self._table.client.query(**kwargs)
+            with storage_errors():
+                page = self._table.client.query(**kwargs)
             read += page.get("ScannedCount", 0)
             appids.extend(authorizer_of(item["pk"]["S"]) for item in page.get("Items", []))
             if "LastEvaluatedKey" not in page:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from wxcomponent.adapters.dynamodb.keys import PROFILE, authorizer_key
-from wxcomponent.adapters.dynamodb.table import Table
+from wxcomponent.adapters.dynamodb.table import Table, storage_errors
 from wxcomponent.domain.grants import Profile
 
 
@@ -14,24 +14,25 @@ class ProfileTable:
         self._table = table
 
     def save_profile(self, profile: Profile) -> None:
-        self._table.client.put_item(
-            TableName=self._table.name,
-            Item={
-                "pk": {"S": authorizer_key(profile.authorizer_appid)},
-                "sk": {"S": PROFILE},
-                "nick_name": {"S": profile.nick_name},
-                "head_img": {"S": profile.head_img},
-                "user_name": {"S": profile.user_name},
-                "alias": {"S": profile.alias},
-                "principal_name": {"S": profile.principal_name},
-                "service_type": {"N": str(profile.service_type)},
-                "verify_type": {"N": str(profile.verify_type)},
-                "qrcode_url": {"S": profile.qrcode_url},
-                "is_mini_program": {"BOOL": profile.is_mini_program},
-                "updated_at": {"N": str(profile.updated_at)},
-                "extra": {"S": json.dumps(profile.extra, ensure_ascii=False)},
-            },
-        )
+        with storage_errors():
+            self._table.client.put_item(
+                TableName=self._table.name,
+                Item={
+                    "pk": {"S": authorizer_key(profile.authorizer_appid)},
+                    "sk": {"S": PROFILE},
+                    "nick_name": {"S": profile.nick_name},
+                    "head_img": {"S": profile.head_img},
+                    "user_name": {"S": profile.user_name},
+                    "alias": {"S": profile.alias},
+                    "principal_name": {"S": profile.principal_name},
+                    "service_type": {"N": str(profile.service_type)},
+                    "verify_type": {"N": str(profile.verify_type)},
+                    "qrcode_url": {"S": profile.qrcode_url},
+                    "is_mini_program": {"BOOL": profile.is_mini_program},
+                    "updated_at": {"N": str(profile.updated_at)},
+                    "extra": {"S": json.dumps(profile.extra, ensure_ascii=False)},
+                },
+            )
 
     def get_profile(self, authorizer_appid: str) -> Profile | None:
         item = self._table.get(authorizer_key(authorizer_appid), PROFILE)

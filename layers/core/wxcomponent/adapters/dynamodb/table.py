@@ -11,16 +11,44 @@ revocation would go unpublished or a message be taken for WeChat's retry
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, ConnectionError, HTTPClientError  # noqa: A004 - botocore's name
+
+from wxcomponent.domain.errors import StorageUnavailable
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 CLIENT_CONFIG = Config(connect_timeout=2, read_timeout=3, retries={"max_attempts": 3, "mode": "standard"})
+# What DynamoDB answers when it is busy or unwell, rather than when we asked for something wrong.
+TRANSIENT_CODES = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "InternalServerError",
+        "ServiceUnavailable",
+    }
+)
+
+
+@contextmanager
+def storage_errors() -> Iterator[None]:
+    """The table's transient failures, once botocore's own attempts are spent, as the domain's
+    `StorageUnavailable` (retryable); anything else (a bug, a missing table) goes up as it is."""
+    try:
+        yield
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in TRANSIENT_CODES:
+            raise StorageUnavailable("the table is briefly unavailable; retry") from exc
+        raise
+    except (ConnectionError, HTTPClientError) as exc:
+        raise StorageUnavailable("the table could not be reached; retry") from exc
 
 
 class Table:
@@ -36,7 +64,8 @@ class Table:
 
     def get(self, pk: str, sk: str) -> dict[str, Any] | None:
         """One item, read consistently (a refresh just written elsewhere must be seen)."""
-        answer = self.client.get_item(TableName=self.name, Key=key(pk, sk), ConsistentRead=True)
+        with storage_errors():
+            answer = self.client.get_item(TableName=self.name, Key=key(pk, sk), ConsistentRead=True)
         return answer.get("Item")
 
     def put_if(
@@ -114,7 +143,8 @@ def _setting_write_id(update: str) -> str:
 
 def _unless_condition_failed(call: Any) -> bool:
     try:
-        call()
+        with storage_errors():
+            call()
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
             return False
