@@ -132,6 +132,7 @@ def _start_world(monkeypatch: pytest.MonkeyPatch, events_url: str | None) -> Ite
             start_domain=gateway.url,
             push_tries=1 if events_url else 3,
             push_timeout=1.0 if events_url else 10.0,
+            push_retry_interval=1.0,  # WeChat's is 5 s; a second still makes a retry a late one
         )
         with Sandbox(config) as sandbox:
             monkeypatch.setenv("WECHAT_API_BASE", sandbox.url)

@@ -31,6 +31,7 @@ def parse_args(argv: Sequence[str] | None = None) -> SandboxConfig:
     p.add_argument("--start-domain", default=defaults.start_domain)
     p.add_argument("--push-timeout", type=float, default=defaults.push_timeout)
     p.add_argument("--push-tries", type=int, default=defaults.push_tries)
+    p.add_argument("--push-retry-interval", type=float, default=defaults.push_retry_interval)
     a = p.parse_args(argv)
     return SandboxConfig(
         host=a.host,
@@ -43,6 +44,7 @@ def parse_args(argv: Sequence[str] | None = None) -> SandboxConfig:
         start_domain=a.start_domain,
         push_timeout=a.push_timeout,
         push_tries=a.push_tries,
+        push_retry_interval=a.push_retry_interval,
     )
 
 

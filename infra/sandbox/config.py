@@ -117,6 +117,9 @@ class SandboxConfig:
     component_aes_key: str = field(default_factory=_setting("WECHAT_COMPONENT_AES_KEY"))
     push_timeout: float = 5.0
     push_tries: int = 3
+    # WeChat retries once its 5 s wait is over, so an attempt starts this long after the previous
+    # one started, however fast that failed; each retry is signed anew (a new timestamp and nonce).
+    push_retry_interval: float = 5.0
     release_wait: float = 10.0  # seconds release check 3 waits for message/custom/send
     clock: Callable[[], float] = time.time
     accounts: list[MerchantAccount] | None = None  # None: seeded_accounts(seed)

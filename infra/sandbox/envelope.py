@@ -74,6 +74,18 @@ def encrypt_push(
     return SignedPush(query=query, body=body, encrypt=encrypt)
 
 
+def resign_push(crypto: MessageCrypto, token: str, push: SignedPush, *, timestamp: str, nonce: str) -> SignedPush:
+    """The same push (same ciphertext, same body) under a new timestamp and nonce: a retry."""
+    query = dict(push.query)
+    query.update(
+        signature=sha1_signature(token, timestamp, nonce),
+        timestamp=timestamp,
+        nonce=nonce,
+        msg_signature=crypto.msg_signature(timestamp, nonce, push.encrypt),
+    )
+    return SignedPush(query=query, body=push.body, encrypt=push.encrypt)
+
+
 def open_passive_reply(crypto: MessageCrypto, body: bytes) -> dict[str, str]:
     """Verifies an encrypted passive reply's MsgSignature and returns its decrypted fields.
 

@@ -12,8 +12,9 @@ import urllib.parse
 import urllib.request
 from typing import Any
 
-from infra.sandbox.envelope import SignedPush, encrypt_push, open_passive_reply, xml_document
+from infra.sandbox.envelope import SignedPush, encrypt_push, open_passive_reply, resign_push, xml_document
 from infra.sandbox.state import JSON, Ticket, World
+from infra.sandbox.state.faults import PUSH
 from wxcomponent.domain.crypto import MessageCrypto
 
 BODY_LIMIT = 1024
@@ -149,17 +150,27 @@ class Pusher:
     def deliver(
         self, url: str, push: SignedPush, info_type: str, *, kind: str, plaintext: str, record: bool = True
     ) -> JSON:
-        """Up to push_tries attempts of push_timeout each, until `success` (component) or a 200 (message)."""
-        full_url = url + ("&" if "?" in url else "?") + urllib.parse.urlencode(push.query)
+        """Up to push_tries attempts of push_timeout each, until `success` (component) or a 200
+        (message); each retry push_retry_interval after the previous attempt started, signed anew."""
         attempts: list[JSON] = []
         last_body = b""
         ok = False
+        started = 0.0
         for attempt in range(1, max(1, self.config.push_tries) + 1):
+            if attempt > 1:
+                # Waiting is WeChat's behaviour, not synchronisation: it ends at once on stop.
+                self.world.stopping.wait(max(0.0, started + self.config.push_retry_interval - time.monotonic()))
+                push = self._resigned(push)
             if self.world.stopping.is_set():
                 break
+            full_url = url + ("&" if "?" in url else "?") + urllib.parse.urlencode(push.query)
+            started = time.monotonic()
             result = self._attempt(full_url, push.body)
             status, body = result["status"], result.pop("_body")
             ok = status == 200 and (kind == "message" or body.strip() == b"success")
+            if ok and self.world.faults.take(PUSH) is not None:
+                ok = False  # answered, but the answer never reached WeChat: it retries
+                result["lost"] = True
             result.update({"attempt": attempt, "url": full_url, "info_type": info_type, "ok": ok})
             attempts.append(result)
             if ok:
@@ -179,6 +190,15 @@ class Pusher:
             delivery.pop("_last_body")
             return self.world.journal.record_push(delivery)
         return delivery
+
+    def _resigned(self, push: SignedPush) -> SignedPush:
+        return resign_push(
+            self.crypto,
+            self.config.component_token,
+            push,
+            timestamp=str(int(self.config.clock())),
+            nonce=self.world.random.nonce(),
+        )
 
     def _attempt(self, url: str, body: bytes) -> dict[str, Any]:
         request = urllib.request.Request(

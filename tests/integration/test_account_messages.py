@@ -9,7 +9,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import boto3
 import jsonschema
@@ -310,3 +310,23 @@ def test_retries_of_a_replied_message_get_the_same_sealed_reply_and_one_event(
     assert answers[0][0] == 200 and answers[0][1].startswith(b"<xml><Encrypt>")
     assert answers == [answers[0]] * 3  # byte for byte, the reply function asked once
     assert len(bus.messages()) == 1
+
+
+def test_a_late_retry_after_a_lost_answer_gets_the_same_reply_and_publishes_nothing_more(
+    world: World, bus: Bus, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sandbox's first attempt is answered but its answer lost on the way back; WeChat's retry
+    comes a second later, signed anew, when the first attempt is long finished (not still pending,
+    as with back-to-back resends): it must get the recorded reply, not a second handling."""
+    appid, _ = authorized_account(world)
+    bus.drain()
+    monkeypatch.setenv("MESSAGE_REPLY_FUNCTION_ARN", "ReplyEcho")
+    world.control("POST", "faults", {"api": "push", "kind": "lose_answer", "count": 1})
+    delivery = world.control("POST", "send-message", {"appid": appid, "content": "lost once"})
+    first, second = delivery["attempts"]
+    assert first["lost"] and first["status"] == 200 and second["ok"] and delivery["ok"]
+    query = [parse_qs(urlsplit(attempt["url"]).query) for attempt in (first, second)]
+    assert query[0]["nonce"] != query[1]["nonce"] and query[0]["msg_signature"] != query[1]["msg_signature"]
+    assert second["body"] == first["body"] and first["body"].startswith("<xml><Encrypt>")  # the same sealed reply
+    assert delivery["reply"]["encrypted"]
+    assert len(bus.messages()) == 1  # handled once

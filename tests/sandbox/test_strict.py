@@ -3,9 +3,10 @@ refuses, it refuses; what WeChat accepts, it accepts."""
 
 from __future__ import annotations
 
+import itertools
 import time
 
-from tests.sandbox.helpers import Client, Receiver, Wx
+from tests.sandbox.helpers import RETRY_INTERVAL, Client, Receiver, Wx
 
 
 def authorized(wx: Wx) -> tuple[str, str]:
@@ -64,3 +65,32 @@ def test_a_message_answered_with_an_invalid_reply_is_not_delivered(wx: Wx, clien
     receiver.on_message = lambda item: (200, b"<xml><Content>not encrypted</Content></xml>")
     delivery = client.post("/sandbox/send-message", {"appid": appid, "content": "hi"})
     assert delivery["ok"] is False and delivery["reply"]["encrypted"] is False
+
+
+def test_retries_come_late_and_signed_anew_as_wechats_do(client: Client, receiver: Receiver) -> None:
+    """A push that failed fast is not resent at once: the next attempt starts the retry interval
+    after the previous one started, under a new timestamp and nonce, with the same ciphertext."""
+    receiver.wait_info("component_verify_ticket")  # the push on start, answered before we script
+    receiver.scripted.extend([(500, b""), (200, b"not success")])
+    delivery = client.post("/sandbox/push-ticket")["delivery"]
+    assert [a["ok"] for a in delivery["attempts"]] == [False, False, True]
+    pushes = receiver.received[-3:]
+    assert all(p.error is None for p in pushes)  # each one verifies
+    assert len({p.query["nonce"] for p in pushes}) == 3
+    assert len({p.query["msg_signature"] for p in pushes}) == 3
+    assert len({p.envelope["Encrypt"] for p in pushes}) == 1
+    gaps = [later.at - earlier.at for earlier, later in itertools.pairwise(pushes)]
+    assert all(gap >= RETRY_INTERVAL * 0.95 for gap in gaps), gaps
+
+
+def test_a_lost_answer_makes_wechat_retry_though_the_receiver_answered(client: Client, receiver: Receiver) -> None:
+    receiver.wait_info("component_verify_ticket")  # the push on start must not take the fault
+    client.post("/sandbox/faults", {"api": "push", "kind": "lose_answer", "count": 1})
+    delivery = client.post("/sandbox/push-ticket")["delivery"]
+    first, second = delivery["attempts"]
+    assert first["status"] == 200 and first["lost"] and not first["ok"] and second["ok"]
+    assert client.post("/sandbox/faults", {"api": "*", "kind": "errcode", "value": -1, "count": 1})
+    assert client.post("/sandbox/push-ticket")["delivery"]["attempts"][0]["ok"]  # "*" never faults a push
+    for api, kind in (("push", "errcode"), ("api_query_auth", "lose_answer")):
+        status, _, _ = client.post_raw("/sandbox/faults", {"api": api, "kind": kind, "value": 1})
+        assert status == 400, (api, kind)

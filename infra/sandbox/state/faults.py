@@ -1,4 +1,5 @@
-"""Fault injection: per API (or "*" for all), a latency, an errcode, an HTTP status or a timeout.
+"""Fault injection: per API (or "*" for all), a latency, an errcode, an HTTP status or a timeout;
+and for the sandbox's own pushes (`push`), answers lost on the way back (`lose_answer`).
 
 Owns the faults behind its own lock; `take()` spends one count of a counted fault.
 """
@@ -11,7 +12,8 @@ from dataclasses import dataclass
 
 from infra.sandbox.state.errors import JSON
 
-FAULT_KINDS = ("latency", "errcode", "http_status", "timeout")
+FAULT_KINDS = ("latency", "errcode", "http_status", "timeout", "lose_answer")
+PUSH = "push"  # the sandbox's pushes to the system: only `lose_answer`, and never from "*"
 
 
 @dataclass
@@ -36,6 +38,8 @@ class Faults:
         """Sets (replaces) the fault of `api`, for `count` calls or, with None, until cleared."""
         if kind not in FAULT_KINDS:
             raise ValueError(f"kind must be one of {', '.join(FAULT_KINDS)}")
+        if (api == PUSH) != (kind == "lose_answer"):
+            raise ValueError("'lose_answer' is the one fault of api 'push', and only of it")
         if count is not None and count < 1:
             raise ValueError("count must be >= 1 or null")
         if kind == "http_status" and not 200 <= value <= 599:
@@ -63,7 +67,7 @@ class Faults:
     def take(self, api: str) -> Fault | None:
         """The fault to apply to this call of `api` (or of every API, "*"), spending one count."""
         with self._lock:
-            for name in (api, "*"):
+            for name in (api,) if api == PUSH else (api, "*"):
                 fault = self._faults.get(name)
                 if fault is None:
                     continue
