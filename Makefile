@@ -22,7 +22,7 @@ help:
 	@echo "make format  ruff format + the fixes ruff can make"
 	@echo "make hooks   install the pre-commit hooks (the same checks, on every commit)"
 	@echo "make test-e2e  the browser ring (installs Debian's chromium)"
-	@echo "make soak    the long reliability proofs (crashes, load, storage faults)"
+	@echo "make soak    the long reliability proofs (crashes, load, storage faults, fuzzing)"
 	@echo "make build   sam build (no Docker)"
 	@echo "make deploy  sam deploy --guided"
 
@@ -74,11 +74,13 @@ test-integration: $(STAMP)
 test-infra: $(STAMP) checkov
 	$(BIN)/pytest tests/infra
 
-# The long variants of the reliability proofs (docs/RELIABILITY.md): 50 refresher crashes, 60 s of load, 20 faulty sweeps.
+# The long variants of the reliability proofs (docs/RELIABILITY.md): 50 refresher crashes, 60 s of load, 20 faulty
+# sweeps, a million coverage-guided inputs.
 soak: $(STAMP)
 	WXCOMPONENT_CRASHES=50 $(BIN)/pytest tests/integration/test_crashes.py
 	WXCOMPONENT_LOAD_SECONDS=60 $(BIN)/pytest -s tests/integration/test_load.py
 	WXCOMPONENT_FAULT_ROUNDS=20 $(BIN)/pytest -s tests/integration/test_storage_faults.py
+	WXCOMPONENT_FUZZ_RUNS=1000000 $(BIN)/pytest -s tests/unit/test_coverage_guided_fuzz.py
 
 test-e2e: $(STAMP) chromium
 	$(BIN)/pytest tests/e2e
