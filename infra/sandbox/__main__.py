@@ -32,6 +32,7 @@ def parse_args(argv: Sequence[str] | None = None) -> SandboxConfig:
     p.add_argument("--push-timeout", type=float, default=defaults.push_timeout)
     p.add_argument("--push-tries", type=int, default=defaults.push_tries)
     p.add_argument("--push-retry-interval", type=float, default=defaults.push_retry_interval)
+    p.add_argument("--ip-whitelist", default=None, help="comma-separated addresses; API calls from others get 61004")
     a = p.parse_args(argv)
     return SandboxConfig(
         host=a.host,
@@ -45,6 +46,7 @@ def parse_args(argv: Sequence[str] | None = None) -> SandboxConfig:
         push_timeout=a.push_timeout,
         push_tries=a.push_tries,
         push_retry_interval=a.push_retry_interval,
+        ip_whitelist=None if a.ip_whitelist is None else [ip.strip() for ip in a.ip_whitelist.split(",") if ip.strip()],
     )
 
 

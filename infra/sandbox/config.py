@@ -121,6 +121,9 @@ class SandboxConfig:
     # one started, however fast that failed; each retry is signed anew (a new timestamp and nonce).
     push_retry_interval: float = 5.0
     release_wait: float = 10.0  # seconds release check 3 waits for message/custom/send
+    # The platform's IP whitelist (白名单IP地址列表): None checks nothing; a list refuses every API
+    # call from another address with 61004, as WeChat does. Changeable at run time (control API).
+    ip_whitelist: list[str] | None = None
     clock: Callable[[], float] = time.time
     accounts: list[MerchantAccount] | None = None  # None: seeded_accounts(seed)
 

@@ -73,6 +73,7 @@ class Control:
             "/sandbox/pushes": lambda: {"pushes": w.journal.pushes()},
             "/sandbox/messages": lambda: {"messages": w.journal.messages()},
             "/sandbox/faults": lambda: {"faults": w.faults.describe()},
+            "/sandbox/whitelist": lambda: {"ips": w.ip_whitelist},
         }
         posts: dict[str, Callable[[JSON], Any]] = {
             "/sandbox/push-ticket": lambda _: self.push_ticket(),
@@ -85,6 +86,7 @@ class Control:
             "/sandbox/release-checks": self.release_checks,
             "/sandbox/faults": self.set_fault,
             "/sandbox/clock": lambda b: {"now": w.clock.advance(_number(b, "advance"))},
+            "/sandbox/whitelist": lambda b: {"ips": w.set_ip_whitelist(b.get("ips"))},
             "/sandbox/reset": lambda _: self.reset(),
         }
         if method == "GET":

@@ -17,6 +17,7 @@ from infra.sandbox.config import SandboxConfig
 from infra.sandbox.control import Control
 from infra.sandbox.pusher import Pusher
 from infra.sandbox.state import JSON, World
+from infra.sandbox.state.errors import WeChatError
 
 PAGE_PATHS = ("/cgi-bin/componentloginpage", "/wxaopen/safe/bindcomponent", "/safe/bindcomponent")
 MOBILE_PAGE_PATHS = PAGE_PATHS[1:]
@@ -188,9 +189,13 @@ class Sandbox:
 
     # -- the API paths ---------------------------------------------------------------------------
 
-    def call_api(self, name: str, query: dict[str, str], raw: bytes) -> tuple[int, bytes | None]:
+    def call_api(
+        self, name: str, query: dict[str, str], raw: bytes, client_ip: str = "127.0.0.1"
+    ) -> tuple[int, bytes | None]:
         """Applies any fault, answers, records the call. (status, None) means: close unanswered."""
         started = self.world.clock.now()
+        if not self.world.whitelisted(client_ip):
+            return self._not_whitelisted(name, query, raw, client_ip, started)
         fault = self.world.faults.take(name)
         body: JSON = {}
         answer: JSON
@@ -247,6 +252,24 @@ class Sandbox:
             }
         )
         return status, payload
+
+    def _not_whitelisted(
+        self, name: str, query: dict[str, str], raw: bytes, client_ip: str, started: float
+    ) -> tuple[int, bytes]:
+        """61004, before anything else is looked at (WeChat checks the address first)."""
+        answer = WeChatError(61004, f"access clientip is not registered requestIP: {client_ip}").answer()
+        self.world.journal.record_call(
+            {
+                "api": name,
+                "query": query,
+                "body": {"_raw": raw[:1024].decode("utf-8", "replace")},
+                "errcode": 61004,
+                "http_status": 200,
+                "fault": None,
+                "time": started,
+            }
+        )
+        return 200, json.dumps(answer, ensure_ascii=False).encode("utf-8")
 
 
 def _make_handler(sandbox: Sandbox) -> type[BaseHTTPRequestHandler]:
@@ -320,7 +343,7 @@ class _Handler(BaseHTTPRequestHandler):
         if method != "POST":
             self._json(200, {"errcode": 43002, "errmsg": "require POST method"})
             return
-        status, payload = self.sandbox.call_api(API_PATHS[path], query, raw)
+        status, payload = self.sandbox.call_api(API_PATHS[path], query, raw, self.client_address[0])
         if payload is None:
             self.close_connection = True
             return

@@ -77,6 +77,7 @@ def test_the_refresher_reports_the_sweep(world: World, capsys: pytest.CaptureFix
     module.lambda_handler({"source": "aws.events"}, FakeLambdaContext("token_refresher", 60))
     metrics = emf(capsys.readouterr().out)
     assert metrics["AuthorizersDue"] == 0 and "TicketAge" in metrics and metrics["ComponentTokenRefreshed"] == 1
+    assert 7000 < metrics["ComponentTokenLifeLeft"] <= 7200  # just refreshed: about its 2 hours
 
 
 def test_account_messages_counts_the_published_message(world: World, capsys: pytest.CaptureFixture[str]) -> None:

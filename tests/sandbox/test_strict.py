@@ -94,3 +94,18 @@ def test_a_lost_answer_makes_wechat_retry_though_the_receiver_answered(client: C
     for api, kind in (("push", "errcode"), ("api_query_auth", "lose_answer")):
         status, _, _ = client.post_raw("/sandbox/faults", {"api": api, "kind": kind, "value": 1})
         assert status == 400, (api, kind)
+
+
+def test_the_ip_whitelist_refuses_other_addresses_with_61004(wx: Wx, client: Client) -> None:
+    secret = wx.sandbox.config.component_appsecret
+    body = {"component_appid": wx.appid, "component_appsecret": secret, "component_verify_ticket": wx.ticket()}
+    assert client.post("/sandbox/whitelist", {"ips": ["203.0.113.7"]}) == {"ips": ["203.0.113.7"]}
+    refused = client.post("/cgi-bin/component/api_component_token", body)
+    assert refused["errcode"] == 61004 and "127.0.0.1" in refused["errmsg"] and " rid: " in refused["errmsg"]
+    assert client.post("/sandbox/whitelist", {"ips": ["127.0.0.1"]}) == {"ips": ["127.0.0.1"]}
+    assert "component_access_token" in client.post("/cgi-bin/component/api_component_token", body)
+    for bad in ({"ips": ["not-an-ip"]}, {"ips": "127.0.0.1"}):
+        status, _, _ = client.post_raw("/sandbox/whitelist", bad)
+        assert status == 400, bad
+    client.post("/sandbox/reset")
+    assert client.get_json("/sandbox/whitelist") == {"ips": None}  # back to the configuration: no check

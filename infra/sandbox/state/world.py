@@ -7,6 +7,7 @@ data and its lock. What spans parts lives here: `reset` (every part back to the 
 
 from __future__ import annotations
 
+import ipaddress
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -37,6 +38,24 @@ class World:
         self.merchants = Merchants(config, self.clock, self.random)
         self.faults = Faults()
         self.journal = Journal()
+        self._whitelist_lock = threading.Lock()
+        self._whitelist = _checked_whitelist(config.ip_whitelist)
+
+    @property
+    def ip_whitelist(self) -> list[str] | None:
+        with self._whitelist_lock:
+            return None if self._whitelist is None else list(self._whitelist)
+
+    def set_ip_whitelist(self, ips: list[str] | None) -> list[str] | None:
+        """Replaces the whitelist (None: no check). ValueError for an address that is not one."""
+        checked = _checked_whitelist(ips)
+        with self._whitelist_lock:
+            self._whitelist = checked
+        return checked
+
+    def whitelisted(self, client_ip: str) -> bool:
+        with self._whitelist_lock:
+            return self._whitelist is None or client_ip in self._whitelist
 
     def reset(self) -> None:
         """Back to the seeded state: everything but the configuration is forgotten."""
@@ -46,6 +65,7 @@ class World:
         self.merchants.reset()
         self.faults.reset()
         self.journal.reset()
+        self.set_ip_whitelist(self.config.ip_whitelist)
 
     def snapshot(self) -> JSON:
         """What `GET /sandbox/state` shows: the clock, the component, the accounts and the faults."""
@@ -58,6 +78,7 @@ class World:
             "tickets": self.component.tickets(),
             "accounts": self.merchants.states(),
             "faults": self.faults.describe(),
+            "ip_whitelist": self.ip_whitelist,
         }
 
     def clear_quota(self, appid: Any, secret: Any) -> None:
@@ -72,3 +93,11 @@ class World:
 
     def wait_for_message(self, predicate: Callable[[JSON], bool], timeout: float) -> JSON | None:
         return self.journal.wait_for_message(predicate, timeout)
+
+
+def _checked_whitelist(ips: object) -> list[str] | None:
+    if ips is None:
+        return None
+    if not isinstance(ips, list) or not all(isinstance(ip, str) for ip in ips):
+        raise ValueError("the whitelist is a list of IP addresses, or null for none")
+    return [str(ipaddress.ip_address(ip)) for ip in ips]  # ValueError for anything else

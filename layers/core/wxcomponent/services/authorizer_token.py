@@ -19,7 +19,6 @@ from wxcomponent.domain.wechat import (
     AccountRevokedAuthorization,
     AuthorizerListItem,
     AuthorizerToken,
-    RefreshFailure,
     RefreshTokenRejected,
 )
 from wxcomponent.observability import MetricUnit, logger, metrics, tracer
@@ -34,7 +33,7 @@ from wxcomponent.ports import (
     publish_best_effort,
 )
 from wxcomponent.services.authorizer_list import find_listed
-from wxcomponent.services.component_token import ComponentTokenService, too_young
+from wxcomponent.services.component_token import ComponentTokenService, remember_refusal, too_young
 from wxcomponent.services.single_flight import SingleFlight
 from wxcomponent.settings import REFRESH_MARGIN, ComponentSettings
 
@@ -113,9 +112,7 @@ class AuthorizerTokenService:
         try:
             return self._refresh_now(authorizer_appid)
         except WxComponentError as exc:
-            failure = RefreshFailure.of(exc, now)
-            if failure is not None:
-                self._failures.remember_failure(name, failure)
+            remember_refusal(self._failures, name, exc, now)
             raise
 
     def _refresh_now(self, authorizer_appid: str) -> AccessToken:

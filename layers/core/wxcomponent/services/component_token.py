@@ -15,7 +15,7 @@ from typing import TypeVar
 from wxcomponent.domain.errors import TicketMissing, WxComponentError
 from wxcomponent.domain.tokens import AccessToken, too_young_to_refresh
 from wxcomponent.domain.wechat import RefreshFailure, TicketRejected, TokenRejected
-from wxcomponent.observability import MetricUnit, logger, metrics, tracer
+from wxcomponent.observability import MetricUnit, logger, metrics, single_metric, tracer
 from wxcomponent.ports import LeaseStore, RefreshFailures, TicketStore, TokenStore, WeChatApi
 from wxcomponent.services.single_flight import SingleFlight
 from wxcomponent.settings import ComponentSettings
@@ -92,9 +92,7 @@ class ComponentTokenService:
         try:
             return self._refresh_now(component, now)
         except WxComponentError as exc:
-            failure = RefreshFailure.of(exc, now)
-            if failure is not None:
-                self._failures.remember_failure(name, failure)
+            remember_refusal(self._failures, name, exc, now)
             raise
 
     def _refresh_now(self, component: ComponentSettings, now: float) -> AccessToken:
@@ -119,6 +117,18 @@ def too_young(token: AccessToken, now: float) -> bool:
         metrics.add_metric(name="RefreshRefusedTooYoung", unit=MetricUnit.Count, value=1)
         return True
     return False
+
+
+def remember_refusal(failures: RefreshFailures, name: str, error: WxComponentError, now: float) -> None:
+    """Keeps a refresh WeChat refused for its retry-after, and counts it by errcode (the alarms on
+    61004, a missing IP whitelist entry, and 45009, the daily quota, watch this metric)."""
+    failure = RefreshFailure.of(error, now)
+    if failure is None:
+        return
+    failures.remember_failure(name, failure)
+    errcode = "none" if failure.errcode is None else str(failure.errcode)
+    with single_metric(name="RefreshRefusedByWeChat", unit=MetricUnit.Count, value=1) as metric:
+        metric.add_dimension(name="errcode", value=errcode)
 
 
 def _lease(component_appid: str) -> str:

@@ -41,6 +41,7 @@ class SweepReport:
     ticket_age: float | None = None
     ticket_restart_requested: bool = False
     component_token_ok: bool = False
+    component_token_life_left: float | None = None  # seconds, after the sweep's refresh
 
 
 class Refresher:
@@ -107,8 +108,9 @@ class Refresher:
 
     def _component_token(self, report: SweepReport) -> None:
         try:
-            self._component_tokens.token(min_validity=self._margin)
+            token = self._component_tokens.token(min_validity=self._margin)
             report.component_token_ok = True
+            report.component_token_life_left = float(token.expires_at - int(self._clock()))
         except Exception as exc:  # noqa: BLE001 - the authorizers are still swept
             report.failed[_failure_key(exc)] += 1
             logger.error("component token not refreshed", extra={"error": _error_name(exc), "errcode": _errcode(exc)})
@@ -170,6 +172,10 @@ class Refresher:
                 metric.add_dimension(name="errcode", value=key)
         if report.ticket_age is not None:
             metrics.add_metric(name="TicketAge", unit=MetricUnit.Seconds, value=report.ticket_age)
+        if report.component_token_life_left is not None:
+            metrics.add_metric(
+                name="ComponentTokenLifeLeft", unit=MetricUnit.Seconds, value=report.component_token_life_left
+            )
         logger.info(
             "refresh sweep done",
             extra={

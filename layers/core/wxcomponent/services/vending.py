@@ -150,6 +150,8 @@ class TokenVendor:
             token, from_memory = self._token(key, request)
         except Exception as error:
             _audit(caller, request.kind, request.appid or None, _code(error), from_memory=False)
+            if status_of(error) >= 500:  # ours or WeChat's failure, not the caller's (the alarm's metric)
+                metrics.add_metric(name="VendFailed", unit=MetricUnit.Count, value=1)
             raise
         _audit(caller, request.kind, token.owner, "ok", from_memory=from_memory)
         metrics.add_metric(name="TokenVended", unit=MetricUnit.Count, value=1)
