@@ -8,6 +8,7 @@ BIN := $(VENV)/bin
 PY := $(BIN)/python
 STAMP := $(VENV)/.installed
 CORE := layers/core/wxcomponent
+CLIENT := layers/client/wxcomponent_client
 # sam build looks for python3.12 on PATH: the venv's own interpreter is one.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 # No telemetry from SAM: builds and tests reach nothing but the package registries.
@@ -26,7 +27,7 @@ help:
 	@echo "make build   sam build (no Docker)"
 	@echo "make deploy  sam deploy --guided"
 
-$(STAMP): requirements-dev.txt constraints.txt layers/core/requirements.txt
+$(STAMP): requirements-dev.txt constraints.txt layers/core/requirements.txt layers/client/pyproject.toml
 	@test -x $(PY) || "$$(infra/python312.sh)" -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	@touch $@
@@ -39,7 +40,7 @@ dev: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy $(CORE) functions/*/app.py infra examples tests
+	$(BIN)/mypy $(CORE) $(CLIENT) functions/*/app.py infra examples tests
 
 format: $(STAMP)
 	$(BIN)/ruff format .

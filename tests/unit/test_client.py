@@ -1,4 +1,5 @@
-"""TokenClient against a fake Lambda client: caching, report_invalid, errors."""
+"""TokenClient against a fake Lambda client and a fake WeChat: caching, report_invalid, errors, and
+`call`'s one retry after WeChat rejects a token."""
 
 from __future__ import annotations
 
@@ -9,10 +10,13 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
+import urllib3
 
+import wxcomponent.client
+import wxcomponent_client
 from infra.local.template import load_template
 from tests.support.clock import FakeClock
-from wxcomponent.client import TokenClient, TokenError
+from wxcomponent_client import Token, TokenClient, TokenError, WeChatError
 
 ACCOUNT = "wx570bc396a51b8ff8"
 COMPONENT = "wx5a0d8c0ffee5a4d1"
@@ -223,3 +227,147 @@ def test_safety_margin_is_bounded() -> None:
         TokenClient(safety_margin=3601)
     with pytest.raises(ValueError):
         TokenClient(safety_margin=-1)
+
+
+def test_the_core_name_is_the_client_package_itself() -> None:
+    # One copy of the code: `wxcomponent.client` re-exports the installable package's objects.
+    assert wxcomponent.client.TokenClient is wxcomponent_client.TokenClient
+    assert wxcomponent.client.verify_authorized_redirect is wxcomponent_client.verify_authorized_redirect
+
+
+def test_get_token_carries_the_expiry_and_the_appid_and_never_shows_the_token(
+    client: TokenClient, fake: FakeLambda
+) -> None:
+    token = client.get_token(ACCOUNT)
+    assert token == Token("token-1", int(NOW) + 7140, ACCOUNT)
+    assert client.get_token().appid == COMPONENT
+    assert "token-1" not in repr(token)
+
+
+# -- call: WeChat's APIs with the vended token ---------------------------------------------------------
+
+API = "http://wechat.test"
+
+
+class FakeResponse:
+    def __init__(self, status: int, data: bytes) -> None:
+        self.status = status
+        self.data = data
+
+
+class FakeWeChat:
+    """Answers queued bodies (dicts as JSON, or a ready FakeResponse, or an exception to raise)."""
+
+    def __init__(self) -> None:
+        self.requests: list[dict[str, Any]] = []
+        self.queued: list[Any] = []
+
+    def request(self, method: str, url: str, **kwargs: Any) -> FakeResponse:
+        self.requests.append({"method": method, "url": url, **kwargs})
+        answer = self.queued.pop(0) if self.queued else {"errcode": 0, "errmsg": "ok"}
+        if isinstance(answer, Exception):
+            raise answer
+        if isinstance(answer, FakeResponse):
+            return answer
+        return FakeResponse(200, json.dumps(answer).encode())
+
+
+@pytest.fixture
+def wechat() -> FakeWeChat:
+    return FakeWeChat()
+
+
+@pytest.fixture
+def caller(fake: FakeLambda, clock: FakeClock, wechat: FakeWeChat) -> TokenClient:
+    return TokenClient("my-stack-TokenVending", lambda_client=fake, clock=clock, api_base=API + "/", http=wechat)
+
+
+def test_call_posts_json_with_the_authorizers_token_in_the_query(caller: TokenClient, wechat: FakeWeChat) -> None:
+    wechat.queued = [{"errcode": 0, "errmsg": "ok", "msgid": 7}]
+    answer = caller.call(ACCOUNT, "post", "/cgi-bin/message/custom/send", touser="o1", text={"content": "你好"})
+    assert answer == {"errcode": 0, "errmsg": "ok", "msgid": 7}
+    (sent,) = wechat.requests
+    assert sent["method"] == "POST"
+    assert sent["url"] == f"{API}/cgi-bin/message/custom/send?access_token=token-1"
+    assert sent["body"] == '{"touser": "o1", "text": {"content": "你好"}}'.encode()  # UTF-8, not \\u escapes
+    assert sent["headers"]["Content-Type"].startswith("application/json")
+    assert sent["retries"] is False and isinstance(sent["timeout"], urllib3.Timeout)
+    assert sent["timeout"].connect_timeout and sent["timeout"].read_timeout
+
+
+def test_a_get_carries_its_arguments_in_the_query(caller: TokenClient, wechat: FakeWeChat) -> None:
+    caller.call(ACCOUNT, "GET", "/cgi-bin/user/get?lang=zh_CN", next_openid="o 1", verbose=True)
+    (sent,) = wechat.requests
+    assert sent["url"] == f"{API}/cgi-bin/user/get?lang=zh_CN&access_token=token-1&next_openid=o+1&verbose=true"
+    assert sent["body"] is None
+
+
+@pytest.mark.parametrize("errcode", [40001, 42001, 40014])
+def test_a_rejected_token_is_reported_and_the_call_made_once_more(
+    caller: TokenClient, fake: FakeLambda, wechat: FakeWeChat, errcode: int
+) -> None:
+    wechat.queued = [{"errcode": errcode, "errmsg": "invalid credential"}, {"errcode": 0, "errmsg": "ok"}]
+    assert caller.call(ACCOUNT, "POST", "/cgi-bin/message/custom/send", touser="o1")["errcode"] == 0
+    assert [request["url"].rsplit("=", 1)[1] for request in wechat.requests] == ["token-1", "token-2"]
+    assert fake.requests[-1]["invalid_token"] == "token-1"
+
+
+def test_a_second_rejection_is_raised_not_retried_again(
+    caller: TokenClient, fake: FakeLambda, wechat: FakeWeChat
+) -> None:
+    wechat.queued = [{"errcode": 40001, "errmsg": "a"}, {"errcode": 42001, "errmsg": "b"}, {"errcode": 0}]
+    with pytest.raises(WeChatError) as raised:
+        caller.call(ACCOUNT, "POST", "/cgi-bin/message/custom/send")
+    assert raised.value.errcode == 42001 and raised.value.errmsg == "b"
+    assert len(wechat.requests) == 2 and len(fake.requests) == 2  # one vend, one report
+
+
+def test_any_other_errcode_is_a_wechat_error_without_a_report(
+    caller: TokenClient, fake: FakeLambda, wechat: FakeWeChat
+) -> None:
+    wechat.queued = [{"errcode": 45015, "errmsg": "response out of time limit"}]
+    with pytest.raises(WeChatError) as raised:
+        caller.call(ACCOUNT, "POST", "/cgi-bin/message/custom/send")
+    assert raised.value.errcode == 45015 and raised.value.answer["errmsg"] == "response out of time limit"
+    assert len(wechat.requests) == 1 and all("invalid_token" not in request for request in fake.requests)
+
+
+def test_call_component_uses_the_component_token_parameter(caller: TokenClient, wechat: FakeWeChat) -> None:
+    wechat.queued = [{"errcode": 40001, "errmsg": "x"}, {"total_count": 0, "list": []}]
+    answer = caller.call_component("POST", "/cgi-bin/component/api_get_authorizer_list", offset=0, count=500)
+    assert answer == {"total_count": 0, "list": []}
+    assert [request["url"].split("?")[1] for request in wechat.requests] == [
+        "component_access_token=token-1",
+        "component_access_token=token-2",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("answer", "message"),
+    [
+        (FakeResponse(502, b"<html>bad gateway</html>"), "HTTP 502"),
+        (FakeResponse(200, b"<html>not json</html>"), "not JSON"),
+        (FakeResponse(200, b"[1, 2]"), "not a JSON object"),
+        (urllib3.exceptions.ProtocolError("aborted: /cgi-bin/x?access_token=token-1"), "no answer"),
+    ],
+)
+def test_no_answer_is_a_wechat_error_that_shows_no_token(
+    caller: TokenClient, wechat: FakeWeChat, answer: Any, message: str
+) -> None:
+    wechat.queued = [answer]
+    with pytest.raises(WeChatError) as raised:
+        caller.call(ACCOUNT, "POST", "/cgi-bin/message/custom/send")
+    assert raised.value.errcode is None and message in str(raised.value)
+    # urllib3's own error names the URL, token and all: it is neither the message nor the cause.
+    assert "token-1" not in str(raised.value) and raised.value.__cause__ is None
+    assert raised.value.__context__ is None or raised.value.__suppress_context__
+
+
+def test_call_refuses_what_is_not_a_wechat_api_call(caller: TokenClient, wechat: FakeWeChat) -> None:
+    with pytest.raises(ValueError, match="GET or POST"):
+        caller.call(ACCOUNT, "PUT", "/cgi-bin/x")
+    with pytest.raises(ValueError, match="start with '/'"):
+        caller.call(ACCOUNT, "POST", "cgi-bin/x")
+    with pytest.raises(ValueError, match="http"):
+        TokenClient(api_base="ftp://example.com")
+    assert wechat.requests == []
