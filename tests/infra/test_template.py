@@ -95,7 +95,7 @@ def test_every_checkov_skip_is_justified_in_the_template() -> None:
     ]
     assert skips
     for name, skip in skips:
-        assert re.fullmatch(r"CKV_AWS_\d+", skip["id"]), (name, skip)
+        assert re.fullmatch(r"CKV2?_AWS_\d+", skip["id"]), (name, skip)
         assert len(skip.get("comment", "")) >= 60, f"{name}: {skip['id']} needs its reason"
 
 
@@ -198,8 +198,23 @@ def test_policies_name_exact_actions_on_exact_resources(transformed: dict[str, A
         BUS: {"events:PutEvents"},
     }
     role = transformed["Resources"][f"{function}Role"]["Properties"]
-    managed = role.get("ManagedPolicyArns", [])
-    assert all("AWSLambdaBasicExecutionRole" in str(a) or "AWSXrayWriteOnlyAccess" in str(a) for a in managed)
+    assert {str(arn).rsplit("/", 1)[-1] for arn in role.get("ManagedPolicyArns", [])} == MANAGED
+
+
+# SAM adds the VPC one whenever VpcConfig is declared; outside a VPC, NoNetworkInterfacesPolicy denies it.
+MANAGED = {"AWSLambdaBasicExecutionRole", "AWSXrayWriteOnlyAccess", "AWSLambdaVPCAccessExecutionRole"}
+
+
+def test_outside_a_vpc_no_function_may_touch_network_interfaces(transformed: dict[str, Any]) -> None:
+    deny = transformed["Resources"]["NoNetworkInterfacesPolicy"]
+    assert deny["Condition"] == "NotInVpc"
+    assert transformed["Conditions"]["NotInVpc"] == {"Fn::Not": [{"Condition": "InVpc"}]}
+    roles = {role["Ref"] for role in deny["Properties"]["Roles"]}
+    functions = resources_of_type(transformed, "AWS::Lambda::Function")
+    assert roles == {f"{name}Role" for name in functions}
+    [statement] = deny["Properties"]["PolicyDocument"]["Statement"]
+    assert statement["Effect"] == "Deny" and statement["Resource"] == "*"
+    assert {"ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface"} <= set(statement["Action"])
 
 
 def test_the_refresher_runs_on_a_schedule_and_may_query_only_the_refresh_index(transformed: dict[str, Any]) -> None:
@@ -304,6 +319,7 @@ def test_refresh_rate_and_looping_callers_have_alarms(transformed: dict[str, Any
     alarms = {
         a["Properties"]["MetricName"]: a["Properties"]
         for a in resources_of_type(transformed, "AWS::CloudWatch::Alarm").values()
+        if "MetricName" in a["Properties"]
     }
     for metric in ("ComponentTokenRefreshed", "RefreshRefusedTooYoung"):
         alarm = alarms[metric]
