@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from wxcomponent.settings import ComponentSettings, Settings
 
 if TYPE_CHECKING:  # the imports below are made lazily, inside each part
+    from wxcomponent.adapters.dynamodb import Table
     from wxcomponent.adapters.lambda_invoke import LambdaReplyFunction, LambdaTaskQueue
     from wxcomponent.ports import (
         CodeClaims,
@@ -28,6 +29,7 @@ if TYPE_CHECKING:  # the imports below are made lazily, inside each part
         LeaseStore,
         MessageReceipts,
         ProfileStore,
+        RefreshRuns,
         ReplyFunction,
         Stores,
         TicketStore,
@@ -59,6 +61,7 @@ class Container:
         publisher: EventPublisher | None = None,
         tasks: LambdaTaskQueue | None = None,
         reply_function: ReplyFunction | None = None,
+        refresh_runs: RefreshRuns | None = None,
         component: Callable[[], ComponentSettings] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -68,6 +71,7 @@ class Container:
         self._publisher = publisher
         self._tasks = tasks
         self._reply_function = reply_function
+        self._refresh_runs = refresh_runs
         self.component: Callable[[], ComponentSettings] = component or settings.component
         self.clock = clock
 
@@ -78,9 +82,25 @@ class Container:
         """Every store over one table and one client."""
         if self._stores is not None:
             return self._stores
-        from wxcomponent.adapters.dynamodb import Table, Tables
+        from wxcomponent.adapters.dynamodb import Tables
 
-        return Tables.on(Table(self.settings.table_name))
+        return Tables.on(self._table)
+
+    @cached_property
+    def _table(self) -> Table:
+        """The table's name and its one boto3 client, shared by every store."""
+        from wxcomponent.adapters.dynamodb import Table
+
+        return Table(self.settings.table_name)
+
+    @cached_property
+    def refresh_runs(self) -> RefreshRuns:
+        """The last refresher run's record (the refresher writes it, operators read it)."""
+        if self._refresh_runs is not None:
+            return self._refresh_runs
+        from wxcomponent.adapters.dynamodb.refresh_runs import RefreshRunTable
+
+        return RefreshRunTable(self._table)
 
     @property
     def tickets(self) -> TicketStore:

@@ -8,9 +8,11 @@ receipts. Each method's conditions are part of its contract, spelled out in its 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from wxcomponent.domain.grants import Grant, Profile
+from wxcomponent.domain.refresh_runs import RefreshRun
 from wxcomponent.domain.tickets import PushRecord, Ticket
 from wxcomponent.domain.tokens import AccessToken
 
@@ -158,6 +160,14 @@ class RefreshFailures(Protocol):
     def recent_failure(self, name: str, now: float) -> RefreshFailure | None:
         """The failure remembered for `name`, unless its `until` has passed."""
         ...
+
+
+class RefreshRuns(Protocol):
+    """The last refresher run, per component (one record, replaced by each run)."""
+
+    def record_run(self, component_appid: str, run: RefreshRun) -> None: ...
+
+    def last_run(self, component_appid: str) -> RefreshRun | None: ...
 
 
 class MessageReceipts(Protocol):
@@ -308,3 +318,13 @@ def publish_best_effort(
     except Exception:  # noqa: BLE001 - see above
         logger.exception("event not published", extra={"detail_type": detail_type})
         metrics.add_metric(name="EventPublishFailed", unit=MetricUnit.Count, value=1)
+
+
+def record_run_best_effort(runs: RefreshRuns, component_appid: Callable[[], str], run: RefreshRun) -> None:
+    """The run's record is for operators: a failed write (or an unreadable component secret) is
+    logged and counted, never allowed to fail the run that did the work."""
+    try:
+        runs.record_run(component_appid(), run)
+    except Exception:  # noqa: BLE001 - see above
+        logger.exception("refresher run not recorded")
+        metrics.add_metric(name="RefreshRunNotRecorded", unit=MetricUnit.Count, value=1)

@@ -9,6 +9,7 @@ REFRESH_SHARDS = 8  # spreads the sparse index's keys so no one partition is hot
 
 TICKET = "TICKET"
 TICKET_RESTART = "TICKET_RESTART"
+REFRESH_RUN = "REFRESH_RUN"
 TOKEN = "TOKEN"  # noqa: S105 - a sort key, not a token
 GRANT = "GRANT"
 PROFILE = "PROFILE"
