@@ -117,7 +117,7 @@ def test_settings_come_from_secrets_manager_when_not_in_the_environment(
     settings.reset_caches()
 
 
-def test_a_missing_secret_is_a_500_not_a_crash(emulator: Emulator, table: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_missing_secret_is_a_503_not_a_crash(emulator: Emulator, table: str, monkeypatch: pytest.MonkeyPatch) -> None:
     for name in DEFAULTS:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("COMPONENT_SECRET_ID", "no-such-secret")
@@ -125,9 +125,9 @@ def test_a_missing_secret_is_a_500_not_a_crash(emulator: Emulator, table: str, m
     module = load_function("component_events")
     push = signed_push(ticket_xml("ticket@@@x", int(time.time())))
     answer = module.lambda_handler(event_for(push), FakeLambdaContext("component_events"))
-    assert answer["statusCode"] == 500
+    assert answer["statusCode"] == 503
     # A public URL's 5xx says where to look, not why (issue 10): the reason is in the log.
-    assert answer["body"].startswith("internal: see the log, reference ")
+    assert answer["body"].startswith("not_configured: see the log, reference ")
     assert stored_items(emulator, table) == []
 
 

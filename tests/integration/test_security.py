@@ -144,5 +144,5 @@ def test_without_a_signing_key_there_is_no_redirect_to_forge(
     browser = Browser(quiet_world)
     browser.start()
     answer = browser.callback(code)
-    assert answer.status == 500 and "Location" not in answer.headers
+    assert answer.status == 503 and "Location" not in answer.headers  # a setting is missing
     assert graph().grants.get_grant(ACCOUNT) is not None  # the grant is kept: only the redirect is withheld

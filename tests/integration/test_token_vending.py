@@ -289,11 +289,11 @@ def test_a_caller_listed_for_one_appid_gets_that_one_only(world: World, monkeypa
     assert status == 200 and body["appid"] == APPID
 
 
-def test_a_malformed_policy_fails_closed_with_500(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_malformed_policy_fails_closed_with_503(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     world.push_ticket()
     monkeypatch.setenv("CALLER_POLICY", json.dumps({CALLER: "everything"}))
     status, _, body = post_tokens(world, {"kind": "component"})
-    assert status == 500 and body["error"]["code"] == "internal"
+    assert status == 503 and body["error"]["code"] == "internal"  # a configuration error: unavailable
 
 
 def test_a_route_without_an_iam_identity_is_refused(world: World) -> None:

@@ -315,7 +315,7 @@ ERRORS: list[tuple[Exception, int, dict[str, Any]]] = [
     (SystemBusy("-1 system error", errcode=-1), 502, {"code": "upstream_error", "errcode": -1}),
     (UpstreamUnavailable("timed out"), 502, {"code": "upstream_error", "message": "timed out"}),
     (RefreshContended("refresh of COMPONENT#wx… is taking too long elsewhere"), 502, {"code": "upstream_error"}),
-    (ConfigurationError("TABLE_NAME is not set"), 500, {"code": "internal", "message": "TABLE_NAME is not set"}),
+    (ConfigurationError("TABLE_NAME is not set"), 503, {"code": "internal", "message": "TABLE_NAME is not set"}),
     (WxComponentError("something of ours"), 500, {"code": "internal"}),
     (RuntimeError(f"boom with {SECRET}"), 500, {"code": "internal", "message": "unexpected error"}),
     (KeyError("access_token"), 500, {"code": "internal", "message": "unexpected error"}),

@@ -49,7 +49,8 @@ class PayloadTooLarge(BadRequest):
 
 
 class ConfigurationError(WxComponentError):
-    """Settings are missing or malformed; an operator must fix them."""
+    """Settings are missing or malformed; an operator must fix them. HTTP 503 (`not_configured` on
+    the public URLs); through vending, the contract's `internal` with the reason."""
 
 
 class StorageUnavailable(WxComponentError):
@@ -84,4 +85,6 @@ def http_status(error: WxComponentError) -> int:
     """The one map from domain errors to HTTP statuses, shared by every HTTP entry point."""
     if isinstance(error, PayloadTooLarge):
         return 413
+    if isinstance(error, ConfigurationError):
+        return 503  # not configured yet (a fresh deploy's secret): unavailable, not broken
     return _STATUS_BY_CODE.get(error.code, 500)

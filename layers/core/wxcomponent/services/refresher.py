@@ -17,7 +17,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from wxcomponent.domain.errors import StorageUnavailable, WxComponentError
+from wxcomponent.domain.errors import ConfigurationError, StorageUnavailable, WxComponentError
 from wxcomponent.domain.wechat import UpstreamError
 from wxcomponent.observability import MetricUnit, logger, metrics, single_metric
 from wxcomponent.ports import GrantStore, TicketStore, WeChatApi
@@ -78,6 +78,13 @@ class Refresher:
 
     def sweep(self, remaining_ms: Callable[[], int]) -> SweepReport:
         report = SweepReport()
+        try:
+            self._component()
+        except ConfigurationError as exc:  # a fresh deploy's placeholders: nothing to refresh yet
+            report.failed["not_configured"] += 1
+            logger.warning("refresh sweep skipped: the component is not configured", extra={"reason": exc.message})
+            self._emit(report)
+            return report
         self._ticket_health(report)
         self._component_token(report)
         self._authorizers(report, remaining_ms)

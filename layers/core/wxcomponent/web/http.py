@@ -10,7 +10,7 @@ import binascii
 
 from aws_lambda_powertools.event_handler import Response, content_types
 
-from wxcomponent.domain.errors import BadRequest, WxComponentError, http_status
+from wxcomponent.domain.errors import BadRequest, ConfigurationError, WxComponentError, http_status
 from wxcomponent.observability import logger
 
 
@@ -36,9 +36,8 @@ def error_response(error: Exception) -> Response[str]:
         extra = {"error": type(error).__name__, "reason": error.message, "errcode": error.errcode}
         if status >= 500:
             logger.error("request failed", extra=extra)
-            return Response(
-                status, content_types.TEXT_PLAIN, f"{error.code}: see the log, reference {reference}", headers
-            )
+            code = "not_configured" if isinstance(error, ConfigurationError) else error.code
+            return Response(status, content_types.TEXT_PLAIN, f"{code}: see the log, reference {reference}", headers)
         logger.warning("request refused", extra=extra)
         return Response(status, content_types.TEXT_PLAIN, f"{error.code}: {error.message}", headers)
     logger.exception("unexpected error")
