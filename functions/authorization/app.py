@@ -16,10 +16,17 @@ from aws_lambda_powertools.shared.cookies import Cookie, SameSite
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from wxcomponent.bootstrap import container
-from wxcomponent.domain.binding import STATE_COOKIE, STATE_LIFETIME, check_same_browser, new_state, vendor_redirect
+from wxcomponent.domain.binding import (
+    STATE_COOKIE,
+    STATE_LIFETIME,
+    VENDOR_STATE_RE,
+    check_same_browser,
+    new_state,
+    vendor_redirect,
+)
 from wxcomponent.domain.errors import BadRequest, ConfigurationError
 from wxcomponent.observability import logger, metrics, tracer
-from wxcomponent.services.authorization import AuthorizationRequest
+from wxcomponent.services.authorization import AuthorizationCodeMalformed, AuthorizationRequest
 from wxcomponent.web import pages
 
 START_PATH = "/wechat/authorize"
@@ -37,8 +44,8 @@ def start() -> Response[str]:
     state = new_state()  # this browser's, in a cookie and in redirect_uri (domain/binding.py)
     back = {"state": state, **({"vendor_state": request.state} if request.state else {})}
     link = wx.authorizations.link(request, f"{_origin()}{CALLBACK_PATH}?{urlencode(back)}", mobile=mobile)
-    html = pages.start_page(wx.settings.product_name, request.auth_type, link.url, mobile=mobile)
-    return Response(200, content_types.TEXT_HTML, html, _headers(), cookies=[_state_cookie(state)])
+    page = pages.start_page(_brand(), request.auth_type, link.url, mobile=mobile)
+    return _respond(page, cookies=[_state_cookie(state)])
 
 
 @app.get(CALLBACK_PATH)
@@ -48,26 +55,29 @@ def callback() -> Response[str]:
     check_same_browser(query.get("state", ""), _cookie(STATE_COOKIE))  # before anything reaches WeChat
     auth_code = query.get("auth_code", "")
     if not auth_code:
-        raise BadRequest("the callback carries no auth_code")
+        raise AuthorizationCodeMalformed("the callback carries no auth_code")
     result = wx.authorizations.complete(auth_code)
     used = [_state_cookie("")]  # a state serves one authorization
     vendor = wx.settings.authorized_redirect_url
     if vendor:
         key = wx.component().authorized_redirect_key
         location = vendor_redirect(vendor, result.authorizer_appid, query.get("vendor_state", ""), key, time.time())
-        return Response(302, content_types.TEXT_HTML, "", {"Location": location, **_headers()}, cookies=used)
+        headers = {"Location": location, **pages.page_headers()}
+        return Response(302, content_types.TEXT_HTML, "", headers, cookies=used)
     # This browser started this authorization (its one-use state matched), so it is shown the
     # account even when WeChat's push exchanged the code first. A replayed link has no state cookie
     # and never gets this far.
-    html = pages.result_page(wx.settings.product_name, result.authorizer_appid, result.profile)
-    return Response(200, content_types.TEXT_HTML, html, _headers(), cookies=used)
+    return _respond(pages.result_page(_brand(), result.authorizer_appid, result.profile), cookies=used)
 
 
 @app.exception_handler(Exception)  # type: ignore[untyped-decorator]  # Powertools leaves it untyped
 def handle_error(error: Exception) -> Response[str]:
-    """Every failure is a page with a way to start again (rendered by `web.pages`)."""
-    status, html = pages.error_page_for(error, retry_url=_origin() + START_PATH)
-    return Response(status, content_types.TEXT_HTML, html, _headers())
+    """Every failure is a page in the merchant's words with a way back (rendered by `web.pages`)."""
+    return _respond(pages.error_page_for(error, retry_url=_way_back(error), brand=_brand()))
+
+
+def _respond(page: pages.Page, cookies: list[Cookie] | None = None) -> Response[str]:
+    return Response(page.status, content_types.TEXT_HTML, page.html, page.headers(), cookies=cookies or [])
 
 
 def _state_cookie(state: str) -> Cookie:
@@ -92,13 +102,30 @@ def _cookie(name: str) -> str:
     return ""
 
 
-def _headers() -> dict[str, str]:
-    """The pages' headers; locally the sandbox serves avatars over http, so its origin is allowed."""
+def _brand() -> pages.Brand:
+    """The vendor's name and logo; none when the settings cannot be read (an error page still renders)."""
     try:
-        mp_base = container().settings.mp_base
+        settings = container().settings
     except ConfigurationError:
-        mp_base = ""
-    return pages.page_headers(mp_base if mp_base.startswith("http://") else "")
+        return pages.Brand()
+    return pages.Brand(settings.product_name, settings.logo_url)
+
+
+def _way_back(error: Exception) -> str:
+    """Where an error page's button leads: the start page, asked for what the merchant came with.
+    On the start page that is its own valid query (a retry); after WeChat, the vendor's state, so
+    that the account authorized next is still bound to the vendor's user."""
+    query = app.current_event.query_string_parameters or {}
+    again: dict[str, str] = {}
+    if app.current_event.route_key == f"GET {CALLBACK_PATH}":
+        vendor_state = query.get("vendor_state", "")
+        again = {"state": vendor_state} if VENDOR_STATE_RE.fullmatch(vendor_state) else {}
+    elif not isinstance(error, BadRequest):
+        try:  # the settings may have failed before the query was read
+            again = AuthorizationRequest.from_query(query).query()
+        except BadRequest:
+            again = {}
+    return f"{_origin()}{START_PATH}" + (f"?{urlencode(again)}" if again else "")
 
 
 def _origin() -> str:

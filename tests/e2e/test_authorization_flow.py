@@ -15,7 +15,7 @@ pytestmark = pytest.mark.slow
 def test_clicking_through_ends_on_our_result_page_naming_the_account(world: World, page: Page) -> None:
     world.push_ticket()
     page.goto(f"{world.gateway.url}/wechat/authorize")
-    assert page.locator("#start h1").inner_text().startswith("Authorize")
+    assert page.locator("#start h1").inner_text().startswith("授权给")  # Chinese first
     page.click("#authorize")  # a real link with referrerpolicy="origin": WeChat's Referer check passes
     page.wait_for_selector("#accounts")
     account = page.locator("form.account").first
@@ -52,4 +52,4 @@ def test_phones_go_through_the_mobile_page(world: World, mobile_page: Page) -> N
     appid = mobile_page.locator("form.account").first.get_attribute("data-appid")
     mobile_page.tap(f"#authorize-{appid}")
     mobile_page.wait_for_url(f"{world.gateway.url}/wechat/authorize/callback?*")
-    assert mobile_page.locator("#result h1").inner_text().startswith("Authorized")
+    assert mobile_page.locator("#result h1").inner_text().startswith("授权成功")

@@ -6,7 +6,7 @@ import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
-from urllib.parse import parse_qs, quote, urlsplit
+from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
 import boto3
 import pytest
@@ -100,10 +100,18 @@ def test_bad_start_parameters_are_a_400_page_that_echoes_nothing(world: World, q
     assert world.calls("api_create_preauthcode") == 0
 
 
-def test_without_a_ticket_the_start_page_says_not_ready(quiet_world: World) -> None:
-    page = get(quiet_world, "/wechat/authorize")
+def test_without_a_ticket_the_start_page_says_not_ready_and_offers_the_same_request_again(
+    quiet_world: World,
+) -> None:
+    page = get(quiet_world, "/wechat/authorize?auth_type=2&state=user-42")
     assert page.status == 503
-    assert "Not ready yet" in page.data.decode()
+    html = page.data.decode()
+    assert (
+        'data-failure="not_ready"' in html and "暂时无法授权" in html and "Authorization is not available yet" in html
+    )
+    retry = f"{quiet_world.gateway.url}/wechat/authorize?auth_type=2&amp;state=user-42"
+    assert f'id="start-again" class="button" href="{retry}"' in html
+    assert "ticket" not in html  # the reason is the log's
 
 
 # -- the exchange --------------------------------------------------------------------------------
@@ -166,18 +174,25 @@ def test_a_revoke_marks_the_grant_and_removes_the_tokens(world: World, emulator:
     assert "refresh_token" not in items["GRANT"]
 
 
-def test_an_expired_code_is_a_clear_page_with_a_way_back(quiet_world: World, emulator: Emulator, table: str) -> None:
+def test_an_expired_code_is_a_clear_page_with_a_way_back(
+    quiet_world: World, emulator: Emulator, table: str, caplog: pytest.LogCaptureFixture
+) -> None:
     quiet_world.push_ticket_to_table()
     code = quiet_world.control("POST", "authorize", {"appid": ACCOUNT})["auth_code"]
     browser = Browser(quiet_world)
     browser.start()
     quiet_world.control("POST", "clock", {"advance": 3601})
-    page = browser.callback(code)
+    with caplog.at_level("INFO", logger="wxcomponent"):
+        page = browser.callback(code)
     assert page.status == 400
     html = page.data.decode()
-    assert "expired" in html and f'href="{quiet_world.gateway.url}/wechat/authorize"' in html
-    assert "Traceback" not in html
+    assert 'data-failure="link_expired"' in html and "授权链接已失效" in html and "has expired" in html
+    assert f'href="{quiet_world.gateway.url}/wechat/authorize"' in html
+    assert "Traceback" not in html and "61010" not in html and "api_query_auth" not in html
     assert items_of(emulator, table, ACCOUNT) == {}
+    [logged] = [r.__dict__ for r in caplog.records if r.__dict__.get("failure") == "link_expired"]
+    assert logged["errcode"] == 61010 and "api_query_auth" in logged["reason"]  # the reason: in the log
+    assert code not in caplog.text and code.split("@@@")[1] not in str(logged)  # the code: nowhere
 
 
 def test_a_refused_code_is_a_typed_error_and_leaves_the_grant_alone(quiet_world: World) -> None:
@@ -208,8 +223,17 @@ def test_wechat_failing_during_reauthorization_never_loses_the_grant(quiet_world
 
 
 def test_a_missing_auth_code_is_a_400_page(world: World) -> None:
-    page = get(world, "/wechat/authorize/callback")
+    page = get(world, "/wechat/authorize/callback")  # not even a state: not started here
     assert page.status == 400 and 'id="start-again"' in page.data.decode()
+    assert 'data-failure="not_this_browser"' in page.data.decode()
+    world.push_ticket()
+    browser = Browser(world)
+    browser.start({"state": "user-42"})
+    page = browser.get(f"/wechat/authorize/callback?{urlencode(browser.callback_query)}")  # this browser's, no code
+    html = page.data.decode()
+    assert page.status == 400 and 'data-failure="link_incomplete"' in html and "授权未完成" in html
+    assert "auth_code" not in html  # our words, not the developer's
+    assert f'href="{world.gateway.url}/wechat/authorize?state=user-42"' in html  # the vendor's state kept
 
 
 def test_a_bad_setting_is_refused_before_the_single_use_code_is_spent(

@@ -10,6 +10,7 @@ from wxcomponent.settings import (
     DEFAULT_API_BASE,
     DEFAULT_MP_BASE,
     DEFAULT_OPEN_BASE,
+    LOGO_URL_MAX,
     REFRESH_MARGIN,
     REFRESH_PARALLELISM,
     Settings,
@@ -27,7 +28,7 @@ def test_the_minimum_is_a_table_and_a_bus_and_everything_else_has_a_default() ->
         DEFAULT_OPEN_BASE,
     )
     assert (settings.refresh_margin, settings.refresh_parallelism) == (REFRESH_MARGIN[2], REFRESH_PARALLELISM[2])
-    assert settings.product_name == "wxcomponent"
+    assert settings.product_name == "wxcomponent" and settings.logo_url == ""
     assert settings.message_reply_function == settings.caller_policy == settings.component_secret_id == ""
 
 
@@ -78,6 +79,41 @@ def test_the_mobile_page_follows_the_sandbox_unless_told() -> None:
 def test_a_vendor_redirect_may_carry_a_query() -> None:
     settings = Settings.from_environment({**MINIMAL, "AUTHORIZED_REDIRECT_URL": "https://saas.example/done?from=wx"})
     assert settings.authorized_redirect_url == "https://saas.example/done?from=wx"
+
+
+@pytest.mark.parametrize(
+    "logo",
+    [
+        "https://cdn.example/logo.png",
+        "https://cdn.example:8443/brand/logo.svg?v=2",
+        "https://static.saas.example/a/b/logo@2x.png",
+    ],
+)
+def test_a_logo_is_an_https_url(logo: str) -> None:
+    assert Settings.from_environment({**MINIMAL, "LOGO_URL": f" {logo} "}).logo_url == logo
+
+
+@pytest.mark.parametrize(
+    "logo",
+    [
+        "http://cdn.example/logo.png",  # not https: mixed content, and the policy allows https only
+        "javascript:alert(1)",
+        "data:image/svg+xml,<svg/>",
+        "//cdn.example/logo.png",
+        "https://cdn.example",  # no path: not an image
+        "https://user:secret-password@cdn.example/logo.png",
+        'https://cdn.example/logo.png"onerror="alert(1)',
+        "https://cdn.example/a b.png",
+        "https://cdn.example;script-src */logo.png",
+        "https://cdn.example/" + "a" * LOGO_URL_MAX,
+    ],
+)
+def test_a_bad_logo_is_a_clear_configuration_error_that_shows_no_value(logo: str) -> None:
+    with pytest.raises(ConfigurationError) as refused:
+        Settings.from_environment({**MINIMAL, "LOGO_URL": logo})
+    message = refused.value.message
+    assert f"LOGO_URL must be an https URL (https://host/path) of at most {LOGO_URL_MAX} characters" in message
+    assert "secret-password" not in message and "alert" not in message
 
 
 def test_component_values_given_directly_win_and_never_show_in_a_repr() -> None:

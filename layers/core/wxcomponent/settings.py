@@ -46,6 +46,10 @@ _BUS_RE = re.compile(r"[A-Za-z0-9._/:-]{1,1600}")  # a bus name, or its ARN
 _URL_RE = re.compile(r"https?://[^\s/?#]+(/[^\s?#]*)?")
 _REDIRECT_RE = re.compile(r"https?://[^\s/?#]+[^\s#]*")  # may carry a query of the vendor's
 _NUMBER_RE = re.compile(r"[0-9]{1,6}")
+# The logo goes into the pages' <img> and their Content-Security-Policy: https only, a plain host
+# (no user info, nothing that could end a header or an attribute), bounded.
+LOGO_URL_MAX = 1024
+_LOGO_RE = re.compile(r"https://[A-Za-z0-9.-]+(:[0-9]{1,5})?/[^\s\"'<>\\`]*")
 # A function's name, or its ARN (partition, region, account, name, and an optional version or alias).
 _FUNCTION_RE = re.compile(
     r"(arn:aws[a-z-]*:lambda:[a-z0-9-]+:[0-9]{12}:function:)?[A-Za-z0-9_-]{1,64}(:[A-Za-z0-9_$-]{1,128})?"
@@ -81,6 +85,7 @@ class Settings:
     product_name: str = DEFAULT_PRODUCT_NAME
     authorized_redirect_url: str = ""
     public_base_url: str = ""
+    logo_url: str = ""  # the vendor's logo on the merchant's pages
     message_reply_function: str = ""
     tasks_function: str = ""  # where work after the answer goes from a function that cannot run it
     caller_policy: str = ""  # JSON, parsed where it is used (wxcomponent.services.caller_policy)
@@ -114,6 +119,12 @@ class Settings:
                 return default
             return int(raw)
 
+        def logo(name: str) -> str:
+            value = env.get(name, "").strip()
+            if value and (len(value) > LOGO_URL_MAX or not _LOGO_RE.fullmatch(value)):
+                problems.append(f"{name} must be an https URL (https://host/path) of at most {LOGO_URL_MAX} characters")
+            return value
+
         mp_base = text("WECHAT_MP_BASE", _URL_RE) or DEFAULT_MP_BASE
         settings = cls(
             table_name=text("TABLE_NAME", _TABLE_RE, required=True),
@@ -127,6 +138,7 @@ class Settings:
             product_name=text("PRODUCT_NAME") or DEFAULT_PRODUCT_NAME,
             authorized_redirect_url=text("AUTHORIZED_REDIRECT_URL", _REDIRECT_RE),
             public_base_url=text("PUBLIC_BASE_URL", _URL_RE).rstrip("/"),
+            logo_url=logo("LOGO_URL"),
             message_reply_function=text("MESSAGE_REPLY_FUNCTION_ARN", _FUNCTION_RE),
             tasks_function=text("TASKS_FUNCTION", _FUNCTION_RE),
             caller_policy=env.get("CALLER_POLICY", "").strip(),

@@ -32,6 +32,11 @@ PROOF_LIFETIME = 600  # seconds the vendor's page has to check the redirect
 MIN_KEY_LENGTH = 32
 
 
+class StateMismatch(BadRequest):
+    """The callback's state is missing or is not this browser's: a link used already, opened in
+    another browser, or forged."""
+
+
 def new_state() -> str:
     """32 URL-safe characters: 192 random bits."""
     return secrets.token_urlsafe(24)
@@ -53,7 +58,7 @@ def redirect_signature(key: str, authorizer_appid: str, vendor_state: str, expir
 def check_same_browser(state: str, cookie: str) -> None:
     """Refuses a callback this browser did not start (before anything reaches WeChat)."""
     if not same_browser(state, cookie):
-        raise BadRequest("the authorization was not started in this browser (state missing or different)")
+        raise StateMismatch("the authorization was not started in this browser (state missing or different)")
 
 
 def vendor_redirect(vendor_url: str, authorizer_appid: str, vendor_state: str, key: str, now: float) -> str:

@@ -61,6 +61,10 @@ class AuthorizationInProgress(WxComponentError):
     code = "upstream_error"
 
 
+class AuthorizationCodeMalformed(BadRequest):
+    """The callback's auth_code is missing or not of WeChat's form; refused before any WeChat call."""
+
+
 @dataclass(frozen=True)
 class AuthorizationRequest:
     """What the start page was asked for, validated."""
@@ -85,6 +89,16 @@ class AuthorizationRequest:
         if state and not VENDOR_STATE_RE.fullmatch(state):
             raise BadRequest("state must be 1 to 128 of A-Z a-z 0-9 . _ ~ -")
         return cls(int(raw_type), biz_appid, categories, state)
+
+    def query(self) -> dict[str, str]:
+        """The start page's query that asks for this again (what is at its default left out)."""
+        fields = {
+            "auth_type": str(self.auth_type) if self.auth_type != DEFAULT_AUTH_TYPE else "",
+            "biz_appid": self.biz_appid,
+            "category_id_list": self.category_id_list,
+            "state": self.state,
+        }
+        return {name: value for name, value in fields.items() if value}
 
 
 @dataclass(frozen=True)
@@ -180,7 +194,7 @@ class AuthorizationService:
 
     def _complete(self, auth_code: str, info_type: str, *, wait: bool) -> AuthorizationResult | None:
         if not AUTH_CODE_RE.fullmatch(auth_code):
-            raise BadRequest("auth_code is malformed")
+            raise AuthorizationCodeMalformed("auth_code is malformed")
         code_hash = hashlib.sha256(auth_code.encode("utf-8")).hexdigest()
         deadline = self._clock() + self._wait
         delay = 0.05
