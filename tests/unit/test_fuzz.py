@@ -209,6 +209,7 @@ def test_a_task_payload_is_run_or_refused_never_raised_for_bad_input(payload: di
                 "PUBLIC_BASE_URL",
                 "MESSAGE_REPLY_FUNCTION_ARN",
                 "AUTHORIZED_REDIRECT_URL",
+                "LOGO_URL",
             ]
         ),
         text,

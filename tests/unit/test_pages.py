@@ -12,6 +12,8 @@ import re
 from html.parser import HTMLParser
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import wxcomponent
 from wxcomponent.domain.binding import check_same_browser
@@ -31,6 +33,7 @@ from wxcomponent.services.authorization import (
     AuthorizationInProgress,
     AuthorizationRequest,
 )
+from wxcomponent.settings import Settings
 from wxcomponent.web import pages
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -282,3 +285,33 @@ def test_every_error_of_the_core_has_a_merchant_page_and_bad_input_stays_a_4xx()
             assert failure in (pages.LINK_INVALID, pages.LINK_INCOMPLETE, pages.NOT_THIS_BROWSER), cls
     kinds = [failure.kind for _, failure in pages.FAILURES]
     assert len(set(kinds)) == len({id(f) for _, f in pages.FAILURES})  # one kind names one page
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    logo=st.one_of(
+        st.text(max_size=60),
+        st.builds(
+            lambda host, path: f"https://{host}/{path}",
+            st.one_of(st.from_regex(r"[A-Za-z0-9.-]{1,20}(:[0-9]{1,5})?", fullmatch=True), st.text(max_size=20)),
+            st.text(max_size=40),
+        ),
+    ),
+    product=st.text(max_size=40),
+)
+def test_a_logo_the_settings_accept_is_shown_and_named_in_the_policy_and_nothing_else_gets_in(
+    logo: str, product: str
+) -> None:
+    try:
+        configured = Settings.from_environment({"TABLE_NAME": "t-1", "EVENT_BUS_NAME": "b", "LOGO_URL": logo})
+    except ConfigurationError:
+        return
+    brand = pages.Brand(product or "p", configured.logo_url)
+    page = pages.start_page(brand, 3, "https://mp.weixin.qq.com/", mobile=False)
+    policy = page.headers()["Content-Security-Policy"]
+    images = re.search(r"img-src ([^;]*);", policy)
+    assert images is not None
+    if configured.logo_url:
+        assert 'id="logo"' in page.html
+        assert images.group(1).split() == ["data:", pages.image_origin(configured.logo_url)]
+    assert policy.count(";") == 5 and "\n" not in policy and "," not in policy
