@@ -399,7 +399,7 @@ def _page(
 
 
 def _brand_header(brand: Brand) -> tuple[str, tuple[str, ...]]:
-    """The product's name, under its logo when one is set (alt text: the name)."""
+    """The product's name, beside its logo when one is set (alt text: the name)."""
     if not brand.product:
         return "", ()
     origin = image_origin(brand.logo_url) if brand.logo_url else ""
