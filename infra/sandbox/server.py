@@ -82,6 +82,12 @@ class Sandbox:
             thread.join(timeout=1.0)  # both are daemons; a push in flight gives up at its next attempt
         self._threads = []
 
+    def join(self, timeout: float | None = None) -> None:
+        """Returns once the sandbox stops serving: after `stop()`, or when its server thread died."""
+        threads = list(self._threads)
+        if threads:
+            threads[0].join(timeout)
+
     def __enter__(self) -> Sandbox:
         return self.start()
 

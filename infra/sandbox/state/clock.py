@@ -31,3 +31,12 @@ class Clock:
     def reset(self) -> None:
         with self._lock:
             self._offset = 0.0
+
+    def export(self) -> float:
+        return self._offset
+
+    def restore(self, offset: object) -> None:
+        if isinstance(offset, bool) or not isinstance(offset, (int, float)):
+            raise ValueError(f"clock offset: {offset!r} is not a number")
+        with self._lock:
+            self._offset = float(offset)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from infra.sandbox.config import SandboxConfig
+from infra.sandbox.state import saved
 from infra.sandbox.state.clock import Clock
 from infra.sandbox.state.credentials import Code, TokenPair
 from infra.sandbox.state.errors import JSON, WeChatError
@@ -51,6 +52,28 @@ class Component:
             self._tokens = TokenPair()
             self._pre_auth_codes = {}
             self._clear_quota_used = {}
+
+    def export(self) -> JSON:
+        """Everything above, as JSON (`make dev` saves it across restarts)."""
+        with self._lock:
+            return {
+                "tickets": [saved.dump(t) for t in self._tickets.values()],
+                "tokens": saved.dump(self._tokens),
+                "pre_auth_codes": [saved.dump(c) for c in self._pre_auth_codes.values()],
+                "clear_quota_used": dict(self._clear_quota_used),
+            }
+
+    def restore(self, data: JSON) -> None:
+        """`export`'s JSON back; ValueError (and nothing changed) when it is not one."""
+        tickets = [saved.load(Ticket, t) for t in saved.checked(data.get("tickets"), list[Any], "tickets")]
+        tokens = saved.load(TokenPair, data.get("tokens"))
+        codes = [saved.load(Code, c) for c in saved.checked(data.get("pre_auth_codes"), list[Any], "pre_auth_codes")]
+        used = saved.checked(data.get("clear_quota_used"), dict[str, int], "clear_quota_used")
+        with self._lock:
+            self._tickets = {t.value: t for t in tickets}
+            self._tokens = tokens
+            self._pre_auth_codes = {c.value: c for c in codes}
+            self._clear_quota_used = used
 
     # -- credentials -----------------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from infra.sandbox.config import MerchantAccount, SandboxConfig
+from infra.sandbox.state import saved
 from infra.sandbox.state.clock import Clock
 from infra.sandbox.state.credentials import OVERLAP, Code, TokenPair
 from infra.sandbox.state.errors import JSON, WeChatError
@@ -32,6 +33,19 @@ class Grant:
     previous_refresh_token: str | None = None
     previous_refresh_until: float = 0.0
     access: TokenPair = field(default_factory=TokenPair)
+
+
+@dataclass
+class _SavedGrant:
+    """A grant as saved: its account by appid, beside it."""
+
+    refresh_token: str
+    auth_time: int
+    func_info: list[int]
+    authorized: bool
+    previous_refresh_token: str | None
+    previous_refresh_until: float
+    access: TokenPair
 
 
 class Merchants:
@@ -57,6 +71,67 @@ class Merchants:
             self._auth_codes = {}
             self._grants = {}
             self._access_index = {}
+
+    def export(self) -> JSON:
+        """What the merchants granted, as JSON (`make dev` saves it across restarts); the accounts
+        themselves come from the configuration."""
+        with self._lock:
+            return {
+                "rotation": dict(self._rotation),
+                "auth_codes": [saved.dump(code) for code in self._auth_codes.values()],
+                "grants": [
+                    {
+                        "appid": appid,
+                        "refresh_token": grant.refresh_token,
+                        "auth_time": grant.auth_time,
+                        "func_info": list(grant.func_info),
+                        "authorized": grant.authorized,
+                        "previous_refresh_token": grant.previous_refresh_token,
+                        "previous_refresh_until": grant.previous_refresh_until,
+                        "access": saved.dump(grant.access),
+                    }
+                    for appid, grant in self._grants.items()
+                ],
+                "access_index": dict(self._access_index),
+            }
+
+    def restore(self, data: JSON) -> None:
+        """`export`'s JSON back onto the configured accounts; ValueError (and nothing changed) when
+        it is not one, or names an account this configuration does not have."""
+        with self._lock:
+            accounts = {a.appid: a for a in self._config.merchant_accounts()}
+
+        def account(appid: str) -> MerchantAccount:
+            if appid not in accounts:
+                raise ValueError(f"{appid} is not one of this sandbox's accounts")
+            return accounts[appid]
+
+        rotation = saved.checked(data.get("rotation"), dict[str, bool], "rotation")
+        codes = [saved.load(Code, c) for c in saved.checked(data.get("auth_codes"), list[Any], "auth_codes")]
+        grants: dict[str, Grant] = {}
+        for item in saved.checked(data.get("grants"), list[dict[str, Any]], "grants"):
+            fields = dict(item)
+            appid = saved.checked(fields.pop("appid", None), str, "grant appid")
+            record = saved.load(_SavedGrant, fields)
+            grants[appid] = Grant(
+                account(appid),
+                record.refresh_token,
+                record.auth_time,
+                record.func_info,
+                record.authorized,
+                record.previous_refresh_token,
+                record.previous_refresh_until,
+                record.access,
+            )
+        index = saved.checked(data.get("access_index"), dict[str, str], "access_index")
+        for appid in [*rotation, *index.values(), *(code.appid for code in codes)]:
+            account(appid)
+        with self._lock:
+            self._accounts = accounts
+            self._rotation = rotation
+            self._auth_codes = {code.value: code for code in codes}
+            self._grants = grants
+            self._access_index = index
 
     # -- accounts --------------------------------------------------------------------------------
 

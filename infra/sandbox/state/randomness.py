@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 import string
 import threading
+from typing import Any
 
 URL_SAFE = string.ascii_letters + string.digits + "-_"
 
@@ -25,6 +26,24 @@ class Randomness:
     def reset(self) -> None:
         with self._lock:
             self._rng = random.Random(self._seed)  # noqa: S311 - a sandbox is deterministic on purpose
+
+    def export(self) -> list[Any]:
+        """The generator's state, so a restored sandbox goes on drawing new values rather than
+        issuing the seed's first ones again."""
+        with self._lock:
+            version, internal, gauss = self._rng.getstate()
+            return [version, list(internal), gauss]
+
+    def restore(self, state: object) -> None:
+        rng = random.Random()  # noqa: S311 - a sandbox is deterministic on purpose
+        try:
+            if not isinstance(state, list) or len(state) != 3 or not isinstance(state[1], list):
+                raise TypeError("expected [version, [numbers...], gauss]")
+            rng.setstate((state[0], tuple(state[1]), state[2]))
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise ValueError(f"random state: {exc}") from None
+        with self._lock:
+            self._rng = rng
 
     def string(self, prefix: str, length: int) -> str:
         """`prefix` and `length` URL-safe characters (tickets, tokens, codes)."""

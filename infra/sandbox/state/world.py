@@ -2,7 +2,8 @@
 
 `World` owns no data of its own but the sandbox's address and its stop event; each part owns its
 data and its lock. What spans parts lives here: `reset` (every part back to the seeded state),
-`snapshot` (`GET /sandbox/state`) and `clear_quota` (a component call that lifts 45009 faults).
+`snapshot` (`GET /sandbox/state`), `clear_quota` (a component call that lifts 45009 faults), and
+`export`/`restore` (`make dev` keeps the world across restarts).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from infra.sandbox.config import SandboxConfig
+from infra.sandbox.state import saved
 from infra.sandbox.state.clock import Clock
 from infra.sandbox.state.component import Component
 from infra.sandbox.state.credentials import Code
@@ -66,6 +68,37 @@ class World:
         self.faults.reset()
         self.journal.reset()
         self.set_ip_whitelist(self.config.ip_whitelist)
+
+    def export(self) -> JSON:
+        """The world as JSON, for `make dev` to keep across restarts: the clock's offset, the random
+        source, the component and the merchants' grants. Not the faults (a test's) nor the journal
+        (a log)."""
+        return {
+            "seed": self.config.seed,
+            "component_appid": self.config.component_appid,
+            "clock_offset": self.clock.export(),
+            "random": self.random.export(),
+            "component": self.component.export(),
+            "merchants": self.merchants.export(),
+        }
+
+    def restore(self, data: JSON) -> None:
+        """`export`'s JSON back. ValueError when it is not one or belongs to another configuration
+        (seed, component); the world is then as `reset` leaves it."""
+        try:
+            if not isinstance(data, dict):
+                raise ValueError("not a JSON object")
+            if data.get("seed") != self.config.seed:
+                raise ValueError(f"saved with seed {data.get('seed')!r}, this sandbox has {self.config.seed}")
+            if data.get("component_appid") != self.config.component_appid:
+                raise ValueError(f"saved for component {data.get('component_appid')!r}")
+            self.clock.restore(data.get("clock_offset"))
+            self.random.restore(data.get("random"))
+            self.component.restore(saved.checked(data.get("component"), dict[str, Any], "component"))
+            self.merchants.restore(saved.checked(data.get("merchants"), dict[str, Any], "merchants"))
+        except ValueError:
+            self.reset()
+            raise
 
     def snapshot(self) -> JSON:
         """What `GET /sandbox/state` shows: the clock, the component, the accounts and the faults."""
