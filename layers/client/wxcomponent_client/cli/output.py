@@ -1,0 +1,93 @@
+"""What the commands print: Rich tables and colour on a terminal, one JSON document with `--json`
+(JSON Lines for `events --follow`). Progress and notices go to stderr, so stdout stays parseable."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+NONE = "-"  # an empty cell
+
+
+class Output:
+    def __init__(self, as_json: bool) -> None:
+        self.as_json = as_json
+        self.console = Console(highlight=False, soft_wrap=False)
+        self.notices = Console(stderr=True, highlight=False)
+
+    def emit(self, data: Any, render: Callable[[Console], None]) -> None:
+        """`data` as JSON with `--json`; else `render` draws it."""
+        if self.as_json:
+            click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        else:
+            render(self.console)
+
+    def line(self, data: dict[str, Any], text: str) -> None:
+        """One record of a stream: a JSON line, or a line of text."""
+        if self.as_json:
+            click.echo(json.dumps(data, ensure_ascii=False))
+        else:
+            self.console.print(text)
+
+    def notice(self, text: str) -> None:
+        self.notices.print(text)
+
+
+def table(*columns: str, title: str | None = None) -> Table:
+    grid = Table(title=title, title_justify="left", header_style="bold")
+    for column in columns:
+        grid.add_column(column, overflow="fold")
+    return grid
+
+
+def mask(token: str) -> str:
+    """Enough to tell two tokens apart, not enough to use one."""
+    if len(token) < 16:
+        return "*" * len(token)
+    return f"{token[:4]}…{token[-4:]} ({len(token)} characters)"
+
+
+def duration(seconds: float) -> str:
+    """`1h 52m`, `3m 12s`, `45s`, `2d 3h`: the two largest units."""
+    left = int(abs(seconds))
+    parts: list[str] = []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        if left >= size or (unit == "s" and not parts):
+            parts.append(f"{left // size}{unit}")
+            left %= size
+    return " ".join(parts[:2])
+
+
+def until(moment: int | float | None, now: float | None = None) -> str:
+    """`in 1h 52m`, or `expired 3m ago`, for an expiry."""
+    if moment is None:
+        return NONE
+    left = moment - (time.time() if now is None else now)
+    return f"in {duration(left)}" if left > 0 else f"[red]expired {duration(left)} ago[/red]"
+
+
+def ago(moment: int | float | None, now: float | None = None) -> str:
+    if moment is None:
+        return NONE
+    return f"{duration((time.time() if now is None else now) - moment)} ago"
+
+
+def stamp(moment: int | float | None) -> str | None:
+    """An ISO-8601 UTC time for JSON."""
+    if moment is None:
+        return None
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(moment))
+
+
+STATE_STYLE = {"authorized": "green", "needs_reauthorization": "yellow", "revoked": "red"}
+
+
+def state(text: str) -> str:
+    style = STATE_STYLE.get(text)
+    return f"[{style}]{text}[/{style}]" if style and text else text or NONE
