@@ -46,17 +46,32 @@ def _pins(requirements: Path) -> dict[str, str]:
     return pins
 
 
-def test_the_wheel_holds_the_client_only_and_pins_the_cores_versions(wheel: Path) -> None:
+def test_the_wheel_holds_the_client_and_cli_only_and_pins_the_cores_versions(wheel: Path) -> None:
     with zipfile.ZipFile(wheel) as archive:
         names = archive.namelist()
         metadata = Parser().parsestr(archive.read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode())
+        entry_points = archive.read(next(n for n in names if n.endswith(".dist-info/entry_points.txt"))).decode()
     packages = {name.split("/")[0] for name in names if not name.split("/")[0].endswith(".dist-info")}
     assert packages == {"wxcomponent_client"}  # never the core, the tests or infra
-    assert "wxcomponent_client/py.typed" in names
+    assert "wxcomponent_client/py.typed" in names and "wxcomponent_client/cli/app.py" in names
     core = _pins(ROOT / "layers" / "core" / "requirements.txt")
     required = [r for r in metadata.get_all("Requires-Dist") or [] if "extra ==" not in r]
     assert sorted(required) == [f"boto3=={core['boto3']}", f"urllib3=={core['urllib3']}"]
     assert metadata["Name"] == "wxcomponent-client"
+    # The operator CLI's extra: Click and Rich as requirements-dev.txt pins them, the core's own needs
+    # as the layer pins them; and its console script.
+    dev = _pins(ROOT / "requirements-dev.txt")
+    cli = sorted(r.split(";")[0].strip() for r in metadata.get_all("Requires-Dist") or [] if 'extra == "cli"' in r)
+    assert cli == sorted(
+        [
+            f"click=={dev['click']}",
+            f"rich=={dev['rich']}",
+            f"aws-lambda-powertools[tracer]=={core['aws-lambda-powertools']}",
+            f"pycryptodome=={core['pycryptodome']}",
+            f"defusedxml=={core['defusedxml']}",
+        ]
+    )
+    assert "wxcomponent = wxcomponent_client.cli:main" in entry_points
 
 
 def test_a_fresh_venv_imports_and_uses_it(wheel: Path, tmp_path: Path) -> None:
@@ -64,6 +79,7 @@ def test_a_fresh_venv_imports_and_uses_it(wheel: Path, tmp_path: Path) -> None:
     _run(sys.executable, "-m", "venv", "--without-pip", venv, cwd=tmp_path)
     python = venv / "bin" / "python"
     _run(sys.executable, "-m", "pip", "--python", python, "install", "--no-deps", "--no-index", wheel, cwd=tmp_path)
+    assert (venv / "bin" / "wxcomponent").is_file()  # the console script, whatever extras were asked
     env = {
         "PATH": os.environ["PATH"],
         "HOME": str(tmp_path),
