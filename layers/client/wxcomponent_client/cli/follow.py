@@ -6,8 +6,9 @@ both when it stops (Ctrl-C, `--max-events`, `--timeout`). Both are named `wxcomp
 a CLI killed outright (SIGKILL) leaves them behind, harmless, to delete by that name. Cost: the rule
 is free; events sent to it are EventBridge's custom-event charge, already paid by the publisher; the
 queue costs one request per long poll (20 s) and one per message, inside SQS's free tier for any
-human session. `make dev` runs the same code against the emulator, polling each second instead:
-the emulator serves one request at a time, and a 20-second poll would hold up the whole stack.
+human session. `make dev` runs the same code against the emulator with short polls (no wait) half
+a second apart instead: the emulator serves one request at a time, and a long poll would hold up
+every other request of the stack for its whole wait.
 """
 
 from __future__ import annotations
@@ -21,13 +22,15 @@ from typing import Any
 
 PATTERN = {"source": ["wxcomponent"]}
 LONG_POLL = 20  # seconds, SQS's longest
-LOCAL_POLL = 1  # seconds, against the local emulator (see above)
+LOCAL_POLL = 0  # seconds: short polls against the local emulator (see above)
+LOCAL_IDLE = 0.5  # seconds between two short polls that found nothing
 RETENTION = 300  # seconds: events nobody reads are not worth keeping
 
 
 class BusFollower:
     def __init__(self, events: Any, sqs: Any, bus_name: str, *, poll: int = LONG_POLL) -> None:
         self._poll = poll
+        self._idle = LOCAL_IDLE if poll == 0 else 0.0
         self._events = events
         self._sqs = sqs
         self.bus_name = bus_name
@@ -83,6 +86,8 @@ class BusFollower:
         while deadline is None or time.monotonic() < deadline:
             wait = self._poll if deadline is None else max(0, min(self._poll, int(deadline - time.monotonic())))
             answer = self._sqs.receive_message(QueueUrl=self._queue_url, WaitTimeSeconds=wait, MaxNumberOfMessages=10)
+            if not answer.get("Messages") and self._idle:
+                time.sleep(self._idle)  # the pace of short polls; SQS itself waits in a long poll
             for message in answer.get("Messages", []):
                 self._sqs.delete_message(QueueUrl=self._queue_url, ReceiptHandle=message["ReceiptHandle"])
                 event = json.loads(message["Body"])
