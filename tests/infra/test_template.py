@@ -33,6 +33,7 @@ ITEM_ACTIONS = {
     "dynamodb:PutItem",
     "dynamodb:UpdateItem",
     "dynamodb:DeleteItem",
+    "dynamodb:ConditionCheckItem",
 }
 # boto3's operation -> the IAM action it needs (each of our adapters' calls must be allowed)
 IAM_ACTION_OF = {
@@ -42,7 +43,8 @@ IAM_ACTION_OF = {
     "update_item": "dynamodb:UpdateItem",
     "delete_item": "dynamodb:DeleteItem",
     "query": "dynamodb:Query",
-    "transact_write_items": "dynamodb:TransactWriteItems",
+    # no IAM action of its own: each action in it needs its own (Put, Update, Delete, ConditionCheckItem)
+    "transact_write_items": "dynamodb:ConditionCheckItem",
 }
 
 
@@ -242,7 +244,7 @@ def test_every_table_operation_the_adapters_make_is_allowed() -> None:
         for path in adapters.glob("*.py")
         for operation in re.findall(r"\bclient\.(\w+)\(", path.read_text(encoding="utf-8"))
     }
-    assert {"get_item", "batch_get_item", "put_item", "query"} <= used  # the scan sees the calls
+    assert {"get_item", "batch_get_item", "put_item", "query", "transact_write_items"} <= used  # the scan sees them
     unknown = used - set(IAM_ACTION_OF)
     assert not unknown, f"map these operations to their IAM actions: {unknown}"
     needed = {IAM_ACTION_OF[operation] for operation in used} - {"dynamodb:Query"}  # the index only

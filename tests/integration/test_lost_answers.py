@@ -94,6 +94,23 @@ WRITES = {
         lambda s: s.code_claims.claim_code("hash-1", "holder-a", NOW, 60),
         lambda s: s.code_claims.claim_code("hash-1", "holder-b", NOW + 1, 60),
     ),
+    "refresh lease (a transaction)": Write(
+        lambda s: s.grants.save_grant(grant(), NOW + 6000),
+        lambda s: s.authorizers.acquire_refresh_lease(A, None, "holder-a", NOW, 60),
+        lambda s: s.authorizers.acquire_refresh_lease(A, None, "holder-b", NOW + 1, 60),
+    ),
+    "refresh outcome (a transaction)": Write(
+        lambda s: (
+            s.grants.save_grant(grant(), NOW + 6000),
+            s.authorizers.acquire_refresh_lease(A, None, "h", NOW, 60),
+        ),
+        lambda s: s.authorizers.store_refresh(
+            A, "refresh@@@1", "refresh@@@2", AccessToken(A, "t@@@1", NOW, NOW + 7200), NOW + 6000, "h"
+        ),
+        lambda s: s.authorizers.store_refresh(
+            A, "refresh@@@1", "refresh@@@3", AccessToken(A, "t@@@2", NOW, NOW + 7200), NOW + 6000, "h"
+        ),
+    ),
     "lease": Write(
         nothing,
         lambda s: s.leases.acquire_lease("AUTHORIZER#" + A, "holder-a", NOW, 60),

@@ -10,11 +10,12 @@ import pytest
 
 from tests.support.fakes import MemoryStores
 from wxcomponent.adapters.dynamodb import Table, Tables
+from wxcomponent.adapters.dynamodb.keys import refresh_shard
 from wxcomponent.domain.grants import AUTHORIZED, NEEDS_REAUTHORIZATION, REVOKED, Grant, Profile
 from wxcomponent.domain.tickets import PushRecord, Ticket
 from wxcomponent.domain.tokens import AccessToken
 from wxcomponent.domain.wechat import RefreshFailure
-from wxcomponent.ports import ClaimLost, Stores
+from wxcomponent.ports import ClaimLost, RefreshState, Stores
 
 COMPONENT = "wx0123456789abcdef"
 A, B = "wx1111111111111111", "wx2222222222222222"
@@ -265,13 +266,62 @@ def test_a_refresh_failure_is_remembered_until_its_retry_after(stores: Stores) -
     assert failures.recent_failure("AUTHORIZER#wx1", NOW) == unavailable
 
 
-def test_an_authorizers_grant_and_token_are_read_together(stores: Stores) -> None:
-    assert stores.authorizers.read_authorizer(A) == (None, None)
+def test_an_authorizers_grant_token_and_refusal_are_read_together(stores: Stores) -> None:
+    assert stores.authorizers.read_for_refresh(A) == RefreshState(None, None, None)
     stores.grants.save_grant(grant(), refresh_due=NOW)
     token = AccessToken(A, "token-a", NOW, NOW + 7140)
     stores.tokens.save_authorizer_token(token)
-    assert stores.authorizers.read_authorizer(A) == (stores.grants.get_grant(A), token)
+    refused = RefreshFailure("QuotaExceeded", 45009, "api_authorizer_token: 45009", NOW + 3600)
+    stores.failures.remember_failure(f"AUTHORIZER#{A}", refused)
+    assert stores.authorizers.read_for_refresh(A) == RefreshState(stores.grants.get_grant(A), token, refused)
     stores.grants.revoke_grant(A, NOW + 1)
-    revoked, still_stored = stores.authorizers.read_authorizer(A)
-    assert revoked is not None and revoked.status == REVOKED and still_stored == token
-    assert stores.authorizers.read_authorizer(B) == (None, None)
+    state = stores.authorizers.read_for_refresh(A)
+    assert state.grant is not None and state.grant.status == REVOKED and state.token == token
+    assert stores.authorizers.read_for_refresh(B) == RefreshState(None, None, None)
+
+
+def test_the_refresh_lease_is_taken_only_while_the_token_read_is_still_stored(stores: Stores) -> None:
+    records, name = stores.authorizers, f"AUTHORIZER#{A}"
+    stores.grants.save_grant(grant(), refresh_due=NOW)
+    assert not records.acquire_refresh_lease(A, AccessToken(A, "token-gone", NOW, NOW + 60), "h1", NOW, 100)
+    assert records.acquire_refresh_lease(A, None, "h1", NOW, 100)  # none stored, none seen
+    assert not records.acquire_refresh_lease(A, None, "h2", NOW + 1, 100)  # held by h1
+    stores.leases.release_lease(name, "h1")
+    old = AccessToken(A, "token-old", NOW, NOW + 7140)
+    stores.tokens.save_authorizer_token(old)
+    assert not records.acquire_refresh_lease(A, None, "h2", NOW + 2, 100)  # a token appeared since the read
+    assert records.acquire_refresh_lease(A, old, "h2", NOW + 2, 100)
+    assert records.acquire_refresh_lease(A, old, "h3", NOW + 200, 100)  # h2's lease expired
+
+
+def test_a_refresh_is_stored_all_or_nothing(stores: Stores) -> None:
+    records, name = stores.authorizers, f"AUTHORIZER#{A}"
+    stores.grants.save_grant(grant(refresh_token="refresh@@@1"), refresh_due=NOW)
+    new = AccessToken(A, "token-new", NOW + 10, NOW + 7210)
+    assert records.acquire_refresh_lease(A, None, "h1", NOW, 100)
+    # the refresh token it used is no longer the grant's (a re-authorization landed): nothing written
+    assert not records.store_refresh(A, "refresh@@@0", "refresh@@@2", new, NOW + 6000, "h1")
+    assert stores.tokens.get_authorizer_token(A) is None
+    assert not stores.leases.acquire_lease(name, "h2", NOW + 1, 100)  # and the lease is still h1's
+    # another holder: nothing written
+    assert not records.store_refresh(A, "refresh@@@1", "refresh@@@2", new, NOW + 6000, "h9")
+    assert stores.grants.get_grant(A).refresh_token == "refresh@@@1"  # type: ignore[union-attr]
+    # ours: the rotated refresh token, the due time, the token, and the lease given back, at once
+    assert records.store_refresh(A, "refresh@@@1", "refresh@@@2", new, NOW + 6000, "h1")
+    assert stores.grants.get_grant(A).refresh_token == "refresh@@@2"  # type: ignore[union-attr]
+    assert stores.tokens.get_authorizer_token(A) == new
+    assert stores.grants.due_authorizers(refresh_shard(A), NOW + 6000)[0] == [A]
+    assert stores.grants.due_authorizers(refresh_shard(A), NOW + 5999)[0] == []
+    assert stores.leases.acquire_lease(name, "h2", NOW + 11, 100)  # given back
+    # a later token already stored wins: nothing written
+    older = AccessToken(A, "token-older", NOW + 5, NOW + 7205)
+    assert not records.store_refresh(A, "refresh@@@2", None, older, NOW + 7000, "h2")
+    assert stores.tokens.get_authorizer_token(A) == new
+    # not rotated: the refresh token stays, the rest is written
+    newest = AccessToken(A, "token-newest", NOW + 20, NOW + 7220)
+    assert records.store_refresh(A, "refresh@@@2", "refresh@@@2", newest, NOW + 7020, "h2")
+    assert stores.grants.get_grant(A).refresh_token == "refresh@@@2"  # type: ignore[union-attr]
+    assert stores.tokens.get_authorizer_token(A) == newest
+    # a revoked grant takes nothing
+    stores.grants.revoke_grant(A, NOW + 30)
+    assert not records.store_refresh(A, "refresh@@@2", None, AccessToken(A, "t", NOW + 40, NOW + 7240), NOW, "h3")

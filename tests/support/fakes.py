@@ -12,7 +12,7 @@ from wxcomponent.domain.grants import AUTHORIZED, NEEDS_REAUTHORIZATION, REVOKED
 from wxcomponent.domain.tickets import PushRecord, Ticket
 from wxcomponent.domain.tokens import AccessToken
 from wxcomponent.domain.wechat import RefreshFailure
-from wxcomponent.ports import ClaimLost
+from wxcomponent.ports import ClaimLost, RefreshState
 
 
 class MemoryTicketStore:
@@ -252,14 +252,55 @@ class MemoryRefreshFailures:
 
 
 class MemoryAuthorizers:
-    """`AuthorizerReader` over the fakes' grants and tokens."""
+    """`AuthorizerRecords` over the fakes' grants, tokens, leases and remembered refusals, with the
+    adapter's all-or-nothing conditions."""
 
-    def __init__(self, grants: MemoryGrants, tokens: MemoryTokens) -> None:
+    def __init__(
+        self, grants: MemoryGrants, tokens: MemoryTokens, leases: MemoryLeases, failures: MemoryRefreshFailures
+    ) -> None:
         self._grants = grants
         self._tokens = tokens
+        self._leases = leases
+        self._failures = failures
 
-    def read_authorizer(self, authorizer_appid: str) -> tuple[Grant | None, AccessToken | None]:
-        return self._grants.grants.get(authorizer_appid), self._tokens.authorizer.get(authorizer_appid)
+    def read_for_refresh(self, authorizer_appid: str) -> RefreshState:
+        return RefreshState(
+            self._grants.grants.get(authorizer_appid),
+            self._tokens.authorizer.get(authorizer_appid),
+            self._failures.failures.get(_lease(authorizer_appid)),
+        )
+
+    def acquire_refresh_lease(
+        self, authorizer_appid: str, seen: AccessToken | None, holder: str, now: float, ttl: float
+    ) -> bool:
+        current = self._tokens.authorizer.get(authorizer_appid)
+        unchanged = (current is None and seen is None) or (
+            current is not None
+            and seen is not None
+            and (current.access_token, current.issued_at) == (seen.access_token, seen.issued_at)
+        )
+        return unchanged and self._leases.acquire_lease(_lease(authorizer_appid), holder, now, ttl)
+
+    def store_refresh(
+        self, authorizer_appid: str, used: str, rotated: str | None, token: AccessToken, due: int, holder: str
+    ) -> bool:
+        grant = self._grants.grants.get(authorizer_appid)
+        stored = self._tokens.authorizer.get(authorizer_appid)
+        lease = self._leases.leases.get(_lease(authorizer_appid))
+        if grant is None or not grant.active or grant.refresh_token != used:
+            return False
+        if (stored is not None and stored.issued_at > token.issued_at) or (lease is not None and lease[0] != holder):
+            return False
+        if rotated and rotated != used:
+            self._grants.grants[authorizer_appid] = replace(grant, refresh_token=rotated, updated_at=token.issued_at)
+        self._grants.due[authorizer_appid] = due
+        self._tokens.authorizer[authorizer_appid] = token
+        self._leases.leases.pop(_lease(authorizer_appid), None)
+        return True
+
+
+def _lease(authorizer_appid: str) -> str:
+    return f"AUTHORIZER#{authorizer_appid}"
 
 
 @dataclass
@@ -277,7 +318,7 @@ class MemoryStores:
     authorizers: MemoryAuthorizers = field(init=False)
 
     def __post_init__(self) -> None:
-        self.authorizers = MemoryAuthorizers(self.grants, self.tokens)
+        self.authorizers = MemoryAuthorizers(self.grants, self.tokens, self.leases, self.failures)
 
 
 class MemoryPublisher:

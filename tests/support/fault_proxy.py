@@ -1,6 +1,7 @@
 """An HTTP proxy in front of the DynamoDB emulator that injects, for a seeded share of requests,
 the faults DynamoDB really shows: throttling, 500s, latency, and connections dropped before the
-request reaches the table or after the table applied it (the answer lost). Loopback only."""
+request reaches the table or after the table applied it (the answer lost). Loopback only.
+With a share of 0 it only counts: requests by operation, for the request budgets (issue 13)."""
 
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ class FaultProxy:
         self.enabled = False
         self.injected: Counter[str] = Counter()
         self.forwarded = 0
+        self.operations: Counter[str] = Counter()  # requests by DynamoDB operation (X-Amz-Target)
         self.forced: list[str] = []  # faults for the next requests, in order, whatever the share
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
@@ -73,6 +75,8 @@ class FaultProxy:
 
     def _handle(self, request: BaseHTTPRequestHandler) -> None:
         body = request.rfile.read(int(request.headers.get("Content-Length", "0")))
+        with self._lock:
+            self.operations[request.headers.get("X-Amz-Target", "?").rsplit(".", 1)[-1]] += 1
         fault = self._fault()
         if fault == "drop_before":
             request.close_connection = True  # nothing reached the table, nothing answered

@@ -38,14 +38,14 @@ def test_one_grants_storage_failure_costs_that_grant_only_and_the_sweep_complete
     world.now += 7200  # every authorizer is due
     for appid in (MERCHANT, OTHER, THIRD):
         world.stores.grants.due[appid] = int(world.now) - 1
-    save = world.stores.tokens.save_authorizer_token
+    store = world.stores.authorizers.store_refresh
 
-    def flaky_save(token: Any) -> bool:
-        if token.owner == OTHER:
-            raise throttled("PutItem")
-        return save(token)
+    def flaky_store(appid: str, *args: Any) -> bool:
+        if appid == OTHER:
+            raise throttled("TransactWriteItems")
+        return store(appid, *args)
 
-    world.stores.tokens.save_authorizer_token = flaky_save  # type: ignore[method-assign]
+    world.stores.authorizers.store_refresh = flaky_store  # type: ignore[method-assign,assignment]
     report = world.wx.refresher.sweep(lambda: 60_000)
     assert report.refreshed == 2 and dict(report.failed) == {"storage": 1}
     for appid in (MERCHANT, THIRD):

@@ -15,7 +15,7 @@ from tests.unit.test_token_services import MERCHANT, World
 from wxcomponent.adapters.wechat_http import DEFAULT_TIMEOUT, WeChatHttpApi
 from wxcomponent.domain.errors import BadRequest, MalformedMessage, NotAuthorized
 from wxcomponent.domain.grants import REVOKED
-from wxcomponent.domain.tokens import MIN_REFRESH_AGE, AccessToken
+from wxcomponent.domain.tokens import MIN_REFRESH_AGE
 from wxcomponent.domain.wechat import (
     AccountRevokedAuthorization,
     ConfigurationRejected,
@@ -188,9 +188,9 @@ def test_an_authorizer_vend_reads_grant_and_token_in_one_request() -> None:
     stores = world.stores
     stores.grants.get_grant = counted("get_grant", stores.grants.get_grant)  # type: ignore[method-assign]
     stores.tokens.get_authorizer_token = counted("get_authorizer_token", stores.tokens.get_authorizer_token)  # type: ignore[method-assign]
-    stores.authorizers.read_authorizer = counted("read_authorizer", stores.authorizers.read_authorizer)  # type: ignore[method-assign]
+    stores.authorizers.read_for_refresh = counted("read_for_refresh", stores.authorizers.read_for_refresh)  # type: ignore[method-assign]
     assert world.wx.vendor.answer({"kind": "authorizer", "appid": MERCHANT}).status == 200
-    assert reads == ["read_authorizer"]
+    assert reads == ["read_for_refresh"]
 
 
 # -- suspicions: proven or disproven -------------------------------------------------------------------------
@@ -198,23 +198,28 @@ def test_an_authorizer_vend_reads_grant_and_token_in_one_request() -> None:
 
 def test_a_crash_after_wechat_rotated_the_refresh_token_never_loses_it() -> None:
     """Suspected: a crash between saving the access token and the compare-and-set of the rotated
-    refresh token loses it. Proven; the rotated refresh token is now persisted first."""
+    refresh token loses it. Proven then (the refresh token was written first to close it); now the
+    outcome is one all-or-nothing write, so a crash keeps both or neither, and neither is recovered:
+    WeChat's authorizer list holds the current refresh token."""
     world = World()
     world.authorize()
     world.wechat.rotate.add(MERCHANT)
     world.now += 7200
-    save = world.stores.tokens.save_authorizer_token
+    store = world.stores.authorizers.store_refresh
 
-    def crash(token: AccessToken) -> bool:
+    def crash(*args: Any) -> bool:
         raise RuntimeError("the container died here")
 
-    world.stores.tokens.save_authorizer_token = crash  # type: ignore[method-assign]
+    world.stores.authorizers.store_refresh = crash  # type: ignore[method-assign,assignment]
     with pytest.raises(RuntimeError):
         world.wx.authorizer_tokens.token(MERCHANT)
+    stored = world.stores.tokens.get_authorizer_token(MERCHANT)
+    assert stored is None or stored.issued_at < world.now  # not half written: no new token without its refresh token
+    world.stores.authorizers.store_refresh = store  # type: ignore[method-assign]
+    world.stores.leases.leases.clear()  # the dead holder's lease has expired
+    assert world.wx.authorizer_tokens.token(MERCHANT)  # the next refresh works
     grant = world.stores.grants.get_grant(MERCHANT)
     assert grant is not None and grant.refresh_token == world.wechat.refresh_tokens[MERCHANT]
-    world.stores.tokens.save_authorizer_token = save  # type: ignore[method-assign]
-    assert world.wx.authorizer_tokens.token(MERCHANT)  # and the next refresh uses it
 
 
 def test_a_lease_outlasts_the_slowest_refresh_it_guards() -> None:

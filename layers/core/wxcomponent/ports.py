@@ -9,6 +9,7 @@ receipts. Each method's conditions are part of its contract, spelled out in its 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from wxcomponent.domain.grants import Grant, Profile
@@ -146,9 +147,39 @@ class LeaseStore(Protocol):
         ...
 
 
-class AuthorizerReader(Protocol):
-    def read_authorizer(self, authorizer_appid: str) -> tuple[Grant | None, AccessToken | None]:
-        """The authorizer's grant and token together, in one request, read consistently."""
+@dataclass(frozen=True)
+class RefreshState:
+    """What a refresh needs to know, read together: the grant, the stored token, and the refusal
+    remembered for this authorizer (expired or not: the caller compares `until` with its clock)."""
+
+    grant: Grant | None
+    token: AccessToken | None
+    failure: RefreshFailure | None
+
+
+class AuthorizerRecords(Protocol):
+    """An authorizer's grant, token, refresh lease and remembered refusal, which share one
+    partition: read and written together, so that a vend costs one request and a refresh three."""
+
+    def read_for_refresh(self, authorizer_appid: str) -> RefreshState:
+        """The grant, the token and the remembered refusal, in one request (a vend's only read)."""
+        ...
+
+    def acquire_refresh_lease(
+        self, authorizer_appid: str, seen: AccessToken | None, holder: str, now: float, ttl: float
+    ) -> bool:
+        """The authorizer's refresh lease (as `LeaseStore.acquire_lease` names it `AUTHORIZER#<appid>`),
+        taken only while the stored token is still `seen` (None: no token stored), in one request.
+        False when another holds the lease or the token changed: nothing is written then."""
+        ...
+
+    def store_refresh(
+        self, authorizer_appid: str, used: str, rotated: str | None, token: AccessToken, due: int, holder: str
+    ) -> bool:
+        """A refresh's outcome, in one request, all or nothing: the rotated refresh token (when it
+        differs from `used`), the next refresh due, the token, and the lease given back. False, with
+        nothing written, when the grant is no longer authorized with `used`, a token issued later is
+        stored, or another holder took the lease."""
         ...
 
 
@@ -279,7 +310,7 @@ class Stores(Protocol):
     def failures(self) -> RefreshFailures: ...
 
     @property
-    def authorizers(self) -> AuthorizerReader: ...
+    def authorizers(self) -> AuthorizerRecords: ...
 
 
 class Authorizations(Protocol):

@@ -23,18 +23,19 @@ from wxcomponent.domain.wechat import (
 )
 from wxcomponent.observability import MetricUnit, logger, metrics, tracer
 from wxcomponent.ports import (
-    AuthorizerReader,
+    AuthorizerRecords,
     EventPublisher,
     GrantStore,
     LeaseStore,
     RefreshFailures,
+    RefreshState,
     TokenStore,
     WeChatApi,
     publish_best_effort,
 )
 from wxcomponent.services.authorizer_list import find_listed
 from wxcomponent.services.component_token import ComponentTokenService, remember_refusal, too_young
-from wxcomponent.services.single_flight import SingleFlight
+from wxcomponent.services.single_flight import Lease, SingleFlight
 from wxcomponent.settings import REFRESH_MARGIN, ComponentSettings
 
 EVENT_NEEDS_REAUTHORIZATION = "needs_reauthorization"
@@ -46,7 +47,7 @@ class AuthorizerTokenService:
         self,
         grants: GrantStore,
         tokens: TokenStore,
-        authorizers: AuthorizerReader,
+        records: AuthorizerRecords,
         leases: LeaseStore,
         failures: RefreshFailures,
         api: WeChatApi,
@@ -60,7 +61,7 @@ class AuthorizerTokenService:
     ) -> None:
         self._grants = grants
         self._tokens = tokens
-        self._authorizers = authorizers
+        self._records = records
         self._failures = failures
         self._api = api
         self._component_tokens = component_tokens
@@ -74,49 +75,58 @@ class AuthorizerTokenService:
         """A token valid for at least `min_validity` seconds (or the freshest WeChat gives). The
         grant and the token are read in one request: a vend is one round trip, and it always sees
         a revocation."""
-        stored = self._active(authorizer_appid)
-        if stored is not None and stored.valid_for(min_validity, self._clock()):
-            return stored
-
-        def current() -> AccessToken | None:
-            stored = self._tokens.get_authorizer_token(authorizer_appid)
-            return stored if stored is not None and stored.valid_for(min_validity, self._clock()) else None
-
-        return self._flight.run(_lease(authorizer_appid), current, lambda: self._refresh(authorizer_appid))
+        return self._obtain(authorizer_appid, lambda stored: stored.valid_for(min_validity, self._clock()))
 
     def replace_rejected(self, authorizer_appid: str, rejected: str, min_validity: float = 0) -> AccessToken:
         """Compare-and-refresh: refreshes only if `rejected` is still the stored token."""
-        self._active(authorizer_appid)
 
-        def current() -> AccessToken | None:
-            stored = self._tokens.get_authorizer_token(authorizer_appid)
-            if stored is None:
-                return None
+        def good(stored: AccessToken) -> bool:
             if stored.access_token == rejected:
-                return stored if too_young(stored, self._clock()) else None
-            return stored if stored.valid_for(min_validity, self._clock()) else None
+                return too_young(stored, self._clock())
+            return stored.valid_for(min_validity, self._clock())
 
-        return self._flight.run(_lease(authorizer_appid), current, lambda: self._refresh(authorizer_appid))
+        return self._obtain(authorizer_appid, good)
 
     # -- the refresh, under the lease ----------------------------------------------------------------
 
+    def _obtain(self, authorizer_appid: str, good: Callable[[AccessToken], bool]) -> AccessToken:
+        """The stored token if `good`; else one refresh across all containers, in three requests:
+        the read, the lease (taken only while the token is still the one read), the outcome."""
+        state = self._read(authorizer_appid)
+        if state.token is not None and good(state.token):
+            return state.token
+
+        def acquire(seen: RefreshState, holder: str) -> bool:
+            return self._records.acquire_refresh_lease(
+                authorizer_appid, seen.token, holder, self._clock(), self._flight.lease_ttl
+            )
+
+        def reread() -> tuple[AccessToken | None, RefreshState]:
+            fresh = self._read(authorizer_appid)
+            return (fresh.token if fresh.token is not None and good(fresh.token) else None), fresh
+
+        return self._flight.run_guarded(_lease(authorizer_appid), state, acquire, reread, self._refresh)
+
     @tracer.capture_method(capture_response=False)  # the answer is a token: never in a trace
-    def _refresh(self, authorizer_appid: str) -> AccessToken:
+    def _refresh(self, state: RefreshState, lease: Lease) -> AccessToken:
+        assert state.grant is not None  # _read refuses anything else
+        authorizer_appid = state.grant.authorizer_appid
         tracer.put_annotation(key="authorizer_appid", value=authorizer_appid)  # whose refresh was slow
         now = self._clock()
-        name = _lease(authorizer_appid)
-        remembered = self._failures.recent_failure(name, now)
-        if remembered is not None:  # every caller gets WeChat's last answer until its retry-after
+        remembered = state.failure
+        if remembered is not None and remembered.until > now:  # every caller gets WeChat's last answer
             metrics.add_metric(name="RefreshFailureRemembered", unit=MetricUnit.Count, value=1)
             raise remembered.error()
         try:
-            return self._refresh_now(authorizer_appid)
+            return self._refresh_now(state.grant, lease)
         except WxComponentError as exc:
-            remember_refusal(self._failures, name, exc, now)
+            remember_refusal(self._failures, lease.name, exc, now)
             raise
 
-    def _refresh_now(self, authorizer_appid: str) -> AccessToken:
-        grant = self._active_grant(authorizer_appid)  # re-read: a rotation may have just landed
+    def _refresh_now(self, grant: Grant, lease: Lease) -> AccessToken:
+        # The grant was read with the token, and the lease was taken only while that token was still
+        # stored: a refresh that rotated the refresh token since would have changed both at once.
+        authorizer_appid = grant.authorizer_appid
         used = grant.refresh_token
         try:
             answer = self._exchange(grant, used)
@@ -143,18 +153,30 @@ class AuthorizerTokenService:
             self._revoked(grant)
             raise NotAuthorized("the authorizer has revoked the authorization", errcode=exc.errcode) from exc
         now = int(self._clock())
-        # The refresh token first: it is the one thing a crash must never lose (the access token can
-        # be fetched again with it). Compare-and-set on the one we used.
-        rotated = answer.authorizer_refresh_token
-        if rotated and rotated != used and self._grants.update_refresh_token(authorizer_appid, used, rotated, now):
-            logger.info("refresh token rotated and kept", extra={"authorizer_appid": authorizer_appid})
-            metrics.add_metric(name="RefreshTokenRotated", unit=MetricUnit.Count, value=1)
         token = AccessToken.issued(authorizer_appid, answer.authorizer_access_token, answer.expires_in, now)
-        self._tokens.save_authorizer_token(token)
-        self._grants.set_refresh_due(authorizer_appid, token.expires_at - self._margin)
+        self._store(authorizer_appid, used, answer.authorizer_refresh_token, token, lease)
         logger.info("authorizer token refreshed", extra={"authorizer_appid": authorizer_appid})
         metrics.add_metric(name="AuthorizerTokenRefreshed", unit=MetricUnit.Count, value=1)
         return token
+
+    def _store(self, authorizer_appid: str, used: str, rotated: str, token: AccessToken, lease: Lease) -> None:
+        """The rotated refresh token, the next due time, the token and the lease, in one request
+        that writes all or nothing (so a crash can never keep the token and lose the refresh
+        token). If the grant changed meanwhile (re-authorized, revoked), what still applies is
+        written one by one, each under its own condition, as before."""
+        due = token.expires_at - self._margin
+        rotates = bool(rotated) and rotated != used
+        if self._records.store_refresh(authorizer_appid, used, rotated or None, token, due, lease.holder):
+            lease.released = True
+            kept = rotates
+        else:
+            logger.info("grant changed during the refresh", extra={"authorizer_appid": authorizer_appid})
+            kept = rotates and self._grants.update_refresh_token(authorizer_appid, used, rotated, token.issued_at)
+            self._tokens.save_authorizer_token(token)
+            self._grants.set_refresh_due(authorizer_appid, due)
+        if kept:
+            logger.info("refresh token rotated and kept", extra={"authorizer_appid": authorizer_appid})
+            metrics.add_metric(name="RefreshTokenRotated", unit=MetricUnit.Count, value=1)
 
     def _exchange(self, grant: Grant, refresh_token: str) -> AuthorizerToken:
         component_appid = self._component().component_appid
@@ -195,18 +217,13 @@ class AuthorizerTokenService:
                 EVENT_REVOKED, {"authorizer_appid": grant.authorizer_appid, "revoked_at": now, "errcode": 61003}
             )
 
-    def _active(self, authorizer_appid: str) -> AccessToken | None:
-        """The stored token of an authorizer whose grant is active; NotAuthorized otherwise."""
-        grant, token = self._authorizers.read_authorizer(authorizer_appid)
-        if grant is None or not grant.active:
+    def _read(self, authorizer_appid: str) -> RefreshState:
+        """The grant, token and remembered refusal of an authorizer whose grant is active (one
+        request); NotAuthorized otherwise."""
+        state = self._records.read_for_refresh(authorizer_appid)
+        if state.grant is None or not state.grant.active:
             raise NotAuthorized("the authorizer is unknown or no longer authorized")
-        return token
-
-    def _active_grant(self, authorizer_appid: str) -> Grant:
-        grant = self._grants.get_grant(authorizer_appid)
-        if grant is None or not grant.active:
-            raise NotAuthorized("the authorizer is unknown or no longer authorized")
-        return grant
+        return state
 
     def _publish(self, detail_type: str, detail: dict[str, object]) -> None:
         publish_best_effort(self._publisher, self._component().component_appid, detail_type, detail)

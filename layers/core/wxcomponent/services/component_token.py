@@ -44,6 +44,9 @@ class ComponentTokenService:
         self._component = component
         self._clock = clock
         self._flight = single_flight or SingleFlight(leases, clock=clock)
+        # The token `call` last used, and when it was read: a sweep's hundred WeChat calls read the
+        # table once, not a hundred times. Briefly (WeChat honours a superseded token for minutes).
+        self._recent: tuple[AccessToken, float] | None = None
 
     def token(self, min_validity: float = DEFAULT_MIN_VALIDITY) -> AccessToken:
         """A token valid for at least `min_validity` seconds (or the freshest WeChat gives)."""
@@ -72,13 +75,24 @@ class ComponentTokenService:
 
     def call(self, request: Callable[[str], T]) -> T:
         """Calls WeChat with the stored token; on 40001/40014/42001 refreshes (compare-and-refresh)
-        and retries once."""
-        token = self.token()
+        and retries once. The token is read at most once per `RECENT_FOR` seconds."""
+        token = self._recent_token()
         try:
             return request(token.access_token)
         except TokenRejected:
             logger.warning("component token rejected; compare-and-refresh")
-            return request(self.replace_rejected(token.access_token).access_token)
+            self._recent = None
+            replaced = self.replace_rejected(token.access_token)
+            self._recent = (replaced, self._clock())
+            return request(replaced.access_token)
+
+    def _recent_token(self) -> AccessToken:
+        recent, now = self._recent, self._clock()
+        if recent is not None and now - recent[1] < RECENT_FOR and recent[0].valid_for(DEFAULT_MIN_VALIDITY, now):
+            return recent[0]
+        token = self.token()
+        self._recent = (token, now)
+        return token
 
     @tracer.capture_method(capture_response=False)  # the answer is a token: never in a trace
     def _refresh(self) -> AccessToken:
@@ -108,6 +122,9 @@ class ComponentTokenService:
         logger.info("component token refreshed", extra={"expires_at": token.expires_at})
         metrics.add_metric(name="ComponentTokenRefreshed", unit=MetricUnit.Count, value=1)
         return token
+
+
+RECENT_FOR = 60.0  # seconds `call` reuses the token it read (well inside WeChat's grace for a superseded one)
 
 
 def too_young(token: AccessToken, now: float) -> bool:

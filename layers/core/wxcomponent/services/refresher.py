@@ -150,8 +150,8 @@ class Refresher:
             self._sleep(self._rng.uniform(0, self._jitter))  # spread the calls WeChat sees
             try:
                 token = self._authorizer_tokens.token(appid, min_validity=margin)
-                # Due by the index but still good (a vend refreshed it first): move its due time.
-                self._grants.set_refresh_due(appid, token.expires_at - margin)
+                if token.issued_at < now:  # due by the index but still good (a vend renewed it): move it
+                    self._grants.set_refresh_due(appid, token.expires_at - margin)
             except Exception as exc:  # noqa: BLE001 - one grant's failure, WeChat's or the table's, costs that grant only
                 with lock:
                     report.failed[_failure_key(exc)] += 1

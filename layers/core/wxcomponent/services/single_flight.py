@@ -18,6 +18,16 @@ from wxcomponent.observability import logger
 from wxcomponent.ports import LeaseStore
 
 T = TypeVar("T")
+S = TypeVar("S")
+
+
+@dataclass
+class Lease:
+    """The lease a guarded refresh holds; its final write may give it back (`released`)."""
+
+    name: str
+    holder: str
+    released: bool = False
 
 
 class RefreshContended(WxComponentError):
@@ -73,3 +83,33 @@ class SingleFlight:
             found = current()
             if found is not None:
                 return found
+
+    def run_guarded(
+        self,
+        name: str,
+        state: S,
+        acquire: Callable[[S, str], bool],
+        reread: Callable[[], tuple[T | None, S]],
+        refresh: Callable[[S, Lease], T],
+    ) -> T:
+        """`run` for a value whose store can take the lease only while nothing changed since
+        `state` was read (one conditional request, no re-read after it), and whose final write can
+        give the lease back (`Lease.released`). `state` was just read and is not good enough;
+        `reread` gives the value when it is good enough now, and the state to try again from."""
+        lease = Lease(name, secrets.token_hex(8))
+        deadline = self.clock() + self.wait
+        delay = self.poll
+        while True:
+            if acquire(state, lease.holder):
+                try:
+                    return refresh(state, lease)
+                finally:
+                    if not lease.released:
+                        self._release(name, lease.holder)
+            if self.clock() >= deadline:
+                raise RefreshContended(f"refresh of {name} is taking too long elsewhere")
+            found, state = reread()  # the token changed (someone just refreshed), or the lease is held
+            if found is not None:
+                return found
+            self.sleep(delay)
+            delay = min(delay * 2, 0.5)

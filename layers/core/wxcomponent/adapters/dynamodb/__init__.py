@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from wxcomponent.adapters.dynamodb.authorizers import AuthorizerReadTable
+from wxcomponent.adapters.dynamodb.authorizers import AuthorizerTable
 from wxcomponent.adapters.dynamodb.code_claims import CodeClaimTable
 from wxcomponent.adapters.dynamodb.failures import RefreshFailureTable
 from wxcomponent.adapters.dynamodb.grants import GrantTable
@@ -18,7 +18,7 @@ from wxcomponent.adapters.dynamodb.tickets import TicketTable
 from wxcomponent.adapters.dynamodb.tokens import TokenTable
 
 __all__ = [
-    "AuthorizerReadTable",
+    "AuthorizerTable",
     "CodeClaimTable",
     "GrantTable",
     "LeaseTable",
@@ -44,7 +44,7 @@ class Tables:
     leases: LeaseTable
     receipts: MessageReceiptTable
     failures: RefreshFailureTable
-    authorizers: AuthorizerReadTable
+    authorizers: AuthorizerTable
 
     @classmethod
     def on(cls, table: Table) -> Tables:
@@ -57,5 +57,5 @@ class Tables:
             LeaseTable(table),
             MessageReceiptTable(table),
             RefreshFailureTable(table),
-            AuthorizerReadTable(table),
+            AuthorizerTable(table),
         )

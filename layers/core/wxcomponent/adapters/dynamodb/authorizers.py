@@ -1,28 +1,110 @@
-"""`AuthorizerReader`: an authorizer's grant and token in one request (BatchGetItem of
-`AUTHORIZER#<appid>` / `GRANT` and `/ TOKEN`, read consistently), so a vend costs one round trip
-and always sees a revocation."""
+"""`AuthorizerRecords`: an authorizer's items share its partition `AUTHORIZER#<appid>` (GRANT,
+TOKEN, its refresh LEASE and REFRESH_FAILURE), so they are read and written together. A vend is
+one request (BatchGetItem of the grant, the token and any remembered refusal); a refresh is three
+(that read, the lease in a transaction that also checks the token, the outcome in another).
+"""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
-from wxcomponent.adapters.dynamodb.grants import grant_from_item
-from wxcomponent.adapters.dynamodb.keys import GRANT, TOKEN, authorizer_key
+from wxcomponent.adapters.dynamodb.failures import failure_from_item
+from wxcomponent.adapters.dynamodb.grants import STATUS_NAMES, grant_from_item
+from wxcomponent.adapters.dynamodb.keys import GRANT, LEASE, REFRESH_FAILURE, TOKEN, authorizer_key, refresh_shard
+from wxcomponent.adapters.dynamodb.leases import FREE, lease_item, lease_values
 from wxcomponent.adapters.dynamodb.table import Table, key, storage_errors
-from wxcomponent.adapters.dynamodb.tokens import token_from_item
-from wxcomponent.domain.grants import Grant
+from wxcomponent.adapters.dynamodb.tokens import NOT_NEWER, token_from_item, token_item
+from wxcomponent.domain.grants import AUTHORIZED
 from wxcomponent.domain.tokens import AccessToken
+from wxcomponent.ports import RefreshState
 
 
-class AuthorizerReadTable:
+class AuthorizerTable:
     def __init__(self, table: Table) -> None:
         self._table = table
 
-    def read_authorizer(self, authorizer_appid: str) -> tuple[Grant | None, AccessToken | None]:
+    def read_for_refresh(self, authorizer_appid: str) -> RefreshState:
+        items = self._read(authorizer_appid, (GRANT, TOKEN, REFRESH_FAILURE))
+        grant, token, failure = items.get(GRANT), items.get(TOKEN), items.get(REFRESH_FAILURE)
+        return RefreshState(
+            None if grant is None else grant_from_item(authorizer_appid, grant),
+            None if token is None else token_from_item(authorizer_appid, token),
+            None if failure is None else failure_from_item(failure),
+        )
+
+    def acquire_refresh_lease(
+        self, authorizer_appid: str, seen: AccessToken | None, holder: str, now: float, ttl: float
+    ) -> bool:
+        pk = authorizer_key(authorizer_appid)
+        if seen is None:
+            unchanged, values = "attribute_not_exists(pk)", {}
+        else:
+            unchanged = "access_token = :seen AND issued_at = :seen_issued_at"
+            values = {":seen": {"S": seen.access_token}, ":seen_issued_at": {"N": str(seen.issued_at)}}
+        return self._table.transact_if(
+            [
+                {"ConditionCheck": {"Key": key(pk, TOKEN), "ConditionExpression": unchanged, **_values(values)}},
+                {
+                    "Put": {
+                        "Item": lease_item(pk, holder, now, ttl),
+                        "ConditionExpression": FREE,
+                        "ExpressionAttributeValues": lease_values(holder, now),
+                    }
+                },
+            ]
+        )
+
+    def store_refresh(
+        self, authorizer_appid: str, used: str, rotated: str | None, token: AccessToken, due: int, holder: str
+    ) -> bool:
+        pk = authorizer_key(authorizer_appid)
+        write_id = {"S": uuid.uuid4().hex}  # its own resend after a lost answer must pass (table.py)
+        update = "SET refresh_due = :due, refresh_shard = :shard, #write_id = :write_id"
+        values: dict[str, Any] = {
+            ":due": {"N": str(due)},
+            ":shard": {"S": refresh_shard(authorizer_appid)},
+            ":authorized": {"S": AUTHORIZED},
+            ":used": {"S": used},
+            ":write_id": write_id,
+        }
+        if rotated and rotated != used:
+            update += ", refresh_token = :rotated, updated_at = :now"
+            values |= {":rotated": {"S": rotated}, ":now": {"N": str(token.issued_at)}}
+        return self._table.transact_if(
+            [
+                {
+                    "Update": {
+                        "Key": key(pk, GRANT),
+                        "UpdateExpression": update,
+                        "ConditionExpression": "(#status = :authorized AND refresh_token = :used)"
+                        " OR #write_id = :write_id",
+                        "ExpressionAttributeValues": values,
+                        "ExpressionAttributeNames": {**STATUS_NAMES, "#write_id": "write_id"},
+                    }
+                },
+                {
+                    "Put": {
+                        "Item": token_item(pk, token),
+                        "ConditionExpression": NOT_NEWER,
+                        "ExpressionAttributeValues": {":issued_at": {"N": str(token.issued_at)}},
+                    }
+                },
+                {  # gone already is fine: that is our own release, resent
+                    "Delete": {
+                        "Key": key(pk, LEASE),
+                        "ConditionExpression": "attribute_not_exists(pk) OR holder = :holder",
+                        "ExpressionAttributeValues": {":holder": {"S": holder}},
+                    }
+                },
+            ]
+        )
+
+    def _read(self, authorizer_appid: str, sort_keys: tuple[str, ...]) -> dict[str, dict[str, Any]]:
         pk = authorizer_key(authorizer_appid)
         with storage_errors():
             answer = self._table.client.batch_get_item(
-                RequestItems={self._table.name: {"Keys": [key(pk, GRANT), key(pk, TOKEN)], "ConsistentRead": True}}
+                RequestItems={self._table.name: {"Keys": [key(pk, sk) for sk in sort_keys], "ConsistentRead": True}}
             )
         responses: dict[str, Any] = dict(answer.get("Responses", {}))
         items = {item["sk"]["S"]: item for item in responses.get(self._table.name, [])}
@@ -33,9 +115,8 @@ class AuthorizerReadTable:
             item = self._table.get(pk, sk)
             if item is not None:
                 items[sk] = item
-        grant = items.get(GRANT)
-        token = items.get(TOKEN)
-        return (
-            None if grant is None else grant_from_item(authorizer_appid, grant),
-            None if token is None else token_from_item(authorizer_appid, token),
-        )
+        return items
+
+
+def _values(values: dict[str, Any]) -> dict[str, Any]:
+    return {"ExpressionAttributeValues": values} if values else {}

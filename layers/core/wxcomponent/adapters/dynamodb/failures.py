@@ -32,7 +32,10 @@ class RefreshFailureTable:
 
     def recent_failure(self, name: str, now: float) -> RefreshFailure | None:
         item = self._table.get(name, REFRESH_FAILURE)
-        if item is None or float(item["until"]["N"]) <= now:
-            return None
-        errcode = int(item["errcode"]["N"]) if "errcode" in item else None
-        return RefreshFailure(item["kind"]["S"], errcode, item["message"]["S"], float(item["until"]["N"]))
+        failure = None if item is None else failure_from_item(item)
+        return failure if failure is not None and failure.until > now else None
+
+
+def failure_from_item(item: dict[str, Any]) -> RefreshFailure:
+    errcode = int(item["errcode"]["N"]) if "errcode" in item else None
+    return RefreshFailure(item["kind"]["S"], errcode, item["message"]["S"], float(item["until"]["N"]))

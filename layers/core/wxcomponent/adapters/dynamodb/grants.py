@@ -20,7 +20,7 @@ from wxcomponent.adapters.dynamodb.keys import (
 from wxcomponent.adapters.dynamodb.table import Table, storage_errors
 from wxcomponent.domain.grants import AUTHORIZED, NEEDS_REAUTHORIZATION, REVOKED, Grant
 
-_STATUS = {"#status": "status"}
+STATUS_NAMES = {"#status": "status"}
 
 
 class GrantTable:
@@ -66,7 +66,7 @@ class GrantTable:
             " REMOVE refresh_token, refresh_due, refresh_shard",
             "attribute_exists(pk) AND authorized_at <= :at AND #status <> :revoked",
             {":revoked": {"S": REVOKED}, ":at": {"N": str(revoked_at)}},
-            _STATUS,
+            STATUS_NAMES,
         )
 
     def update_refresh_token(self, authorizer_appid: str, old: str, new: str, now: int) -> bool:
@@ -143,7 +143,7 @@ class GrantTable:
             update,
             full,
             {":authorized": {"S": AUTHORIZED}, **values},
-            _STATUS,
+            STATUS_NAMES,
         )
 
 

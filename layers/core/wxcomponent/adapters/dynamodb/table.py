@@ -33,6 +33,7 @@ TRANSIENT_CODES = frozenset(
         "RequestLimitExceeded",
         "InternalServerError",
         "ServiceUnavailable",
+        "TransactionConflictException",
     }
 )
 
@@ -124,6 +125,24 @@ class Table:
         if names:
             kwargs["ExpressionAttributeNames"] = names
         return _unless_condition_failed(lambda: self.client.delete_item(**kwargs))
+
+    def transact_if(self, actions: list[dict[str, Any]]) -> bool:
+        """TransactWriteItems, all or nothing: False when a condition failed (nothing written).
+        Each action is one of DynamoDB's (`{"Put": {...}}`…); the table name is filled in here."""
+        items: Any = [{kind: {"TableName": self.name, **body} for kind, body in action.items()} for action in actions]
+        try:
+            with storage_errors():
+                self.client.transact_write_items(TransactItems=items)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+                raise
+            codes = {reason.get("Code") for reason in exc.response.get("CancellationReasons", [])} - {None, "None"}
+            if codes <= {"ConditionalCheckFailed"}:
+                return False
+            if codes & {"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"}:
+                raise StorageUnavailable("the table is briefly unavailable; retry") from exc
+            raise
+        return True
 
 
 def key(pk: str, sk: str) -> dict[str, Any]:

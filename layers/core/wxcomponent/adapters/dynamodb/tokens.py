@@ -34,18 +34,22 @@ class TokenTable:
         return None if item is None else token_from_item(owner, item)
 
     def _save(self, pk: str, token: AccessToken) -> bool:
-        item = {
-            "pk": {"S": pk},
-            "sk": {"S": TOKEN},
-            "access_token": {"S": token.access_token},
-            "issued_at": {"N": str(token.issued_at)},
-            "expires_at": {"N": str(token.expires_at)},
-            "ttl": {"N": str(token.expires_at)},
-        }
         # A holder whose lease ran out may finish late: the newer token wins.
-        return self._table.put_if(
-            item, "attribute_not_exists(pk) OR issued_at <= :issued_at", {":issued_at": {"N": str(token.issued_at)}}
-        )
+        return self._table.put_if(token_item(pk, token), NOT_NEWER, {":issued_at": {"N": str(token.issued_at)}})
+
+
+NOT_NEWER = "attribute_not_exists(pk) OR issued_at <= :issued_at"  # no token issued later is stored
+
+
+def token_item(pk: str, token: AccessToken) -> dict[str, Any]:
+    return {
+        "pk": {"S": pk},
+        "sk": {"S": TOKEN},
+        "access_token": {"S": token.access_token},
+        "issued_at": {"N": str(token.issued_at)},
+        "expires_at": {"N": str(token.expires_at)},
+        "ttl": {"N": str(token.expires_at)},
+    }
 
 
 def token_from_item(owner: str, item: dict[str, Any]) -> AccessToken:
