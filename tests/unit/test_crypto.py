@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import base64
+import binascii
+import secrets
+import string
 import struct
+import threading
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 from Crypto.Cipher import AES
 from hypothesis import given
 from hypothesis import strategies as st
 
+from wxcomponent.domain import crypto as crypto_module
 from wxcomponent.domain.crypto import MessageCrypto, aes_key_from_encoding, pkcs7_pad, sha1_signature
 from wxcomponent.domain.errors import AppIdMismatch, ConfigurationError, DecryptError, InvalidSignature
 
@@ -143,3 +150,166 @@ def test_bad_ciphertexts_are_refused(encrypt: str, error: type[Exception]) -> No
 def test_malformed_aes_keys_are_configuration_errors(key: str) -> None:
     with pytest.raises(ConfigurationError):
         MessageCrypto("token", [key] if key else [], "wx0123456789abcdef")
+
+
+# -- the fast paths are the textbook algorithm (issue 13) -----------------------------------------
+# MessageCrypto keeps one set of cipher objects per key instead of a fresh AES.new(key, CBC, iv) per
+# message: its CBC objects are brought back to the IV before each message, and long ciphertexts are
+# decrypted as ECB and an XOR. These compare it with the textbook way, message by message, and count
+# the AES.new calls.
+
+APPID = "wx0123456789abcdef"
+
+
+def _textbook_open(raw: bytes, keys: list[str], appid: bytes) -> tuple[bytes, int]:
+    """The straightforward decryption (a fresh CBC object per message and key), with our error order."""
+    failure: Exception | None = None
+    for index, key_text in enumerate(keys):
+        key = aes_key_from_encoding(key_text)
+        plain = AES.new(key, AES.MODE_CBC, iv=key[:16]).decrypt(raw)
+        try:
+            pad = plain[-1]
+            if not 1 <= pad <= 32 or pad > len(plain) or plain[-pad:] != bytes([pad]) * pad:
+                raise DecryptError("bad padding")
+            plain = plain[:-pad]
+            if len(plain) < 20:
+                raise DecryptError("plaintext shorter than its header")
+            (length,) = struct.unpack(">I", plain[16:20])
+            if length > len(plain) - 20:
+                raise DecryptError("length field overruns the plaintext")
+            if plain[20 + length :] != appid:
+                raise AppIdMismatch("ciphertext is for another appid")
+            return plain[20 : 20 + length], index
+        except (DecryptError, AppIdMismatch) as exc:
+            if failure is None or isinstance(exc, AppIdMismatch):
+                failure = exc
+    assert failure is not None
+    raise failure
+
+
+def _ours_open(raw: bytes, keys: list[str], appid: bytes) -> tuple[bytes, int]:
+    opened = MessageCrypto("token", keys, appid.decode()).decrypt(base64.b64encode(raw).decode())
+    return opened.message, opened.key_index
+
+
+def _outcome(
+    opener: Callable[[bytes, list[str], bytes], tuple[bytes, int]], raw: bytes, keys: list[str]
+) -> tuple[object, ...]:
+    """What opening `raw` ends in: the message and the key's index, or the refusal's type and text."""
+    try:
+        return ("opened", *opener(raw, keys, APPID.encode()))
+    except (DecryptError, AppIdMismatch) as exc:
+        return (type(exc), str(exc))
+
+
+@given(
+    encrypt=st.text(alphabet=st.sampled_from([*"AQgw+/=", " ", "\n", "!", "é", "\ud800"]), max_size=40)
+    | st.text(max_size=40)
+)
+def test_base64_is_read_as_strictly_as_b64decode_with_validate(encrypt: str) -> None:
+    try:
+        base64.b64decode(encrypt, validate=True)
+        valid = True
+    except (binascii.Error, ValueError):
+        valid = False
+    try:
+        MessageCrypto("token", [KEY], APPID).decrypt(encrypt)
+        refused_as_base64 = False
+    except (DecryptError, AppIdMismatch) as exc:
+        refused_as_base64 = str(exc) == "ciphertext is not base64"
+    assert refused_as_base64 is not valid
+
+
+def _sealed_plain(key_text: str, plain: bytes) -> str:
+    key = aes_key_from_encoding(key_text)
+    return base64.b64encode(AES.new(key, AES.MODE_CBC, iv=key[:16]).encrypt(plain)).decode()
+
+
+# Plaintexts that are anything: most fail the padding, the length or the appid check somewhere.
+# Up to 4800 bytes, past the size where decryption switches from a CBC object to ECB and strxor.
+_plaintexts = st.one_of(
+    st.integers(min_value=1, max_value=300).flatmap(
+        lambda blocks: st.binary(min_size=16 * blocks, max_size=16 * blocks)
+    ),
+    st.tuples(st.binary(min_size=16, max_size=16), st.binary(max_size=4000), st.sampled_from([APPID, "wxother"])).map(
+        lambda parts: pkcs7_pad(parts[0] + struct.pack(">I", len(parts[1])) + parts[1] + parts[2].encode())
+    ),
+    st.binary(max_size=200).map(lambda tail: pkcs7_pad(b"r" * 16 + struct.pack(">I", len(tail) // 2) + tail)),
+)
+
+
+@given(plain=_plaintexts, under=st.sampled_from([KEY, ROTATED_KEY]))
+def test_decryption_opens_and_refuses_exactly_as_the_textbook_does(plain: bytes, under: str) -> None:
+    raw = base64.b64decode(_sealed_plain(under, plain))
+    for keys in ([KEY], [ROTATED_KEY, KEY]):
+        assert _outcome(_ours_open, raw, keys) == _outcome(_textbook_open, raw, keys)
+
+
+@given(messages=st.lists(st.binary(max_size=3000), min_size=1, max_size=8), prefix=st.binary(min_size=16, max_size=16))
+def test_each_message_in_a_row_is_sealed_as_a_fresh_cbc_object_would(messages: list[bytes], prefix: bytes) -> None:
+    crypto = MessageCrypto("token", [KEY, ROTATED_KEY], APPID)
+    for turn, message in enumerate(messages):
+        key_index = turn % 2
+        expected = _sealed_plain(
+            [KEY, ROTATED_KEY][key_index],
+            pkcs7_pad(prefix + struct.pack(">I", len(message)) + message + APPID.encode()),
+        )
+        assert crypto.encrypt(message, random_prefix=prefix, key_index=key_index) == expected
+
+
+def test_threads_sharing_one_key_each_get_their_own_message_sealed_and_opened() -> None:
+    crypto = MessageCrypto("token", [KEY], APPID)
+    messages = [bytes([n]) * (n * 397 % 3000) for n in range(64)]  # up to the CBC decryptor's limit
+    prefix = b"p" * 16
+    expected = {
+        m: _sealed_plain(KEY, pkcs7_pad(prefix + struct.pack(">I", len(m)) + m + APPID.encode())) for m in messages
+    }
+    wrong: list[str] = []  # what went wrong in any thread: a wrong ciphertext, or an exception
+
+    def seal_all() -> None:
+        for _ in range(20):
+            for message in messages:
+                try:
+                    if crypto.encrypt(message, random_prefix=prefix) != expected[message]:
+                        wrong.append(f"{len(message)} bytes sealed wrong")
+                    if crypto.decrypt(expected[message]).message != message:
+                        wrong.append(f"{len(message)} bytes opened wrong")
+                except Exception as exc:  # reported by the assertion below
+                    wrong.append(repr(exc))
+
+    threads = [threading.Thread(target=seal_all) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not any(thread.is_alive() for thread in threads)
+    assert wrong == []
+
+
+def test_a_key_costs_one_derivation_and_three_cipher_objects_however_many_messages(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The regression guard of issue 13's fix, counted rather than timed: before it, every message
+    made a cipher object (AES.new: a key schedule and several µs of setup, more than the AES work on
+    a push) and every MessageCrypto derived its keys again; handlers build a MessageCrypto per push."""
+    made: list[int] = []
+    derived: list[str] = []
+    real_new, real_derive = AES.new, crypto_module.aes_key_from_encoding
+
+    def counting_new(*args: Any, **kwargs: Any) -> Any:
+        made.append(args[1])
+        return real_new(*args, **kwargs)
+
+    def counting_derive(encoding_aes_key: str) -> bytes:
+        derived.append(encoding_aes_key)
+        return real_derive(encoding_aes_key)
+
+    monkeypatch.setattr(AES, "new", counting_new)
+    monkeypatch.setattr(crypto_module, "aes_key_from_encoding", counting_derive)
+    fresh_key = "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(43))
+    for _ in range(3):  # as handlers do: a MessageCrypto per push
+        crypto = MessageCrypto("token", [fresh_key], APPID)
+        for length in (0, 100, 1024, 5000):
+            assert crypto.decrypt(crypto.encrypt(b"m" * length)).message == b"m" * length
+    assert sorted(made) == [AES.MODE_ECB, AES.MODE_CBC, AES.MODE_CBC]  # decrypts with and without ECB
+    assert derived == [fresh_key]

@@ -3,28 +3,44 @@
 Plaintext = 16 random bytes ‖ 4-byte big-endian length ‖ message ‖ component appid, padded with
 PKCS#7 over a 32-byte block (1..32 pad bytes, not AES's 16), encrypted with AES-256-CBC whose IV is
 the key's first 16 bytes, then base64.
+
+Speed (issue 13, docs/BENCHMARKS.md): making a pycryptodome cipher object (a key schedule and
+several µs of setup) cost more than the AES work on a whole push, so none is made per message. Each
+EncodingAESKey gets one `_KeyCipher` per process, cached across the `MessageCrypto`s that handlers
+build per push: its CBC objects are brought back to the IV before each message, and long
+ciphertexts are decrypted as ECB (pipelined in C) and an XOR, which is what CBC decryption is.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import hmac
 import os
 import re
 import struct
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from Crypto.Cipher import AES
+from Crypto.Util.strxor import strxor
 
 from wxcomponent.domain.errors import AppIdMismatch, ConfigurationError, DecryptError, InvalidSignature
 
 PAD_BLOCK = 32
 _PREFIX = 16
 _LENGTH = 4
+_HEADER = _PREFIX + _LENGTH
+_BLOCK = 16  # AES's block, and the IV's length
 _AES_KEY_RE = re.compile(r"[A-Za-z0-9]{43}")
+_PADS = tuple(bytes([pad]) * pad for pad in range(PAD_BLOCK + 1))
+# Up to this many bytes of ciphertext, decryption is cheapest through a CBC object (one call into
+# pycryptodome); above it, through ECB, whose C code pipelines the blocks, and strxor (two calls).
+_CBC_DECRYPT_LIMIT = 3072
+_CIPHERS_CACHED = 16  # EncodingAESKeys: a component's current and previous, with room for tests
 
 
 def sha1_signature(token: str, timestamp: str, nonce: str, encrypt: str = "") -> str:
@@ -51,13 +67,65 @@ def pkcs7_pad(data: bytes, block: int = PAD_BLOCK) -> bytes:
     return data + bytes([pad]) * pad
 
 
-def pkcs7_unpad(data: bytes, block: int = PAD_BLOCK) -> bytes:
+def _unpadded_length(data: bytes, block: int = PAD_BLOCK) -> int:
+    """The length of `data` without its PKCS#7 padding, which must be 1..`block` equal bytes."""
     if not data:
         raise DecryptError("empty plaintext")
     pad = data[-1]
     if not 1 <= pad <= block or pad > len(data) or data[-pad:] != bytes([pad]) * pad:
         raise DecryptError("bad padding")
-    return data[:-pad]
+    return len(data) - pad
+
+
+def pkcs7_unpad(data: bytes, block: int = PAD_BLOCK) -> bytes:
+    return data[: _unpadded_length(data, block)]
+
+
+class _KeyCipher:
+    """One AES key's cipher objects, made once and reused for every message (a key schedule each)."""
+
+    def __init__(self, key: bytes) -> None:
+        self._iv = key[:_BLOCK]
+        # ECB keeps no state between calls, so one object serves every message and thread.
+        self._ecb = AES.new(key, AES.MODE_ECB)
+        # CBC objects chain each call on from the last ciphertext block they saw: each message first
+        # brings its object back to the IV (see encrypt and decrypt), under the object's lock.
+        self._encryptor = AES.new(key, AES.MODE_CBC, iv=self._iv)
+        self._encrypting = threading.Lock()
+        self._chain = int.from_bytes(self._iv, "big")  # the encryptor's last ciphertext block
+        self._iv_preimage = int.from_bytes(self._ecb.decrypt(self._iv), "big")  # D(IV)
+        self._decryptor = AES.new(key, AES.MODE_CBC, iv=self._iv)
+        self._decrypting = threading.Lock()
+
+    def encrypt(self, plain: bytes) -> bytes:
+        """AES-256-CBC from the IV, as a fresh `AES.new(key, MODE_CBC, iv)` would encrypt `plain`.
+
+        The block D(IV) XOR (the last ciphertext block), sent first, encrypts to the IV, so `plain`
+        is chained on from the IV itself; that block's output is dropped.
+        """
+        with self._encrypting:
+            reset = (self._iv_preimage ^ self._chain).to_bytes(_BLOCK, "big")
+            sealed = self._encryptor.encrypt(reset + plain)
+            self._chain = int.from_bytes(sealed[-_BLOCK:], "big")
+        if not hmac.compare_digest(sealed[:_BLOCK], self._iv):  # cannot happen, unless the chaining is wrong
+            raise AssertionError("the CBC encryptor was not brought back to the IV")
+        return sealed[_BLOCK:]
+
+    def decrypt(self, raw: bytes) -> bytes:
+        """AES-256-CBC decryption from the IV, as a fresh `AES.new(key, MODE_CBC, iv)` would."""
+        if len(raw) > _CBC_DECRYPT_LIMIT:
+            # What CBC decryption is: each block's ECB decryption XOR the block before it (the IV
+            # before the first).
+            return strxor(self._ecb.decrypt(raw), self._iv + raw[:-_BLOCK])
+        # The IV, sent first as a ciphertext block, becomes the block the next one is XORed with,
+        # whatever came before; its own output is dropped.
+        with self._decrypting:
+            return self._decryptor.decrypt(self._iv + raw)[_BLOCK:]
+
+
+@functools.lru_cache(maxsize=_CIPHERS_CACHED)
+def _key_cipher(encoding_aes_key: str) -> _KeyCipher:
+    return _KeyCipher(aes_key_from_encoding(encoding_aes_key))
 
 
 @dataclass(frozen=True)
@@ -80,7 +148,7 @@ class MessageCrypto:
         if not token or not keys or not appid:
             raise ConfigurationError("token, an EncodingAESKey and the component appid are required")
         self._token = token
-        self._keys = [aes_key_from_encoding(k) for k in keys]
+        self._ciphers = [_key_cipher(k) for k in keys]
         self._appid = appid.encode("utf-8")
 
     # -- signatures ------------------------------------------------------------------------------
@@ -107,23 +175,24 @@ class MessageCrypto:
         prefix = os.urandom(_PREFIX) if random_prefix is None else random_prefix
         if len(prefix) != _PREFIX:
             raise ValueError("random prefix must be 16 bytes")
-        plain = prefix + struct.pack(">I", len(message)) + message + self._appid
-        key = self._keys[key_index]
-        cipher = AES.new(key, AES.MODE_CBC, iv=key[:16])
-        return base64.b64encode(cipher.encrypt(pkcs7_pad(plain))).decode("ascii")
+        cipher = self._ciphers[key_index]
+        pad = PAD_BLOCK - (_HEADER + len(message) + len(self._appid)) % PAD_BLOCK
+        plain = b"".join((prefix, struct.pack(">I", len(message)), message, self._appid, _PADS[pad]))
+        return binascii.b2a_base64(cipher.encrypt(plain), newline=False).decode("ascii")
 
     def decrypt(self, encrypt: str) -> Decrypted:
         """Decrypts the text of an `<Encrypt>` element, with the current key, then the previous."""
         try:
-            raw = base64.b64decode(encrypt, validate=True)
+            # As base64.b64decode(validate=True), without its wrapper: a str that is not ASCII is a ValueError.
+            raw = binascii.a2b_base64(encrypt, strict_mode=True)
         except (binascii.Error, ValueError) as exc:
             raise DecryptError("ciphertext is not base64") from exc
         if not raw or len(raw) % AES.block_size:
             raise DecryptError("ciphertext is not a whole number of AES blocks")
         failure: DecryptError | AppIdMismatch | None = None
-        for index, key in enumerate(self._keys):
+        for index, cipher in enumerate(self._ciphers):
             try:
-                return Decrypted(self._open(key, raw), index)
+                return Decrypted(self._open(cipher, raw), index)
             except (DecryptError, AppIdMismatch) as exc:
                 # An appid mismatch under the right key outranks noise from a wrong key.
                 if failure is None or isinstance(exc, AppIdMismatch):
@@ -131,15 +200,14 @@ class MessageCrypto:
         assert failure is not None
         raise failure
 
-    def _open(self, key: bytes, raw: bytes) -> bytes:
-        plain = pkcs7_unpad(AES.new(key, AES.MODE_CBC, iv=key[:16]).decrypt(raw))
-        if len(plain) < _PREFIX + _LENGTH:
+    def _open(self, cipher: _KeyCipher, raw: bytes) -> bytes:
+        plain = cipher.decrypt(raw)
+        end = _unpadded_length(plain)  # indices, not slices: no copy of the plaintext until the message
+        if end < _HEADER:
             raise DecryptError("plaintext shorter than its header")
-        (length,) = struct.unpack(">I", plain[_PREFIX : _PREFIX + _LENGTH])
-        start = _PREFIX + _LENGTH
-        if length > len(plain) - start:
+        length = int.from_bytes(plain[_PREFIX:_HEADER], "big")
+        if length > end - _HEADER:
             raise DecryptError("length field overruns the plaintext")
-        appid = plain[start + length :]
-        if not hmac.compare_digest(appid, self._appid):
+        if not hmac.compare_digest(plain[_HEADER + length : end], self._appid):
             raise AppIdMismatch("ciphertext is for another appid")
-        return plain[start : start + length]
+        return plain[_HEADER : _HEADER + length]
