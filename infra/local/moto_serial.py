@@ -23,6 +23,10 @@ from typing import Any
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import run_simple
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))  # run as a script
+from infra.local.moto_transactions import install as _no_table_backup_in_transactions
+
+_no_table_backup_in_transactions()
 _app = DomainDispatcherApplication(create_backend_app)
 _lock = threading.Lock()
 
