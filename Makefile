@@ -14,10 +14,11 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 # No telemetry from SAM: builds and tests reach nothing but the package registries.
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help venv dev test test-unit test-integration test-infra test-e2e soak chromium checkov lint format hooks build deploy clean
+.PHONY: help venv dev dev-reset test test-unit test-integration test-infra test-e2e soak chromium checkov lint format hooks build deploy clean
 
 help:
 	@echo "make dev     the whole system on loopback (gateway :3000, WeChat sandbox :3100, emulator :8000)"
+	@echo "make dev-reset  forget what make dev saved (.local/dev-state.json): the next make dev starts fresh"
 	@echo "make test    lint, then every test (unit, integration, infra)"
 	@echo "make lint    ruff (lint, format, complexity) + mypy --strict, over the code and the tests"
 	@echo "make format  ruff format + the fixes ruff can make"
@@ -36,6 +37,10 @@ venv: $(STAMP)
 
 dev: $(STAMP)
 	$(PY) -m infra.local
+
+# make dev keeps its table, secret and sandbox in .local/dev-state.json (or $$WXCOMPONENT_DEV_STATE).
+dev-reset: $(STAMP)
+	$(PY) -m infra.local --reset
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -164,6 +164,11 @@ class Gateway:
         self._server.shutdown()
         self._server.server_close()
 
+    def join(self, timeout: float | None = None) -> None:
+        """Returns once the gateway stops serving: after `stop()`, or when its server thread died."""
+        if self._thread is not None:
+            self._thread.join(timeout)
+
     def __enter__(self) -> Gateway:
         return self.start()
 

@@ -3,75 +3,28 @@
 from __future__ import annotations
 
 import json
-import os
-import queue
-import socket
-import subprocess
-import sys
-import threading
-import time
 from collections.abc import Iterator
-from typing import IO
+from pathlib import Path
 
 import boto3
 import pytest
 import urllib3
 
-from infra.local.template import ROOT
+from tests.support.make_dev import MakeDev
 
 pytestmark = pytest.mark.slow
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-class Stack:
-    def __init__(self, process: subprocess.Popen[str], ports: dict[str, int]) -> None:
-        self.process = process
-        self.ports = ports
-        self.lines: queue.Queue[str] = queue.Queue()
-        assert process.stdout is not None
-        threading.Thread(target=self._read, args=(process.stdout,), daemon=True).start()
-
-    def _read(self, stream: IO[str]) -> None:
-        for line in stream:
-            self.lines.put(line)
-
-    def wait_for(self, text: str, timeout: float = 60) -> str:
-        deadline = time.monotonic() + timeout
-        while True:
-            line = self.lines.get(timeout=max(0.01, deadline - time.monotonic()))
-            if text in line:
-                return line
-
-
 @pytest.fixture
-def stack() -> Iterator[Stack]:
-    ports = {"GATEWAY_PORT": free_port(), "SANDBOX_PORT": free_port(), "EMULATOR_PORT": free_port()}
-    env = {**os.environ, **{k: str(v) for k, v in ports.items()}}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "infra.local", "--ticket-interval", "3600", "--refresh-interval", "1"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        bufsize=1,
-    )
-    try:
-        running = Stack(process, ports)
-        running.wait_for("Ctrl-C stops everything.")
-        yield running
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
+def stack(tmp_path: Path) -> Iterator[MakeDev]:
+    # Its own state file: a test never touches (nor inherits) a developer's .local/dev-state.json.
+    dev = MakeDev(tmp_path / "dev-state.json", args=("--ticket-interval", "3600", "--refresh-interval", "1"))
+    with dev:
+        yield dev
+        assert dev.stop() == 0
 
 
-def test_make_dev_serves_refuses_stores_and_refreshes(stack: Stack) -> None:
+def test_make_dev_serves_refuses_stores_and_refreshes(stack: MakeDev) -> None:
     gateway = f"http://127.0.0.1:{stack.ports['GATEWAY_PORT']}"
     sandbox = f"http://127.0.0.1:{stack.ports['SANDBOX_PORT']}"
     http = urllib3.PoolManager(timeout=urllib3.Timeout(connect=2, read=30), retries=False)
@@ -84,12 +37,12 @@ def test_make_dev_serves_refuses_stores_and_refreshes(stack: Stack) -> None:
     )
     items = dynamodb.scan(TableName="wxcomponent-local")["Items"]
     assert any(item["sk"]["S"] == "TICKET" and item["ticket"]["S"] == pushed["ticket"] for item in items)
-    stack.wait_for('"refresh sweep done"')  # the schedule runs the refresher
+    stack.wait_for("TokenRefresher INFO refresh sweep done")  # the schedule runs the refresher
     page = http.request("GET", f"{gateway}/wechat/authorize")
     assert page.status == 200 and b'referrerpolicy="origin"' in page.data
 
 
-def test_make_dev_passes_the_release_checks_replies_and_shows_bus_events(stack: Stack) -> None:
+def test_make_dev_passes_the_release_checks_replies_and_shows_bus_events(stack: MakeDev) -> None:
     sandbox = f"http://127.0.0.1:{stack.ports['SANDBOX_PORT']}"
     http = urllib3.PoolManager(timeout=urllib3.Timeout(connect=2, read=30), retries=False)
 
@@ -105,7 +58,7 @@ def test_make_dev_passes_the_release_checks_replies_and_shows_bus_events(stack: 
     state = json.loads(http.request("GET", f"{sandbox}/sandbox/state").data)
     appid = next(a["appid"] for a in state["accounts"] if a["kind"] == "official_account")
     assert control("authorize", {"appid": appid})["delivery"]["ok"]  # type: ignore[index]
-    stack.wait_for(f'"authorizer_appid":"{appid}","updated"')  # the push's exchange, in its own invocation
+    stack.wait_for(f"INFO authorization stored authorizer_appid={appid} updated=")  # the exchange, invoked apart
     delivery = control("send-message", {"appid": appid, "content": "你好"})
     reply = delivery["reply"]
     assert reply["encrypted"] and reply["fields"]["Content"] == "收到：你好"  # type: ignore[index]  # noqa: RUF001
