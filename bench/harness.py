@@ -17,6 +17,7 @@ from typing import Any
 os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "wxcomponent")
 os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "WxComponent")
 os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "ERROR")
 
 import boto3
 
