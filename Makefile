@@ -14,7 +14,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 # No telemetry from SAM: builds and tests reach nothing but the package registries.
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help venv dev dev-reset test test-unit test-integration test-infra test-e2e soak chromium checkov lint format hooks build deploy clean
+.PHONY: help venv dev dev-reset test test-unit test-integration test-infra test-e2e soak bench chromium checkov lint format hooks build deploy clean
 
 help:
 	@echo "make dev     the whole system on loopback (gateway :3000, WeChat sandbox :3100, emulator :8000)"
@@ -24,6 +24,7 @@ help:
 	@echo "make format  ruff format + the fixes ruff can make"
 	@echo "make hooks   install the pre-commit hooks (the same checks, on every commit)"
 	@echo "make test-e2e  the browser ring (installs Debian's chromium)"
+	@echo "make bench   the benchmarks (cold start, warm cost, crypto, requests, sweep scale, cost), into docs/BENCHMARKS.md"
 	@echo "make soak    the long reliability proofs (crashes, load, storage faults, fuzzing)"
 	@echo "make build   sam build (no Docker)"
 	@echo "make deploy  sam deploy --guided"
@@ -45,7 +46,7 @@ dev-reset: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy $(CORE) $(CLIENT) functions/*/app.py infra examples tests
+	$(BIN)/mypy $(CORE) $(CLIENT) functions/*/app.py infra examples tests bench
 
 format: $(STAMP)
 	$(BIN)/ruff format .
@@ -82,6 +83,10 @@ test-infra: $(STAMP) checkov
 
 # The long variants of the reliability proofs (docs/RELIABILITY.md): 50 refresher crashes, 60 s of load, 20 faulty
 # sweeps, a million coverage-guided inputs.
+# The benchmarks of issue 13, rewriting docs/BENCHMARKS.md (ratios within one run; counts as they are).
+bench: $(STAMP)
+	PYTHONPATH=layers/core:. $(PY) -m bench
+
 soak: $(STAMP)
 	WXCOMPONENT_CRASHES=50 $(BIN)/pytest tests/integration/test_crashes.py
 	WXCOMPONENT_LOAD_SECONDS=60 $(BIN)/pytest -s tests/integration/test_load.py
