@@ -29,6 +29,7 @@ def parse_args(argv: Sequence[str] | None = None) -> SandboxConfig:
     p.add_argument("--component-events-url", default=defaults.component_events_url)
     p.add_argument("--account-messages-url", default=defaults.account_messages_url, help="a template with {appid}")
     p.add_argument("--start-domain", default=defaults.start_domain)
+    p.add_argument("--web-domain", default=None, help="web login's page domain and the JS-safe domain; default: start")
     p.add_argument("--push-timeout", type=float, default=defaults.push_timeout)
     p.add_argument("--push-tries", type=int, default=defaults.push_tries)
     p.add_argument("--push-retry-interval", type=float, default=defaults.push_retry_interval)
@@ -43,6 +44,7 @@ def parse_args(argv: Sequence[str] | None = None) -> SandboxConfig:
         component_events_url=a.component_events_url,
         account_messages_url=a.account_messages_url,
         start_domain=a.start_domain,
+        web_domain=a.web_domain,
         push_timeout=a.push_timeout,
         push_tries=a.push_tries,
         push_retry_interval=a.push_retry_interval,
@@ -74,6 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"{f', every {interval:g} s' if interval else ', then on demand'}"
         )
         say(f"  authorization start domain (Referer rule) {config.start_domain}")
+        say(f"  web login and JS-SDK pages on {config.web_origin}; web login at {url}/connect/oauth2/authorize")
         for account in sandbox.world.merchants.accounts():
             say(f"  account {account.appid} {account.user_name} {account.kind:16} {account.nick_name}")
         say("Ctrl-C to stop.")

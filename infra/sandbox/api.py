@@ -21,6 +21,13 @@ API_PATHS: dict[str, str] = {
     "/cgi-bin/component/clear_quota/v2": "clear_quota",
     "/cgi-bin/message/custom/send": "custom_send",
 }
+# The APIs WeChat serves on GET (docs/protocol.md §7): the JS-SDK tickets, and web login's exchange
+# and profile; same faults, counters and call log as the others.
+GET_API_PATHS: dict[str, str] = {
+    "/cgi-bin/ticket/getticket": "getticket",
+    "/sns/oauth2/component/access_token": "sns_component_access_token",
+    "/sns/userinfo": "sns_userinfo",
+}
 
 OK: JSON = {"errcode": 0, "errmsg": "ok"}
 
@@ -64,6 +71,9 @@ class WeChatApi:
             "api_start_push_ticket": self.start_push_ticket,
             "clear_quota": self.clear_quota,
             "custom_send": self.custom_send,
+            "getticket": self.getticket,
+            "sns_component_access_token": self.sns_component_access_token,
+            "sns_userinfo": self.sns_userinfo,
         }
 
     def handle(self, name: str, query: dict[str, str], body: JSON) -> JSON:
@@ -143,3 +153,24 @@ class WeChatApi:
             }
         )
         return dict(OK)
+
+    # -- what authorized accounts' web pages need (GET) ------------------------------------------
+
+    def getticket(self, query: dict[str, str], body: JSON) -> JSON:
+        """A JS-SDK ticket (`type=jsapi`) or card ticket (`type=wx_card`), with the authorizer's token."""
+        appid = self.world.merchants.check_access_token(query.get("access_token"))
+        return self.world.web.issue_ticket(appid, query.get("type"))
+
+    def sns_component_access_token(self, query: dict[str, str], body: JSON) -> JSON:
+        """Web login's code, exchanged by the component for the visitor's openid and web token."""
+        self.world.component.check_token(query.get("component_access_token"))
+        self.world.component.check_appid(query.get("component_appid"))
+        if query.get("grant_type") != "authorization_code":
+            raise WeChatError(40002, "invalid grant_type")
+        appid = query.get("appid")
+        if not isinstance(appid, str) or not self.world.merchants.is_authorized(appid):
+            raise WeChatError(61003, "component is not authorized by this account")
+        return self.world.web.exchange_code(appid, query.get("code"))
+
+    def sns_userinfo(self, query: dict[str, str], body: JSON) -> JSON:
+        return self.world.web.userinfo(query.get("access_token"), query.get("openid"), self.world.base_url)

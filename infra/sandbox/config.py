@@ -111,6 +111,9 @@ class SandboxConfig:
     component_events_url: str = f"http://127.0.0.1:{GATEWAY_PORT}/wechat/component/events"
     account_messages_url: str = f"http://127.0.0.1:{GATEWAY_PORT}/wechat/accounts/{{appid}}/messages"
     start_domain: str = f"http://127.0.0.1:{GATEWAY_PORT}"
+    # The platform's page domain (网页开发域名), which web login's redirect_uri must be on, and the
+    # authorized accounts' JS-safe domain (JS接口安全域名) the platform set for them; None: start_domain.
+    web_domain: str | None = None
     component_appid: str = field(default_factory=_setting("WECHAT_COMPONENT_APPID"))
     component_appsecret: str = field(default_factory=_setting("WECHAT_COMPONENT_APPSECRET"))
     component_token: str = field(default_factory=_setting("WECHAT_COMPONENT_TOKEN"))
@@ -126,6 +129,10 @@ class SandboxConfig:
     ip_whitelist: list[str] | None = None
     clock: Callable[[], float] = time.time
     accounts: list[MerchantAccount] | None = None  # None: seeded_accounts(seed)
+
+    @property
+    def web_origin(self) -> str:
+        return self.web_domain or self.start_domain
 
     def merchant_accounts(self) -> list[MerchantAccount]:
         """The configured (or seeded) accounts plus the release test accounts."""

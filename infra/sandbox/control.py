@@ -9,6 +9,7 @@ from typing import Any
 from infra.sandbox.pusher import Pusher
 from infra.sandbox.release import run_release_checks
 from infra.sandbox.state import JSON, WeChatError, World
+from infra.sandbox.state.web import OAUTH_CODE_TTL, JSSDKConfig
 
 _ROTATION = re.compile(r"/sandbox/accounts/([^/]+)/rotation")
 
@@ -88,6 +89,8 @@ class Control:
             "/sandbox/clock": lambda b: {"now": w.clock.advance(_number(b, "advance"))},
             "/sandbox/whitelist": lambda b: {"ips": w.set_ip_whitelist(b.get("ips"))},
             "/sandbox/reset": lambda _: self.reset(),
+            "/sandbox/oauth-code": self.oauth_code,
+            "/sandbox/jsapi-verify": self.jsapi_verify,
         }
         if method == "GET":
             if path not in gets:
@@ -162,3 +165,46 @@ class Control:
         openid = _str(body, "openid", required=False) or self.world.random.openid()
         content = _str(body, "content")
         return self.pusher.text_message(appid, account.user_name, openid, content)
+
+    def oauth_code(self, body: JSON) -> JSON:
+        """A web-login code as if the user went through the page (no browser): `appid`, optional
+        `scope` (snsapi_base) and `user` (the first seeded user)."""
+        appid = _str(body, "appid")
+        account = self.world.merchants.account(appid)
+        if account is None or account.is_mini_program:
+            raise ControlError(404, f"{appid} is not a sandbox Official Account")
+        if not self.world.merchants.is_authorized(appid):
+            raise ControlError(409, f"{appid} has not authorized the component")
+        scope = _str(body, "scope", required=False) or "snsapi_base"
+        user = _str(body, "user", required=False) or self.world.web.users()[0].user_id
+        code = self.world.web.new_code(appid, user, scope)  # ValueError: a 400 naming the bad value
+        return {
+            "code": code.value,
+            "appid": appid,
+            "scope": scope,
+            "user": user,
+            "openid": self.world.web.openid(appid, user),
+            "expires_in": OAUTH_CODE_TTL,
+        }
+
+    def jsapi_verify(self, body: JSON) -> JSON:
+        """The JS-SDK's config check: `url`, `nonceStr`, `timestamp`, `signature`, and `appId` (the
+        page's, as `wx.config` sends it) or `ticket` (a bare signature check) → `valid`, `errMsg`."""
+        timestamp = body.get("timestamp")
+        if isinstance(timestamp, int) and not isinstance(timestamp, bool):
+            timestamp = str(timestamp)
+        if not isinstance(timestamp, str) or not timestamp:
+            raise ControlError(400, "'timestamp' (a string or a whole number) is required")
+        fields = JSSDKConfig(
+            _str(body, "nonceStr"),
+            timestamp,
+            _str(body, "url").split("#", 1)[0],  # the JS-SDK signs the page's URL without its fragment
+            _str(body, "signature"),
+        )
+        appid = _str(body, "appId", required=False) or None
+        ticket = _str(body, "ticket", required=False) or None
+        if (appid is None) == (ticket is None):
+            raise ControlError(400, "give either 'appId' (as wx.config does) or 'ticket'")
+        if appid is not None and self.world.merchants.account(appid) is None:
+            return {"valid": False, "errMsg": "config:invalid appId"}
+        return self.world.web.check_config(appid, ticket, fields, self.world.config.web_origin)

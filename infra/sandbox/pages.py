@@ -9,8 +9,12 @@ import hashlib
 import json
 from collections.abc import Sequence
 from html import escape
+from typing import TYPE_CHECKING
 
 from infra.sandbox.config import MerchantAccount
+
+if TYPE_CHECKING:
+    from infra.sandbox.state.web import WebUser
 
 REFERER_ERROR_ZH = (
     "请确认授权入口页所在域名，与授权后回调页所在域名相同，并且，此两者都必须与申请第三方平台时"  # noqa: RUF001
@@ -126,6 +130,93 @@ def authorization_page(
         f'<div id="accounts" data-count="{len(accounts)}">{listing}</div>'
     )
     return _page("公众号授权 Authorization", body, page_id="wx-authorize-page")
+
+
+_SCOPE_WORDS = {
+    "snsapi_userinfo": (
+        "获得你的公开信息（昵称、头像、地区及性别）",  # noqa: RUF001
+        "your public profile: nickname, avatar, region and sex",
+    ),
+    "snsapi_base": (
+        "获取你的身份（静默授权：微信里不显示此页）",  # noqa: RUF001
+        "who you are (silent in WeChat, which knows its user; the sandbox asks)",
+    ),
+}
+
+
+def oauth_page(
+    account: MerchantAccount,
+    users: Sequence[tuple[WebUser, str]],
+    redirect_uri: str,
+    scope: str,
+    state: str,
+) -> str:
+    """Web login on the account's behalf (docs/protocol.md §7): each seeded user (with the openid
+    this account knows them by) has an allow button, a form POST back to the sandbox."""
+    chinese, english = _SCOPE_WORDS[scope]
+    rows = []
+    for user, openid in users:
+        hidden = "".join(
+            f'<input type="hidden" name="{name}" value="{escape(value)}">'
+            for name, value in (
+                ("appid", account.appid),
+                ("redirect_uri", redirect_uri),
+                ("scope", scope),
+                ("state", state),
+                ("user", user.user_id),
+            )
+        )
+        rows.append(
+            f'<form class="account" method="post" action="/sandbox/oauth-confirm" data-user="{escape(user.user_id)}"'
+            f' data-openid="{escape(openid)}">{hidden}'
+            f'<img src="/sandbox/users/{escape(user.user_id)}.svg" alt="">'
+            f'<div class="who"><div class="name">{escape(user.nickname)}</div>'
+            f'<div class="muted">openid {escape(openid)}</div></div>'
+            f'<button type="submit" id="allow-{escape(user.user_id)}">允许 Allow</button></form>'
+        )
+    body = (
+        f'<h2><img src="/sandbox/avatar/{escape(account.appid)}.svg" width="32" alt=""> '
+        f"{escape(account.nick_name)}</h2>"
+        f'<p id="scope" data-scope="{escape(scope)}">申请{escape(chinese)}<br>'
+        f'<span class="muted" lang="en">asks for {escape(english)}</span></p>'
+        f'<div id="users">{"".join(rows)}</div>'
+    )
+    return _page("微信网页授权 Web login", body, page_id="wx-oauth-page")
+
+
+def user_avatar_svg(user_id: str, nickname: str) -> str:
+    initial = escape(nickname[:1] or "?")
+    return (
+        '<svg xmlns="http://www.w3.org/2000/svg" width="96" height="96" viewBox="0 0 96 96">'
+        f'<rect width="96" height="96" rx="12" fill="{_color(user_id)}"/>'
+        f'<text x="48" y="62" font-size="44" text-anchor="middle" fill="#fff">{initial}</text></svg>'
+    )
+
+
+# The JS-SDK as a page meets it, played by the sandbox: `wx.config` asks WeChat (here the sandbox's
+# config check) whether the signature fits this page's URL without its fragment, then runs the
+# page's `wx.ready` or `wx.error` callbacks. Only config, ready and error: no JS API is played.
+JSSDK_SCRIPT = """(function () {
+  var origin = new URL(document.currentScript.src).origin;
+  var outcome = null, readies = [], errors = [];
+  function settle(ok, answer) {
+    outcome = {ok: ok, answer: answer};
+    (ok ? readies : errors).forEach(function (callback) { callback(ok ? undefined : answer); });
+  }
+  window.wx = {
+    config: function (config) {
+      var check = {appId: config.appId, timestamp: String(config.timestamp), nonceStr: config.nonceStr,
+                   signature: config.signature, url: location.href.split('#')[0]};
+      fetch(origin + '/sandbox/jsapi-verify', {method: 'POST', body: JSON.stringify(check)})
+        .then(function (r) { return r.json(); })
+        .then(function (a) { settle(a.valid === true, {errMsg: a.errMsg || a.error}); },
+              function (e) { settle(false, {errMsg: 'config:fail ' + e}); });
+    },
+    ready: function (callback) { if (outcome && outcome.ok) callback(); else readies.push(callback); },
+    error: function (callback) { if (outcome && !outcome.ok) callback(outcome.answer); else errors.push(callback); }
+  };
+})();
+"""
 
 
 def _color(appid: str) -> str:

@@ -12,7 +12,7 @@ from types import TracebackType
 from typing import Any
 
 from infra.sandbox import pages
-from infra.sandbox.api import API_PATHS, WeChatApi
+from infra.sandbox.api import API_PATHS, GET_API_PATHS, WeChatApi
 from infra.sandbox.config import SandboxConfig
 from infra.sandbox.control import Control
 from infra.sandbox.pusher import Pusher
@@ -22,6 +22,10 @@ from infra.sandbox.state.errors import WeChatError
 PAGE_PATHS = ("/cgi-bin/componentloginpage", "/wxaopen/safe/bindcomponent", "/safe/bindcomponent")
 MOBILE_PAGE_PATHS = PAGE_PATHS[1:]
 CONFIRM_PATH = "/sandbox/authorize-confirm"
+OAUTH_PAGE_PATH = "/connect/oauth2/authorize"
+OAUTH_CONFIRM_PATH = "/sandbox/oauth-confirm"
+JSSDK_PATH = "/open/js/jweixin-1.6.0.js"  # WeChat's is on res.wx.qq.com
+JSSDK_VERIFY_PATH = "/sandbox/jsapi-verify"
 DEFAULT_TIMEOUT_FAULT = 30.0
 
 
@@ -193,6 +197,86 @@ class Sandbox:
         )
         return location, None
 
+    # -- web login on an authorized account's behalf ---------------------------------------------
+
+    def oauth_page(self, query: dict[str, str]) -> str:
+        """GET /connect/oauth2/authorize: the page where a seeded user lets the account know who
+        they are, or WeChat's error page (HTTP 200) with its web-authorization errcode."""
+        problem = self._oauth_problem(query)
+        if problem is not None:
+            return problem
+        account = self.world.merchants.account(query["appid"])
+        assert account is not None  # _oauth_problem refuses unknown accounts
+        scope = query["scope"]
+        users = [(user, self.world.web.openid(account.appid, user.user_id)) for user in self.world.web.users()]
+        return pages.oauth_page(account, users, query["redirect_uri"], scope, query.get("state", ""))
+
+    def oauth_confirm(self, form: dict[str, str]) -> tuple[str | None, str | None]:
+        """The user confirmed: (the redirect back with `code`, `state` and `appid`, None) or (None, error page)."""
+        problem = self._oauth_problem({**form, "response_type": "code", "component_appid": self.config.component_appid})
+        if problem is not None:
+            return None, problem
+        user = form.get("user", "")
+        if self.world.web.user(user) is None:
+            return None, pages.error_page(f"user: {user}", ["没有这个用户。", "No such user."], kind="user")
+        code = self.world.web.new_code(form["appid"], user, form["scope"])
+        redirect_uri = form["redirect_uri"]
+        separator = "&" if urllib.parse.urlsplit(redirect_uri).query else "?"
+        back = {"code": code.value, "state": form.get("state", ""), "appid": form["appid"]}
+        return redirect_uri + separator + urllib.parse.urlencode(back), None
+
+    def _oauth_problem(self, query: dict[str, str]) -> str | None:
+        """WeChat's checks of a web-login link, in WeChat's errcodes; None when it may go on."""
+        appid = query.get("appid", "")
+        account = self.world.merchants.account(appid) if appid else None
+        redirect_uri = query.get("redirect_uri", "")
+        scope = query.get("scope", "")
+        checks: list[tuple[bool, str, str, str]] = [
+            (not appid, "10012", "appid 不能为空。", "The appid is missing."),
+            (
+                account is None or account.is_mini_program,
+                "10016",
+                "不支持此 appid，请使用公众号的 appid。",  # noqa: RUF001
+                "Not an Official Account's appid.",
+            ),
+            (not redirect_uri, "10011", "redirect_uri 不能为空。", "The redirect_uri is missing."),
+            (not scope, "10010", "scope 不能为空。", "The scope is missing."),
+            (
+                scope not in ("snsapi_base", "snsapi_userinfo"),
+                "10005",
+                "此公众号并没有这些 scope 的权限。",
+                "No such scope.",
+            ),
+            (
+                query.get("response_type") != "code",
+                "response_type",
+                "response_type 必须为 code。",
+                "response_type must be code.",
+            ),
+            (
+                query.get("component_appid") != self.config.component_appid,
+                "component_appid",
+                "第三方平台 appid 无效。",
+                "The component_appid is invalid.",
+            ),
+            (
+                not self.world.merchants.is_authorized(appid),
+                "10015",
+                "公众号未授权第三方平台，请检查授权状态。",  # noqa: RUF001
+                "The Official Account has not authorized this third-party platform.",
+            ),
+            (
+                _origin(redirect_uri) != _origin(self.config.web_origin),
+                "10003",
+                "redirect_uri 域名与后台配置不一致。",
+                "The redirect_uri is not on the platform's page domain.",
+            ),
+        ]
+        for failed, kind, chinese, english in checks:
+            if failed:
+                return pages.error_page(f"{kind}: {appid or '(no appid)'}", [chinese, english], kind=kind)
+        return None
+
     # -- the API paths ---------------------------------------------------------------------------
 
     def call_api(
@@ -356,16 +440,35 @@ class _Handler(BaseHTTPRequestHandler):
         kind = "application/json; charset=utf-8" if status == 200 else "text/html; charset=utf-8"
         self._send(status, payload, kind)
 
-    def _confirm(self, raw: bytes) -> None:
+    def _get_api(self, method: str, path: str, query: dict[str, str], raw: bytes) -> None:
+        if method != "GET":
+            self._json(200, {"errcode": 43001, "errmsg": "require GET method"})
+            return
+        status, payload = self.sandbox.call_api(GET_API_PATHS[path], query, raw, self.client_address[0])
+        if payload is None:
+            self.close_connection = True
+            return
+        kind = "application/json; charset=utf-8" if status == 200 else "text/html; charset=utf-8"
+        self._send(status, payload, kind)
+
+    def _confirm(self, raw: bytes, oauth: bool = False) -> None:
         form = {k: v[-1] for k, v in urllib.parse.parse_qs(raw.decode("utf-8", "replace")).items()}
-        location, page = self.sandbox.confirm(form)
+        location, page = self.sandbox.oauth_confirm(form) if oauth else self.sandbox.confirm(form)
         if location is not None:
             self._send(302, b"", "text/html; charset=utf-8", {"Location": location})
         else:
             self._html(page or "")
 
     def _image(self, path: str) -> None:
-        appid = path.rsplit("/", 1)[1].removesuffix(".svg")
+        name = path.rsplit("/", 1)[1].removesuffix(".svg")
+        if path.startswith("/sandbox/users/"):
+            user = self.sandbox.world.web.user(name)
+            if user is None:
+                self._json(404, {"error": "no such user"})
+                return
+            self._send(200, pages.user_avatar_svg(user.user_id, user.nickname).encode("utf-8"), "image/svg+xml")
+            return
+        appid = name
         account = self.sandbox.world.merchants.account(appid)
         if account is None:
             self._json(404, {"error": "no such account"})
@@ -374,34 +477,54 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(200, svg.encode("utf-8"), "image/svg+xml")
 
     def _route(self, method: str) -> None:
-        sb = self.sandbox
         path, query = self._split()
         raw = self._body() if method in ("POST", "DELETE") else b""
         if path in API_PATHS:
             self._api(method, path, query, raw)
             return
-        if path in PAGE_PATHS and method == "GET":
-            self._html(sb.authorization_page(path, query, self.headers.get("Referer")))
+        if path in GET_API_PATHS:
+            self._get_api(method, path, query, raw)
             return
-        if path == CONFIRM_PATH and method == "POST":
-            self._confirm(raw)
+        if self._page(method, path, query, raw):
             return
-        if path in ("/", "/sandbox", "/sandbox/") and method == "GET":
-            self._html(pages.control_page(sb.world.snapshot()))
-            return
-        if path.startswith(("/sandbox/avatar/", "/sandbox/qrcode/")):
+        if path.startswith(("/sandbox/avatar/", "/sandbox/qrcode/", "/sandbox/users/")):
             self._image(path)
             return
         if path.startswith("/sandbox/"):
-            try:
-                body = json.loads(raw.decode("utf-8")) if raw.strip() else {}
-            except (ValueError, UnicodeDecodeError):
-                self._json(400, {"error": "the body must be JSON"})
-                return
-            if not isinstance(body, dict):
-                self._json(400, {"error": "the body must be a JSON object"})
-                return
-            status, value = sb.control.handle(method, path, query, body)
-            self._json(status, value)
+            self._control(method, path, query, raw)
             return
         self._json(404, {"errcode": -1, "errmsg": f"sandbox: no such path {path}", "time": time.time()})
+
+    def _page(self, method: str, path: str, query: dict[str, str], raw: bytes) -> bool:
+        """WeChat's pages (authorization, web login), the JS-SDK, the control page; False for others."""
+        sb = self.sandbox
+        if method == "GET" and path == OAUTH_PAGE_PATH:
+            self._html(sb.oauth_page(query))
+        elif method == "POST" and path == OAUTH_CONFIRM_PATH:
+            self._confirm(raw, oauth=True)
+        elif method == "GET" and path == JSSDK_PATH:
+            self._send(200, pages.JSSDK_SCRIPT.encode("utf-8"), "application/javascript; charset=utf-8")
+        elif method == "GET" and path in PAGE_PATHS:
+            self._html(sb.authorization_page(path, query, self.headers.get("Referer")))
+        elif method == "POST" and path == CONFIRM_PATH:
+            self._confirm(raw)
+        elif method == "GET" and path in ("/", "/sandbox", "/sandbox/"):
+            self._html(pages.control_page(sb.world.snapshot()))
+        else:
+            return False
+        return True
+
+    def _control(self, method: str, path: str, query: dict[str, str], raw: bytes) -> None:
+        try:
+            body = json.loads(raw.decode("utf-8")) if raw.strip() else {}
+        except (ValueError, UnicodeDecodeError):
+            self._json(400, {"error": "the body must be JSON"})
+            return
+        if not isinstance(body, dict):
+            self._json(400, {"error": "the body must be a JSON object"})
+            return
+        status, value = self.sandbox.control.handle(method, path, query, body)
+        # Pages on other origins ask for the config check from their browsers, as the JS-SDK does.
+        cors = {"Access-Control-Allow-Origin": "*"} if path == JSSDK_VERIFY_PATH else {}
+        payload = json.dumps(value, ensure_ascii=False, default=str).encode("utf-8")
+        self._send(status, payload, "application/json; charset=utf-8", cors)

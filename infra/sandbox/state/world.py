@@ -23,12 +23,14 @@ from infra.sandbox.state.faults import Faults
 from infra.sandbox.state.journal import Journal
 from infra.sandbox.state.merchants import Merchants
 from infra.sandbox.state.randomness import Randomness
+from infra.sandbox.state.web import WebPages
 
 QUOTA_ERRCODE = 45009  # "reach max api daily quota limit": what clear_quota lifts
 
 
 class World:
-    """The clock, the one random source, the component, the merchants, the faults and the journal."""
+    """The clock, the one random source, the component, the merchants, their accounts' web pages,
+    the faults and the journal."""
 
     def __init__(self, config: SandboxConfig) -> None:
         self.config = config
@@ -38,6 +40,7 @@ class World:
         self.random = Randomness(config.seed)
         self.component = Component(config, self.clock, self.random)
         self.merchants = Merchants(config, self.clock, self.random)
+        self.web = WebPages(config, self.clock, self.random)
         self.faults = Faults()
         self.journal = Journal()
         self._whitelist_lock = threading.Lock()
@@ -65,6 +68,7 @@ class World:
         self.clock.reset()
         self.component.reset()
         self.merchants.reset()
+        self.web.reset()
         self.faults.reset()
         self.journal.reset()
         self.set_ip_whitelist(self.config.ip_whitelist)
@@ -80,6 +84,7 @@ class World:
             "random": self.random.export(),
             "component": self.component.export(),
             "merchants": self.merchants.export(),
+            "web": self.web.export(),
         }
 
     def restore(self, data: JSON) -> None:
@@ -96,6 +101,10 @@ class World:
             self.random.restore(data.get("random"))
             self.component.restore(saved.checked(data.get("component"), dict[str, Any], "component"))
             self.merchants.restore(saved.checked(data.get("merchants"), dict[str, Any], "merchants"))
+            if "web" in data:  # a world saved before the web pages were played has none
+                self.web.restore(data["web"])
+            else:
+                self.web.reset()
         except ValueError:
             self.reset()
             raise
@@ -110,6 +119,8 @@ class World:
             "component_access_token": self.component.live_token(now),
             "tickets": self.component.tickets(),
             "accounts": self.merchants.states(),
+            "js_tickets": self.web.tickets(),
+            "web_users": [{"user_id": user.user_id, "nickname": user.nickname} for user in self.web.users()],
             "faults": self.faults.describe(),
             "ip_whitelist": self.ip_whitelist,
         }
