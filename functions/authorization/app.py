@@ -25,7 +25,7 @@ from wxcomponent.domain.binding import (
     vendor_redirect,
 )
 from wxcomponent.domain.errors import BadRequest, ConfigurationError
-from wxcomponent.observability import logger, metrics, tracer
+from wxcomponent.observability import logger, metrics
 from wxcomponent.services.authorization import AuthorizationCodeMalformed, AuthorizationRequest
 from wxcomponent.web import pages
 
@@ -140,6 +140,5 @@ def _origin() -> str:
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
 @metrics.log_metrics
-@tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

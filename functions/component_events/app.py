@@ -16,7 +16,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from wxcomponent.bootstrap import container, run_task
 from wxcomponent.domain.signed import SignedPush
-from wxcomponent.observability import logger, metrics, tracer
+from wxcomponent.observability import logger, metrics
 from wxcomponent.web.http import error_response, raw_body
 
 app = APIGatewayHttpResolver()
@@ -41,7 +41,6 @@ def handle_error(error: Exception) -> Response[str]:
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
 @metrics.log_metrics
-@tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     task = run_task(event, context.invoked_function_arn)  # work after an answer, in its own invocation
     if task is not None:

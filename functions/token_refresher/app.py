@@ -10,13 +10,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from wxcomponent.bootstrap import container
 from wxcomponent.domain.refresh_runs import RefreshRun
-from wxcomponent.observability import logger, metrics, tracer
+from wxcomponent.observability import logger, metrics
 from wxcomponent.ports import record_run_best_effort
 
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
-@tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     wx = container()
     started_at = int(wx.clock())

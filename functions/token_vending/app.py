@@ -18,7 +18,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from wxcomponent.bootstrap import container
 from wxcomponent.domain.errors import ConfigurationError, NotAuthorized
-from wxcomponent.observability import logger, metrics, tracer
+from wxcomponent.observability import logger, metrics
 from wxcomponent.services import caller_policy
 from wxcomponent.services.vending import VendAnswer, VendRequest, refusal
 from wxcomponent.web.http import raw_body
@@ -55,7 +55,6 @@ def _response(answer: VendAnswer) -> Response[str]:
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
 @metrics.log_metrics
-@tracer.capture_lambda_handler(capture_response=False)  # the response holds a token: never in a trace
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     payload: object = event  # an Invoke may send any JSON value: only a dict can be an HTTP event
     if isinstance(payload, dict) and payload.get("version") == "2.0" and "requestContext" in payload:

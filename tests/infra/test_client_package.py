@@ -66,7 +66,7 @@ def test_the_wheel_holds_the_client_and_cli_only_and_pins_the_cores_versions(whe
         [
             f"click=={dev['click']}",
             f"rich=={dev['rich']}",
-            f"aws-lambda-powertools[tracer]=={core['aws-lambda-powertools']}",
+            f"aws-lambda-powertools=={core['aws-lambda-powertools']}",
             f"pycryptodome=={core['pycryptodome']}",
             f"defusedxml=={core['defusedxml']}",
         ]

@@ -279,8 +279,14 @@ def test_the_refresh_index_is_sparse_sharded_and_keys_only(transformed: dict[str
 
 
 def test_traces_never_capture_answers_which_carry_tokens() -> None:
-    variables = load_template()["Globals"]["Function"]["Environment"]["Variables"]
-    assert variables["POWERTOOLS_TRACER_CAPTURE_RESPONSE"] == "false"
+    """Lambda traces every function itself, which records no payload; and the layer ships no tracing
+    SDK that could (tests/infra/test_import_guard.py holds the handlers to it)."""
+    template = load_template()
+    assert template["Globals"]["Function"]["Tracing"] == "Active"
+    requirements = (ROOT / "layers" / "core" / "requirements.txt").read_text().lower()
+    assert not any(sdk in requirements for sdk in ("[tracer]", "aws-xray-sdk", "opentelemetry"))
+    variables = template["Globals"]["Function"]["Environment"]["Variables"]
+    assert not any(name.startswith("POWERTOOLS_TRACER") for name in variables)
 
 
 def test_only_the_token_route_requires_iam_and_everything_else_is_public(transformed: dict[str, Any]) -> None:

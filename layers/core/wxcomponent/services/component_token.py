@@ -15,7 +15,7 @@ from typing import TypeVar
 from wxcomponent.domain.errors import TicketMissing, WxComponentError
 from wxcomponent.domain.tokens import AccessToken, too_young_to_refresh
 from wxcomponent.domain.wechat import RefreshFailure, TicketRejected, TokenRejected
-from wxcomponent.observability import MetricUnit, logger, metrics, single_metric, tracer
+from wxcomponent.observability import MetricUnit, logger, metrics, single_metric
 from wxcomponent.ports import LeaseStore, RefreshFailures, TicketStore, TokenStore, WeChatApi
 from wxcomponent.services.single_flight import SingleFlight
 from wxcomponent.settings import ComponentSettings
@@ -94,7 +94,6 @@ class ComponentTokenService:
         self._recent = (token, now)
         return token
 
-    @tracer.capture_method(capture_response=False)  # the answer is a token: never in a trace
     def _refresh(self) -> AccessToken:
         component = self._component()
         now = self._clock()
