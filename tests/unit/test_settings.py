@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-import pytest
+from typing import Any
 
+import boto3
+import pytest
+from botocore.config import Config
+
+import wxcomponent.settings as settings_module
 from infra.local.template import load_template
 from wxcomponent.domain.errors import ConfigurationError
 from wxcomponent.settings import (
@@ -139,3 +144,18 @@ def test_missing_component_values_without_a_secret_are_a_configuration_error() -
 def test_settings_are_values_so_the_root_can_cache_one_graph_per_settings() -> None:
     assert Settings.from_environment(MINIMAL) == Settings.from_environment(dict(MINIMAL))
     assert hash(Settings.from_environment(MINIMAL)) == hash(Settings.from_environment(dict(MINIMAL)))
+
+
+def test_the_secret_is_read_through_boto3s_default_session() -> None:
+    """Powertools' SecretsProvider would make a boto3 session of its own, whose client loads
+    botocore's data files again: some 80 ms of CPU at every cold start (docs/BENCHMARKS.md)."""
+    settings_module.reset_caches()
+    try:
+        client: Any = settings_module._secrets_provider().client  # botocore's attributes, untyped
+        default = boto3._get_default_session()
+        assert client._loader is default._session.get_component("data_loader")
+        assert client.meta.service_model.service_name == "secretsmanager"
+        assert client.meta.config.read_timeout == 3  # still bounded
+        assert isinstance(client.meta.config, Config)
+    finally:
+        settings_module.reset_caches()

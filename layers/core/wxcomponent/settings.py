@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import boto3
 from aws_lambda_powertools.utilities import parameters
 from botocore.config import Config
 
@@ -193,5 +194,8 @@ def reset_caches() -> None:
 
 @functools.cache
 def _secrets_provider() -> parameters.SecretsProvider:
-    # Created on first use (never at import), with a bound on every call like all our clients.
-    return parameters.SecretsProvider(boto_config=SECRETS_CLIENT_CONFIG)
+    """Created on first use (never at import), with a bound on every call like all our clients. Its
+    client comes from boto3's default session, which the table's client shares: Powertools would
+    otherwise make a session of its own, and a second session loads botocore's data files again
+    (some 80 ms of CPU at every cold start; docs/BENCHMARKS.md)."""
+    return parameters.SecretsProvider(boto3_client=boto3.client("secretsmanager", config=SECRETS_CLIENT_CONFIG))
