@@ -17,6 +17,7 @@ from tests.support.fault_proxy import FaultProxy
 from wxcomponent.adapters.dynamodb import Table, Tables
 from wxcomponent.adapters.dynamodb.table import CLIENT_CONFIG
 from wxcomponent.domain.grants import AUTHORIZED, Grant
+from wxcomponent.domain.js_tickets import JsTicket
 from wxcomponent.domain.tickets import PushRecord, Ticket
 from wxcomponent.domain.tokens import AccessToken
 from wxcomponent.ports import Stores
@@ -42,6 +43,19 @@ class Write:
 
 def nothing(_: Stores) -> None:
     return None
+
+
+def js_ticket(value: str, issued_at: int, vended_at: int | None = NOW) -> JsTicket:
+    return JsTicket(A, "jsapi_ticket", value, issued_at, issued_at + 7140, vended_at)
+
+
+def stored_js_ticket(vended_at: int) -> Callable[[Stores], object]:
+    def setup(s: Stores) -> object:
+        s.grants.save_grant(grant(), NOW + 6000)
+        s.js_tickets.acquire_ticket_lease(A, "jsapi_ticket", None, "h", NOW, 60)
+        return s.js_tickets.store_ticket(js_ticket("jsticket-1", NOW, vended_at), "h", NOW + 5940, vended=True)
+
+    return setup
 
 
 WRITES = {
@@ -110,6 +124,29 @@ WRITES = {
         lambda s: s.authorizers.store_refresh(
             A, "refresh@@@1", "refresh@@@3", AccessToken(A, "t@@@2", NOW, NOW + 7200), NOW + 6000, "h"
         ),
+    ),
+    "js-sdk ticket lease (a transaction)": Write(
+        lambda s: s.grants.save_grant(grant(), NOW + 6000),
+        lambda s: s.js_tickets.acquire_ticket_lease(A, "jsapi_ticket", None, "holder-a", NOW, 60),
+        lambda s: s.js_tickets.acquire_ticket_lease(A, "jsapi_ticket", None, "holder-b", NOW + 1, 60),
+    ),
+    "js-sdk ticket outcome (a transaction)": Write(
+        lambda s: (
+            s.grants.save_grant(grant(), NOW + 6000),
+            s.js_tickets.acquire_ticket_lease(A, "jsapi_ticket", None, "h", NOW, 60),
+        ),
+        lambda s: s.js_tickets.store_ticket(js_ticket("jsticket-1", NOW), "h", NOW + 5940, vended=True),
+        lambda s: s.js_tickets.store_ticket(js_ticket("jsticket-0", NOW - 10), "h2", NOW + 5930, vended=True),
+    ),
+    "js-sdk ticket vend mark": Write(
+        stored_js_ticket(NOW - 7200),
+        lambda s: s.js_tickets.mark_vended(A, "jsapi_ticket", NOW, NOW + 5940),
+        lambda s: s.js_tickets.mark_vended(A, "jsapi_ticket", NOW + 1, NOW + 5940),
+    ),
+    "js-sdk ticket leaving renewal": Write(
+        stored_js_ticket(NOW - 2 * 86400),
+        lambda s: s.js_tickets.drop_from_renewal(A, "jsapi_ticket", NOW, NOW),
+        None,  # dropping twice is harmless: the condition is what is stored, not who asks
     ),
     "lease": Write(
         nothing,

@@ -70,6 +70,19 @@ def test_vends_cost_one_request_from_the_table_and_none_from_memory(world: World
     assert (ddb, wechat) == (Counter(), Counter())  # a warm container answers from memory
 
 
+def test_a_ticket_vend_costs_one_request_and_a_ticket_fetch_three_and_one_getticket(world: World, meter: Meter) -> None:
+    world.push_ticket()
+    appid = accounts(world)[0]
+    world.control("POST", "authorize", {"appid": appid})
+    ddb, wechat = meter(lambda: vend({"kind": "jsapi_ticket", "appid": appid}))
+    assert wechat == Counter(getticket=1)  # with the authorizer token the authorization stored
+    # the read (grant, token, ticket, refusal); the lease, checking the ticket read; the outcome,
+    # checking the grant and giving the lease back
+    assert ddb == Counter(BatchGetItem=1, TransactWriteItems=2), ddb
+    ddb, wechat = meter(lambda: vend({"kind": "jsapi_ticket", "appid": appid}))
+    assert (ddb, wechat) == (Counter(BatchGetItem=1), Counter())  # marked vended by the fetch: no write
+
+
 def test_an_authorizer_refresh_costs_three_requests_and_one_wechat_call(world: World, meter: Meter) -> None:
     world.push_ticket()
     appid = accounts(world)[0]

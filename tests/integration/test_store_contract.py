@@ -12,10 +12,11 @@ from tests.support.fakes import MemoryStores
 from wxcomponent.adapters.dynamodb import Table, Tables
 from wxcomponent.adapters.dynamodb.keys import refresh_shard
 from wxcomponent.domain.grants import AUTHORIZED, NEEDS_REAUTHORIZATION, REVOKED, Grant, Profile
+from wxcomponent.domain.js_tickets import JsTicket
 from wxcomponent.domain.tickets import PushRecord, Ticket
 from wxcomponent.domain.tokens import AccessToken
 from wxcomponent.domain.wechat import RefreshFailure
-from wxcomponent.ports import ClaimLost, RefreshState, Stores
+from wxcomponent.ports import ClaimLost, JsTicketState, RefreshState, Stores, js_ticket_lease
 
 COMPONENT = "wx0123456789abcdef"
 A, B = "wx1111111111111111", "wx2222222222222222"
@@ -325,3 +326,121 @@ def test_a_refresh_is_stored_all_or_nothing(stores: Stores) -> None:
     # a revoked grant takes nothing
     stores.grants.revoke_grant(A, NOW + 30)
     assert not records.store_refresh(A, "refresh@@@2", None, AccessToken(A, "t", NOW + 40, NOW + 7240), NOW, "h3")
+
+
+# -- JS-SDK tickets ----------------------------------------------------------------------------------------
+
+JS = "jsapi_ticket"
+
+
+def js_ticket(value: str = "ticket-1", issued_at: int = NOW, vended_at: int | None = NOW) -> JsTicket:
+    return JsTicket(A, JS, value, issued_at, issued_at + 7140, vended_at)
+
+
+def _store_js_ticket(stores: Stores, ticket: JsTicket, *, vended: bool = True) -> bool:
+    """A fetch's two writes: the lease (taken on whatever is stored), then the outcome."""
+    seen = stores.js_tickets.read_for_ticket(ticket.owner, ticket.kind).ticket
+    assert stores.js_tickets.acquire_ticket_lease(ticket.owner, ticket.kind, seen, "fetcher", ticket.issued_at, 100)
+    return stores.js_tickets.store_ticket(ticket, "fetcher", ticket.expires_at - 1200, vended=vended)
+
+
+def test_a_tickets_grant_token_ticket_and_refusal_are_read_together(stores: Stores) -> None:
+    assert stores.js_tickets.read_for_ticket(A, JS) == JsTicketState(None, None, None, None)
+    stores.grants.save_grant(grant(), refresh_due=NOW)
+    token = AccessToken(A, "token-a", NOW, NOW + 7140)
+    stores.tokens.save_authorizer_token(token)
+    assert _store_js_ticket(stores, js_ticket())
+    refused = RefreshFailure("QuotaExceeded", 45009, "getticket: 45009", NOW + 3600)
+    stores.failures.remember_failure(js_ticket_lease(A, JS), refused)
+    state = stores.js_tickets.read_for_ticket(A, JS)
+    assert state == JsTicketState(stores.grants.get_grant(A), token, js_ticket(), refused)
+    assert stores.js_tickets.read_for_ticket(A, "card_ticket") == JsTicketState(state.grant, token, None, None)
+    assert stores.authorizers.read_for_refresh(A).failure is None  # the token's refusals are its own
+
+
+def test_the_ticket_lease_is_taken_only_while_the_ticket_read_is_still_stored(stores: Stores) -> None:
+    records, name = stores.js_tickets, js_ticket_lease(A, JS)
+    stores.grants.save_grant(grant(), refresh_due=NOW)
+    assert not records.acquire_ticket_lease(A, JS, js_ticket("gone"), "h1", NOW, 100)
+    assert records.acquire_ticket_lease(A, JS, None, "h1", NOW, 100)
+    assert not records.acquire_ticket_lease(A, JS, None, "h2", NOW + 1, 100)  # held by h1
+    assert records.acquire_ticket_lease(A, "card_ticket", None, "h2", NOW + 1, 100)  # each kind its own
+    assert records.store_ticket(js_ticket(), "h1", NOW + 6000, vended=True)  # gives the lease back
+    assert not records.acquire_ticket_lease(A, JS, None, "h3", NOW + 2, 100)  # a ticket appeared since
+    assert records.acquire_ticket_lease(A, JS, js_ticket(), "h3", NOW + 2, 100)
+    assert not stores.leases.acquire_lease(name, "h4", NOW + 3, 100)  # the same lease the LeaseStore sees
+    assert records.acquire_ticket_lease(A, JS, js_ticket(), "h4", NOW + 200, 100)  # h3's expired
+
+
+def test_a_fetched_ticket_is_stored_all_or_nothing(stores: Stores) -> None:
+    records = stores.js_tickets
+    assert not _store_js_ticket(stores, js_ticket())  # no grant: nothing written
+    assert records.read_for_ticket(A, JS).ticket is None
+    stores.leases.release_lease(js_ticket_lease(A, JS), "fetcher")
+    stores.grants.save_grant(grant(), refresh_due=NOW)
+    assert _store_js_ticket(stores, js_ticket("ticket-1", NOW, vended_at=NOW))
+    # another holder: nothing written
+    assert records.acquire_ticket_lease(A, JS, js_ticket(), "h1", NOW + 10, 100)
+    assert not records.store_ticket(js_ticket("ticket-2", NOW + 10), "h9", NOW + 6000, vended=True)
+    # a renewal (not a vend) keeps the stored vend mark
+    assert records.store_ticket(js_ticket("ticket-2", NOW + 10, vended_at=None), "h1", NOW + 6010, vended=False)
+    assert records.read_for_ticket(A, JS).ticket == js_ticket("ticket-2", NOW + 10, vended_at=NOW)
+    # a ticket issued later already stored: nothing written
+    assert records.acquire_ticket_lease(A, JS, js_ticket("ticket-2", NOW + 10), "h2", NOW + 20, 100)
+    assert not records.store_ticket(js_ticket("ticket-0", NOW + 5), "h2", NOW + 6000, vended=True)
+    # revoked meanwhile: nothing written, so a revoked authorizer's ticket never comes back
+    stores.grants.revoke_grant(A, NOW + 30)
+    assert not records.store_ticket(js_ticket("ticket-3", NOW + 30), "h2", NOW + 6000, vended=True)
+    assert records.read_for_ticket(A, JS).ticket == js_ticket("ticket-2", NOW + 10, vended_at=NOW)
+    with pytest.raises(ValueError, match="vend mark"):
+        records.store_ticket(js_ticket(vended_at=None), "h2", NOW, vended=True)
+
+
+def test_a_vend_is_marked_at_most_once_an_hour(stores: Stores) -> None:
+    records = stores.js_tickets
+    assert not records.mark_vended(A, JS, NOW, NOW + 6000)  # no ticket
+    stores.grants.save_grant(grant(), refresh_due=NOW)
+    assert _store_js_ticket(stores, js_ticket(vended_at=NOW))
+    assert not records.mark_vended(A, JS, NOW + 3599, NOW + 6000)
+    assert records.mark_vended(A, JS, NOW + 3600, NOW + 6000)
+    assert not records.mark_vended(A, JS, NOW + 3601, NOW + 6000)
+    ticket = records.read_for_ticket(A, JS).ticket
+    assert ticket is not None and ticket.vended_at == NOW + 3600
+
+
+def test_only_cold_tickets_leave_renewal_and_a_vend_brings_them_back(stores: Stores) -> None:
+    records = stores.js_tickets
+    stores.grants.save_grant(grant(), refresh_due=NOW + 6000)  # the grant is not due
+    assert _store_js_ticket(stores, js_ticket(vended_at=NOW))  # due at NOW + 7140 - 1200
+    due = NOW + 5940
+    assert _due_tickets(stores, due - 1) == []
+    assert _due_tickets(stores, due) == [(A, JS)]
+    assert _due(stores, due) == []  # a ticket is never taken for its grant
+    assert not records.drop_from_renewal(A, JS, NOW, NOW + 86399)  # vended within the day: stays
+    assert not records.drop_from_renewal(A, JS, NOW - 1, NOW + 86400)  # another ticket: stays
+    assert records.drop_from_renewal(A, JS, NOW, NOW + 86400)
+    assert _due_tickets(stores, NOW + 10**6) == []
+    assert records.read_for_ticket(A, JS).ticket == js_ticket(vended_at=NOW)  # kept until it expires
+    assert records.mark_vended(A, JS, NOW + 90000, NOW + 5940)  # vended again: renewed again
+    assert _due_tickets(stores, due) == [(A, JS)]
+    stores.grants.set_refresh_due(A, NOW)
+    both = stores.grants.due_refreshes(refresh_shard(A), due)
+    assert (both.authorizers, both.js_tickets, both.read) == ([A], [(A, JS)], 2)
+
+
+def _due_tickets(stores: Stores, now: int) -> list[tuple[str, str]]:
+    return [
+        key for shard in stores.grants.refresh_shards() for key in stores.grants.due_refreshes(shard, now).js_tickets
+    ]
+
+
+def test_an_authorizers_tickets_are_deleted_with_its_token(stores: Stores) -> None:
+    stores.grants.save_grant(grant(), refresh_due=NOW)
+    stores.tokens.save_authorizer_token(AccessToken(A, "token-a", NOW, NOW + 7140))
+    assert _store_js_ticket(stores, js_ticket())
+    assert _store_js_ticket(stores, JsTicket(A, "card_ticket", "card-1", NOW, NOW + 7140, NOW))
+    stores.tokens.delete_authorizer_token(A)
+    assert stores.js_tickets.read_for_ticket(A, JS).ticket is None
+    assert stores.js_tickets.read_for_ticket(A, "card_ticket").ticket is None
+    assert _due_tickets(stores, NOW + 10**6) == []
+    stores.tokens.delete_authorizer_token(A)  # deleting what is gone is fine

@@ -15,6 +15,7 @@ from wxcomponent.domain.wechat import (
     AuthorizerListPage,
     AuthorizerProfile,
     AuthorizerToken,
+    IssuedTicket,
     IssuedToken,
     PreAuthCode,
     RefreshTokenRejected,
@@ -36,6 +37,8 @@ class FakeWeChat:
         self.listed: dict[str, str] = {}  # what api_get_authorizer_list says (appid -> refresh token)
         self.sent: list[tuple[str, dict[str, Any]]] = []
         self.lose_answers: Counter[str] = Counter()  # WeChat did the work, but its answer is lost
+        self.authorizer_tokens: dict[str, str] = {}  # authorizer appid -> its newest access token
+        self.js_tickets: list[tuple[str, str, str]] = []  # (authorizer appid, type, ticket), as issued
 
     def fail(self, api: str, error: UpstreamError, times: int = 1) -> None:
         self.failures[api].extend([error] * times)
@@ -73,7 +76,7 @@ class FakeWeChat:
             self.lose_answers["api_query_auth"] -= 1
             raise UpstreamUnavailable("api_query_auth: ReadTimeoutError")
         func_info = [{"funcscope_category": {"id": 1}}, {"funcscope_category": {"id": 15}}]
-        return AuthorizationInfo(appid, f"authorizer-token-{next(self._serial)}", 7200, refresh, func_info)
+        return AuthorizationInfo(appid, self._authorizer_token(appid), 7200, refresh, func_info)
 
     def authorizer_token(
         self, component_token: str, component_appid: str, authorizer_appid: str, refresh_token: str
@@ -84,7 +87,7 @@ class FakeWeChat:
         if authorizer_appid in self.rotate:
             self.refresh_tokens[authorizer_appid] = f"refresh@@@{next(self._serial)}"
             self.listed[authorizer_appid] = self.refresh_tokens[authorizer_appid]
-        return AuthorizerToken(f"authorizer-token-{next(self._serial)}", 7200, self.refresh_tokens[authorizer_appid])
+        return AuthorizerToken(self._authorizer_token(authorizer_appid), 7200, self.refresh_tokens[authorizer_appid])
 
     def get_authorizer_info(
         self, component_token: str, component_appid: str, authorizer_appid: str
@@ -117,6 +120,19 @@ class FakeWeChat:
     def send_custom_message(self, authorizer_token: str, message: dict[str, Any]) -> None:
         self._call("custom_send")
         self.sent.append((authorizer_token, message))
+
+    def get_ticket(self, authorizer_token: str, ticket_type: str) -> IssuedTicket:
+        self._call("getticket")
+        owner = next((appid for appid, token in self.authorizer_tokens.items() if token == authorizer_token), None)
+        if owner is None:  # only each authorizer's newest token is good here (the harsher case)
+            raise TokenRejected("getticket: errcode 40001: invalid credential", errcode=40001)
+        ticket = f"{ticket_type}-ticket-{next(self._serial)}"
+        self.js_tickets.append((owner, ticket_type, ticket))
+        return IssuedTicket(ticket, 7200)
+
+    def _authorizer_token(self, authorizer_appid: str) -> str:
+        self.authorizer_tokens[authorizer_appid] = f"authorizer-token-{next(self._serial)}"
+        return self.authorizer_tokens[authorizer_appid]
 
     def _call(self, api: str, component_token: str | None = None) -> None:
         self.calls[api] += 1

@@ -9,10 +9,11 @@ from typing import Any
 
 from wxcomponent.adapters.dynamodb.keys import refresh_shard, refresh_shards
 from wxcomponent.domain.grants import AUTHORIZED, NEEDS_REAUTHORIZATION, REVOKED, Grant, Profile
+from wxcomponent.domain.js_tickets import HOT_FOR, VENDED_MARK_EVERY, JsTicket
 from wxcomponent.domain.tickets import PushRecord, Ticket
 from wxcomponent.domain.tokens import AccessToken
 from wxcomponent.domain.wechat import RefreshFailure
-from wxcomponent.ports import ClaimLost, RefreshState
+from wxcomponent.ports import ClaimLost, DueRefreshes, JsTicketState, RefreshState, js_ticket_lease
 
 
 class MemoryTicketStore:
@@ -53,9 +54,14 @@ class MemoryTicketStore:
 
 
 class MemoryTokens:
+    """Tokens; `js_tickets` are the authorizers' JS-SDK tickets (by appid and kind), which
+    `MemoryJsTickets` keeps here because they are deleted with the authorizer's token."""
+
     def __init__(self) -> None:
         self.component: dict[str, AccessToken] = {}
         self.authorizer: dict[str, AccessToken] = {}
+        self.js_tickets: dict[tuple[str, str], JsTicket] = {}
+        self.js_ticket_due: dict[tuple[str, str], int] = {}  # their place in the refresh-due index
 
     def get_component_token(self, component_appid: str) -> AccessToken | None:
         return self.component.get(component_appid)
@@ -71,6 +77,9 @@ class MemoryTokens:
 
     def delete_authorizer_token(self, authorizer_appid: str) -> None:
         self.authorizer.pop(authorizer_appid, None)
+        for key in [key for key in self.js_tickets if key[0] == authorizer_appid]:
+            del self.js_tickets[key]
+            self.js_ticket_due.pop(key, None)
 
 
 def _save_newer(tokens: dict[str, AccessToken], token: AccessToken) -> bool:
@@ -87,6 +96,7 @@ class MemoryGrants:
     def __init__(self, *grants: Grant) -> None:
         self.grants = {grant.authorizer_appid: grant for grant in grants}
         self.due: dict[str, int] = {}
+        self.js_ticket_due: dict[tuple[str, str], int] = {}  # shared with MemoryTokens by MemoryStores
 
     def get_grant(self, authorizer_appid: str) -> Grant | None:
         return self.grants.get(authorizer_appid)
@@ -145,6 +155,13 @@ class MemoryGrants:
     def due_authorizers(self, shard: str, now: int) -> tuple[list[str], int]:
         due = sorted((when, appid) for appid, when in self.due.items() if when <= now and refresh_shard(appid) == shard)
         return [appid for _, appid in due], len(due)
+
+    def due_refreshes(self, shard: str, now: int) -> DueRefreshes:
+        authorizers, _ = self.due_authorizers(shard, now)
+        tickets = sorted(
+            (when, key) for key, when in self.js_ticket_due.items() if when <= now and refresh_shard(key[0]) == shard
+        )
+        return DueRefreshes(authorizers, [key for _, key in tickets], len(authorizers) + len(tickets))
 
 
 class MemoryProfiles:
@@ -303,6 +320,74 @@ def _lease(authorizer_appid: str) -> str:
     return f"AUTHORIZER#{authorizer_appid}"
 
 
+class MemoryJsTickets:
+    """`JsTicketRecords` over the fakes' grants, tokens (which hold the tickets), leases and
+    remembered refusals, with the adapter's all-or-nothing conditions."""
+
+    def __init__(
+        self, grants: MemoryGrants, tokens: MemoryTokens, leases: MemoryLeases, failures: MemoryRefreshFailures
+    ) -> None:
+        self._grants = grants
+        self._tokens = tokens
+        self._leases = leases
+        self._failures = failures
+
+    def read_for_ticket(self, authorizer_appid: str, kind: str) -> JsTicketState:
+        return JsTicketState(
+            self._grants.grants.get(authorizer_appid),
+            self._tokens.authorizer.get(authorizer_appid),
+            self._tokens.js_tickets.get((authorizer_appid, kind)),
+            self._failures.failures.get(js_ticket_lease(authorizer_appid, kind)),
+        )
+
+    def acquire_ticket_lease(
+        self, authorizer_appid: str, kind: str, seen: JsTicket | None, holder: str, now: float, ttl: float
+    ) -> bool:
+        current = self._tokens.js_tickets.get((authorizer_appid, kind))
+        unchanged = (current is None and seen is None) or (
+            current is not None
+            and seen is not None
+            and (current.ticket, current.issued_at) == (seen.ticket, seen.issued_at)
+        )
+        return unchanged and self._leases.acquire_lease(js_ticket_lease(authorizer_appid, kind), holder, now, ttl)
+
+    def store_ticket(self, ticket: JsTicket, holder: str, due: int, *, vended: bool) -> bool:
+        if vended and ticket.vended_at is None:
+            raise ValueError("a vended ticket carries its vend mark")
+        key, name = (ticket.owner, ticket.kind), js_ticket_lease(ticket.owner, ticket.kind)
+        grant = self._grants.grants.get(ticket.owner)
+        stored = self._tokens.js_tickets.get(key)
+        lease = self._leases.leases.get(name)
+        if grant is None or not grant.active or (stored is not None and stored.issued_at > ticket.issued_at):
+            return False
+        if lease is not None and lease[0] != holder:
+            return False
+        kept = stored.vended_at if stored is not None else None
+        self._tokens.js_tickets[key] = replace(ticket, vended_at=ticket.vended_at if vended else kept)
+        self._tokens.js_ticket_due[key] = due
+        self._leases.leases.pop(name, None)
+        return True
+
+    def mark_vended(self, authorizer_appid: str, kind: str, now: int, due: int) -> bool:
+        key = (authorizer_appid, kind)
+        stored = self._tokens.js_tickets.get(key)
+        if stored is None or (stored.vended_at is not None and stored.vended_at > now - VENDED_MARK_EVERY):
+            return False
+        self._tokens.js_tickets[key] = replace(stored, vended_at=now)
+        self._tokens.js_ticket_due[key] = due
+        return True
+
+    def drop_from_renewal(self, authorizer_appid: str, kind: str, issued_at: int, now: int) -> bool:
+        key = (authorizer_appid, kind)
+        stored = self._tokens.js_tickets.get(key)
+        if stored is None or stored.issued_at != issued_at:
+            return False
+        if stored.vended_at is not None and stored.vended_at > now - HOT_FOR:
+            return False
+        self._tokens.js_ticket_due.pop(key, None)
+        return True
+
+
 @dataclass
 class MemoryStores:
     """Every store, in memory: what `Container(settings, stores=MemoryStores())` runs on."""
@@ -316,9 +401,12 @@ class MemoryStores:
     receipts: MemoryMessageReceipts = field(default_factory=MemoryMessageReceipts)
     failures: MemoryRefreshFailures = field(default_factory=MemoryRefreshFailures)
     authorizers: MemoryAuthorizers = field(init=False)
+    js_tickets: MemoryJsTickets = field(init=False)
 
     def __post_init__(self) -> None:
         self.authorizers = MemoryAuthorizers(self.grants, self.tokens, self.leases, self.failures)
+        self.grants.js_ticket_due = self.tokens.js_ticket_due  # one index, as in the table
+        self.js_tickets = MemoryJsTickets(self.grants, self.tokens, self.leases, self.failures)
 
 
 class MemoryPublisher:

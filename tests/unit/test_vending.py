@@ -85,7 +85,7 @@ class FakeAuthorizerTokens:
 
 
 class Harness:
-    def __init__(self, **options: float) -> None:
+    def __init__(self, **options: Any) -> None:  # memory_safety, memory_ttl
         self.clock = FakeClock(NOW)
         self.issuer = Issuer(self.clock)
         self.authorizers = FakeAuthorizerTokens(self.issuer, {ACCOUNT})

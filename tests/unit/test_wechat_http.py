@@ -63,7 +63,7 @@ Answer = tuple[int, bytes] | BaseException
 class Call:
     method: str
     url: str
-    body: bytes
+    body: bytes | None
     headers: Mapping[str, str]
     timeout: urllib3.Timeout
     retries: bool
@@ -78,6 +78,7 @@ class Call:
 
     @property
     def json(self) -> Any:
+        assert self.body is not None
         return json.loads(self.body)
 
 
@@ -99,7 +100,7 @@ class FakeTransport:
         method: str,
         url: str,
         *,
-        body: bytes,
+        body: bytes | None,
         headers: Mapping[str, str],
         timeout: urllib3.Timeout,
         retries: bool,
@@ -177,7 +178,7 @@ def test_create_preauthcode_puts_the_token_in_the_query_only() -> None:
     assert call.path == "/cgi-bin/component/api_create_preauthcode"
     assert call.query == {"component_access_token": [COMPONENT_TOKEN]}
     assert call.json == {"component_appid": APPID}
-    assert COMPONENT_TOKEN.encode() not in call.body
+    assert call.body is not None and COMPONENT_TOKEN.encode() not in call.body
 
 
 def test_query_auth_maps_authorization_info() -> None:
@@ -314,7 +315,31 @@ def test_send_custom_message_uses_access_token_in_the_query() -> None:
     assert call.path == "/cgi-bin/message/custom/send"
     assert call.query == {"access_token": [AUTHORIZER_TOKEN]}
     assert call.json == message
+    assert call.body is not None
     assert "QUERY_AUTH_CODE的API文本".encode() in call.body  # ensure_ascii=False: UTF-8, not \\u escapes
+
+
+@pytest.mark.parametrize(("kind", "wechat_type"), [("jsapi", "jsapi"), ("card", "wx_card")])
+def test_get_ticket_is_a_get_with_the_token_and_type_in_the_query(kind: str, wechat_type: str) -> None:
+    h = harness(ok(errcode=0, errmsg="ok", ticket=TICKET, expires_in=7200))
+    issued = h.api.get_ticket(AUTHORIZER_TOKEN, wechat_type)
+    assert (issued.ticket, issued.expires_in) == (TICKET, 7200)
+    [call] = h.transport.calls
+    assert (call.method, call.path, call.body) == ("GET", "/cgi-bin/ticket/getticket", None)
+    assert call.query == {"access_token": [AUTHORIZER_TOKEN], "type": [wechat_type]}
+    assert TICKET not in repr(issued)
+
+
+def test_get_ticket_maps_errcodes_and_retries_only_a_busy_wechat() -> None:
+    h = harness(wechat_error(-1), ok(errcode=0, errmsg="ok", ticket=TICKET, expires_in=7200))
+    assert h.api.get_ticket(AUTHORIZER_TOKEN, "jsapi").ticket == TICKET
+    assert len(h.transport.calls) == 2
+    h = harness(wechat_error(40001))
+    with pytest.raises(TokenRejected):
+        h.api.get_ticket(AUTHORIZER_TOKEN, "jsapi")
+    h = harness(ok(errcode=0, errmsg="ok", expires_in=7200))
+    with pytest.raises(UpstreamUnavailable, match="ticket"):
+        h.api.get_ticket(AUTHORIZER_TOKEN, "jsapi")
 
 
 def test_the_base_url_is_the_one_given_without_a_trailing_slash() -> None:

@@ -41,6 +41,7 @@ if TYPE_CHECKING:  # the imports below are made lazily, inside each part
     from wxcomponent.services.authorizer_token import AuthorizerTokenService
     from wxcomponent.services.component_events import ComponentEventService
     from wxcomponent.services.component_token import ComponentTokenService
+    from wxcomponent.services.js_tickets import JsTicketService
     from wxcomponent.services.refresher import Refresher
     from wxcomponent.services.release_tasks import ReleaseTasks
     from wxcomponent.services.tasks import TaskRunner
@@ -203,6 +204,20 @@ class Container:
         )
 
     @cached_property
+    def js_tickets(self) -> JsTicketService:
+        from wxcomponent.services.js_tickets import JsTicketService
+
+        return JsTicketService(
+            self.stores.js_tickets,
+            self.leases,
+            self.stores.failures,
+            self.wechat,
+            self.authorizer_tokens,
+            clock=self.clock,
+            refresh_margin=self.settings.refresh_margin,
+        )
+
+    @cached_property
     def authorizations(self) -> AuthorizationService:
         from wxcomponent.services.authorization import AuthorizationService
 
@@ -260,7 +275,7 @@ class Container:
     def vendor(self) -> TokenVendor:
         from wxcomponent.services.vending import TokenVendor
 
-        return TokenVendor(self.component_tokens, self.authorizer_tokens, clock=self.clock)
+        return TokenVendor(self.component_tokens, self.authorizer_tokens, clock=self.clock, js_tickets=self.js_tickets)
 
     @cached_property
     def refresher(self) -> Refresher:

@@ -3,7 +3,8 @@
 
 The stores are cut by aggregate, one per item type of the table: tickets (and push records),
 tokens, grants (with the refresh-due index), profiles, authorization-code claims, leases, message
-receipts. Each method's conditions are part of its contract, spelled out in its docstring.
+receipts, and the authorizers' JS-SDK tickets. Each method's conditions are part of its contract,
+spelled out in its docstring.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from wxcomponent.domain.grants import Grant, Profile
+from wxcomponent.domain.js_tickets import JsTicket
 from wxcomponent.domain.refresh_runs import RefreshRun
 from wxcomponent.domain.tickets import PushRecord, Ticket
 from wxcomponent.domain.tokens import AccessToken
@@ -24,6 +26,7 @@ from wxcomponent.domain.wechat import (
     AuthorizerListPage,
     AuthorizerProfile,
     AuthorizerToken,
+    IssuedTicket,
     IssuedToken,
     PreAuthCode,
     RefreshFailure,
@@ -64,7 +67,19 @@ class TokenStore(Protocol):
 
     def save_authorizer_token(self, token: AccessToken) -> bool: ...
 
-    def delete_authorizer_token(self, authorizer_appid: str) -> None: ...
+    def delete_authorizer_token(self, authorizer_appid: str) -> None:
+        """The authorizer's token, and its JS-SDK tickets with it (a revoked account's go at once)."""
+        ...
+
+
+@dataclass(frozen=True)
+class DueRefreshes:
+    """What one shard of the refresh-due index holds that is due: grants (their authorizer token)
+    and JS-SDK tickets (authorizer appid, kind), and how many index items were read to find them."""
+
+    authorizers: list[str]
+    js_tickets: list[tuple[str, str]]
+    read: int
 
 
 class GrantStore(Protocol):
@@ -104,6 +119,10 @@ class GrantStore(Protocol):
 
     def due_authorizers(self, shard: str, now: int) -> tuple[list[str], int]:
         """Appids due in one shard, and how many index items were read to find them."""
+        ...
+
+    def due_refreshes(self, shard: str, now: int) -> DueRefreshes:
+        """Everything due in one shard, grants and JS-SDK tickets, in one read of the index."""
         ...
 
 
@@ -181,6 +200,58 @@ class AuthorizerRecords(Protocol):
         nothing written, when the grant is no longer authorized with `used`, a token issued later is
         stored, or another holder took the lease."""
         ...
+
+
+@dataclass(frozen=True)
+class JsTicketState:
+    """What a JS-SDK ticket vend needs, read together in one request: the grant, the authorizer's
+    token (to fetch with), the stored ticket, and the fetch's remembered refusal."""
+
+    grant: Grant | None
+    token: AccessToken | None
+    ticket: JsTicket | None
+    failure: RefreshFailure | None
+
+
+class JsTicketRecords(Protocol):
+    """An authorizer's JS-SDK tickets: `AUTHORIZER#<appid>` / `JSAPI_TICKET` or `CARD_TICKET`, read
+    with its grant and token. A fetch's lease and remembered refusal are named by `js_ticket_lease`
+    (`LeaseStore` and `RefreshFailures` keep them). Every stored ticket carries its place in the
+    refresh-due index, until the refresher finds it unused (`drop_from_renewal`)."""
+
+    def read_for_ticket(self, authorizer_appid: str, kind: str) -> JsTicketState:
+        """The grant, the token, the ticket and the remembered refusal, in one request."""
+        ...
+
+    def acquire_ticket_lease(
+        self, authorizer_appid: str, kind: str, seen: JsTicket | None, holder: str, now: float, ttl: float
+    ) -> bool:
+        """The fetch's lease, taken only while the stored ticket is still `seen` (None: none stored),
+        in one request. False when another holds the lease or the ticket changed."""
+        ...
+
+    def store_ticket(self, ticket: JsTicket, holder: str, due: int, *, vended: bool) -> bool:
+        """A fetch's outcome, in one request, all or nothing: the ticket (due for renewal at `due`;
+        its vend mark written from `ticket.vended_at` when `vended`, else the stored one kept) and
+        the lease given back.
+        False, with nothing written, when the grant is no longer authorized, a ticket issued later
+        is stored, or another holder took the lease."""
+        ...
+
+    def mark_vended(self, authorizer_appid: str, kind: str, now: int, due: int) -> bool:
+        """Marks the stored ticket vended at `now` (and due for renewal at `due`), unless it was
+        marked less than `VENDED_MARK_EVERY` ago or is gone: a write at most once an hour."""
+        ...
+
+    def drop_from_renewal(self, authorizer_appid: str, kind: str, issued_at: int, now: int) -> bool:
+        """Out of the refresh-due index (it expires unrenewed), if the stored ticket is still the one
+        issued at `issued_at` and no vend marked it within `HOT_FOR` of `now`."""
+        ...
+
+
+def js_ticket_lease(authorizer_appid: str, kind: str) -> str:
+    """The name of a ticket fetch's lease and of its remembered refusal."""
+    return f"AUTHORIZER#{authorizer_appid}#{kind.upper()}"
 
 
 class RefreshFailures(Protocol):
@@ -263,6 +334,10 @@ class WeChatApi(Protocol):
         """message/custom/send on an authorizer's behalf."""
         ...
 
+    def get_ticket(self, authorizer_token: str, ticket_type: str) -> IssuedTicket:
+        """getticket (GET): a new JS-SDK ticket of `ticket_type` (`jsapi`, `wx_card`) for the authorizer."""
+        ...
+
 
 class EventPublisher(Protocol):
     def publish(self, detail_type: str, detail: dict[str, Any]) -> None:
@@ -312,6 +387,9 @@ class Stores(Protocol):
     @property
     def authorizers(self) -> AuthorizerRecords: ...
 
+    @property
+    def js_tickets(self) -> JsTicketRecords: ...
+
 
 class Authorizations(Protocol):
     """`services.authorization.AuthorizationService`, as pushes and the release check use it."""
@@ -337,6 +415,16 @@ class AuthorizerTokens(Protocol):
     def token(self, authorizer_appid: str, min_validity: float = ...) -> AccessToken: ...
 
     def replace_rejected(self, authorizer_appid: str, rejected: str, min_validity: float = ...) -> AccessToken: ...
+
+
+class JsTickets(Protocol):
+    """`services.js_tickets.JsTicketService`, as vending uses it."""
+
+    def ticket(self, authorizer_appid: str, kind: str, min_validity: float = ...) -> JsTicket: ...
+
+    def replace_rejected(
+        self, authorizer_appid: str, kind: str, rejected: str, min_validity: float = ...
+    ) -> JsTicket: ...
 
 
 def publish_best_effort(

@@ -1,10 +1,10 @@
 """The WeChat API over urllib3 (docs/protocol.md §3): implements `wxcomponent.domain.wechat.WeChatApi`.
 
-Every call is `POST base + path` with a JSON body; a token goes in the query (`component_access_token`,
-or `access_token` for message/custom/send), never in the body. urllib3's own retries are off: this
-module retries -1, HTTP ≥ 500, non-JSON answers, timeouts and connection errors with full-jitter
-exponential backoff, and nothing else. Logs carry the API's name, errcode, attempt and elapsed time,
-never a URL, a query, a body or a token.
+Every call is `POST base + path` with a JSON body, but getticket, which is a `GET`; a token goes in
+the query (`component_access_token`, or `access_token` for the authorizer's calls), never in the
+body. urllib3's own retries are off: this module retries -1, HTTP ≥ 500, non-JSON answers, timeouts
+and connection errors with full-jitter exponential backoff, and nothing else. Logs carry the API's
+name, errcode, attempt and elapsed time, never a URL, a query, a body or a token.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from wxcomponent.domain.wechat import (
     AuthorizerListPage,
     AuthorizerProfile,
     AuthorizerToken,
+    IssuedTicket,
     IssuedToken,
     PreAuthCode,
     SystemBusy,
@@ -37,6 +38,7 @@ from wxcomponent.observability import logger
 
 COMPONENT = "/cgi-bin/component/"
 CUSTOM_SEND = "/cgi-bin/message/custom/send"
+GETTICKET = "/cgi-bin/ticket/getticket"
 MAX_LIST_COUNT = 500
 # Bounded calls: a slow WeChat must not hold a Lambda (or a vending caller) for long.
 DEFAULT_TIMEOUT = urllib3.Timeout(connect=2.0, read=5.0)
@@ -62,7 +64,7 @@ class Transport(Protocol):
         method: str,
         url: str,
         *,
-        body: bytes,
+        body: bytes | None,
         headers: Mapping[str, str],
         timeout: urllib3.Timeout,
         retries: bool,
@@ -236,6 +238,16 @@ class WeChatHttpApi:
             CUSTOM_SEND, {"access_token": authorizer_token}, message, secrets=(authorizer_token,), single_use=True
         )
 
+    def get_ticket(self, authorizer_token: str, ticket_type: str) -> IssuedTicket:
+        answer = self._call(
+            GETTICKET,
+            {"access_token": authorizer_token, "type": ticket_type},
+            {},
+            secrets=(authorizer_token,),
+            method="GET",
+        )
+        return IssuedTicket(_str(answer, "ticket"), _int(answer, "expires_in"))
+
     # -- one call, with our retries --------------------------------------------------------------
 
     def _call(
@@ -246,17 +258,19 @@ class WeChatHttpApi:
         *,
         secrets: tuple[str, ...],
         single_use: bool = False,
+        method: str = "POST",
     ) -> dict[str, Any]:
-        """POSTs `body` to `path`; the success answer, or the typed error once retrying is over.
+        """POSTs `body` to `path` (a `GET` sends none); the success answer, or the typed error once
+        retrying is over.
         `secrets` are the values sent in this call, kept out of error messages. A `single_use`
         call (an authorization code, a message to a user) is retried only when WeChat cannot have
         seen it: a failed connection, or -1; never after a read timeout or a 5xx."""
         api = "custom_send" if path == CUSTOM_SEND else path.rsplit("/", 1)[-1]
         url = self.base_url + path + (f"?{urlencode(query)}" if query else "")
-        payload = json.dumps(body, ensure_ascii=False).encode("utf-8")
+        payload = json.dumps(body, ensure_ascii=False).encode("utf-8") if method == "POST" else None
         for attempt in range(1, self._max_attempts + 1):
             started = time.monotonic()
-            outcome = self._attempt(api, url, payload, secrets, single_use)
+            outcome = self._attempt(api, method, url, payload, secrets, single_use)
             elapsed_ms = round((time.monotonic() - started) * 1000)
             if isinstance(outcome, dict):
                 logger.info(
@@ -284,12 +298,12 @@ class WeChatHttpApi:
         raise AssertionError("unreachable")  # pragma: no cover - the last attempt returns or raises
 
     def _attempt(
-        self, api: str, url: str, payload: bytes, secrets: tuple[str, ...], single_use: bool
+        self, api: str, method: str, url: str, payload: bytes | None, secrets: tuple[str, ...], single_use: bool
     ) -> dict[str, Any] | _Retryable | UpstreamError:
         """One request: the success answer, a retryable failure, or a final error."""
         try:
             response = self.http.request(
-                "POST", url, body=payload, headers=_HEADERS, timeout=self._timeout, retries=False
+                method, url, body=payload, headers=_HEADERS, timeout=self._timeout, retries=False
             )
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             # Only the exception's class: its text may name the URL, and the URL holds the token.

@@ -30,6 +30,17 @@ class IssuedToken:
 
 
 @dataclass(frozen=True)
+class IssuedTicket:
+    """getticket's answer: a JS-SDK ticket (jsapi or wx_card)."""
+
+    ticket: str
+    expires_in: int
+
+    def __repr__(self) -> str:
+        return f"IssuedTicket(ticket={REDACTED}, expires_in={self.expires_in})"
+
+
+@dataclass(frozen=True)
 class PreAuthCode:
     pre_auth_code: str
     expires_in: int

@@ -12,6 +12,10 @@ seconds after it was stored, which bounds how long a container can hand out a to
 container has since replaced (WeChat keeps a replaced token alive for 5 minutes) or whose
 authorizer has revoked. A request carrying `invalid_token` never reads the memory; it drops the
 entry and the compare-and-refresh's answer replaces it.
+
+The two JS-SDK ticket kinds (`jsapi_ticket`, `card_ticket`) take an authorizer's appid, like
+`authorizer`, and are never answered from memory either; their answer carries `ticket` where a
+token's carries `access_token`.
 """
 
 from __future__ import annotations
@@ -23,15 +27,17 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from wxcomponent.domain.errors import BadRequest, NotAuthorized, WxComponentError, http_status
+from wxcomponent.domain.errors import BadRequest, ConfigurationError, NotAuthorized, WxComponentError, http_status
+from wxcomponent.domain.js_tickets import CARD_TICKET, JSAPI_TICKET, TICKET_KINDS, JsTicket
 from wxcomponent.domain.tokens import AccessToken
 from wxcomponent.observability import MetricUnit, logger, metrics
-from wxcomponent.ports import AuthorizerTokens, ComponentTokens
+from wxcomponent.ports import AuthorizerTokens, ComponentTokens, JsTickets
 from wxcomponent.services.authorization import APPID_RE
 
 COMPONENT = "component"
 AUTHORIZER = "authorizer"
-KINDS = (COMPONENT, AUTHORIZER)
+KINDS = (COMPONENT, AUTHORIZER, JSAPI_TICKET, CARD_TICKET)
+_KINDS_TEXT = ", ".join(f'"{kind}"' for kind in KINDS)
 DEFAULT_MIN_VALIDITY = 300
 # A token lives 7200 s and is stored as expiring 60 s early: asking for more than an hour is a bug.
 MAX_MIN_VALIDITY = 3600
@@ -47,7 +53,8 @@ Check = Callable[[str | None, "VendRequest"], None]
 class VendRequest:
     """A validated vending request. `appid` is "" for the component token (an `appid` sent with
     `kind: component` is ignored: the component is the one this stack is configured for, and the
-    answer names it)."""
+    answer names it); every other kind names an authorizer. `invalid_token` is a rejected token,
+    or for the ticket kinds a rejected ticket."""
 
     kind: str
     appid: str = ""
@@ -69,9 +76,9 @@ class VendRequest:
             raise BadRequest("the request must be a JSON object")
         kind = payload.get("kind")
         if kind not in KINDS:
-            raise BadRequest('kind must be "component" or "authorizer"')
-        appid = payload.get("appid") if kind == AUTHORIZER else ""
-        if not isinstance(appid, str) or (kind == AUTHORIZER and not APPID_RE.fullmatch(appid)):
+            raise BadRequest(f"kind must be one of {_KINDS_TEXT}")
+        appid = payload.get("appid") if kind != COMPONENT else ""
+        if not isinstance(appid, str) or (kind != COMPONENT and not APPID_RE.fullmatch(appid)):
             raise BadRequest("appid must be wx followed by 16 lower-case hex digits")
         min_validity = payload.get("min_validity")
         if min_validity is None:
@@ -117,9 +124,11 @@ class TokenVendor:
         clock: Callable[[], float] = time.time,
         memory_safety: float = MEMORY_SAFETY,
         memory_ttl: float = MEMORY_TTL,
+        js_tickets: JsTickets | None = None,
     ) -> None:
         self._component_tokens = component_tokens
         self._authorizer_tokens = authorizer_tokens
+        self._js_tickets = js_tickets
         self._clock = clock
         self._memory_safety = memory_safety
         self._memory_ttl = memory_ttl
@@ -145,22 +154,44 @@ class TokenVendor:
 
     def vend(self, request: VendRequest, caller: str | None = None) -> dict[str, Any]:
         """The contract's success body; raises the services' domain errors (audited either way)."""
-        key = (request.kind, request.appid)
         try:
-            token, from_memory = self._token(key, request)
+            body, from_memory = self._answer(request)
         except Exception as error:
             _audit(caller, request.kind, request.appid or None, _code(error), from_memory=False)
             if status_of(error) >= 500:  # ours or WeChat's failure, not the caller's (the alarm's metric)
                 metrics.add_metric(name="VendFailed", unit=MetricUnit.Count, value=1)
             raise
-        _audit(caller, request.kind, token.owner, "ok", from_memory=from_memory)
+        _audit(caller, request.kind, body["appid"], "ok", from_memory=from_memory)
         metrics.add_metric(name="TokenVended", unit=MetricUnit.Count, value=1)
-        return {
+        return body
+
+    def _answer(self, request: VendRequest) -> tuple[dict[str, Any], bool]:
+        """The success body, and whether it came from memory."""
+        if request.kind in TICKET_KINDS:
+            ticket = self._ticket(request)  # never from memory, as authorizer tokens
+            return {
+                "kind": request.kind,
+                "appid": ticket.owner,
+                "ticket": ticket.ticket,
+                "expires_at": ticket.expires_at,
+            }, False
+        token, from_memory = self._token((request.kind, request.appid), request)
+        body = {
             "kind": request.kind,
             "appid": token.owner,
             "access_token": token.access_token,
             "expires_at": token.expires_at,
         }
+        return body, from_memory
+
+    def _ticket(self, request: VendRequest) -> JsTicket:
+        if self._js_tickets is None:
+            raise ConfigurationError("this vendor was built without JS-SDK tickets")
+        if request.invalid_token is not None:
+            return self._js_tickets.replace_rejected(
+                request.appid, request.kind, request.invalid_token, request.min_validity
+            )
+        return self._js_tickets.ticket(request.appid, request.kind, request.min_validity)
 
     def refused(self, error: Exception, caller: str | None = None, payload: object = None) -> VendAnswer:
         return refusal(error, caller, payload)
@@ -259,7 +290,7 @@ def _named(payload: object) -> tuple[str | None, str | None]:
     appid = payload.get("appid")
     return (
         kind if kind in KINDS else None,
-        appid if kind == AUTHORIZER and isinstance(appid, str) and APPID_RE.fullmatch(appid) else None,
+        appid if kind in KINDS and kind != COMPONENT and isinstance(appid, str) and APPID_RE.fullmatch(appid) else None,
     )
 
 

@@ -10,6 +10,7 @@ from wxcomponent.adapters.dynamodb.authorizers import AuthorizerTable
 from wxcomponent.adapters.dynamodb.code_claims import CodeClaimTable
 from wxcomponent.adapters.dynamodb.failures import RefreshFailureTable
 from wxcomponent.adapters.dynamodb.grants import GrantTable
+from wxcomponent.adapters.dynamodb.js_tickets import JsTicketTable
 from wxcomponent.adapters.dynamodb.leases import LeaseTable
 from wxcomponent.adapters.dynamodb.profiles import ProfileTable
 from wxcomponent.adapters.dynamodb.receipts import MessageReceiptTable
@@ -21,6 +22,7 @@ __all__ = [
     "AuthorizerTable",
     "CodeClaimTable",
     "GrantTable",
+    "JsTicketTable",
     "LeaseTable",
     "MessageReceiptTable",
     "ProfileTable",
@@ -45,6 +47,7 @@ class Tables:
     receipts: MessageReceiptTable
     failures: RefreshFailureTable
     authorizers: AuthorizerTable
+    js_tickets: JsTicketTable
 
     @classmethod
     def on(cls, table: Table) -> Tables:
@@ -58,4 +61,5 @@ class Tables:
             MessageReceiptTable(table),
             RefreshFailureTable(table),
             AuthorizerTable(table),
+            JsTicketTable(table),
         )

@@ -2,7 +2,8 @@
 
 A grant has no TTL, ever, and its refresh token is never overwritten by an empty or older value
 (compare-and-set). Only authorized grants carry `refresh_shard`/`refresh_due`, so the index holds
-exactly what the refresher may have to do.
+exactly what the refresher may have to do; so do the JS-SDK tickets still worth renewing
+(`js_tickets.py`), in the same shards, so that one read of a shard finds both.
 """
 
 from __future__ import annotations
@@ -11,14 +12,17 @@ from typing import Any
 
 from wxcomponent.adapters.dynamodb.keys import (
     GRANT,
+    JS_TICKET_SORT_KEYS,
     REFRESH_INDEX,
     authorizer_key,
     authorizer_of,
+    js_ticket_kind,
     refresh_shard,
     refresh_shards,
 )
 from wxcomponent.adapters.dynamodb.table import Table, storage_errors
 from wxcomponent.domain.grants import AUTHORIZED, NEEDS_REAUTHORIZATION, REVOKED, Grant
+from wxcomponent.ports import DueRefreshes
 
 STATUS_NAMES = {"#status": "status"}
 
@@ -115,21 +119,32 @@ class GrantTable:
     def due_authorizers(self, shard: str, now: int) -> tuple[list[str], int]:
         """Authorizer appids whose refresh is due in one shard of the sparse index, and the number
         of index items read (only due ones: the key condition bounds the read)."""
-        appids: list[str] = []
-        read = 0
+        due = self.due_refreshes(shard, now)
+        return due.authorizers, due.read
+
+    def due_refreshes(self, shard: str, now: int) -> DueRefreshes:
+        """What is due in one shard: grants and JS-SDK tickets, told apart by their sort key (the
+        index projects the table's keys)."""
+        due = DueRefreshes([], [], 0)
         kwargs: dict[str, Any] = {
             "TableName": self._table.name,
             "IndexName": REFRESH_INDEX,
             "KeyConditionExpression": "refresh_shard = :shard AND refresh_due <= :now",
             "ExpressionAttributeValues": {":shard": {"S": shard}, ":now": {"N": str(now)}},
         }
+        read = 0
         while True:
             with storage_errors():
                 page = self._table.client.query(**kwargs)
             read += page.get("ScannedCount", 0)
-            appids.extend(authorizer_of(item["pk"]["S"]) for item in page.get("Items", []))
+            for item in page.get("Items", []):
+                appid, sk = authorizer_of(item["pk"]["S"]), item["sk"]["S"]
+                if sk == GRANT:
+                    due.authorizers.append(appid)
+                elif sk in JS_TICKET_SORT_KEYS:
+                    due.js_tickets.append((appid, js_ticket_kind(sk)))
             if "LastEvaluatedKey" not in page:
-                return appids, read
+                return DueRefreshes(due.authorizers, due.js_tickets, read)
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     def _authorized_update(

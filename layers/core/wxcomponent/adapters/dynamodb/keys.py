@@ -16,6 +16,9 @@ PROFILE = "PROFILE"
 LEASE = "LEASE"
 REFRESH_FAILURE = "REFRESH_FAILURE"
 EXCHANGE = "EXCHANGE"
+JSAPI_TICKET = "JSAPI_TICKET"  # an authorizer's JS-SDK tickets, by kind (`jsapi_ticket`, `card_ticket`)
+CARD_TICKET = "CARD_TICKET"
+JS_TICKET_SORT_KEYS = (JSAPI_TICKET, CARD_TICKET)
 
 
 def component_key(appid: str) -> str:
@@ -29,6 +32,15 @@ def authorizer_key(appid: str) -> str:
 def authorizer_of(pk: str) -> str:
     """The authorizer appid of an `AUTHORIZER#…` partition key."""
     return pk.removeprefix("AUTHORIZER#")
+
+
+def js_ticket_sort_key(kind: str) -> str:
+    """`jsapi_ticket` → `JSAPI_TICKET`, `card_ticket` → `CARD_TICKET`."""
+    return kind.upper()
+
+
+def js_ticket_kind(sort_key: str) -> str:
+    return sort_key.lower()
 
 
 def code_key(code_hash: str) -> str:

@@ -69,6 +69,23 @@ class Table:
             answer = self.client.get_item(TableName=self.name, Key=key(pk, sk), ConsistentRead=True)
         return answer.get("Item")
 
+    def get_many(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
+        """Up to 100 items in one request (BatchGetItem), read consistently, by (pk, sk); missing
+        ones are absent. Keys DynamoDB leaves unprocessed (throttling) are read one by one."""
+        with storage_errors():
+            answer = self.client.batch_get_item(
+                RequestItems={self.name: {"Keys": [key(pk, sk) for pk, sk in keys], "ConsistentRead": True}}
+            )
+        responses: dict[str, Any] = dict(answer.get("Responses", {}))
+        items = {(item["pk"]["S"], item["sk"]["S"]): item for item in responses.get(self.name, [])}
+        unprocessed: dict[str, Any] = dict(answer.get("UnprocessedKeys", {}))
+        for left in unprocessed.get(self.name, {}).get("Keys", []):
+            pk, sk = left["pk"]["S"], left["sk"]["S"]
+            item = self.get(pk, sk)
+            if item is not None:
+                items[(pk, sk)] = item
+        return items
+
     def put_if(
         self,
         item: dict[str, Any],

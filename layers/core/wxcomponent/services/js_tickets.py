@@ -1,0 +1,199 @@
+"""An authorized account's JS-SDK tickets (docs/protocol.md §7): read while valid, fetched with the
+authorizer's token once per expiry for every container, under the same single-flight lease and
+remembered refusals as the tokens.
+
+A fetch is three requests when the authorizer's token is good (the read, the lease taken only while
+the ticket read is still stored, the outcome with the lease given back) and one getticket. When
+WeChat rejects the authorizer's token (40001/40014/42001), the token is compare-and-refreshed once
+and getticket asked once more. A reported ticket (`invalid_token`) is refetched only if it is still
+the stored one and old enough to have been superseded, as tokens are.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Literal
+
+from wxcomponent.domain.errors import NotAuthorized, StorageUnavailable, WxComponentError
+from wxcomponent.domain.js_tickets import WECHAT_TYPE, JsTicket
+from wxcomponent.domain.tokens import AccessToken
+from wxcomponent.domain.wechat import TokenRejected
+from wxcomponent.observability import MetricUnit, logger, metrics
+from wxcomponent.ports import (
+    AuthorizerTokens,
+    JsTicketRecords,
+    JsTicketState,
+    LeaseStore,
+    RefreshFailures,
+    WeChatApi,
+    js_ticket_lease,
+)
+from wxcomponent.services.component_token import remember_refusal
+from wxcomponent.services.single_flight import Lease, SingleFlight
+from wxcomponent.settings import REFRESH_MARGIN
+
+TOKEN_MIN_VALIDITY = 60  # the authorizer token a fetch uses must outlive the call
+Renewal = Literal["renewed", "fresh", "cold"]
+
+
+class JsTicketService:
+    def __init__(
+        self,
+        records: JsTicketRecords,
+        leases: LeaseStore,
+        failures: RefreshFailures,
+        api: WeChatApi,
+        authorizer_tokens: AuthorizerTokens,
+        *,
+        clock: Callable[[], float] = time.time,
+        single_flight: SingleFlight | None = None,
+        refresh_margin: int = REFRESH_MARGIN[2],
+    ) -> None:
+        self._records = records
+        self._failures = failures
+        self._api = api
+        self._authorizer_tokens = authorizer_tokens
+        self._clock = clock
+        self._flight = single_flight or SingleFlight(leases, clock=clock)
+        self._margin = refresh_margin
+
+    def ticket(self, authorizer_appid: str, kind: str, min_validity: float = 300) -> JsTicket:
+        """A ticket valid for at least `min_validity` seconds, for a vend: one request when the
+        stored one serves (and a second, at most once an hour, to mark it vended)."""
+        return self._obtain(authorizer_appid, kind, lambda stored: stored.valid_for(min_validity, self._clock()))
+
+    def replace_rejected(self, authorizer_appid: str, kind: str, rejected: str, min_validity: float = 0) -> JsTicket:
+        """Compare-and-refresh: refetches only if `rejected` is still the stored ticket, and only
+        once it is old enough to have been superseded."""
+
+        def good(stored: JsTicket) -> bool:
+            now = self._clock()
+            if stored.ticket == rejected:
+                if stored.too_young_to_refresh(now):
+                    logger.warning("rejected ticket too young to refresh; answered with the stored one")
+                    metrics.add_metric(name="RefreshRefusedTooYoung", unit=MetricUnit.Count, value=1)
+                    return True
+                return False
+            return stored.valid_for(min_validity, now)
+
+        return self._obtain(authorizer_appid, kind, good)
+
+    def renew(self, authorizer_appid: str, kind: str) -> Renewal:
+        """The refresher's turn, when the ticket is due: a ticket vended in the last day is
+        refetched before it expires ("renewed", or "fresh" when a vend already did); any other
+        leaves the refresh-due index and expires unrenewed ("cold"): no page uses it."""
+        state = self._records.read_for_ticket(authorizer_appid, kind)
+        now = self._clock()
+        stored = state.ticket
+        if state.grant is None or not state.grant.active or stored is None or not stored.hot(now):
+            if stored is not None:
+                self._records.drop_from_renewal(authorizer_appid, kind, stored.issued_at, int(now))
+            return "cold"
+        if stored.valid_for(self._margin, now):
+            # Renewed by someone since the index was read: its store set its own due time.
+            return "fresh"
+        renewed = self._flight.run_guarded(
+            js_ticket_lease(authorizer_appid, kind),
+            state,
+            self._acquire(authorizer_appid, kind),
+            self._reread(authorizer_appid, kind, lambda fresh: fresh.valid_for(self._margin, self._clock())),
+            lambda seen, lease: self._fetch(seen, kind, lease, vended=False),
+        )
+        return "renewed" if renewed.issued_at >= int(now) else "fresh"
+
+    # -- under the lease -------------------------------------------------------------------------
+
+    def _obtain(self, authorizer_appid: str, kind: str, good: Callable[[JsTicket], bool]) -> JsTicket:
+        state = self._read(authorizer_appid, kind)
+        if state.ticket is not None and good(state.ticket):
+            self._mark_vended(state.ticket)
+            return state.ticket
+        return self._flight.run_guarded(
+            js_ticket_lease(authorizer_appid, kind),
+            state,
+            self._acquire(authorizer_appid, kind),
+            self._reread(authorizer_appid, kind, good),
+            lambda seen, lease: self._fetch(seen, kind, lease, vended=True),
+        )
+
+    def _acquire(self, authorizer_appid: str, kind: str) -> Callable[[JsTicketState, str], bool]:
+        def acquire(seen: JsTicketState, holder: str) -> bool:
+            return self._records.acquire_ticket_lease(
+                authorizer_appid, kind, seen.ticket, holder, self._clock(), self._flight.lease_ttl
+            )
+
+        return acquire
+
+    def _reread(
+        self, authorizer_appid: str, kind: str, good: Callable[[JsTicket], bool]
+    ) -> Callable[[], tuple[JsTicket | None, JsTicketState]]:
+        def reread() -> tuple[JsTicket | None, JsTicketState]:
+            fresh = self._read(authorizer_appid, kind)
+            return (fresh.ticket if fresh.ticket is not None and good(fresh.ticket) else None), fresh
+
+        return reread
+
+    def _fetch(self, state: JsTicketState, kind: str, lease: Lease, *, vended: bool) -> JsTicket:
+        assert state.grant is not None  # _read refuses anything else
+        now = self._clock()
+        remembered = state.failure
+        if remembered is not None and remembered.until > now:  # every caller gets WeChat's last answer
+            metrics.add_metric(name="RefreshFailureRemembered", unit=MetricUnit.Count, value=1)
+            raise remembered.error()
+        try:
+            return self._fetch_now(state, kind, lease, vended=vended)
+        except TokenRejected:
+            raise  # the token's own refresh was refused or loops: nothing about the ticket to remember
+        except WxComponentError as exc:
+            remember_refusal(self._failures, lease.name, exc, now)
+            raise
+
+    def _fetch_now(self, state: JsTicketState, kind: str, lease: Lease, *, vended: bool) -> JsTicket:
+        assert state.grant is not None
+        appid = state.grant.authorizer_appid
+        token = self._token(appid, state.token)
+        try:
+            issued = self._api.get_ticket(token.access_token, WECHAT_TYPE[kind])
+        except TokenRejected:
+            # Superseded or expired early: one compare-and-refresh (too young a token is answered
+            # as it is, and the retry meets the same refusal), and one more getticket.
+            logger.warning(
+                "authorizer token rejected by getticket; compare-and-refresh", extra={"authorizer_appid": appid}
+            )
+            token = self._authorizer_tokens.replace_rejected(appid, token.access_token, TOKEN_MIN_VALIDITY)
+            issued = self._api.get_ticket(token.access_token, WECHAT_TYPE[kind])
+        now = int(self._clock())
+        kept = state.ticket.vended_at if state.ticket is not None else None
+        ticket = JsTicket.issued(appid, kind, issued.ticket, issued.expires_in, now, now if vended else kept)
+        if self._records.store_ticket(ticket, lease.holder, ticket.expires_at - self._margin, vended=vended):
+            lease.released = True
+        else:  # revoked meanwhile, or a later ticket is stored: this one is WeChat's all the same
+            logger.info("ticket not stored: the grant or the ticket changed", extra={"authorizer_appid": appid})
+        logger.info("js-sdk ticket fetched", extra={"authorizer_appid": appid, "kind": kind, "vended": vended})
+        metrics.add_metric(name="JsTicketFetched", unit=MetricUnit.Count, value=1)
+        return ticket
+
+    def _token(self, authorizer_appid: str, stored: AccessToken | None) -> AccessToken:
+        """The token read with the ticket when it is good (no request), else the token service's."""
+        if stored is not None and stored.valid_for(TOKEN_MIN_VALIDITY, self._clock()):
+            return stored
+        return self._authorizer_tokens.token(authorizer_appid, TOKEN_MIN_VALIDITY)
+
+    def _mark_vended(self, ticket: JsTicket) -> None:
+        """At most once an hour per ticket; a mark the table cannot take now is left for the next
+        vend (it decides only whether the refresher renews the ticket)."""
+        now = int(self._clock())
+        if not ticket.needs_vended_mark(now):
+            return
+        try:
+            self._records.mark_vended(ticket.owner, ticket.kind, now, ticket.expires_at - self._margin)
+        except StorageUnavailable:
+            logger.warning("ticket's vend mark not written", extra={"authorizer_appid": ticket.owner})
+
+    def _read(self, authorizer_appid: str, kind: str) -> JsTicketState:
+        """The state of an authorizer whose grant is active (one request); NotAuthorized otherwise."""
+        state = self._records.read_for_ticket(authorizer_appid, kind)
+        if state.grant is None or not state.grant.active:
+            raise NotAuthorized("the authorizer is unknown or no longer authorized")
+        return state

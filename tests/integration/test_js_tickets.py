@@ -1,0 +1,159 @@
+"""JS-SDK tickets end to end: the real token_vending handler (direct invoke and `POST /tokens`), the
+sandbox playing getticket and the JS-SDK's config check, the emulator holding the table.
+
+The worker below runs in spawned processes, which must keep the environment the test gave them:
+nothing at this module's top level sets any.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from multiprocessing.queues import Queue
+from multiprocessing.synchronize import Barrier
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from infra.local.gateway import LOCAL_IAM, FakeLambdaContext
+from tests.integration.conftest import load_function
+from tests.support.graph import age_stored_token, graph
+from tests.support.workers import run_in_processes
+from wxcomponent.adapters.dynamodb.keys import authorizer_key
+
+if TYPE_CHECKING:
+    from tests.conftest import World
+
+ACCOUNT = "wx570bc396a51b8ff8"  # the sandbox's release-test Official Account
+
+
+def invoke(module: ModuleType, payload: Any) -> dict[str, Any]:
+    result: dict[str, Any] = module.lambda_handler(payload, FakeLambdaContext("token_vending"))
+    return result
+
+
+def authorize(world: World, appid: str = ACCOUNT) -> None:
+    world.push_ticket()
+    delivered = world.control("POST", "authorize", {"appid": appid})
+    assert delivered["delivery"]["ok"], delivered["delivery"]
+
+
+def vend_tickets_in_process(barrier: Barrier, results: Queue[list[Any]], threads: int, appid: str) -> None:
+    """One container in a spawned process: `threads` concurrent ticket vends."""
+    module = load_function("token_vending")
+    local = threading.Barrier(threads)
+
+    def one(_: int) -> Any:
+        local.wait(timeout=30)
+        return invoke(module, {"kind": "jsapi_ticket", "appid": appid})
+
+    barrier.wait(timeout=60)
+    with ThreadPoolExecutor(threads) as pool:
+        results.put(list(pool.map(one, range(threads))))
+
+
+def js_sdk_signature(ticket: str, noncestr: str, timestamp: str, url: str) -> str:
+    """docs/protocol.md §7, written here again: the four pairs in ASCII order, raw, SHA-1 hex."""
+    return hashlib.sha1(
+        f"jsapi_ticket={ticket}&noncestr={noncestr}&timestamp={timestamp}&url={url}".encode(), usedforsecurity=False
+    ).hexdigest()
+
+
+def config_check(world: World, ticket: str, appid: str = ACCOUNT) -> Any:
+    """The sandbox's JS-SDK config check of a config signed with `ticket` for a page of ours."""
+    url = f"{world.gateway.url}/h5/pay?order=42"
+    nonce, timestamp = "Wm3WZYTPz0wzccnW", str(int(time.time()))
+    signature = js_sdk_signature(ticket, nonce, timestamp, url)
+    body = {"appId": appid, "nonceStr": nonce, "timestamp": timestamp, "url": url, "signature": signature}
+    return world.control("POST", "jsapi-verify", body)
+
+
+def test_thirty_concurrent_ticket_vends_from_three_processes_cost_one_getticket(world: World) -> None:
+    authorize(world)
+    results = run_in_processes(vend_tickets_in_process, 3, 10, ACCOUNT)
+    bodies = [body for batch in results for body in batch]
+    assert len(bodies) == 30 and all("error" not in body for body in bodies), [b for b in bodies if "error" in b][:3]
+    assert {body["kind"] for body in bodies} == {"jsapi_ticket"} and {body["appid"] for body in bodies} == {ACCOUNT}
+    assert len({body["ticket"] for body in bodies}) == 1
+    assert world.calls("getticket") == 1
+    assert world.calls("api_authorizer_token") == 0  # the token stored by the authorization served
+    assert config_check(world, bodies[0]["ticket"]) == {"valid": True, "errMsg": "config:ok"}
+
+
+def test_a_ticket_fetch_with_a_superseded_authorizer_token_recovers_with_one_refresh(world: World) -> None:
+    authorize(world)
+    # Someone else refreshed the account's token at WeChat more than 5 minutes ago: ours is dead.
+    refresh_token = next(a for a in world.control("GET", "state")["accounts"] if a["appid"] == ACCOUNT)["refresh_token"]
+    component_token = graph().component_tokens.token().access_token
+    superseded = world.http.request(
+        "POST",
+        f"{world.sandbox.url}/cgi-bin/component/api_authorizer_token?component_access_token={component_token}",
+        body=json.dumps(
+            {
+                "component_appid": graph().component().component_appid,
+                "authorizer_appid": ACCOUNT,
+                "authorizer_refresh_token": refresh_token,
+            }
+        ).encode(),
+    )
+    assert "authorizer_access_token" in json.loads(superseded.data)
+    world.control("POST", "clock", {"advance": 301})
+    age_stored_token(authorizer_key(ACCOUNT))  # and ours was issued that long ago too
+    refreshes, fetches = world.calls("api_authorizer_token"), world.calls("getticket")
+    body = invoke(load_function("token_vending"), {"kind": "jsapi_ticket", "appid": ACCOUNT})
+    assert "ticket" in body, body
+    assert world.calls("api_authorizer_token") == refreshes + 1  # one refresh
+    assert world.calls("getticket") == fetches + 2  # refused once, then the retry
+    errcodes = [call["errcode"] for call in world.control("GET", "calls?api=getticket")["calls"]]
+    assert errcodes[-2:] == [40001, 0]
+    assert config_check(world, body["ticket"])["valid"] is True
+
+
+def test_card_tickets_and_jsapi_tickets_are_two_tickets(world: World) -> None:
+    authorize(world)
+    module = load_function("token_vending")
+    jsapi = invoke(module, {"kind": "jsapi_ticket", "appid": ACCOUNT})
+    card = invoke(module, {"kind": "card_ticket", "appid": ACCOUNT})
+    assert jsapi["ticket"] != card["ticket"] and card["kind"] == "card_ticket"
+    types = [call["query"]["type"] for call in world.control("GET", "calls?api=getticket")["calls"]]
+    assert types == ["jsapi", "wx_card"]
+    assert config_check(world, card["ticket"])["valid"] is False  # a card ticket signs no config
+    assert invoke(module, {"kind": "card_ticket", "appid": ACCOUNT}) == card  # stored: no second call
+    assert world.calls("getticket") == 2
+
+
+def test_a_revoked_authorizers_tickets_go_with_its_token(world: World) -> None:
+    authorize(world)
+    module = load_function("token_vending")
+    assert "ticket" in invoke(module, {"kind": "jsapi_ticket", "appid": ACCOUNT})
+    assert "ticket" in invoke(module, {"kind": "card_ticket", "appid": ACCOUNT})
+    assert world.control("POST", "revoke", {"appid": ACCOUNT})["delivery"]["ok"]
+    for kind in ("jsapi_ticket", "card_ticket"):
+        state = graph().stores.js_tickets.read_for_ticket(ACCOUNT, kind)
+        assert state.ticket is None and state.token is None
+        assert invoke(module, {"kind": kind, "appid": ACCOUNT})["error"]["code"] == "not_authorized"
+    assert world.calls("getticket") == 2
+
+
+def test_tickets_go_through_post_tokens_and_the_caller_policy(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    authorize(world)
+    caller = str(LOCAL_IAM["userArn"])
+    monkeypatch.setenv("CALLER_POLICY", json.dumps({caller: [ACCOUNT]}))
+
+    def post(payload: dict[str, Any]) -> tuple[int, Any]:
+        answer = world.http.request("POST", f"{world.gateway.url}/tokens", body=json.dumps(payload).encode())
+        return answer.status, json.loads(answer.data)
+
+    status, body = post({"kind": "jsapi_ticket", "appid": ACCOUNT})
+    assert status == 200 and set(body) == {"kind", "appid", "ticket", "expires_at"}
+    other = next(a["appid"] for a in world.control("GET", "state")["accounts"] if a["appid"] != ACCOUNT)
+    authorize(world, other)
+    status, refused = post({"kind": "card_ticket", "appid": other})
+    assert status == 404 and refused["error"]["code"] == "not_authorized"
+    status, bad = post({"kind": "jsapi_ticket"})
+    assert status == 400 and bad["error"]["code"] == "bad_request"
+    assert world.calls("getticket") == 1
