@@ -53,6 +53,15 @@ def test_sam_build_puts_the_core_at_python_package_with_arm64_libraries(tmp_path
     native = list((layer / "python" / "Crypto").rglob("*.so"))
     assert native, "pycryptodome's native modules are missing"
     assert {_elf_machine(so) for so in native} == {ELF_MACHINE_AARCH64}
+    # Every module ships its bytecode, valid without its source's timestamp (which zipping changes):
+    # Lambda's file system is read-only, so a module without it is compiled at every cold start.
+    sources = list((layer / "python").rglob("*.py"))
+    assert len(sources) > 500  # botocore alone has hundreds
+    for source in sources:
+        cached = source.parent / "__pycache__" / f"{source.stem}.cpython-312.pyc"
+        assert cached.is_file(), source
+        flags = int.from_bytes(cached.read_bytes()[4:8], "little")
+        assert flags == 0b01, (source, flags)  # PEP 552: hash-based, unchecked
     function = tmp_path / "build" / "ComponentEventsFunction"
     assert (function / "app.py").is_file()
     assert not (function / "wxcomponent").exists()  # the core comes from the layer only

@@ -186,7 +186,10 @@ def test_the_layer_matches_the_functions(transformed: dict[str, Any]) -> None:
     assert layer["Properties"]["CompatibleRuntimes"] == ["python3.12"]
     assert layer["Properties"]["CompatibleArchitectures"] == ["arm64"]
     metadata = load_template()["Resources"]["CoreLayer"]["Metadata"]
-    assert metadata == {"BuildMethod": "python3.12", "BuildArchitecture": "arm64"}
+    # layers/core/Makefile builds it (the wheels for Lambda's architecture, and their bytecode):
+    # tests/infra/test_build.py runs it.
+    assert metadata == {"BuildMethod": "makefile", "BuildArchitecture": "arm64"}
+    assert "manylinux2014_$(LAYER_ARCH)" in (ROOT / "layers" / "core" / "Makefile").read_text()
 
 
 def _policy_actions(transformed: dict[str, Any], function: str) -> dict[str, set[str]]:
