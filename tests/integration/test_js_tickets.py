@@ -21,9 +21,9 @@ import pytest
 
 from infra.local.gateway import LOCAL_IAM, FakeLambdaContext
 from tests.integration.conftest import load_function
-from tests.support.graph import age_stored_token, graph
+from tests.support.graph import age_js_ticket, age_stored_token, graph
 from tests.support.workers import run_in_processes
-from wxcomponent.adapters.dynamodb.keys import authorizer_key
+from wxcomponent.adapters.dynamodb.keys import authorizer_key, refresh_shard
 
 if TYPE_CHECKING:
     from tests.conftest import World
@@ -157,3 +157,30 @@ def test_tickets_go_through_post_tokens_and_the_caller_policy(world: World, monk
     status, bad = post({"kind": "jsapi_ticket"})
     assert status == 400 and bad["error"]["code"] == "bad_request"
     assert world.calls("getticket") == 1
+
+
+def test_the_refresher_renews_a_ticket_vended_today_and_lets_one_unused_for_a_day_expire(world: World) -> None:
+    authorize(world)
+    module = load_function("token_vending")
+    hot = invoke(module, {"kind": "jsapi_ticket", "appid": ACCOUNT})
+    cold = invoke(module, {"kind": "card_ticket", "appid": ACCOUNT})
+    age_js_ticket(ACCOUNT, "jsapi_ticket", left=600)  # vended a moment ago
+    age_js_ticket(ACCOUNT, "card_ticket", left=600, vended_ago=25 * 3600)  # no page asked for a day
+    fetches = world.calls("getticket")
+    load_function("token_refresher").lambda_handler({"source": "aws.events"}, FakeLambdaContext("token_refresher", 120))
+    assert world.calls("getticket") == fetches + 1
+    assert world.control("GET", "calls?api=getticket")["calls"][-1]["query"]["type"] == "jsapi"
+    records = graph().stores.js_tickets
+    renewed = records.read_for_ticket(ACCOUNT, "jsapi_ticket").ticket
+    assert renewed is not None and renewed.ticket != hot["ticket"] and renewed.valid_for(7000, time.time())
+    assert config_check(world, renewed.ticket)["valid"] is True
+    left = records.read_for_ticket(ACCOUNT, "card_ticket").ticket
+    assert left is not None and left.ticket == cold["ticket"]  # kept for the 10 minutes it has left
+    due = graph().grants.due_refreshes(refresh_shard(ACCOUNT), int(time.time()) + 10**6).js_tickets
+    assert due == [(ACCOUNT, "jsapi_ticket")]  # the card ticket left the index
+    run = graph().refresh_runs.last_run(graph().component().component_appid)
+    assert run is not None
+    assert (run.summary["tickets_renewed"], run.summary["tickets_left_cold"]) == (1, 1)
+    # The renewed ticket is what the next vend gets, from the table.
+    assert invoke(module, {"kind": "jsapi_ticket", "appid": ACCOUNT})["ticket"] == renewed.ticket
+    assert world.calls("getticket") == fetches + 1

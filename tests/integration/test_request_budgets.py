@@ -18,7 +18,7 @@ from infra.local.gateway import FakeLambdaContext
 from tests.conftest import World
 from tests.integration.conftest import load_function
 from tests.support.fault_proxy import FaultProxy
-from tests.support.graph import graph
+from tests.support.graph import age_js_ticket, graph
 from tests.support.pushes import account_message_xml, signed_message, signed_push, ticket_xml
 from wxcomponent import bootstrap
 
@@ -114,6 +114,26 @@ def test_a_sweep_costs_three_requests_per_refreshed_authorizer(world: World, met
     per_authorizer = Counter(BatchGetItem=1, TransactWriteItems=2)
     expected = per_sweep + Counter({op: n * len(due) for op, n in per_authorizer.items()})
     assert ddb == expected, ddb
+
+
+def test_a_sweep_renews_a_hot_ticket_for_three_requests_and_drops_a_cold_one_for_two(
+    world: World, meter: Meter
+) -> None:
+    world.push_ticket()
+    appid = accounts(world)[0]
+    world.control("POST", "authorize", {"appid": appid})
+    vend({"kind": "component"})
+    for kind in ("jsapi_ticket", "card_ticket"):
+        vend({"kind": kind, "appid": appid})
+    age_js_ticket(appid, "jsapi_ticket", left=600)
+    age_js_ticket(appid, "card_ticket", left=600, vended_ago=25 * 3600)
+    sweep = load_function("token_refresher").lambda_handler
+    ddb, wechat = meter(lambda: sweep({"source": "aws.events"}, FakeLambdaContext("token_refresher", 120)))
+    assert wechat == Counter(getticket=1)
+    per_sweep = Counter(Query=8, GetItem=2, PutItem=1)  # as above: the 8 shards find tickets too
+    hot = Counter(BatchGetItem=1, TransactWriteItems=2)  # the read, the lease, the outcome
+    cold = Counter(BatchGetItem=1, UpdateItem=1)  # the read, out of the index
+    assert ddb == per_sweep + hot + cold, ddb
 
 
 def test_a_ticket_push_and_an_account_message_cost_what_they_must(world: World, meter: Meter) -> None:

@@ -3,8 +3,11 @@ environment the fixtures set (table, sandbox, bus)."""
 
 from __future__ import annotations
 
+import time
+
 import boto3
 
+from wxcomponent.adapters.dynamodb.keys import authorizer_key
 from wxcomponent.bootstrap import Container, container
 from wxcomponent.domain.tokens import MIN_REFRESH_AGE
 from wxcomponent.settings import Settings
@@ -24,4 +27,22 @@ def age_stored_token(pk: str, seconds: int = MIN_REFRESH_AGE + 1) -> None:
         UpdateExpression="SET issued_at = issued_at - :seconds",
         ConditionExpression="attribute_exists(pk)",
         ExpressionAttributeValues={":seconds": {"N": str(seconds)}},
+    )
+
+
+def age_js_ticket(appid: str, kind: str, *, left: int, vended_ago: int | None = None) -> None:
+    """Makes the stored ticket look fetched long ago: `left` seconds of life, due for renewal now,
+    and (with `vended_ago`) last vended that long ago."""
+    now = int(time.time())
+    values = {":expires": {"N": str(now + left)}, ":due": {"N": str(now - 1)}}
+    update = "SET expires_at = :expires, refresh_due = :due"
+    if vended_ago is not None:
+        update += ", vended_at = :vended"
+        values[":vended"] = {"N": str(now - vended_ago)}
+    boto3.client("dynamodb").update_item(
+        TableName=Settings.from_environment().table_name,
+        Key={"pk": {"S": authorizer_key(appid)}, "sk": {"S": kind.upper()}},
+        UpdateExpression=update,
+        ConditionExpression="attribute_exists(pk)",
+        ExpressionAttributeValues=values,
     )

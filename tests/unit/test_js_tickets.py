@@ -213,3 +213,31 @@ def test_a_ticket_never_shows_in_a_repr() -> None:
     world = World()
     ticket = world.ticket()
     assert ticket.ticket not in repr(ticket)
+
+
+def test_the_sweep_renews_tickets_vended_in_the_last_day_and_lets_the_others_expire() -> None:
+    world = World()
+    world.ticket(JSAPI_TICKET)
+    world.ticket(CARD_TICKET)  # both vended now; from here on, pages use only the jsapi ticket
+    start = int(world.now)
+    while world.now < start + 26 * 3600:
+        world.now += 600  # a sweep every 10 minutes, and WeChat's verify ticket as often
+        now = int(world.now)
+        world.stores.tickets.save_ticket(Ticket.received(COMPONENT, f"ticket@@@{now}", now, now))
+        if (world.now - start) % (3 * 3600) == 0:
+            world.ticket(JSAPI_TICKET)
+        report = world.wx.refresher.sweep(lambda: 60_000)
+        assert not report.failed, report
+        assert world.stored(JSAPI_TICKET).valid_for(1200 - 600, world.now)  # never lapses
+    card = [ticket for _, kind, ticket in world.wechat.js_tickets if kind == "wx_card"]
+    # Fetched at the start, then renewed each time it fell due (every 6000 s on a 600 s grid) while
+    # its last vend was less than a day old: at 6000, 12000, … 84000 s. At 90000 s it was left cold.
+    assert len(card) == 1 + 84000 // 6000
+    last = world.stored(CARD_TICKET)
+    assert last.ticket == card[-1] and last.issued_at == start + 84000 and not last.valid_for(0, world.now)
+    assert last.vended_at == start  # renewals never count as vends
+    shards = world.stores.grants.refresh_shards()
+    due = [key for shard in shards for key in world.stores.grants.due_refreshes(shard, 10**12).js_tickets]
+    assert due == [(MERCHANT, JSAPI_TICKET)]  # the cold one left the index
+    status, body = vend(world, {"kind": "card_ticket", "appid": MERCHANT})  # a page wants it again
+    assert status == 200 and body["ticket"] != last.ticket and len(world.wechat.js_tickets) > len(card)

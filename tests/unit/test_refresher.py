@@ -1,4 +1,5 @@
-"""The sweep's bookkeeping with fakes: time left over, failures by errcode, already-fresh grants."""
+"""The sweep's bookkeeping with fakes: time left over, failures by errcode, already-fresh grants,
+JS-SDK tickets renewed or left cold."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any
 from wxcomponent.domain.errors import NotAuthorized
 from wxcomponent.domain.tickets import Ticket
 from wxcomponent.domain.tokens import AccessToken
+from wxcomponent.ports import DueRefreshes
 from wxcomponent.services.refresher import TIME_RESERVE_MS, Refresher
 from wxcomponent.settings import ComponentSettings
 
@@ -15,8 +17,11 @@ APPID = "wx5a0d8c0ffee5a4d1"
 
 
 class Store:
-    def __init__(self, due: dict[str, list[str]], ticket_age: int = 60) -> None:
+    def __init__(
+        self, due: dict[str, list[str]], ticket_age: int = 60, tickets: dict[str, list[tuple[str, str]]] | None = None
+    ) -> None:
         self.due = due
+        self.tickets = tickets or {}
         self.ticket = Ticket(APPID, "ticket@@@x", NOW - ticket_age, NOW - ticket_age, NOW + 3600)
         self.restarts = 0
         self.due_set: dict[str, int] = {}
@@ -24,9 +29,9 @@ class Store:
     def get_ticket(self, component_appid: str) -> Ticket | None:
         return self.ticket
 
-    def due_authorizers(self, shard: str, now: int) -> tuple[list[str], int]:
-        appids = self.due.get(shard, [])
-        return appids, len(appids)
+    def due_refreshes(self, shard: str, now: int) -> DueRefreshes:
+        appids, tickets = self.due.get(shard, []), self.tickets.get(shard, [])
+        return DueRefreshes(appids, tickets, len(appids) + len(tickets))
 
     def claim_ticket_restart(self, component_appid: str, now: int, every: int) -> bool:
         self.restarts += 1
@@ -55,6 +60,20 @@ class AuthorizerTokens:
         return AccessToken(authorizer_appid, "t", issued, issued + 7140)
 
 
+class JsTickets:
+    """Renewal outcomes by authorizer appid; an appid in `failing` raises its errcode."""
+
+    def __init__(self, outcomes: dict[str, str], failing: dict[str, int]) -> None:
+        self.outcomes, self.failing = outcomes, failing
+        self.asked: list[tuple[str, str]] = []
+
+    def renew(self, authorizer_appid: str, kind: str) -> str:
+        self.asked.append((authorizer_appid, kind))
+        if authorizer_appid in self.failing:
+            raise NotAuthorized("gone", errcode=self.failing[authorizer_appid])
+        return self.outcomes[authorizer_appid]
+
+
 class Api:
     def __init__(self) -> None:
         self.start_push_ticket_calls = 0
@@ -63,7 +82,9 @@ class Api:
         self.start_push_ticket_calls += 1
 
 
-def refresher(store: Store, authorizers: AuthorizerTokens, api: Api | None = None) -> Refresher:
+def refresher(
+    store: Store, authorizers: AuthorizerTokens, api: Api | None = None, js_tickets: JsTickets | None = None
+) -> Refresher:
     settings = ComponentSettings(APPID, "secret", "token", "A" * 43)
     return Refresher(
         store,  # type: ignore[arg-type]
@@ -71,6 +92,7 @@ def refresher(store: Store, authorizers: AuthorizerTokens, api: Api | None = Non
         api or Api(),  # type: ignore[arg-type]
         ComponentTokens(),  # type: ignore[arg-type]
         authorizers,  # type: ignore[arg-type]
+        js_tickets=js_tickets,  # type: ignore[arg-type]
         shards=["0", "1"],
         component=lambda: settings,
         clock=lambda: NOW,
@@ -112,3 +134,30 @@ def test_a_fresh_ticket_is_left_alone() -> None:
     store, api = Store({}, ticket_age=29 * 60), Api()
     report: Any = refresher(store, AuthorizerTokens(set(), {}), api).sweep(lambda: 60_000)
     assert report.ticket_restart_requested is False and store.restarts == 0
+
+
+def test_due_tickets_are_renewed_or_left_cold_and_counted() -> None:
+    tickets = {
+        "0": [("wxa", "jsapi_ticket"), ("wxb", "card_ticket")],
+        "1": [("wxc", "jsapi_ticket"), ("wxd", "jsapi_ticket")],
+    }
+    store = Store({"0": ["wxa"]}, tickets=tickets)
+    js = JsTickets({"wxa": "renewed", "wxb": "cold", "wxc": "fresh"}, failing={"wxd": 45009})
+    report = refresher(store, AuthorizerTokens(set(), {}), js_tickets=js).sweep(lambda: 60_000)
+    assert (report.due, report.tickets_due, report.tickets_renewed, report.tickets_left_cold) == (1, 4, 1, 1)
+    assert dict(report.failed) == {"45009": 1} and report.index_items_read == 5
+    assert sorted(js.asked) == sorted(key for keys in tickets.values() for key in keys)
+
+
+def test_tickets_wait_for_the_next_run_when_time_is_short() -> None:
+    js = JsTickets({"wxa": "renewed"}, failing={})
+    report = refresher(Store({}, tickets={"0": [("wxa", "jsapi_ticket")]}), AuthorizerTokens(set(), {}), js_tickets=js)
+    swept = report.sweep(lambda: TIME_RESERVE_MS - 1)
+    assert (swept.tickets_due, swept.tickets_renewed, swept.left_over) == (1, 0, 1) and js.asked == []
+
+
+def test_without_a_ticket_service_due_tickets_are_not_touched() -> None:
+    report = refresher(Store({}, tickets={"0": [("wxa", "jsapi_ticket")]}), AuthorizerTokens(set(), {})).sweep(
+        lambda: 60_000
+    )
+    assert (report.tickets_due, report.left_over, dict(report.failed)) == (0, 0, {})

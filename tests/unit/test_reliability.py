@@ -9,6 +9,7 @@ from botocore.exceptions import ClientError
 
 from tests.support.fakes import MemoryLeases
 from tests.unit.test_token_services import MERCHANT, World
+from wxcomponent.ports import DueRefreshes
 from wxcomponent.services.single_flight import SingleFlight
 
 OTHER = "wx0000000000000001"
@@ -69,17 +70,18 @@ def test_a_shard_that_cannot_be_read_costs_that_shard_only() -> None:
     world.authorize()
     world.now += 7200
     world.stores.grants.due[MERCHANT] = int(world.now) - 1
-    due = world.stores.grants.due_authorizers
-    broken = next(shard for shard in world.stores.grants.refresh_shards() if MERCHANT not in due(shard, 10**12)[0])
+    due = world.stores.grants.due_refreshes
+    shards = world.stores.grants.refresh_shards()
+    broken = next(shard for shard in shards if MERCHANT not in due(shard, 10**12).authorizers)
     tried: list[str] = []
 
-    def one_shard_broken(shard: str, now: int) -> tuple[list[str], int]:
+    def one_shard_broken(shard: str, now: int) -> DueRefreshes:
         tried.append(shard)
         if shard == broken:
             raise throttled("Query")
         return due(shard, now)
 
-    world.stores.grants.due_authorizers = one_shard_broken  # type: ignore[method-assign]
+    world.stores.grants.due_refreshes = one_shard_broken  # type: ignore[method-assign]
     report = world.wx.refresher.sweep(lambda: 60_000)
     assert dict(report.failed) == {"storage": 1} and report.refreshed == 1  # the other shards were swept
     assert sorted(tried) == sorted(world.stores.grants.refresh_shards())

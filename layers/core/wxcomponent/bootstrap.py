@@ -287,6 +287,7 @@ class Container:
             self.wechat,
             self.component_tokens,
             self.authorizer_tokens,
+            js_tickets=self.js_tickets,
             component=self.component,
             clock=self.clock,
             parallelism=self.settings.refresh_parallelism,

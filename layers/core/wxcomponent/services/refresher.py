@@ -5,6 +5,10 @@ Due authorizers are read from a sparse, sharded index keyed by when each is due 
 each refresh runs under its own single-flight lease, so a sweep and a vending call racing for the
 same token still cost WeChat one call. What the function's remaining time does not allow is left
 for the next run, and counted.
+
+The same read of the index finds the JS-SDK tickets that are due: one vended in the last day is
+renewed before it expires; any other leaves the index and expires unrenewed, so nobody pays a
+getticket for a ticket no page uses.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from wxcomponent.observability import MetricUnit, logger, metrics, single_metric
 from wxcomponent.ports import GrantStore, TicketStore, WeChatApi
 from wxcomponent.services.authorizer_token import AuthorizerTokenService
 from wxcomponent.services.component_token import ComponentTokenService
+from wxcomponent.services.js_tickets import JsTicketService
 from wxcomponent.settings import REFRESH_MARGIN, ComponentSettings
 
 TICKET_STALE_AFTER = 30 * 60  # WeChat pushes every 10 minutes
@@ -42,6 +47,9 @@ class SweepReport:
     ticket_restart_requested: bool = False
     component_token_ok: bool = False
     component_token_life_left: float | None = None  # seconds, after the sweep's refresh
+    tickets_due: int = 0  # JS-SDK tickets the index gave as due
+    tickets_renewed: int = 0  # vended in the last day: fetched again before they expire
+    tickets_left_cold: int = 0  # not vended for a day (or their authorizer is gone): out of the index
 
 
 class Refresher:
@@ -53,6 +61,7 @@ class Refresher:
         component_tokens: ComponentTokenService,
         authorizer_tokens: AuthorizerTokenService,
         *,
+        js_tickets: JsTicketService | None = None,
         shards: list[str] | None = None,
         component: Callable[[], ComponentSettings],
         clock: Callable[[], float] = time.time,
@@ -67,6 +76,7 @@ class Refresher:
         self._api = api
         self._component_tokens = component_tokens
         self._authorizer_tokens = authorizer_tokens
+        self._js_tickets = js_tickets
         self._shards = shards if shards is not None else grants.refresh_shards()
         self._component = component
         self._clock = clock
@@ -122,57 +132,97 @@ class Refresher:
             report.failed[_failure_key(exc)] += 1
             logger.error("component token not refreshed", extra={"error": _error_name(exc), "errcode": _errcode(exc)})
 
-    # -- the authorizers ---------------------------------------------------------------------------
+    # -- the authorizers and their JS-SDK tickets ----------------------------------------------------
 
     def _authorizers(self, report: SweepReport, remaining_ms: Callable[[], int]) -> None:
         now = int(self._clock())
+        due, tickets = self._read_due(report, now)
+        if not due and not tickets:
+            return
+        lock = threading.Lock()
+
+        def refresh(appid: str) -> None:
+            if self._time_left(report, lock, remaining_ms):
+                self._sleep(self._rng.uniform(0, self._jitter))  # spread the calls WeChat sees
+                self._refresh_authorizer(appid, now, report, lock)
+
+        def renew(ticket: tuple[str, str]) -> None:
+            if self._time_left(report, lock, remaining_ms):
+                self._renew_ticket(*ticket, report, lock)
+
+        with ThreadPoolExecutor(self._parallelism, thread_name_prefix="refresh") as pool:
+            list(pool.map(refresh, due))
+            list(pool.map(renew, tickets))  # after the tokens: a renewal finds its token fresh
+
+    def _read_due(self, report: SweepReport, now: int) -> tuple[list[str], list[tuple[str, str]]]:
+        """Every shard of the index, once: the due grants and the due JS-SDK tickets."""
         due: list[str] = []
+        tickets: list[tuple[str, str]] = []
         for shard in self._shards:
             try:
-                appids, read = self._grants.due_authorizers(shard, now)
+                found = self._grants.due_refreshes(shard, now)
             except Exception as exc:  # noqa: BLE001 - one shard's read failing costs that shard only
                 report.failed[_failure_key(exc)] += 1
                 logger.warning("refresh shard not read", extra={"shard": shard, "error": type(exc).__name__})
                 continue
-            due.extend(appids)
-            report.index_items_read += read
-        report.due = len(due)
-        if not due:
-            return
-        lock = threading.Lock()
-        margin = self._margin
+            due.extend(found.authorizers)
+            tickets.extend(found.js_tickets)
+            report.index_items_read += found.read
+        if self._js_tickets is None:
+            tickets = []
+        report.due, report.tickets_due = len(due), len(tickets)
+        return due, tickets
 
-        def refresh(appid: str) -> None:
-            if remaining_ms() < TIME_RESERVE_MS:
-                with lock:
-                    report.left_over += 1
-                return
-            self._sleep(self._rng.uniform(0, self._jitter))  # spread the calls WeChat sees
-            try:
-                token = self._authorizer_tokens.token(appid, min_validity=margin)
-                if token.issued_at < now:  # due by the index but still good (a vend renewed it): move it
-                    self._grants.set_refresh_due(appid, token.expires_at - margin)
-            except Exception as exc:  # noqa: BLE001 - one grant's failure, WeChat's or the table's, costs that grant only
-                with lock:
-                    report.failed[_failure_key(exc)] += 1
-                logger.warning(
-                    "authorizer not refreshed",
-                    extra={"authorizer_appid": appid, "error": _error_name(exc), "errcode": _errcode(exc)},
-                )
-                return
+    def _time_left(self, report: SweepReport, lock: threading.Lock, remaining_ms: Callable[[], int]) -> bool:
+        if remaining_ms() >= TIME_RESERVE_MS:
+            return True
+        with lock:
+            report.left_over += 1
+        return False
+
+    def _refresh_authorizer(self, appid: str, now: int, report: SweepReport, lock: threading.Lock) -> None:
+        try:
+            token = self._authorizer_tokens.token(appid, min_validity=self._margin)
+            if token.issued_at < now:  # due by the index but still good (a vend renewed it): move it
+                self._grants.set_refresh_due(appid, token.expires_at - self._margin)
+        except Exception as exc:  # noqa: BLE001 - one grant's failure, WeChat's or the table's, costs that grant only
             with lock:
-                if token.issued_at >= now:
-                    report.refreshed += 1
-                else:
-                    report.already_fresh += 1
+                report.failed[_failure_key(exc)] += 1
+            logger.warning(
+                "authorizer not refreshed",
+                extra={"authorizer_appid": appid, "error": _error_name(exc), "errcode": _errcode(exc)},
+            )
+            return
+        with lock:
+            if token.issued_at >= now:
+                report.refreshed += 1
+            else:
+                report.already_fresh += 1
 
-        with ThreadPoolExecutor(self._parallelism, thread_name_prefix="refresh") as pool:
-            list(pool.map(refresh, due))
+    def _renew_ticket(self, appid: str, kind: str, report: SweepReport, lock: threading.Lock) -> None:
+        assert self._js_tickets is not None  # _read_due gives no ticket otherwise
+        try:
+            outcome = self._js_tickets.renew(appid, kind)
+        except Exception as exc:  # noqa: BLE001 - one ticket's failure costs that ticket only
+            with lock:
+                report.failed[_failure_key(exc)] += 1
+            logger.warning(
+                "js-sdk ticket not renewed",
+                extra={"authorizer_appid": appid, "kind": kind, "error": _error_name(exc), "errcode": _errcode(exc)},
+            )
+            return
+        with lock:
+            if outcome == "renewed":
+                report.tickets_renewed += 1
+            elif outcome == "cold":
+                report.tickets_left_cold += 1
 
     def _emit(self, report: SweepReport) -> None:
         metrics.add_metric(name="AuthorizersDue", unit=MetricUnit.Count, value=report.due)
         metrics.add_metric(name="AuthorizersRefreshed", unit=MetricUnit.Count, value=report.refreshed)
         metrics.add_metric(name="AuthorizersLeftOver", unit=MetricUnit.Count, value=report.left_over)
+        metrics.add_metric(name="JsTicketsRenewed", unit=MetricUnit.Count, value=report.tickets_renewed)
+        metrics.add_metric(name="JsTicketsLeftCold", unit=MetricUnit.Count, value=report.tickets_left_cold)
         metrics.add_metric(name="RefreshFailures", unit=MetricUnit.Count, value=sum(report.failed.values()))
         for key, count in report.failed.items():  # failed, by WeChat's errcode (or our error code)
             with single_metric(name="RefreshFailed", unit=MetricUnit.Count, value=count) as metric:
@@ -190,6 +240,9 @@ class Refresher:
                 "refreshed": report.refreshed,
                 "failed": dict(report.failed),
                 "left_over": report.left_over,
+                "tickets_due": report.tickets_due,
+                "tickets_renewed": report.tickets_renewed,
+                "tickets_left_cold": report.tickets_left_cold,
                 "index_items_read": report.index_items_read,
                 "ticket_age": report.ticket_age,
             },
