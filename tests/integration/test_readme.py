@@ -1,6 +1,6 @@
-"""The README's token-vending examples run as pasted against the local stack.
+"""The README's examples run as pasted against the local stack.
 
-The blocks marked `<!-- readme-test: run -->` in "## Token-vending contract" are run in order, in
+The blocks marked `<!-- readme-test: run -->` in each section of `SECTIONS` are run in order, in
 fresh processes that know nothing of this repository or of the developer's shell: no AWS variables,
 no ~/.aws, no PYTHONPATH, a scratch directory (each of the three ways the old example failed:
 `No module named 'wxcomponent'`, `NoRegionError`, `NoCredentialsError`). What the Python block
@@ -18,26 +18,29 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from infra.local.template import ROOT
 from tests.conftest import World
 
-SECTION = "## Token-vending contract"
+SECTIONS = ("## Token-vending contract", "## Web pages of authorized accounts")
 BLOCK = re.compile(
     r"<!-- readme-test: (?P<mark>run|output) -->\n```(?P<language>\w+)\n(?P<code>.*?)^```\n", re.M | re.S
 )
 
 
-def marked_blocks() -> list[tuple[str, str, str]]:
+def marked_blocks(section: str) -> list[tuple[str, str, str]]:
     """(mark, language, code) of the section's marked blocks, in order."""
     text = (ROOT / "README.md").read_text(encoding="utf-8")
-    start = text.index(SECTION)
-    end = text.find("\n## ", start + len(SECTION))
+    start = text.index(section)
+    end = text.find("\n## ", start + len(section))
     section = text[start : end if end != -1 else len(text)]
     return [(m["mark"], m["language"], m["code"]) for m in BLOCK.finditer(section)]
 
 
-def test_the_section_marks_what_a_newcomer_runs() -> None:
-    marks = [(mark, language) for mark, language, _ in marked_blocks()]
+@pytest.mark.parametrize("section", SECTIONS)
+def test_the_section_marks_what_a_newcomer_runs(section: str) -> None:
+    marks = [(mark, language) for mark, language, _ in marked_blocks(section)]
     assert marks == [("run", "bash"), ("run", "python"), ("output", "text")]
 
 
@@ -46,7 +49,8 @@ def stranger_environment(home: Path) -> dict[str, str]:
     return {"PATH": os.environ["PATH"], "HOME": str(home), "LANG": "C.UTF-8"}
 
 
-def test_the_readme_examples_run_as_pasted_against_the_local_stack(world: World, tmp_path: Path) -> None:
+@pytest.mark.parametrize("section", SECTIONS)
+def test_the_readme_examples_run_as_pasted_against_the_local_stack(world: World, tmp_path: Path, section: str) -> None:
     # The README's addresses are make dev's defaults; here they are ephemeral ports. This is the
     # only change made to the README's code.
     local_urls = {"http://127.0.0.1:3000": world.gateway.url, "http://127.0.0.1:3100": world.sandbox.url}
@@ -57,7 +61,7 @@ def test_the_readme_examples_run_as_pasted_against_the_local_stack(world: World,
         return code
 
     world.push_ticket()  # make dev's sandbox pushes one on start; the fixture's does not
-    blocks = marked_blocks()
+    blocks = marked_blocks(section)
     (_, _, shell), (_, _, python), (_, _, expected) = blocks
     env = stranger_environment(tmp_path)
     done = subprocess.run(

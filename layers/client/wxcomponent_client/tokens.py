@@ -9,8 +9,14 @@ services, and WeChat API calls made with them.
     # or let the client do that dance:
     tokens.call("wx0123456789abcdef", "POST", "/cgi-bin/message/custom/send", touser=..., msgtype="text", ...)
 
-Tokens are kept in memory and reused while they are valid for more than `safety_margin` seconds;
-each request asks for `min_validity = safety_margin`, so every answer is good for at least that.
+    # an authorized account's web pages: wx.config's fields, and web login on its behalf
+    config = tokens.jsapi_config("wx0123456789abcdef", "https://shop.example/h5/cart?id=7")
+    link = tokens.oauth_url("wx0123456789abcdef", "https://shop.example/h5/login", "snsapi_userinfo", "s1")
+    user = tokens.oauth_exchange("wx0123456789abcdef", code)  # openid, nickname, avatar
+
+Tokens (and JS-SDK tickets) are kept in memory and reused while they are valid for more than
+`safety_margin` seconds; each request asks for `min_validity = safety_margin`, so every answer is
+good for at least that.
 """
 
 from __future__ import annotations
@@ -23,12 +29,24 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from wxcomponent_client.wechat import DEFAULT_API_BASE, TOKEN_REJECTED, HttpClient, WeChatHttp, checked, errcode_of
+from wxcomponent_client import web
+from wxcomponent_client.wechat import (
+    DEFAULT_API_BASE,
+    TOKEN_REJECTED,
+    HttpClient,
+    WeChatError,
+    WeChatHttp,
+    checked,
+    errcode_of,
+)
 
 if TYPE_CHECKING:
     from botocore.config import Config
 
 DEFAULT_FUNCTION = "token_vending"
+JSAPI_TICKET = "jsapi_ticket"
+CARD_TICKET = "card_ticket"
+TICKET_KINDS = (JSAPI_TICKET, CARD_TICKET)
 REMEMBERED_TOKENS = 256  # tokens handed out that report_invalid still recognises
 RETRY_AFTER = 0.2  # seconds before the one retry of an answer marked retryable (a busy table)
 
@@ -64,6 +82,19 @@ class Token:
         return f"Token(access_token=<redacted>, expires_at={self.expires_at}, appid={self.appid!r})"
 
 
+@dataclass(frozen=True)
+class Ticket:
+    """A vended JS-SDK ticket of an authorizer: `kind` is `jsapi_ticket` or `card_ticket`."""
+
+    ticket: str
+    expires_at: int
+    appid: str
+    kind: str = JSAPI_TICKET
+
+    def __repr__(self) -> str:
+        return f"Ticket(ticket=<redacted>, expires_at={self.expires_at}, appid={self.appid!r}, kind={self.kind!r})"
+
+
 class TokenClient:
     def __init__(
         self,
@@ -75,9 +106,13 @@ class TokenClient:
         sleep: Callable[[float], None] = time.sleep,
         api_base: str = DEFAULT_API_BASE,
         http: HttpClient | None = None,
+        open_base: str = web.DEFAULT_OPEN_BASE,
+        component_appid: str | None = None,
     ) -> None:
-        """`api_base` and `http` serve `call`: WeChat's API host (the sandbox locally) and a
-        `urllib3.PoolManager` of your own, if you want one."""
+        """`api_base` and `http` serve `call` and the web-login exchange: WeChat's API host (the
+        sandbox locally) and a `urllib3.PoolManager` of your own, if you want one. `open_base` is
+        web login's host (the sandbox locally); `component_appid`, which `oauth_url` puts in the
+        link, is learned from the first component-token vend when not given."""
         if not 0 <= safety_margin <= 3600:
             raise ValueError("safety_margin must be between 0 and 3600 seconds")
         self.function_name = function_name
@@ -86,6 +121,10 @@ class TokenClient:
         self._clock = clock
         self._sleep = sleep
         self._wechat = WeChatHttp(api_base, http=http)
+        if not open_base.startswith(("https://", "http://")):
+            raise ValueError("open_base must be an http(s) URL")
+        self._open_base = open_base
+        self._component_appid = component_appid
         self._lock = threading.Lock()
         self._held: dict[tuple[str, str], Token] = {}
         self._owners: OrderedDict[str, tuple[str, str]] = OrderedDict()
@@ -100,10 +139,17 @@ class TokenClient:
         """The authorizer's token (the component's without `appid`) with its expiry."""
         return self._get(("authorizer", appid) if appid else ("component", ""))
 
+    def get_ticket(self, appid: str, kind: str = JSAPI_TICKET) -> Ticket:
+        """The authorizer's JS-SDK ticket (`jsapi_ticket`, or `card_ticket` for coupons)."""
+        if kind not in TICKET_KINDS:
+            raise ValueError(f"kind must be one of {', '.join(TICKET_KINDS)}")
+        held = self._get((kind, appid))
+        return Ticket(held.access_token, held.expires_at, held.appid, kind)
+
     def report_invalid(self, token: str) -> str:
-        """The replacement for a token WeChat rejected (40001/42001). Only the stored token is
-        refreshed: if someone already replaced it, the newer one comes back without a refresh.
-        `ValueError` for a token this client never handed out."""
+        """The replacement for a token WeChat rejected (40001/42001), or a ticket a page found
+        rejected. Only the stored one is refreshed: if someone already replaced it, the newer one
+        comes back without a refresh. `ValueError` for a value this client never handed out."""
         with self._lock:
             key = self._owners.get(token)
             if key is None:
@@ -113,6 +159,63 @@ class TokenClient:
                 return held.access_token  # already replaced here
             self._held.pop(key, None)
         return self._ask(key, invalid_token=token).access_token
+
+    # -- an authorized account's web pages --------------------------------------------------------
+
+    def jsapi_config(self, appid: str, url: str) -> dict[str, Any]:
+        """What the page at `url` passes to `wx.config` for the authorizer `appid`: `appId`,
+        `timestamp`, `nonceStr`, `signature` (add your `jsApiList`). `url` is the page's whole URL as
+        the browser has it (`location.href`); its `#fragment` is dropped, as the JS-SDK drops it."""
+        web.page_url(url)  # refuse a bad URL before asking for a ticket
+        ticket = self.get_ticket(appid, JSAPI_TICKET)
+        return web.jsapi_config(appid, ticket.ticket, url, int(self._clock()))
+
+    def oauth_url(self, appid: str, redirect_uri: str, scope: str = "snsapi_base", state: str = "") -> str:
+        """The link that starts web login on the account's behalf (代公众号发起网页授权): WeChat sends
+        the visitor back to `redirect_uri?code=…&state=…&appid=…`. `scope` is `snsapi_base` (the
+        openid, silently) or `snsapi_userinfo` (also the nickname and avatar, after the user
+        agrees); `state` is yours, at most 128 letters and digits. `redirect_uri` must be on the
+        platform's page domain (网页开发域名)."""
+        return web.oauth_url(self._open_base, appid, redirect_uri, scope, state, self.component_appid())
+
+    def oauth_exchange(self, appid: str, code: str) -> web.WebUser:
+        """The visitor behind a web-login `code` (single use, 5 minutes), exchanged with the
+        component token; with `snsapi_userinfo`, their nickname and avatar too.
+        `OAuthCodeRejected` for a code WeChat will not exchange (used, expired, another account's)."""
+        query = {
+            "appid": appid,
+            "code": code,
+            "grant_type": "authorization_code",
+            "component_appid": self.component_appid(),
+        }
+        try:
+            answer = self.call_component("GET", "/sns/oauth2/component/access_token", **query)
+        except WeChatError as error:
+            if error.errcode in web.CODE_REJECTED:
+                raise web.OAuthCodeRejected(error.errcode or 0, error.errmsg, error.answer) from None
+            raise
+        user = web.WebUser(
+            openid=_field(answer, "openid"), scope=_field(answer, "scope"), unionid=_optional(answer, "unionid")
+        )
+        if "snsapi_userinfo" not in user.scope.split(","):
+            return user
+        credential = {"access_token": _field(answer, "access_token")}  # the visitor's own, not ours
+        profile = checked(
+            self._wechat.request("GET", "/sns/userinfo", credential, {"openid": user.openid, "lang": "zh_CN"})
+        )
+        return web.WebUser(
+            user.openid,
+            user.scope,
+            user.unionid or _optional(profile, "unionid"),
+            _optional(profile, "nickname"),
+            _optional(profile, "headimgurl"),
+        )
+
+    def component_appid(self) -> str:
+        """The component's appid: given, or as the vending function names it."""
+        if self._component_appid is None:
+            self._component_appid = self.get_token().appid
+        return self._component_appid
 
     # -- WeChat's APIs with these tokens -----------------------------------------------------------
 
@@ -158,8 +261,8 @@ class TokenClient:
             request["invalid_token"] = invalid_token
         answer = self._invoke(request)
         answered_appid = answer.get("appid")
-        held = Token(
-            str(answer["access_token"]),
+        held = Token(  # a ticket is held as a token is: its value, expiry and owner
+            str(answer["ticket" if kind in TICKET_KINDS else "access_token"]),
             int(answer["expires_at"]),
             answered_appid if isinstance(answered_appid, str) else appid,
         )
@@ -203,8 +306,9 @@ class TokenClient:
                 errcode if isinstance(errcode, int) else None,
                 retryable=error.get("retryable") is True,
             )
-        if not isinstance(body.get("access_token"), str) or not isinstance(body.get("expires_at"), int):
-            raise TokenError("internal", "the vending function's answer has no access_token and expires_at")
+        field = "ticket" if request["kind"] in TICKET_KINDS else "access_token"
+        if not isinstance(body.get(field), str) or not isinstance(body.get("expires_at"), int):
+            raise TokenError("internal", f"the vending function's answer has no {field} and expires_at")
         return body
 
     def _lambda(self) -> LambdaInvoker:
@@ -226,3 +330,15 @@ def _config() -> Config:
 def _text(body: object, key: str) -> str:
     value = body.get(key) if isinstance(body, dict) else None
     return value if isinstance(value, str) else "unknown"
+
+
+def _field(answer: Mapping[str, Any], key: str) -> str:
+    value = answer.get(key)
+    if not isinstance(value, str) or not value:
+        raise WeChatError(None, f"WeChat's answer has no {key}", answer)
+    return value
+
+
+def _optional(answer: Mapping[str, Any], key: str) -> str | None:
+    value = answer.get(key)
+    return value if isinstance(value, str) and value else None

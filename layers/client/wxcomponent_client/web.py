@@ -1,0 +1,102 @@
+"""What an authorized Official Account's web pages need (docs/protocol.md §7), without I/O: the
+JS-SDK signature a page's `wx.config` carries, the link that starts web login on the account's
+behalf, and what a login gives. `TokenClient` adds the ticket, the component token and the calls."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+import string
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+from wxcomponent_client.wechat import WeChatError
+
+DEFAULT_OPEN_BASE = "https://open.weixin.qq.com"
+SCOPES = ("snsapi_base", "snsapi_userinfo")
+# WeChat's `state`: at most 128 bytes of letters and digits.
+_STATE = re.compile(r"[A-Za-z0-9]{0,128}")
+_NONCE_ALPHABET = string.ascii_letters + string.digits
+# What sns/oauth2/component/access_token answers for a code it will not exchange: invalid or
+# expired (40029), already used (40163), or from another account (40029).
+CODE_REJECTED = frozenset({40029, 40163})
+
+
+def page_url(url: str) -> str:
+    """The URL the JS-SDK signs: the page's whole URL without its `#fragment`, nothing else changed.
+    `ValueError` for anything that is not an absolute http(s) URL."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError("url must be the page's absolute http(s) URL, as location.href gives it")
+    return url.split("#", 1)[0]
+
+
+def jsapi_signature(ticket: str, nonce_str: str, timestamp: int | str, url: str) -> str:
+    """SHA-1 hex of `jsapi_ticket=…&noncestr=…&timestamp=…&url=…`: the keys in ASCII order, the
+    values raw (not URL-encoded), the URL without its fragment."""
+    text = f"jsapi_ticket={ticket}&noncestr={nonce_str}&timestamp={timestamp}&url={page_url(url)}"
+    return hashlib.sha1(text.encode("utf-8"), usedforsecurity=False).hexdigest()
+
+
+def jsapi_config(appid: str, ticket: str, url: str, timestamp: int, nonce_str: str | None = None) -> dict[str, Any]:
+    """The fields a page passes to `wx.config` (add `jsApiList` and, if you like, `debug`)."""
+    nonce = nonce_str if nonce_str is not None else "".join(secrets.choice(_NONCE_ALPHABET) for _ in range(16))
+    return {
+        "appId": appid,
+        "timestamp": timestamp,
+        "nonceStr": nonce,
+        "signature": jsapi_signature(ticket, nonce, timestamp, url),
+    }
+
+
+def oauth_url(open_base: str, appid: str, redirect_uri: str, scope: str, state: str, component_appid: str) -> str:
+    """The link that sends a visitor to web login on the account's behalf. WeChat matches the
+    parameters in this order, so the order is kept exactly."""
+    if scope not in SCOPES:
+        raise ValueError(f"scope must be one of {', '.join(SCOPES)}")
+    target = urlsplit(redirect_uri)
+    if target.scheme not in ("http", "https") or not target.netloc:
+        raise ValueError("redirect_uri must be an absolute http(s) URL on the platform's page domain")
+    if not _STATE.fullmatch(state):
+        raise ValueError("state must be at most 128 letters and digits")
+    query = urlencode(
+        [
+            ("appid", appid),
+            ("redirect_uri", redirect_uri),
+            ("response_type", "code"),
+            ("scope", scope),
+            ("state", state),
+            ("component_appid", component_appid),
+        ]
+    )
+    return f"{open_base.rstrip('/')}/connect/oauth2/authorize?{query}#wechat_redirect"
+
+
+@dataclass(frozen=True)
+class WebUser:
+    """Who logged in through web login: the `openid` the account knows them by, the `scope` they
+    granted, `unionid` when WeChat gives one, and for `snsapi_userinfo` their `nickname` and
+    `avatar` (WeChat's `headimgurl`)."""
+
+    openid: str
+    scope: str
+    unionid: str | None = None
+    nickname: str | None = None
+    avatar: str | None = None
+
+
+class OAuthCodeRejected(WeChatError):
+    """WeChat will not exchange this web-login code: unknown, older than its 5 minutes, already
+    exchanged (codes are single use), or given to another account. Send the visitor through
+    `oauth_url` again."""
+
+    def __init__(self, errcode: int, errmsg: str, answer: Mapping[str, Any]) -> None:
+        super().__init__(errcode, errmsg, answer)
+        reason = "already used" if errcode == 40163 else "invalid, expired or another account's"
+        self.args = (
+            f"the web-login code is {reason} (WeChat's errcode {errcode}: {errmsg}); codes are single use and "
+            "last 5 minutes: send the visitor through oauth_url again",
+        )
