@@ -129,11 +129,13 @@ class Gateway:
         port: int = 3000,
         routes: list[Route] | None = None,
         extra_functions: dict[str, str] | None = None,
+        extra_routes: list[Route] | None = None,
     ) -> None:
         """`extra_functions` maps a name to a folder holding `app.py`: functions that are not ours
-        (a vendor's reply function, say) but that Invoke should reach locally."""
+        (a vendor's reply function, say) but that Invoke should reach locally. `extra_routes` are
+        served beside the template's (a vendor's page, say: make dev's demo)."""
         template = load_template()
-        self.routes = routes if routes is not None else http_routes(template)
+        self.routes = [*(routes if routes is not None else http_routes(template)), *(extra_routes or [])]
         self._functions = _invocable_functions(template)
         for name, folder in (extra_functions or {}).items():
             self._functions[name] = Route("INVOKE", "", name, folder, "app.lambda_handler")

@@ -24,7 +24,7 @@ from infra.local.emulator import Emulator, EmulatorFailed, start_emulator
 from infra.local.gateway import CORE, Gateway
 from infra.local.ports import EMULATOR, GATEWAY, SANDBOX, PortInUse, PortProblem, check_ports, read_port
 from infra.local.saved_state import Keeper, StateUnusable, shown
-from infra.local.template import http_routes, load_template
+from infra.local.template import Route, http_routes, load_template
 
 TABLE_NAME = "wxcomponent-local"
 EVENT_BUS_NAME = "wxcomponent-local"
@@ -32,6 +32,13 @@ SECRET_NAME = "wxcomponent-local/component"  # noqa: S105 - a name, not a secret
 # The example reply function (examples/message_reply), invocable locally as if deployed.
 REPLY_EXAMPLE = "MessageReplyExample"
 REPLY_EXAMPLE_ARN = f"arn:aws:lambda:us-east-1:123456789012:function:{REPLY_EXAMPLE}"
+# A vendor's H5 page (examples/web_login): web login and wx.config for an authorized account.
+WEB_LOGIN_DEMO = "WebLoginDemo"
+WEB_LOGIN_DEMO_PATH = "/demo/web-login"
+DEMO_ROUTES = [
+    Route("GET", path, WEB_LOGIN_DEMO, "examples/web_login", "app.lambda_handler")
+    for path in (WEB_LOGIN_DEMO_PATH, f"{WEB_LOGIN_DEMO_PATH}/config")
+]
 
 
 @dataclass
@@ -101,6 +108,8 @@ class Stack:
             f"  gateway (HTTP API, payload v2)  {self.gateway.url}",
         ]
         for route in self.gateway.routes:
+            if route in DEMO_ROUTES:  # not the stack's: announced below
+                continue
             lines.append(f"      {route.method:6} {self.gateway.url}{route.path}  → {route.function}")
         if self.sandbox is not None:
             sandbox = self.sandbox.url
@@ -111,6 +120,10 @@ class Stack:
         lines.append(f"  schedule: token_refresher every {self.schedule.interval:g} s (EventBridge in AWS)")
         lines.append(f"  Lambda Invoke: boto3.client('lambda', endpoint_url='{self.gateway.url}')")
         lines.append(f"  reply function: {REPLY_EXAMPLE} (examples/message_reply); bus events are echoed as 'bus: …'")
+        lines.append(
+            f"  demo page: {self.gateway.url}{WEB_LOGIN_DEMO_PATH}?appid=wx570bc396a51b8ff8"
+            " (examples/web_login: web login and wx.config, once that account has authorized)"
+        )
         lines.append(f"  table {TABLE_NAME}, secret {SECRET_NAME}")
         return "\n".join(lines)
 
@@ -230,7 +243,7 @@ def _start_emulator(port: int, echo: bool) -> Emulator:
 
 def _gateway(port: int) -> Gateway:
     try:
-        return Gateway(port=port, extra_functions={REPLY_EXAMPLE: "examples/message_reply"})
+        return Gateway(port=port, extra_functions={REPLY_EXAMPLE: "examples/message_reply"}, extra_routes=DEMO_ROUTES)
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
             raise PortInUse(GATEWAY, port) from None
