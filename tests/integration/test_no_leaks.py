@@ -1,5 +1,5 @@
 """A whole flow with our logger at DEBUG: ticket, authorization through the browser's callback, a
-vend of each kind, a report, a refresh sweep, a message answered by the reply function, the release
+vend of each kind (JS-SDK tickets too), a report, a refresh sweep, a message answered by the reply function, the release
 checks. Nothing it handled that is secret may appear anywhere in what it printed: the component's
 secret, token and key, tickets, codes, access and refresh tokens, what a user wrote, our reply."""
 
@@ -55,6 +55,9 @@ def test_a_whole_flow_at_debug_prints_no_secret(
         FakeLambdaContext("token_vending"),
     )
     secrets["replacement token"] = reported["access_token"]
+    for kind in ("jsapi_ticket", "card_ticket"):  # fetched with the authorizer's token, then stored
+        ticket = vending.lambda_handler({"kind": kind, "appid": ACCOUNT}, FakeLambdaContext("token_vending"))
+        secrets[kind] = ticket["ticket"]
     load_function("token_refresher").lambda_handler({}, FakeLambdaContext("token_refresher", 60))
 
     words = "秘密的话 a user's private words 7731"
