@@ -6,6 +6,7 @@ in a subprocess where a second process matters (`events --follow`, stdout that m
 from __future__ import annotations
 
 import json
+import os
 import queue
 import subprocess
 import sys
@@ -30,6 +31,17 @@ from tests.support.graph import age_stored_token, graph
 from wxcomponent.adapters.dynamodb.keys import authorizer_key
 from wxcomponent.domain.grants import AUTHORIZED, Grant
 from wxcomponent_client.cli import cli
+
+
+@pytest.fixture(autouse=True)
+def environment_restored() -> Iterator[None]:
+    """The CLI sets Powertools' variables for an operator's terminal (log level WARNING among them)
+    when it runs; run in process, that must not outlive the test (a later test's INFO lines vanished)."""
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+
 
 ACCOUNT = "wx570bc396a51b8ff8"  # the sandbox's release-test Official Account
 MINI_PROGRAM = "wxd101a85aa106f53e"  # its release-test Mini Program
