@@ -43,10 +43,13 @@ DENIED = {
     "aws_lambda_powertools.utilities.data_classes": "Powertools' event classes",
     "asyncio": "asyncio (Powertools' AppSync resolver)",
 }
-# What a direct Invoke of token_vending, the usual door, must not pay for: the HTTP route.
+# What a direct Invoke of token_vending, the usual door, must not pay for: the HTTP route, the
+# merchant authorization's service, and Powertools' parameters (a vend never reads the secret).
 DENIED_FOR_AN_INVOKE = {
     "wxcomponent.web": "the HTTP route",
     "wxcomponent.services.caller_policy": "the HTTP route's caller policy",
+    "wxcomponent.services.authorization": "the merchant authorization's service",
+    "aws_lambda_powertools.utilities.parameters": "Powertools' parameters (the secret is not read)",
 }
 PROBE = """
 import json, os, sys

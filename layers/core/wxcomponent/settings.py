@@ -14,13 +14,17 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import boto3
-from aws_lambda_powertools.utilities import parameters
 from botocore.config import Config
 
 from wxcomponent.domain.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.parameters import SecretsProvider
+
+# ruff: noqa: PLC0415 - Powertools' parameters are imported where the secret is read: a function that
+# never reads it (a vend from the table) never pays for them at cold start (docs/BENCHMARKS.md)
 
 SECRET_MAX_AGE = 300
 SECRETS_CLIENT_CONFIG = Config(connect_timeout=2, read_timeout=3, retries={"max_attempts": 3, "mode": "standard"})
@@ -169,6 +173,8 @@ class Settings:
         """The component secret's JSON ({} when no secret is configured), cached SECRET_MAX_AGE."""
         if not self.component_secret_id:
             return {}
+        from aws_lambda_powertools.utilities import parameters
+
         try:
             value = _secrets_provider().get(self.component_secret_id, transform="json", max_age=SECRET_MAX_AGE)
         except parameters.exceptions.TransformParameterError as exc:
@@ -188,14 +194,19 @@ def _open_base(mp_base: str) -> str:
 
 def reset_caches() -> None:
     """Forget cached secrets (tests; a rotation is picked up by the cache's age anyway)."""
+    from aws_lambda_powertools.utilities import parameters
+
     _secrets_provider.cache_clear()
     parameters.clear_caches()  # type: ignore[no-untyped-call]
 
 
 @functools.cache
-def _secrets_provider() -> parameters.SecretsProvider:
+def _secrets_provider() -> SecretsProvider:
     """Created on first use (never at import), with a bound on every call like all our clients. Its
     client comes from boto3's default session, which the table's client shares: Powertools would
     otherwise make a session of its own, and a second session loads botocore's data files again
     (some 80 ms of CPU at every cold start; docs/BENCHMARKS.md)."""
-    return parameters.SecretsProvider(boto3_client=boto3.client("secretsmanager", config=SECRETS_CLIENT_CONFIG))
+    import boto3
+    from aws_lambda_powertools.utilities.parameters import SecretsProvider
+
+    return SecretsProvider(boto3_client=boto3.client("secretsmanager", config=SECRETS_CLIENT_CONFIG))

@@ -7,9 +7,11 @@ means the merchant must authorize again.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
+APPID_RE = re.compile(r"wx[0-9a-f]{16}")  # an account's appid: what a grant is keyed by
 AUTHORIZED = "authorized"
 REVOKED = "revoked"
 NEEDS_REAUTHORIZATION = "needs_reauthorization"

@@ -18,13 +18,13 @@ from typing import Any
 
 from wxcomponent.domain.crypto import MessageCrypto
 from wxcomponent.domain.errors import BadRequest
+from wxcomponent.domain.grants import APPID_RE
 from wxcomponent.domain.messages import AccountMessage
 from wxcomponent.domain.release import QueryAuthCode, ReplyNow, release_check
 from wxcomponent.domain.replies import InvalidReply, PassiveReply, reply_from, seal
 from wxcomponent.domain.signed import SignedPush, component_crypto, open_signed
 from wxcomponent.observability import MetricUnit, logger, metrics
 from wxcomponent.ports import EventPublisher, GrantStore, MessageReceipts, ReplyFunction, TaskQueue, publish_best_effort
-from wxcomponent.services.authorization import APPID_RE
 from wxcomponent.settings import ComponentSettings
 
 SUCCESS = "success"

@@ -18,7 +18,7 @@ from urllib.parse import urlencode
 
 from wxcomponent.domain.binding import VENDOR_STATE_RE
 from wxcomponent.domain.errors import BadRequest, WxComponentError
-from wxcomponent.domain.grants import AUTHORIZED, Grant, Profile, func_ids
+from wxcomponent.domain.grants import APPID_RE, AUTHORIZED, Grant, Profile, func_ids
 from wxcomponent.domain.tokens import AccessToken
 from wxcomponent.domain.wechat import AuthorizerProfile, UpstreamError, UpstreamUnavailable
 from wxcomponent.observability import MetricUnit, logger, metrics
@@ -39,7 +39,6 @@ from wxcomponent.settings import DEFAULT_MP_BASE, DEFAULT_OPEN_BASE, REFRESH_MAR
 AUTH_TYPES = frozenset({1, 2, 3, 4, 5, 6, 8})
 AUTH_TYPE_RE = re.compile(r"[0-9]{1,2}")  # exact: isdigit is true for '²', which int() refuses
 DEFAULT_AUTH_TYPE = 3
-APPID_RE = re.compile(r"wx[0-9a-f]{16}")
 CATEGORY_LIST_RE = re.compile(r"\d{1,4}(\|\d{1,4}){0,49}")
 # WeChat's codes read `queryauthcode@@@…` (docs/protocol.md §2): anything else is refused before any
 # call, so junk costs WeChat nothing.

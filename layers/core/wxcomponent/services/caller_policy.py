@@ -29,8 +29,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from wxcomponent.domain.errors import ConfigurationError, NotAuthorized
+from wxcomponent.domain.grants import APPID_RE
 from wxcomponent.observability import logger
-from wxcomponent.services.authorization import APPID_RE
 from wxcomponent.services.vending import COMPONENT, VendRequest
 
 ENV_NAME = "CALLER_POLICY"

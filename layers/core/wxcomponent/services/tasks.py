@@ -15,11 +15,11 @@ import re
 from typing import Any
 
 from wxcomponent.domain.errors import BadRequest, WxComponentError
+from wxcomponent.domain.grants import APPID_RE
 from wxcomponent.domain.release import QUERY_AUTH_CODE_TASK
 from wxcomponent.domain.wechat import AuthorizationCodeRejected, SystemBusy, UpstreamError, UpstreamUnavailable
 from wxcomponent.observability import MetricUnit, logger, metrics
 from wxcomponent.services.authorization import (
-    APPID_RE,
     AUTH_CODE_RE,
     EXCHANGE_TASK,
     PROFILE_TASK,

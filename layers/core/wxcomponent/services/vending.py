@@ -28,11 +28,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from wxcomponent.domain.errors import BadRequest, ConfigurationError, NotAuthorized, WxComponentError, http_status
+from wxcomponent.domain.grants import APPID_RE
 from wxcomponent.domain.js_tickets import CARD_TICKET, JSAPI_TICKET, TICKET_KINDS, JsTicket
 from wxcomponent.domain.tokens import AccessToken
 from wxcomponent.observability import MetricUnit, logger, metrics
 from wxcomponent.ports import AuthorizerTokens, ComponentTokens, JsTickets
-from wxcomponent.services.authorization import APPID_RE
 
 COMPONENT = "component"
 AUTHORIZER = "authorizer"
