@@ -12,7 +12,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCUMENT = ROOT / "docs" / "BENCHMARKS.md"
-SECTIONS = ["crypto"]  # in the document's order; each is bench/<name>.py
+SECTIONS = ["coldstart", "warm", "crypto"]  # in the document's order; each is bench/<name>.py
 HEADER = """# Benchmarks
 
 `make bench` regenerates this file (`python -m bench [section …]` reruns some sections and keeps the
