@@ -10,30 +10,32 @@ from __future__ import annotations
 
 from typing import Any
 
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from wxcomponent.bootstrap import container, run_task
 from wxcomponent.domain.signed import SignedPush
 from wxcomponent.observability import logger, metrics
-from wxcomponent.web.http import error_response
-from wxcomponent.web.router import Response, Router
+from wxcomponent.web.http import error_response, raw_body
 
-app = Router()
+app = APIGatewayHttpResolver()
 
 
 @app.post("/wechat/accounts/<appid>/messages")
-def account_messages(appid: str) -> Response:
+def account_messages(appid: str) -> Response[str]:
     wx = container()
     wx.tasks.function_name = app.lambda_context.invoked_function_arn  # where work after the answer goes
     event = app.current_event
-    push = SignedPush.from_query(event.body, event.query)
+    push = SignedPush.from_query(
+        raw_body(event.body, bool(event.is_base64_encoded)), event.query_string_parameters or {}
+    )
     answer = wx.account_messages.handle(appid, push)
     return Response(200, answer.content_type, answer.body)
 
 
-@app.exception_handler
-def handle_error(error: Exception) -> Response:
+@app.exception_handler(Exception)  # type: ignore[untyped-decorator]  # Powertools leaves it untyped
+def handle_error(error: Exception) -> Response[str]:
     return error_response(error)
 
 

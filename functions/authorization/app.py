@@ -10,6 +10,7 @@ import time
 from typing import Any
 from urllib.parse import urlencode
 
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.shared.cookies import Cookie, SameSite
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -27,20 +28,19 @@ from wxcomponent.domain.errors import BadRequest, ConfigurationError
 from wxcomponent.observability import logger, metrics
 from wxcomponent.services.authorization import AuthorizationCodeMalformed, AuthorizationRequest
 from wxcomponent.web import pages
-from wxcomponent.web.router import TEXT_HTML, Response, Router
 
 START_PATH = "/wechat/authorize"
 CALLBACK_PATH = "/wechat/authorize/callback"
 MOBILE_MARKERS = ("MicroMessenger", "Mobile", "Android", "iPhone", "iPad")
 
-app = Router()
+app = APIGatewayHttpResolver()
 
 
 @app.get(START_PATH)
-def start() -> Response:
+def start() -> Response[str]:
     wx = container()
-    request = AuthorizationRequest.from_query(app.current_event.query)
-    mobile = any(marker in app.current_event.headers.get("user-agent", "") for marker in MOBILE_MARKERS)
+    request = AuthorizationRequest.from_query(app.current_event.query_string_parameters or {})
+    mobile = any(marker in (app.current_event.headers.get("user-agent") or "") for marker in MOBILE_MARKERS)
     state = new_state()  # this browser's, in a cookie and in redirect_uri (domain/binding.py)
     back = {"state": state, **({"vendor_state": request.state} if request.state else {})}
     link = wx.authorizations.link(request, f"{_origin()}{CALLBACK_PATH}?{urlencode(back)}", mobile=mobile)
@@ -49,9 +49,9 @@ def start() -> Response:
 
 
 @app.get(CALLBACK_PATH)
-def callback() -> Response:
+def callback() -> Response[str]:
     wx = container()
-    query = app.current_event.query
+    query = app.current_event.query_string_parameters or {}
     check_same_browser(query.get("state", ""), _cookie(STATE_COOKIE))  # before anything reaches WeChat
     auth_code = query.get("auth_code", "")
     if not auth_code:
@@ -63,21 +63,21 @@ def callback() -> Response:
         key = wx.component().authorized_redirect_key
         location = vendor_redirect(vendor, result.authorizer_appid, query.get("vendor_state", ""), key, time.time())
         headers = {"Location": location, **pages.page_headers()}
-        return Response(302, TEXT_HTML, "", headers, cookies=used)
+        return Response(302, content_types.TEXT_HTML, "", headers, cookies=used)
     # This browser started this authorization (its one-use state matched), so it is shown the
     # account even when WeChat's push exchanged the code first. A replayed link has no state cookie
     # and never gets this far.
     return _respond(pages.result_page(_brand(), result.authorizer_appid, result.profile), cookies=used)
 
 
-@app.exception_handler
-def handle_error(error: Exception) -> Response:
+@app.exception_handler(Exception)  # type: ignore[untyped-decorator]  # Powertools leaves it untyped
+def handle_error(error: Exception) -> Response[str]:
     """Every failure is a page in the merchant's words with a way back (rendered by `web.pages`)."""
     return _respond(pages.error_page_for(error, retry_url=_way_back(error), brand=_brand()))
 
 
-def _respond(page: pages.Page, cookies: list[Cookie] | None = None) -> Response:
-    return Response(page.status, TEXT_HTML, page.html, page.headers(), cookies=cookies or [])
+def _respond(page: pages.Page, cookies: list[Cookie] | None = None) -> Response[str]:
+    return Response(page.status, content_types.TEXT_HTML, page.html, page.headers(), cookies=cookies or [])
 
 
 def _state_cookie(state: str) -> Cookie:
@@ -95,7 +95,7 @@ def _state_cookie(state: str) -> Cookie:
 
 
 def _cookie(name: str) -> str:
-    for cookie in app.current_event.cookies:
+    for cookie in app.current_event.cookies or []:
         key, _, value = cookie.partition("=")
         if key.strip() == name:
             return value.strip()
@@ -115,7 +115,7 @@ def _way_back(error: Exception) -> str:
     """Where an error page's button leads: the start page, asked for what the merchant came with.
     On the start page that is its own valid query (a retry); after WeChat, the vendor's state, so
     that the account authorized next is still bound to the vendor's user."""
-    query = app.current_event.query
+    query = app.current_event.query_string_parameters or {}
     again: dict[str, str] = {}
     if app.current_event.route_key == f"GET {CALLBACK_PATH}":
         vendor_state = query.get("vendor_state", "")
@@ -135,7 +135,7 @@ def _origin() -> str:
         configured = container().settings.public_base_url
     except ConfigurationError:
         configured = ""
-    return configured or f"https://{app.current_event.domain_name}"
+    return configured or f"https://{app.current_event.request_context.domain_name}"
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)

@@ -10,30 +10,32 @@ from __future__ import annotations
 
 from typing import Any
 
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from wxcomponent.bootstrap import container, run_task
 from wxcomponent.domain.signed import SignedPush
 from wxcomponent.observability import logger, metrics
-from wxcomponent.web.http import error_response
-from wxcomponent.web.router import TEXT_PLAIN, Response, Router
+from wxcomponent.web.http import error_response, raw_body
 
-app = Router()
+app = APIGatewayHttpResolver()
 
 
 @app.post("/wechat/component/events")
-def component_events() -> Response:
+def component_events() -> Response[str]:
     wx = container()
     wx.tasks.function_name = app.lambda_context.invoked_function_arn  # the exchange runs in our next invocation
     service = wx.component_events
     event = app.current_event
-    push = SignedPush.from_query(event.body, event.query)
-    return Response(200, TEXT_PLAIN, service.handle(push))
+    push = SignedPush.from_query(
+        raw_body(event.body, bool(event.is_base64_encoded)), event.query_string_parameters or {}
+    )
+    return Response(200, content_types.TEXT_PLAIN, service.handle(push))
 
 
-@app.exception_handler
-def handle_error(error: Exception) -> Response:
+@app.exception_handler(Exception)  # type: ignore[untyped-decorator]  # Powertools leaves it untyped
+def handle_error(error: Exception) -> Response[str]:
     return error_response(error)
 
 

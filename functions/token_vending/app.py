@@ -6,8 +6,8 @@ API with `AWS_IAM` auth, answered with the contract's HTTP status. The caller po
 HTTP route, where API Gateway tells us who is calling; an Invoke is gated by IAM alone. The module's
 object graph comes from the composition root (`wxcomponent.bootstrap`), settings checked first.
 
-The HTTP route and the caller policy are built with the first HTTP event: an Invoke, the usual
-door, never pays for them at cold start (docs/BENCHMARKS.md).
+The HTTP route's resolver (Powertools' event handler) and the caller policy are imported with the
+first HTTP event: an Invoke, the usual door, never pays for them at cold start (docs/BENCHMARKS.md).
 """
 
 from __future__ import annotations
@@ -24,9 +24,8 @@ from wxcomponent.observability import logger, metrics
 from wxcomponent.services.vending import VendAnswer, VendRequest, refusal
 
 if TYPE_CHECKING:
+    from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
     from aws_lambda_powertools.utilities.typing import LambdaContext
-
-    from wxcomponent.web.router import Response, Router
 
 # ruff: noqa: PLC0415 - the HTTP route's imports are lazy on purpose (cold start of an Invoke)
 
@@ -34,20 +33,24 @@ NO_STORE = {"Cache-Control": "no-store"}
 
 
 @functools.cache
-def http_app() -> Router:
+def http_app() -> APIGatewayHttpResolver:
     """`POST /tokens`, built on the first HTTP event this container sees."""
-    from wxcomponent.web.router import Router
+    from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 
-    app = Router()
+    from wxcomponent.web.http import raw_body
+
+    app = APIGatewayHttpResolver()
 
     @app.post("/tokens")
-    def tokens() -> Response:
+    def tokens() -> Response[str]:
         event = app.current_event
-        return _response(container().vendor.answer(event.body, event.iam_user_arn, check=_check))
+        caller = event.request_context.authorizer.iam.user_arn or None
+        body = raw_body(event.body, bool(event.is_base64_encoded))
+        return _response(container().vendor.answer(body, caller, check=_check))
 
-    @app.exception_handler
-    def handle_error(error: Exception) -> Response:
-        return _response(refusal(error, app.current_event.iam_user_arn))
+    @app.exception_handler(Exception)  # type: ignore[untyped-decorator]  # Powertools leaves it untyped
+    def handle_error(error: Exception) -> Response[str]:
+        return _response(refusal(error, app.current_event.request_context.authorizer.iam.user_arn or None))
 
     return app
 
@@ -62,10 +65,10 @@ def _check(caller: str | None, request: VendRequest) -> None:
     caller_policy.check(caller, request, wx.settings.caller_policy, wx.settings.secret)
 
 
-def _response(answer: VendAnswer) -> Response:
-    from wxcomponent.web.router import APPLICATION_JSON, Response
+def _response(answer: VendAnswer) -> Response[str]:
+    from aws_lambda_powertools.event_handler import Response, content_types
 
-    return Response(answer.status, APPLICATION_JSON, json.dumps(answer.body), NO_STORE)
+    return Response(answer.status, content_types.APPLICATION_JSON, json.dumps(answer.body), NO_STORE)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)

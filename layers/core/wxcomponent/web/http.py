@@ -1,15 +1,32 @@
-"""What HTTP entry points share: their error answers (routing and the event: `web.router`)."""
+"""What HTTP entry points share: the decorator stack's correlation path, raw bodies, error answers.
+
+Kept free of Lambda's event types: entry points pass in what they read from the event.
+"""
 
 from __future__ import annotations
 
-from wxcomponent.domain.errors import ConfigurationError, WxComponentError, http_status
+import base64
+import binascii
+
+from aws_lambda_powertools.event_handler import Response, content_types
+
+from wxcomponent.domain.errors import BadRequest, ConfigurationError, WxComponentError, http_status
 from wxcomponent.observability import logger
-from wxcomponent.web.router import TEXT_PLAIN, Response, raw_body
-
-__all__ = ["error_response", "raw_body"]
 
 
-def error_response(error: Exception) -> Response:
+def raw_body(body: str | None, is_base64_encoded: bool) -> bytes:
+    """The request body as bytes, whatever API Gateway did to it."""
+    if not body:
+        return b""
+    if not is_base64_encoded:
+        return body.encode("utf-8")
+    try:
+        return base64.b64decode(body, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise BadRequest("body is not valid base64") from exc
+
+
+def error_response(error: Exception) -> Response[str]:
     """A short plain-text answer: for a 4xx, what the caller got wrong (our own words); for a 5xx,
     only a reference, since the reason may hold WeChat's errmsg (a 61004 names our egress IP)."""
     headers = {"X-Content-Type-Options": "nosniff"}
@@ -20,8 +37,8 @@ def error_response(error: Exception) -> Response:
         if status >= 500:
             logger.error("request failed", extra=extra)
             code = "not_configured" if isinstance(error, ConfigurationError) else error.code
-            return Response(status, TEXT_PLAIN, f"{code}: see the log, reference {reference}", headers)
+            return Response(status, content_types.TEXT_PLAIN, f"{code}: see the log, reference {reference}", headers)
         logger.warning("request refused", extra=extra)
-        return Response(status, TEXT_PLAIN, f"{error.code}: {error.message}", headers)
+        return Response(status, content_types.TEXT_PLAIN, f"{error.code}: {error.message}", headers)
     logger.exception("unexpected error")
-    return Response(500, TEXT_PLAIN, f"internal: see the log, reference {reference}", headers)
+    return Response(500, content_types.TEXT_PLAIN, f"internal: see the log, reference {reference}", headers)
