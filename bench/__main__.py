@@ -12,7 +12,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCUMENT = ROOT / "docs" / "BENCHMARKS.md"
-SECTIONS = ["coldstart", "warm", "crypto"]  # in the document's order; each is bench/<name>.py
+# In the document's order; each is bench/<name>.py.
+SECTIONS = ["coldstart", "warm", "crypto", "requests", "sweep", "cost"]
 HEADER = """# Benchmarks
 
 `make bench` regenerates this file (`python -m bench [section …]` reruns some sections and keeps the
