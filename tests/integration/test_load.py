@@ -109,6 +109,8 @@ def test_load_holds_with_no_5xx_and_one_refresh(world: World, record_property: C
         k: sorted(set(v)) for k, v in statuses.items()
     }
     assert summary["ticket push"]["requests"] > 0 and summary["message"]["requests"] > 0
-    assert summary["vend looping"]["requests"] > 10
+    # A few reports prove it: each reports the token it was just handed (too young to refresh). Under a
+    # loaded machine this thread queues behind 200 pushers, so it may manage only a handful.
+    assert summary["vend looping"]["requests"] > 3
     assert world.calls("api_component_token") == component_calls  # the looping caller cost no refresh
     assert world.calls("api_authorizer_token") == 0
