@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from wxcomponent.domain.errors import NotAuthorized, WxComponentError
+from wxcomponent.domain.errors import NotAuthorized
 from wxcomponent.domain.grants import Grant
 from wxcomponent.domain.tokens import AccessToken
 from wxcomponent.domain.wechat import (
@@ -34,7 +34,7 @@ from wxcomponent.ports import (
     publish_best_effort,
 )
 from wxcomponent.services.authorizer_list import find_listed
-from wxcomponent.services.component_token import ComponentTokenService, remember_refusal, too_young
+from wxcomponent.services.component_token import ComponentTokenService, too_young, unless_refused
 from wxcomponent.services.single_flight import Lease, SingleFlight
 from wxcomponent.settings import REFRESH_MARGIN, ComponentSettings
 
@@ -109,16 +109,10 @@ class AuthorizerTokenService:
 
     def _refresh(self, state: RefreshState, lease: Lease) -> AccessToken:
         assert state.grant is not None  # _read refuses anything else
-        now = self._clock()
-        remembered = state.failure
-        if remembered is not None and remembered.until > now:  # every caller gets WeChat's last answer
-            metrics.add_metric(name="RefreshFailureRemembered", unit=MetricUnit.Count, value=1)
-            raise remembered.error()
-        try:
-            return self._refresh_now(state.grant, lease)
-        except WxComponentError as exc:
-            remember_refusal(self._failures, lease.name, exc, now)
-            raise
+        grant = state.grant
+        return unless_refused(
+            self._failures, lease.name, state.failure, self._clock(), lambda: self._refresh_now(grant, lease)
+        )
 
     def _refresh_now(self, grant: Grant, lease: Lease) -> AccessToken:
         # The grant was read with the token, and the lease was taken only while that token was still

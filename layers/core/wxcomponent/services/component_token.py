@@ -99,14 +99,7 @@ class ComponentTokenService:
         now = self._clock()
         name = _lease(component.component_appid)
         remembered = self._failures.recent_failure(name, now)
-        if remembered is not None:  # every caller gets WeChat's last answer until its retry-after
-            metrics.add_metric(name="RefreshFailureRemembered", unit=MetricUnit.Count, value=1)
-            raise remembered.error()
-        try:
-            return self._refresh_now(component, now)
-        except WxComponentError as exc:
-            remember_refusal(self._failures, name, exc, now)
-            raise
+        return unless_refused(self._failures, name, remembered, now, lambda: self._refresh_now(component, now))
 
     def _refresh_now(self, component: ComponentSettings, now: float) -> AccessToken:
         ticket = self._tickets.get_ticket(component.component_appid)
@@ -133,6 +126,30 @@ def too_young(token: AccessToken, now: float) -> bool:
         metrics.add_metric(name="RefreshRefusedTooYoung", unit=MetricUnit.Count, value=1)
         return True
     return False
+
+
+def unless_refused[R](
+    failures: RefreshFailures,
+    name: str,
+    remembered: RefreshFailure | None,
+    now: float,
+    refresh: Callable[[], R],
+    *,
+    never_remembered: tuple[type[WxComponentError], ...] = (),
+) -> R:
+    """The refresh of `name`, unless WeChat refused it lately: every caller then gets WeChat's last
+    answer until its retry-after, without a call. A refusal of this refresh is remembered (but not
+    one of `never_remembered`, which says nothing about this refresh)."""
+    if remembered is not None and remembered.until > now:
+        metrics.add_metric(name="RefreshFailureRemembered", unit=MetricUnit.Count, value=1)
+        raise remembered.error()
+    try:
+        return refresh()
+    except never_remembered:
+        raise
+    except WxComponentError as exc:
+        remember_refusal(failures, name, exc, now)
+        raise
 
 
 def remember_refusal(failures: RefreshFailures, name: str, error: WxComponentError, now: float) -> None:

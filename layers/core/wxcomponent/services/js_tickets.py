@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from typing import Literal
 
-from wxcomponent.domain.errors import NotAuthorized, StorageUnavailable, WxComponentError
+from wxcomponent.domain.errors import NotAuthorized, StorageUnavailable
 from wxcomponent.domain.js_tickets import WECHAT_TYPE, JsTicket
 from wxcomponent.domain.tokens import AccessToken
 from wxcomponent.domain.wechat import TokenRejected
@@ -29,7 +29,7 @@ from wxcomponent.ports import (
     WeChatApi,
     js_ticket_lease,
 )
-from wxcomponent.services.component_token import remember_refusal
+from wxcomponent.services.component_token import unless_refused
 from wxcomponent.services.single_flight import Lease, SingleFlight
 from wxcomponent.settings import REFRESH_MARGIN
 
@@ -136,18 +136,15 @@ class JsTicketService:
 
     def _fetch(self, state: JsTicketState, kind: str, lease: Lease, *, vended: bool) -> JsTicket:
         assert state.grant is not None  # _read refuses anything else
-        now = self._clock()
-        remembered = state.failure
-        if remembered is not None and remembered.until > now:  # every caller gets WeChat's last answer
-            metrics.add_metric(name="RefreshFailureRemembered", unit=MetricUnit.Count, value=1)
-            raise remembered.error()
-        try:
-            return self._fetch_now(state, kind, lease, vended=vended)
-        except TokenRejected:
-            raise  # the token's own refresh was refused or loops: nothing about the ticket to remember
-        except WxComponentError as exc:
-            remember_refusal(self._failures, lease.name, exc, now)
-            raise
+        # A TokenRejected is the token's own refresh refused or looping: nothing about the ticket.
+        return unless_refused(
+            self._failures,
+            lease.name,
+            state.failure,
+            self._clock(),
+            lambda: self._fetch_now(state, kind, lease, vended=vended),
+            never_remembered=(TokenRejected,),
+        )
 
     def _fetch_now(self, state: JsTicketState, kind: str, lease: Lease, *, vended: bool) -> JsTicket:
         assert state.grant is not None
