@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from wxcomponent.adapters.dynamodb.keys import refresh_shard, refresh_shards
-from wxcomponent.domain.grants import AUTHORIZED, NEEDS_REAUTHORIZATION, REVOKED, Grant, Profile
+from wxcomponent.domain.grants import AUTHORIZED, NEEDS_REAUTHORIZATION, NO_API_PERMISSION, REVOKED, Grant, Profile
 from wxcomponent.domain.js_tickets import HOT_FOR, VENDED_MARK_EVERY, JsTicket
 from wxcomponent.domain.tickets import PushRecord, Ticket
 from wxcomponent.domain.tokens import AccessToken
@@ -109,6 +109,17 @@ class MemoryGrants:
             return False
         self.grants[grant.authorizer_appid] = grant
         self.due[grant.authorizer_appid] = refresh_due
+        return True
+
+    def save_grant_without_api_permission(self, grant: Grant) -> bool:
+        if grant.status != NO_API_PERMISSION:
+            raise ValueError("only a grant without API permission is recorded here")
+        current = self.grants.get(grant.authorizer_appid)
+        if current is not None and current.authorized_at > grant.authorized_at:
+            return False
+        kept = current.refresh_token if current is not None else ""
+        self.grants[grant.authorizer_appid] = replace(grant, refresh_token=kept)
+        self.due.pop(grant.authorizer_appid, None)
         return True
 
     def revoke_grant(self, authorizer_appid: str, revoked_at: int) -> bool:

@@ -27,10 +27,13 @@ from wxcomponent.domain.wechat import (
     AuthorizerListPage,
     AuthorizerToken,
     ConfigurationRejected,
+    CustomerServiceLimit,
     IssuedToken,
+    PermissionRejected,
     PreAuthCode,
     QuotaExceeded,
     RefreshTokenRejected,
+    RequestRejected,
     SystemBusy,
     TicketRejected,
     TokenRejected,
@@ -377,7 +380,12 @@ ERRCODES: list[tuple[int, type[UpstreamError]]] = [
     (61009, AuthorizationCodeRejected),
     (61010, AuthorizationCodeRejected),
     (61023, RefreshTokenRejected),
-    (48001, UnknownWeChatError),
+    (48001, PermissionRejected),
+    (40125, ConfigurationRejected),
+    (41004, ConfigurationRejected),
+    (45015, CustomerServiceLimit),
+    (40097, RequestRejected),
+    (99999, UnknownWeChatError),
 ]
 
 
@@ -475,7 +483,7 @@ def test_a_transport_failure_is_retried_then_succeeds(exception: Any) -> None:
 def test_system_busy_on_every_attempt_raises_system_busy() -> None:
     h = harness(wechat_error(-1, "system error"))
     with pytest.raises(SystemBusy) as raised:
-        h.api.query_auth(COMPONENT_TOKEN, APPID, AUTH_CODE)
+        h.api.create_preauthcode(COMPONENT_TOKEN, APPID)
     assert raised.value.errcode == -1
     assert len(h.transport.calls) == 3
     assert len(h.sleeps) == 2
@@ -520,18 +528,20 @@ def test_token_quota_and_refresh_errors_are_never_retried(errcode: int) -> None:
     [
         ("component_token", {"expires_in": 7200}),
         ("component_token", {"component_access_token": "", "expires_in": 7200}),
-        ("component_token", {"component_access_token": COMPONENT_TOKEN, "expires_in": "7200"}),
-        ("create_preauthcode", {"pre_auth_code": PRE_AUTH}),
+        ("component_token", {"component_access_token": COMPONENT_TOKEN, "expires_in": "soon"}),
+        ("component_token", {"component_access_token": COMPONENT_TOKEN, "expires_in": 0}),
+        ("create_preauthcode", {"expires_in": 600}),
         ("query_auth", {}),
-        ("query_auth", {"authorization_info": {"authorizer_appid": AUTHORIZER, "expires_in": 7200}}),
+        ("query_auth", {"authorization_info": {"expires_in": 7200}}),
         ("authorizer_token", {"expires_in": 7200}),
         ("authorizer_token", {"authorizer_access_token": AUTHORIZER_TOKEN, "expires_in": True}),
         ("get_authorizer_info", {"authorization_info": {}}),
-        ("get_authorizer_info", {"authorizer_info": {"nick_name": "x", "verify_type_info": {"id": 0}}}),
+        ("get_authorizer_info", {"authorizer_info": "x"}),
         ("get_authorizer_list", {"list": []}),
         ("get_authorizer_list", {"total_count": 1, "list": [{"refresh_token": REFRESH_TOKEN}]}),
         ("get_authorizer_list", {"total_count": 1, "list": "nope"}),
-        ("component_token", {"errcode": "0", "component_access_token": COMPONENT_TOKEN, "expires_in": 7200}),
+        ("component_token", {"errcode": "zero", "component_access_token": COMPONENT_TOKEN, "expires_in": 7200}),
+        ("component_token", {"errcode": 0.5, "component_access_token": COMPONENT_TOKEN, "expires_in": 7200}),
     ],
 )
 def test_a_success_answer_without_a_required_field_is_unavailable(call: str, answer: dict[str, Any]) -> None:
@@ -582,7 +592,7 @@ def test_logs_name_the_api_but_never_the_url_tokens_or_bodies(
 ) -> None:
     h = harness(
         connection_refused(),
-        wechat_error(-1),
+        connection_refused(),
         ok(
             authorization_info={
                 "authorizer_appid": AUTHORIZER,
@@ -597,7 +607,7 @@ def test_logs_name_the_api_but_never_the_url_tokens_or_bodies(
     records = [record.__dict__ for record in caplog.records]
     assert [(r["api"], r["attempt"], r.get("errcode")) for r in records] == [
         ("api_query_auth", 1, None),
-        ("api_query_auth", 2, -1),
+        ("api_query_auth", 2, None),
         ("api_query_auth", 3, 0),
     ]
     assert all(isinstance(r["elapsed_ms"], int) for r in records)
@@ -609,16 +619,19 @@ def test_logs_name_the_api_but_never_the_url_tokens_or_bodies(
 
 
 @pytest.mark.parametrize(
-    "failure", [read_timeout(), connection_reset(), (503, b"busy")], ids=["read-timeout", "reset", "503"]
+    "failure",
+    [read_timeout(), connection_reset(), (503, b"busy"), wechat_error(-1, "system error")],
+    ids=["read-timeout", "reset", "503", "minus-one"],
 )
 def test_single_use_calls_are_not_retried_once_wechat_may_have_seen_them(failure: Answer) -> None:
-    """A code WeChat may have consumed, or a message it may have sent, is not sent again."""
+    """A code WeChat may have consumed, or a message it may have sent, is not sent again: -1 is
+    "busy", which WeChat does not document as "nothing done" (F14)."""
     h = harness(failure, ok())
-    with pytest.raises(UpstreamUnavailable):
+    with pytest.raises(UpstreamError):
         h.api.query_auth(COMPONENT_TOKEN, APPID, AUTH_CODE)
     assert len(h.transport.calls) == 1
     h = harness(failure, ok())
-    with pytest.raises(UpstreamUnavailable):
+    with pytest.raises(UpstreamError):
         h.api.send_custom_message(AUTHORIZER_TOKEN, {"touser": "o", "msgtype": "text", "text": {"content": "x"}})
     assert len(h.transport.calls) == 1
 

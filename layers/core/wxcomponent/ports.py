@@ -91,6 +91,11 @@ class GrantStore(Protocol):
         """Unless a later authorization is stored; an authorized grant with a refresh token only."""
         ...
 
+    def save_grant_without_api_permission(self, grant: Grant) -> bool:
+        """An authorization without tokens (status no_api_permission), unless a later authorization
+        is stored; out of the due index; a stored refresh token is kept."""
+        ...
+
     def revoke_grant(self, authorizer_appid: str, revoked_at: int) -> bool:
         """Revoked, its refresh token dropped, unless authorized again after `revoked_at` or
         revoked already."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -20,7 +21,12 @@ from urllib.parse import urlencode
 import urllib3
 
 from wxcomponent.domain.wechat import (
+    CHANNELS,
+    DEFAULT_EXPIRES_IN,
+    MINI_PROGRAM,
+    OFFICIAL_ACCOUNT,
     REDACTED,
+    SHOP,
     AuthorizationInfo,
     AuthorizerListItem,
     AuthorizerListPage,
@@ -40,6 +46,7 @@ COMPONENT = "/cgi-bin/component/"
 CUSTOM_SEND = "/cgi-bin/message/custom/send"
 GETTICKET = "/cgi-bin/ticket/getticket"
 MAX_LIST_COUNT = 500
+PRE_AUTH_CODE_EXPIRES_IN = 600
 # Bounded calls: a slow WeChat must not hold a Lambda (or a vending caller) for long.
 DEFAULT_TIMEOUT = urllib3.Timeout(connect=2.0, read=5.0)
 POOL_MAXSIZE = 10
@@ -128,7 +135,7 @@ class WeChatHttpApi:
             },
             secrets=(component_appsecret, ticket),
         )
-        return IssuedToken(_str(answer, "component_access_token"), _int(answer, "expires_in"))
+        return IssuedToken(_str(answer, "component_access_token"), _expires_in(answer))
 
     def create_preauthcode(self, component_token: str, component_appid: str) -> PreAuthCode:
         answer = self._call(
@@ -137,7 +144,8 @@ class WeChatHttpApi:
             {"component_appid": component_appid},
             secrets=(component_token,),
         )
-        return PreAuthCode(_str(answer, "pre_auth_code"), _int(answer, "expires_in"))
+        # The page's text says 1800 s, its example answer 600: absent, assume the shorter.
+        return PreAuthCode(_str(answer, "pre_auth_code"), _expires_in(answer, default=PRE_AUTH_CODE_EXPIRES_IN))
 
     def query_auth(self, component_token: str, component_appid: str, authorization_code: str) -> AuthorizationInfo:
         answer = self._call(
@@ -148,11 +156,13 @@ class WeChatHttpApi:
             single_use=True,
         )
         info = _dict(answer, "authorization_info")
+        # The two tokens and expires_in come only when the account has API permission (WeChat's
+        # api_query_auth page): their absence is an answer, never a malformed one.
         return AuthorizationInfo(
             authorizer_appid=_str(info, "authorizer_appid"),
-            authorizer_access_token=_str(info, "authorizer_access_token"),
-            expires_in=_int(info, "expires_in"),
-            authorizer_refresh_token=_str(info, "authorizer_refresh_token"),
+            authorizer_access_token=_str(info, "authorizer_access_token", default=""),
+            expires_in=_expires_in(info),
+            authorizer_refresh_token=_str(info, "authorizer_refresh_token", default=""),
             func_info=_func_info(info),
         )
 
@@ -171,7 +181,7 @@ class WeChatHttpApi:
         )
         return AuthorizerToken(
             authorizer_access_token=_str(answer, "authorizer_access_token"),
-            expires_in=_int(answer, "expires_in"),
+            expires_in=_expires_in(answer),
             authorizer_refresh_token=_str(answer, "authorizer_refresh_token", default=""),
         )
 
@@ -186,19 +196,23 @@ class WeChatHttpApi:
         )
         info = _dict(answer, "authorizer_info")
         authorization = answer.get("authorization_info")
-        granted_to = authorization.get("authorizer_appid") if isinstance(authorization, dict) else None
+        authorization = authorization if isinstance(authorization, dict) else {}
+        granted_to = authorization.get("authorizer_appid")
+        refresh_token = authorization.get("authorizer_refresh_token")
         return AuthorizerProfile(
             authorizer_appid=granted_to if isinstance(granted_to, str) and granted_to else authorizer_appid,
-            nick_name=_str(info, "nick_name", default=""),
-            head_img=_str(info, "head_img", default=""),
-            user_name=_str(info, "user_name", default=""),
-            alias=_str(info, "alias", default=""),
-            principal_name=_str(info, "principal_name", default=""),
-            service_type=_int(_dict(info, "service_type_info"), "id"),
-            verify_type=_int(_dict(info, "verify_type_info"), "id"),
-            qrcode_url=_str(info, "qrcode_url", default=""),
-            is_mini_program="MiniProgramInfo" in info,
+            nick_name=_text(info, "nick_name"),
+            head_img=_text(info, "head_img"),
+            user_name=_text(info, "user_name"),
+            alias=_text(info, "alias"),
+            principal_name=_text(info, "principal_name"),
+            # Channels and shop accounts come without these objects (WxJava reads them only if present).
+            service_type=_type_id(info, "service_type_info"),
+            verify_type=_type_id(info, "verify_type_info"),
+            qrcode_url=_text(info, "qrcode_url"),
+            account_kind=_account_kind(info),
             raw=answer,
+            authorizer_refresh_token=refresh_token if isinstance(refresh_token, str) else "",
         )
 
     def get_authorizer_list(
@@ -246,7 +260,7 @@ class WeChatHttpApi:
             secrets=(authorizer_token,),
             method="GET",
         )
-        return IssuedTicket(_str(answer, "ticket"), _int(answer, "expires_in"))
+        return IssuedTicket(_str(answer, "ticket"), _expires_in(answer))
 
     # -- one call, with our retries --------------------------------------------------------------
 
@@ -264,7 +278,8 @@ class WeChatHttpApi:
         retrying is over.
         `secrets` are the values sent in this call, kept out of error messages. A `single_use`
         call (an authorization code, a message to a user) is retried only when WeChat cannot have
-        seen it: a failed connection, or -1; never after a read timeout or a 5xx."""
+        seen it, a failed connection; never after a read timeout, a 5xx or a -1 (WeChat documents
+        -1 as "busy", not as "nothing done")."""
         api = "custom_send" if path == CUSTOM_SEND else path.rsplit("/", 1)[-1]
         url = self.base_url + path + (f"?{urlencode(query)}" if query else "")
         payload = json.dumps(body, ensure_ascii=False).encode("utf-8") if method == "POST" else None
@@ -319,12 +334,12 @@ class WeChatHttpApi:
             return _Retryable(UpstreamUnavailable(f"{api}: answer is not JSON (HTTP {response.status})"))
         if not isinstance(answer, dict):
             return _Retryable(UpstreamUnavailable(f"{api}: answer is not a JSON object"))
-        errcode = answer.get("errcode", 0)
-        if not isinstance(errcode, int) or isinstance(errcode, bool):
+        errcode = _errcode(answer.get("errcode", 0))
+        if errcode is None:
             return UpstreamUnavailable(f"{api}: malformed answer (errcode)")
         if errcode != 0:
             error = error_for(errcode, _scrub(answer.get("errmsg"), secrets), api=api)
-            return _Retryable(error) if isinstance(error, SystemBusy) else error
+            return _Retryable(error) if isinstance(error, SystemBusy) and not single_use else error
         if not 200 <= response.status < 300:
             return UpstreamUnavailable(f"{api}: HTTP {response.status}")
         return answer
@@ -377,6 +392,55 @@ def _int(obj: dict[str, Any], key: str, *, default: int = _MISSING) -> int:
     if value is _MISSING or not isinstance(value, int) or isinstance(value, bool):
         raise _Malformed(key)
     return value
+
+
+_ERRCODE_RE = re.compile(r"-?[0-9]{1,9}")
+
+
+def _errcode(value: object) -> int | None:
+    """WeChat's errcode: a number, or a numeric string as SDKs accept it (wechatpy int()s it)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and _ERRCODE_RE.fullmatch(value):
+        return int(value)
+    return None
+
+
+def _expires_in(obj: dict[str, Any], *, default: int = DEFAULT_EXPIRES_IN) -> int:
+    """A lifetime in seconds: absent is WeChat's 7200 (as SDKs assume); present, a positive number
+    (or its numeric string)."""
+    value = obj.get("expires_in", default)
+    if isinstance(value, str) and _ERRCODE_RE.fullmatch(value):
+        value = int(value)
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        raise _Malformed("expires_in")
+    return value
+
+
+def _text(obj: dict[str, Any], key: str) -> str:
+    """An optional display string: anything but a string is ""."""
+    value = obj.get(key)
+    return value if isinstance(value, str) else ""
+
+
+def _type_id(info: dict[str, Any], key: str) -> int | None:
+    """`service_type_info.id` / `verify_type_info.id`: None when absent or not a number."""
+    value = info.get(key)
+    ident = value.get("id") if isinstance(value, dict) else None
+    if isinstance(ident, str) and _ERRCODE_RE.fullmatch(ident):
+        return int(ident)
+    return ident if isinstance(ident, int) and not isinstance(ident, bool) else None
+
+
+def _account_kind(info: dict[str, Any]) -> str:
+    """What kind of account the profile describes: the info object WeChat adds for it tells."""
+    if "MiniProgramInfo" in info:
+        return MINI_PROGRAM
+    if "channels_info" in info:
+        return CHANNELS
+    if "store_info" in info:
+        return SHOP
+    return OFFICIAL_ACCOUNT
 
 
 def _func_info(info: dict[str, Any]) -> list[dict[str, Any]]:

@@ -70,6 +70,14 @@ class NotAuthorized(WxComponentError):
     """The authorizer is unknown to us, or has revoked its authorization."""
 
     code = "not_authorized"
+    reason: str | None = None  # set where the caller, allowed to ask, may be told why
+
+
+class NoApiPermission(NotAuthorized):
+    """The account authorized us without API permission: WeChat gave no token for it, so none can be
+    vended until it authorizes again with API permission."""
+
+    reason = "no_api_permission"
 
 
 _STATUS_BY_CODE = {

@@ -11,10 +11,15 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from wxcomponent.domain.errors import NoApiPermission, NotAuthorized
+
 APPID_RE = re.compile(r"wx[0-9a-f]{16}")  # an account's appid: what a grant is keyed by
 AUTHORIZED = "authorized"
 REVOKED = "revoked"
 NEEDS_REAUTHORIZATION = "needs_reauthorization"
+# Authorized, but WeChat gave no tokens: the account has no API permission (api_query_auth's page).
+# Recorded so it can be told apart; it becomes AUTHORIZED when a later authorization brings tokens.
+NO_API_PERMISSION = "no_api_permission"
 
 
 @dataclass(frozen=True)
@@ -39,6 +44,19 @@ class Grant:
         return self.status == AUTHORIZED
 
 
+def require_active(grant: Grant | None) -> Grant:
+    """The grant, if tokens may be had for it; else the refusal that says why (the reason only for
+    what an allowed caller can act on: an account without API permission)."""
+    if grant is not None and grant.active:
+        return grant
+    if grant is not None and grant.status == NO_API_PERMISSION:
+        raise NoApiPermission(
+            "the account authorized the platform without API permission: WeChat gives no token for it"
+            " until it authorizes again with API permission"
+        )
+    raise NotAuthorized("the authorizer is unknown or no longer authorized")
+
+
 def func_ids(func_info: list[dict[str, Any]]) -> tuple[int, ...]:
     """The permission-set ids of WeChat's `func_info` list, sorted."""
     ids = []
@@ -59,9 +77,10 @@ class Profile:
     user_name: str
     alias: str
     principal_name: str
-    service_type: int
-    verify_type: int
+    service_type: int | None  # None: WeChat gave no service_type_info (Channels, shops)
+    verify_type: int | None
     qrcode_url: str
     is_mini_program: bool
     updated_at: int
     extra: dict[str, Any] = field(default_factory=dict)
+    account_kind: str = ""  # official_account, mini_program, channels or shop; "" before it was kept

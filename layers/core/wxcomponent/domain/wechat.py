@@ -13,6 +13,13 @@ from typing import Any
 from wxcomponent.domain.errors import TicketMissing, WxComponentError
 
 REDACTED = "<redacted>"
+# WeChat's pages give 7200 in every example; mature SDKs use it when an answer leaves expires_in out.
+DEFAULT_EXPIRES_IN = 7200
+
+OFFICIAL_ACCOUNT = "official_account"
+MINI_PROGRAM = "mini_program"
+CHANNELS = "channels"
+SHOP = "shop"
 
 
 # -- answers -------------------------------------------------------------------------------------
@@ -51,13 +58,18 @@ class PreAuthCode:
 
 @dataclass(frozen=True)
 class AuthorizationInfo:
-    """api_query_auth's `authorization_info`."""
+    """api_query_auth's `authorization_info`. WeChat gives the two tokens and `expires_in` only
+    "when the authorized account has API permission" (docs/protocol.md §2): without it both are ""."""
 
     authorizer_appid: str
     authorizer_access_token: str
     expires_in: int
     authorizer_refresh_token: str
     func_info: list[dict[str, Any]]
+
+    @property
+    def has_api_permission(self) -> bool:
+        return bool(self.authorizer_access_token and self.authorizer_refresh_token)
 
     def __repr__(self) -> str:
         return (
@@ -85,7 +97,9 @@ class AuthorizerToken:
 @dataclass(frozen=True)
 class AuthorizerProfile:
     """api_get_authorizer_info's `authorizer_info` (+ `authorization_info`). `raw` is the whole answer
-    and may carry `authorization_info.authorizer_refresh_token`: it never appears in the repr."""
+    and may carry `authorization_info.authorizer_refresh_token`: neither appears in the repr.
+    `service_type` and `verify_type` are None when WeChat leaves their objects out (Channels and
+    shop accounts); `account_kind` is told by which info object the answer carries."""
 
     authorizer_appid: str
     nick_name: str
@@ -93,18 +107,23 @@ class AuthorizerProfile:
     user_name: str
     alias: str
     principal_name: str
-    service_type: int
-    verify_type: int
+    service_type: int | None
+    verify_type: int | None
     qrcode_url: str
-    is_mini_program: bool
+    account_kind: str
     raw: dict[str, Any]
+    authorizer_refresh_token: str = ""
+
+    @property
+    def is_mini_program(self) -> bool:
+        return self.account_kind == MINI_PROGRAM
 
     def __repr__(self) -> str:
         return (
             f"AuthorizerProfile(authorizer_appid={self.authorizer_appid!r}, nick_name={self.nick_name!r}, "
             f"user_name={self.user_name!r}, principal_name={self.principal_name!r}, "
             f"service_type={self.service_type}, verify_type={self.verify_type}, "
-            f"is_mini_program={self.is_mini_program})"
+            f"account_kind={self.account_kind!r})"
         )
 
 
@@ -140,7 +159,8 @@ class UpstreamError(WxComponentError):
 
 
 class SystemBusy(UpstreamError):
-    """-1: WeChat is busy; retried with backoff before this is raised."""
+    """-1: WeChat is busy; retried with backoff before this is raised, but never on a single-use
+    call (WeChat may have acted before it answered -1)."""
 
 
 class TokenRejected(UpstreamError):
@@ -149,8 +169,9 @@ class TokenRejected(UpstreamError):
 
 
 class ConfigurationRejected(UpstreamError):
-    """40013, 61011 (appid/component), 61004 (IP not whitelisted), 41001 (token not in the query: a
-    bug). An operator must act; never retried."""
+    """40013, 61011 (appid/component), 40125 (wrong AppSecret), 41004 (AppSecret missing), 61004 and
+    40164 (IP not whitelisted), 41001 (token not in the query: a bug). An operator must act; never
+    retried."""
 
 
 class QuotaExceeded(UpstreamError):
@@ -173,6 +194,21 @@ class RefreshTokenRejected(UpstreamError):
     """61023: the refresh token is invalid; recover it from api_get_authorizer_list, else revoked."""
 
 
+class PermissionRejected(UpstreamError):
+    """48001 (API not authorized), 61007 (the account did not grant the component this permission
+    set): the merchant must grant it; asking again soon changes nothing."""
+
+
+class CustomerServiceLimit(UpstreamError):
+    """45015 (outside the 48-hour window), 45047 (over the count for the window): WeChat will not
+    deliver this customer-service message to this user now."""
+
+
+class RequestRejected(UpstreamError):
+    """An argument WeChat refuses (40097, 47001, 44002, 40003, 40008, 44004, 40007, 43001, 43002,
+    40002): our request is wrong; sending it again changes nothing."""
+
+
 class UnknownWeChatError(UpstreamError):
     """Any other non-zero errcode."""
 
@@ -190,9 +226,17 @@ _ERRORS: dict[int, type[UpstreamError]] = {
     40014: TokenRejected,
     42001: TokenRejected,
     40013: ConfigurationRejected,
+    40125: ConfigurationRejected,
+    40164: ConfigurationRejected,
     41001: ConfigurationRejected,
+    41004: ConfigurationRejected,
     61004: ConfigurationRejected,
     61011: ConfigurationRejected,
+    48001: PermissionRejected,
+    61007: PermissionRejected,
+    45015: CustomerServiceLimit,
+    45047: CustomerServiceLimit,
+    **dict.fromkeys((40002, 40003, 40007, 40008, 40097, 43001, 43002, 44002, 44004, 47001), RequestRejected),
     45009: QuotaExceeded,
     61003: AccountRevokedAuthorization,
     61005: TicketRejected,
@@ -250,13 +294,13 @@ class RefreshFailure:
 def _retry_after(error: WxComponentError) -> int | None:
     if isinstance(error, QuotaExceeded):
         return _QUOTA_RETRY_AFTER
-    if isinstance(error, ConfigurationRejected | TokenRejected):  # on a refresh, 40001 is a wrong secret
-        return _CONFIGURATION_RETRY_AFTER
+    if isinstance(error, ConfigurationRejected | TokenRejected | PermissionRejected | RequestRejected):
+        return _CONFIGURATION_RETRY_AFTER  # on a refresh, 40001 is a wrong secret; the rest need a person
     if isinstance(error, TicketRejected) or (error.code == "ticket_missing" and error.errcode is not None):
         return _TICKET_RETRY_AFTER
     if isinstance(error, SystemBusy | UpstreamUnavailable | UnknownWeChatError):
         return _TRANSIENT_RETRY_AFTER
-    return None  # 61023, 61003 (handled where they happen), or no call was made
+    return None  # 61023, 61003, 61009/61010, 45015/45047 (handled where they happen), or no call was made
 
 
 def _remembered_classes() -> dict[str, type[WxComponentError]]:
@@ -264,6 +308,8 @@ def _remembered_classes() -> dict[str, type[WxComponentError]]:
         QuotaExceeded,
         ConfigurationRejected,
         TokenRejected,
+        PermissionRejected,
+        RequestRejected,
         TicketRejected,
         TicketMissing,
         SystemBusy,

@@ -18,9 +18,9 @@ from urllib.parse import urlencode
 
 from wxcomponent.domain.binding import VENDOR_STATE_RE
 from wxcomponent.domain.errors import BadRequest, WxComponentError
-from wxcomponent.domain.grants import APPID_RE, AUTHORIZED, Grant, Profile, func_ids
+from wxcomponent.domain.grants import APPID_RE, AUTHORIZED, NO_API_PERMISSION, Grant, Profile, func_ids
 from wxcomponent.domain.tokens import AccessToken
-from wxcomponent.domain.wechat import AuthorizerProfile, UpstreamError, UpstreamUnavailable
+from wxcomponent.domain.wechat import AuthorizationInfo, AuthorizerProfile, UpstreamError
 from wxcomponent.observability import MetricUnit, logger, metrics
 from wxcomponent.ports import (
     CodeClaims,
@@ -40,15 +40,17 @@ AUTH_TYPES = frozenset({1, 2, 3, 4, 5, 6, 8})
 AUTH_TYPE_RE = re.compile(r"[0-9]{1,2}")  # exact: isdigit is true for '²', which int() refuses
 DEFAULT_AUTH_TYPE = 3
 CATEGORY_LIST_RE = re.compile(r"\d{1,4}(\|\d{1,4}){0,49}")
-# WeChat's codes read `queryauthcode@@@…` (docs/protocol.md §2): anything else is refused before any
-# call, so junk costs WeChat nothing.
-AUTH_CODE_RE = re.compile(r"queryauthcode@@@[\x21-\x7e]{1,496}")
+# WeChat documents no format for the authorization code (`queryauthcode@@@…` is only observed,
+# docs/protocol.md §2): a cheap, bounded prefilter of visible ASCII, so a change of format breaks
+# nothing, while empty, oversized or non-ASCII input never reaches WeChat.
+AUTH_CODE_RE = re.compile(r"[\x21-\x7e]{1,512}")
 CLAIM_TTL = 30.0  # seconds a claimed code is ours before another may try it
 
 EVENT_AUTHORIZED = "authorized"
 EVENT_UPDATED = "updated"
 EVENT_REVOKED = "revoked"
 EVENT_PROFILE = "profile"
+EVENT_WITHOUT_API_PERMISSION = "authorized_without_api_permission"
 CLOCK_SKEW = 300  # seconds: WeChat's CreateTime and our clock are not compared closer than this
 EXCHANGE_TASK = "authorization.exchange"
 PROFILE_TASK = "authorization.profile"
@@ -112,6 +114,7 @@ class AuthorizationResult:
     authorizer_appid: str
     profile: Profile | None
     new: bool  # False when the code had already been exchanged (by the push or the callback)
+    api_permission: bool = True  # False: recorded, but WeChat gave no token for the account
 
 
 class AuthorizationService:
@@ -204,7 +207,11 @@ class AuthorizationService:
             appid = self._code_claims.code_exchanged_for(code_hash)
             if appid is not None:
                 logger.info("authorization code already exchanged", extra={"authorizer_appid": appid})
-                return AuthorizationResult(appid, self._profile_for(appid, fetch=wait), new=False)
+                grant = self._grants.get_grant(appid)
+                permitted = grant is None or grant.status != NO_API_PERMISSION
+                return AuthorizationResult(
+                    appid, self._profile_for(appid, fetch=wait), new=False, api_permission=permitted
+                )
             if not wait:
                 logger.info("authorization code being exchanged elsewhere")
                 return None
@@ -244,8 +251,8 @@ class AuthorizationService:
         except Exception:
             self._code_claims.abandon_code(code_hash, holder)
             raise
-        if not info.authorizer_refresh_token:
-            raise UpstreamUnavailable("api_query_auth: answer without a refresh token")
+        if not info.has_api_permission:
+            return self._without_api_permission(info, code_hash, holder, info_type)
         now = int(self._clock())
         previous = self._grants.get_grant(info.authorizer_appid)
         grant = Grant(
@@ -288,6 +295,49 @@ class AuthorizationService:
             self._profile_later(info.authorizer_appid)
             profile = known
         return AuthorizationResult(info.authorizer_appid, profile, new=True)
+
+    def _without_api_permission(
+        self, info: AuthorizationInfo, code_hash: str, holder: str, info_type: str
+    ) -> AuthorizationResult:
+        """WeChat answered without tokens: the account authorized us but has no API permission. The
+        grant is recorded (its permissions, a bus event, the profile when WeChat gives one) so it can
+        be told apart; a vend for it is refused with that reason, and a later authorization that
+        brings tokens makes it a normal grant."""
+        component_appid = self._component().component_appid
+        appid = info.authorizer_appid
+        now = int(self._clock())
+        grant = Grant(
+            authorizer_appid=appid,
+            component_appid=component_appid,
+            refresh_token="",
+            func_info=func_ids(info.func_info),
+            status=NO_API_PERMISSION,
+            authorized_at=now,
+            updated_at=now,
+        )
+        if self._grants.save_grant_without_api_permission(grant):
+            self._tokens.delete_authorizer_token(appid)  # a token of an earlier grant is not this grant's
+        self._code_claims.finish_code(code_hash, holder, appid)
+        known = self._profiles.get_profile(appid)
+        self._publish(
+            EVENT_WITHOUT_API_PERMISSION,
+            {
+                "authorizer_appid": appid,
+                "func_info": list(grant.func_info),
+                "authorized_at": now,
+                "info_type": info_type,
+                "nick_name": known.nick_name if known else "",
+            },
+        )
+        logger.warning("authorization stored without API permission", extra={"authorizer_appid": appid})
+        metrics.add_metric(name="AuthorizationWithoutApiPermission", unit=MetricUnit.Count, value=1)
+        try:
+            profile: Profile | None = self.fetch_profile(appid)
+        except UpstreamError as exc:
+            logger.warning("profile not fetched", extra={"authorizer_appid": appid, "errcode": exc.errcode})
+            self._profile_later(appid)
+            profile = known
+        return AuthorizationResult(appid, profile, new=True, api_permission=False)
 
     def reconcile(self, authorizer_appid: str) -> bool:
         """The exchange of this authorizer's code was refused as used (61009/61010), perhaps because
@@ -366,7 +416,8 @@ class AuthorizationService:
 def profile_from(answer: AuthorizerProfile, now: int) -> Profile:
     """Our profile from WeChat's answer; only public fields (the answer may carry a refresh token)."""
     info = answer.raw.get("authorizer_info", {}) if isinstance(answer.raw, dict) else {}
-    extra = {key: info[key] for key in ("business_info", "account_status", "MiniProgramInfo") if key in info}
+    kept = ("business_info", "account_status", "MiniProgramInfo", "channels_info", "store_info", "register_type")
+    extra = {key: info[key] for key in kept if key in info}
     return Profile(
         authorizer_appid=answer.authorizer_appid,
         nick_name=answer.nick_name,
@@ -380,4 +431,5 @@ def profile_from(answer: AuthorizerProfile, now: int) -> Profile:
         is_mini_program=answer.is_mini_program,
         updated_at=now,
         extra=extra,
+        account_kind=answer.account_kind,
     )

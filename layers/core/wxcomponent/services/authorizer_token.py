@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 
 from wxcomponent.domain.errors import NotAuthorized
-from wxcomponent.domain.grants import Grant
+from wxcomponent.domain.grants import Grant, require_active
 from wxcomponent.domain.tokens import AccessToken
 from wxcomponent.domain.wechat import (
     AccountRevokedAuthorization,
@@ -214,8 +214,7 @@ class AuthorizerTokenService:
         """The grant, token and remembered refusal of an authorizer whose grant is active (one
         request); NotAuthorized otherwise."""
         state = self._records.read_for_refresh(authorizer_appid)
-        if state.grant is None or not state.grant.active:
-            raise NotAuthorized("the authorizer is unknown or no longer authorized")
+        require_active(state.grant)
         return state
 
     def _publish(self, detail_type: str, detail: dict[str, object]) -> None:

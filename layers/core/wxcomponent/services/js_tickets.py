@@ -15,7 +15,8 @@ import time
 from collections.abc import Callable
 from typing import Literal
 
-from wxcomponent.domain.errors import NotAuthorized, StorageUnavailable
+from wxcomponent.domain.errors import StorageUnavailable
+from wxcomponent.domain.grants import require_active
 from wxcomponent.domain.js_tickets import WECHAT_TYPE, JsTicket
 from wxcomponent.domain.tokens import AccessToken
 from wxcomponent.domain.wechat import TokenRejected
@@ -191,6 +192,5 @@ class JsTicketService:
     def _read(self, authorizer_appid: str, kind: str) -> JsTicketState:
         """The state of an authorizer whose grant is active (one request); NotAuthorized otherwise."""
         state = self._records.read_for_ticket(authorizer_appid, kind)
-        if state.grant is None or not state.grant.active:
-            raise NotAuthorized("the authorizer is unknown or no longer authorized")
+        require_active(state.grant)
         return state

@@ -262,8 +262,12 @@ def error_body(error: Exception) -> dict[str, Any]:
         )
         # One message for every not_authorized: a caller the policy refuses learns no more than one
         # asking for an authorizer we do not know (the reason is in the log above).
-        message = NOT_AUTHORIZED_MESSAGE if isinstance(error, NotAuthorized) else error.message
+        # Only a refusal with a reason says more: it comes from the grant, after the policy allowed it.
+        vague = isinstance(error, NotAuthorized) and error.reason is None
+        message = NOT_AUTHORIZED_MESSAGE if vague else error.message
         detail: dict[str, Any] = {"code": error.code, "message": message}
+        if isinstance(error, NotAuthorized) and error.reason is not None:
+            detail["reason"] = error.reason
         if error.errcode is not None:
             detail["errcode"] = error.errcode
         if error.retryable:

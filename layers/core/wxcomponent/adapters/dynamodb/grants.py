@@ -21,7 +21,7 @@ from wxcomponent.adapters.dynamodb.keys import (
     refresh_shards,
 )
 from wxcomponent.adapters.dynamodb.table import Table, storage_errors
-from wxcomponent.domain.grants import AUTHORIZED, NEEDS_REAUTHORIZATION, REVOKED, Grant
+from wxcomponent.domain.grants import AUTHORIZED, NEEDS_REAUTHORIZATION, NO_API_PERMISSION, REVOKED, Grant
 from wxcomponent.ports import DueRefreshes
 
 STATUS_NAMES = {"#status": "status"}
@@ -58,6 +58,35 @@ class GrantTable:
             item,
             "attribute_not_exists(pk) OR authorized_at <= :authorized_at",
             {":authorized_at": {"N": str(grant.authorized_at)}},
+        )
+
+    def save_grant_without_api_permission(self, grant: Grant) -> bool:
+        """An authorization WeChat answered without tokens (no API permission), unless a later
+        authorization is stored. Out of the refresh-due index; a refresh token stored by an earlier
+        authorization is kept (never replaced by nothing), though no longer used."""
+        if grant.status != NO_API_PERMISSION:
+            raise ValueError("only a grant without API permission is recorded here")
+        update = (
+            "SET #status = :status, component_appid = :component, authorized_at = :authorized_at,"
+            " updated_at = :updated_at"
+        )
+        values: dict[str, Any] = {
+            ":status": {"S": NO_API_PERMISSION},
+            ":component": {"S": grant.component_appid},
+            ":authorized_at": {"N": str(grant.authorized_at)},
+            ":updated_at": {"N": str(grant.updated_at)},
+        }
+        if grant.func_info:
+            update += ", func_info = :func_info"
+            values[":func_info"] = {"NS": [str(n) for n in grant.func_info]}
+        update += " REMOVE refresh_due, refresh_shard, revoked_at" + ("" if grant.func_info else ", func_info")
+        return self._table.update_if(
+            authorizer_key(grant.authorizer_appid),
+            GRANT,
+            update,
+            "attribute_not_exists(pk) OR authorized_at <= :authorized_at",
+            values,
+            STATUS_NAMES,
         )
 
     def revoke_grant(self, authorizer_appid: str, revoked_at: int) -> bool:

@@ -25,10 +25,11 @@ class ProfileTable:
                     "user_name": {"S": profile.user_name},
                     "alias": {"S": profile.alias},
                     "principal_name": {"S": profile.principal_name},
-                    "service_type": {"N": str(profile.service_type)},
-                    "verify_type": {"N": str(profile.verify_type)},
+                    **_number("service_type", profile.service_type),
+                    **_number("verify_type", profile.verify_type),
                     "qrcode_url": {"S": profile.qrcode_url},
                     "is_mini_program": {"BOOL": profile.is_mini_program},
+                    "account_kind": {"S": profile.account_kind},
                     "updated_at": {"N": str(profile.updated_at)},
                     "extra": {"S": json.dumps(profile.extra, ensure_ascii=False)},
                 },
@@ -45,10 +46,16 @@ class ProfileTable:
             user_name=item["user_name"]["S"],
             alias=item["alias"]["S"],
             principal_name=item["principal_name"]["S"],
-            service_type=int(item["service_type"]["N"]),
-            verify_type=int(item["verify_type"]["N"]),
+            service_type=int(item["service_type"]["N"]) if "service_type" in item else None,
+            verify_type=int(item["verify_type"]["N"]) if "verify_type" in item else None,
             qrcode_url=item["qrcode_url"]["S"],
             is_mini_program=item["is_mini_program"]["BOOL"],
             updated_at=int(item["updated_at"]["N"]),
             extra=json.loads(item["extra"]["S"]),
+            account_kind=item.get("account_kind", {}).get("S", ""),
         )
+
+
+def _number(name: str, value: int | None) -> dict[str, dict[str, str]]:
+    """The attribute, or none at all when WeChat gave no value (Channels and shop accounts)."""
+    return {} if value is None else {name: {"N": str(value)}}
