@@ -39,6 +39,10 @@ class FakeWeChat:
         self.lose_answers: Counter[str] = Counter()  # WeChat did the work, but its answer is lost
         self.authorizer_tokens: dict[str, str] = {}  # authorizer appid -> its newest access token
         self.js_tickets: list[tuple[str, str, str]] = []  # (authorizer appid, type, ticket), as issued
+        self.without_api_permission: set[str] = set()  # api_query_auth answers these without tokens
+        self.info_refresh_tokens: dict[str, str] = {}  # api_get_authorizer_info's authorization_info
+        self.profile_info: dict[str, dict[str, Any]] = {}  # appid -> its authorizer_info, when not the default
+        self.same_js_ticket = False  # getticket answers the ticket it gave last (observed, F8)
 
     def fail(self, api: str, error: UpstreamError, times: int = 1) -> None:
         self.failures[api].extend([error] * times)
@@ -69,13 +73,17 @@ class FakeWeChat:
         appid = self.codes.pop(authorization_code, None)
         if appid is None:
             raise AuthorizationCodeRejected("api_query_auth: errcode 61010: code is expired", errcode=61010)
+        func_info = [{"funcscope_category": {"id": 1}}, {"funcscope_category": {"id": 15}}]
+        if appid in self.without_api_permission:  # WeChat's page: no tokens without API permission
+            self.refresh_tokens.pop(appid, None)
+            self.listed[appid] = ""
+            return AuthorizationInfo(appid, "", 7200, "", func_info)
         refresh = f"refresh@@@{next(self._serial)}"
         self.refresh_tokens[appid] = refresh
         self.listed[appid] = refresh
         if self.lose_answers["api_query_auth"] > 0:
             self.lose_answers["api_query_auth"] -= 1
             raise UpstreamUnavailable("api_query_auth: ReadTimeoutError")
-        func_info = [{"funcscope_category": {"id": 1}}, {"funcscope_category": {"id": 15}}]
         return AuthorizationInfo(appid, self._authorizer_token(appid), 7200, refresh, func_info)
 
     def authorizer_token(
@@ -93,6 +101,22 @@ class FakeWeChat:
         self, component_token: str, component_appid: str, authorizer_appid: str
     ) -> AuthorizerProfile:
         self._call("api_get_authorizer_info", component_token)
+        info = self.profile_info.get(authorizer_appid)
+        if info is not None:
+            kind = "channels" if "channels_info" in info else "shop" if "store_info" in info else "official_account"
+            return AuthorizerProfile(
+                authorizer_appid,
+                info.get("nick_name", ""),
+                "",
+                info.get("user_name", ""),
+                "",
+                info.get("principal_name", ""),
+                None,
+                None,
+                "",
+                kind,
+                {"authorizer_info": info},
+            )
         return AuthorizerProfile(
             authorizer_appid,
             "星河咖啡",
@@ -103,8 +127,9 @@ class FakeWeChat:
             2,
             0,
             "",
-            False,
+            "official_account",
             {},
+            authorizer_refresh_token=self.info_refresh_tokens.get(authorizer_appid, ""),
         )
 
     def get_authorizer_list(
@@ -126,6 +151,9 @@ class FakeWeChat:
         owner = next((appid for appid, token in self.authorizer_tokens.items() if token == authorizer_token), None)
         if owner is None:  # only each authorizer's newest token is good here (the harsher case)
             raise TokenRejected("getticket: errcode 40001: invalid credential", errcode=40001)
+        last = [t for appid, kind, t in self.js_tickets if appid == owner and kind == ticket_type]
+        if self.same_js_ticket and last:
+            return IssuedTicket(last[-1], 7200)  # the same ticket, its life told as 7200 again
         ticket = f"{ticket_type}-ticket-{next(self._serial)}"
         self.js_tickets.append((owner, ticket_type, ticket))
         return IssuedTicket(ticket, 7200)

@@ -25,6 +25,9 @@ NEWS = "news"
 TRANSFER_CUSTOMER_SERVICE = "transfer_customer_service"
 REPLY_TYPES = (TEXT, IMAGE, VOICE, VIDEO, MUSIC, NEWS, TRANSFER_CUSTOMER_SERVICE)
 MAX_ARTICLES = 8
+# WeChat's passive-reply page: a news reply to a user's message (text, image, voice, video,
+# location, link) carries one article; up to 8 only in answer to an event (docs/messages.md).
+MAX_ARTICLES_TO_A_MESSAGE = 1
 MAX_FIELD_CHARS = 20_000
 # Characters XML 1.0 cannot carry at all, even escaped: dropped rather than breaking the document.
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
@@ -62,9 +65,9 @@ def text_reply(content: str) -> PassiveReply:
     return PassiveReply(TEXT, (("Content", content),))
 
 
-def reply_from(answer: object) -> PassiveReply | None:
+def reply_from(answer: object, *, max_articles: int = MAX_ARTICLES) -> PassiveReply | None:
     """The reply a vendor's function answered with: None for no reply (null, {}), else a validated
-    `PassiveReply`. Raises `InvalidReply` for anything else."""
+    `PassiveReply` (a news reply of at most `max_articles`). Raises `InvalidReply` for anything else."""
     if answer is None or answer == {}:
         return None
     if not isinstance(answer, Mapping):
@@ -89,7 +92,7 @@ def reply_from(answer: object) -> PassiveReply | None:
         music.append(("ThumbMediaId", _text(answer, "thumb_media_id")))
         return PassiveReply(MUSIC, (("Music", music),))
     if kind == NEWS:
-        return _news(answer.get("articles"))
+        return _news(answer.get("articles"), max_articles)
     if kind == TRANSFER_CUSTOMER_SERVICE:
         account = answer.get("kf_account")
         if account is None:
@@ -146,9 +149,11 @@ def _optional(answer: Mapping[str, Any], *fields: tuple[str, str]) -> list[tuple
     return [(element, _text(answer, key)) for element, key in fields if answer.get(key) is not None]
 
 
-def _news(articles: object) -> PassiveReply:
-    if not isinstance(articles, list) or not 1 <= len(articles) <= MAX_ARTICLES:
-        raise InvalidReply(f"articles must be a list of 1 to {MAX_ARTICLES} objects")
+def _news(articles: object, max_articles: int) -> PassiveReply:
+    if not isinstance(articles, list) or not 1 <= len(articles) <= max_articles:
+        if max_articles == 1:
+            raise InvalidReply("a news reply to a user's message carries exactly 1 article (WeChat's rule)")
+        raise InvalidReply(f"articles must be a list of 1 to {max_articles} objects")
     items: list[tuple[str, Node]] = []
     for article in articles:
         if not isinstance(article, Mapping):

@@ -19,9 +19,16 @@ from typing import Any
 from wxcomponent.domain.crypto import MessageCrypto
 from wxcomponent.domain.errors import BadRequest
 from wxcomponent.domain.grants import APPID_RE
-from wxcomponent.domain.messages import AccountMessage
+from wxcomponent.domain.messages import EVENT, AccountMessage
 from wxcomponent.domain.release import QueryAuthCode, ReplyNow, release_check
-from wxcomponent.domain.replies import InvalidReply, PassiveReply, reply_from, seal
+from wxcomponent.domain.replies import (
+    MAX_ARTICLES,
+    MAX_ARTICLES_TO_A_MESSAGE,
+    InvalidReply,
+    PassiveReply,
+    reply_from,
+    seal,
+)
 from wxcomponent.domain.signed import SignedPush, component_crypto, open_signed
 from wxcomponent.observability import MetricUnit, logger, metrics
 from wxcomponent.ports import EventPublisher, GrantStore, MessageReceipts, ReplyFunction, TaskQueue, publish_best_effort
@@ -154,7 +161,8 @@ class AccountMessageService:
             return None
         request = {"source": "wxcomponent", "detail-type": kind, "detail": detail, "deadline_ms": int(wait * 1000)}
         try:
-            reply = reply_from(function.ask(request, wait))
+            most = MAX_ARTICLES if kind == EVENT else MAX_ARTICLES_TO_A_MESSAGE
+            reply = reply_from(function.ask(request, wait), max_articles=most)
         except InvalidReply as exc:
             logger.warning("reply function answered no valid reply", extra={**log, "reason": str(exc)})
             metrics.add_metric(name="MessageReplyFailed", unit=MetricUnit.Count, value=1)

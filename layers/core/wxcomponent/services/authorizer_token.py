@@ -20,6 +20,7 @@ from wxcomponent.domain.wechat import (
     AuthorizerListItem,
     AuthorizerToken,
     RefreshTokenRejected,
+    UpstreamError,
 )
 from wxcomponent.observability import MetricUnit, logger, metrics
 from wxcomponent.ports import (
@@ -178,17 +179,35 @@ class AuthorizerTokenService:
         )
 
     def _recover_refresh_token(self, grant: Grant) -> str | None:
-        """61023: WeChat's own list of authorizers carries each one's current refresh token. If it
-        differs from ours, ours was superseded; keep the listed one (compare-and-set)."""
+        """61023: WeChat's own list of authorizers carries each one's current refresh token, and so
+        does api_get_authorizer_info's `authorization_info` (WeChat staff name both). If one differs
+        from ours, ours was superseded; keep it (compare-and-set). The profile is asked only when
+        the list has nothing new (an empty listed token: a code never exchanged by us)."""
         item = self._listed(grant.authorizer_appid)
-        if item is None or not item.refresh_token or item.refresh_token == grant.refresh_token:
+        found = item.refresh_token if item is not None else ""
+        source = "list"
+        if not found or found == grant.refresh_token:
+            found, source = self._from_profile(grant.authorizer_appid), "authorizer_info"
+        if not found or found == grant.refresh_token:
             return None
-        self._grants.update_refresh_token(
-            grant.authorizer_appid, grant.refresh_token, item.refresh_token, int(self._clock())
-        )
-        logger.info("refresh token recovered", extra={"authorizer_appid": grant.authorizer_appid})
+        self._grants.update_refresh_token(grant.authorizer_appid, grant.refresh_token, found, int(self._clock()))
+        logger.info("refresh token recovered", extra={"authorizer_appid": grant.authorizer_appid, "source": source})
         metrics.add_metric(name="RefreshTokenRecovered", unit=MetricUnit.Count, value=1)
-        return item.refresh_token
+        return found
+
+    def _from_profile(self, authorizer_appid: str) -> str:
+        """api_get_authorizer_info's refresh token, or "" when WeChat gives none (or will not answer)."""
+        component_appid = self._component().component_appid
+        try:
+            profile = self._component_tokens.call(
+                lambda token: self._api.get_authorizer_info(token, component_appid, authorizer_appid)
+            )
+        except UpstreamError as exc:
+            logger.warning(
+                "authorizer info not read", extra={"authorizer_appid": authorizer_appid, "errcode": exc.errcode}
+            )
+            return ""
+        return profile.authorizer_refresh_token
 
     def _listed(self, authorizer_appid: str) -> AuthorizerListItem | None:
         """The authorizer as `api_get_authorizer_list` has it, or None when WeChat does not list it."""

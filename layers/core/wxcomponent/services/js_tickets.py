@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Literal
 
 from wxcomponent.domain.errors import StorageUnavailable
@@ -162,9 +163,20 @@ class JsTicketService:
             token = self._authorizer_tokens.replace_rejected(appid, token.access_token, TOKEN_MIN_VALIDITY)
             issued = self._api.get_ticket(token.access_token, WECHAT_TYPE[kind])
         now = int(self._clock())
-        kept = state.ticket.vended_at if state.ticket is not None else None
+        previous = state.ticket
+        kept = previous.vended_at if previous is not None else None
         ticket = JsTicket.issued(appid, kind, issued.ticket, issued.expires_in, now, now if vended else kept)
-        if self._records.store_ticket(ticket, lease.holder, ticket.expires_at - self._margin, vended=vended):
+        due = ticket.expires_at - self._margin
+        if previous is not None and previous.ticket == issued.ticket:
+            # WeChat has been seen answering the same ticket within its life with expires_in 7200
+            # again (docs/protocol.md, observed): its life runs from when we first had it, never
+            # from now. Asked again only once it has run out.
+            ticket = replace(
+                ticket, issued_at=previous.issued_at, expires_at=min(ticket.expires_at, previous.expires_at)
+            )
+            due = ticket.expires_at
+            logger.info("getticket answered the ticket it gave before", extra={"authorizer_appid": appid, "kind": kind})
+        if self._records.store_ticket(ticket, lease.holder, due, vended=vended):
             lease.released = True
         else:  # revoked meanwhile, or a later ticket is stored: this one is WeChat's all the same
             logger.info("ticket not stored: the grant or the ticket changed", extra={"authorizer_appid": appid})
