@@ -64,7 +64,7 @@ class FakeWeChat:
 
     def __init__(self, lam: FakeLambda) -> None:
         self.lam = lam
-        self.codes = {"code-base": "snsapi_base", "code-info": "snsapi_userinfo"}
+        self.codes = {"code-base": "snsapi_base", "code-info": "snsapi_userinfo", "code-snapshot": "snsapi_userinfo"}
         self.calls: list[tuple[str, dict[str, str]]] = []
 
     def request(self, method: str, url: str, **_: Any) -> Response:
@@ -80,13 +80,18 @@ class FakeWeChat:
             scope = self.codes.pop(query["code"], None)
             if scope is None:
                 return {"errcode": 40163, "errmsg": "code been used, rid: 1"}
-            return {
+            answer = {
                 "access_token": f"user-token-{scope}",
                 "expires_in": 7200,
                 "refresh_token": "r",
                 "openid": "oUser",
                 "scope": scope,
             }
+            if query["code"] == "code-snapshot":  # a visitor of the page's snapshot mode
+                answer |= {"openid": "oVirtual", "is_snapshotuser": 1, "access_token": "user-token-snapshot"}
+            return answer
+        if path == "/sns/userinfo" and query["access_token"] == "user-token-snapshot":
+            return {"errcode": 48001, "errmsg": "api unauthorized"}  # observed for snapshot users
         if path == "/sns/userinfo":
             assert query == {"access_token": "user-token-snsapi_userinfo", "openid": "oUser", "lang": "zh_CN"}
             return {"openid": "oUser", "nickname": "小明", "headimgurl": "https://thirdwx.qlogo.cn/x/132"}
@@ -199,6 +204,14 @@ def test_a_base_login_gives_the_openid_and_a_userinfo_login_the_profile(
     )
     user = client.oauth_exchange(ACCOUNT, "code-info")
     assert user == WebUser("oUser", "snsapi_userinfo", None, "小明", "https://thirdwx.qlogo.cn/x/132")
+
+
+def test_a_snapshot_mode_visitor_is_flagged_and_never_asked_for_a_profile(
+    client: TokenClient, wechat: FakeWeChat
+) -> None:
+    user = client.oauth_exchange(ACCOUNT, "code-snapshot")
+    assert user == WebUser("oVirtual", "snsapi_userinfo", is_snapshotuser=True)
+    assert [path for path, _ in wechat.calls] == ["/sns/oauth2/component/access_token"]
 
 
 def test_a_code_exchanged_twice_fails_clearly_the_second_time(client: TokenClient) -> None:

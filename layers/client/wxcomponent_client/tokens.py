@@ -181,7 +181,8 @@ class TokenClient:
     def oauth_exchange(self, appid: str, code: str) -> web.WebUser:
         """The visitor behind a web-login `code` (single use, 5 minutes), exchanged with the
         component token; with `snsapi_userinfo`, their nickname and avatar too.
-        `OAuthCodeRejected` for a code WeChat will not exchange (used, expired, another account's)."""
+        `OAuthCodeRejected` for a code WeChat will not exchange (used, expired, another account's).
+        A visitor in snapshot mode comes back with `is_snapshotuser` and no nickname or avatar."""
         query = {
             "appid": appid,
             "code": code,
@@ -195,9 +196,13 @@ class TokenClient:
                 raise web.OAuthCodeRejected(error.errcode or 0, error.errmsg, error.answer) from None
             raise
         user = web.WebUser(
-            openid=_field(answer, "openid"), scope=_field(answer, "scope"), unionid=_optional(answer, "unionid")
+            openid=_field(answer, "openid"),
+            scope=_field(answer, "scope"),
+            unionid=_optional(answer, "unionid"),
+            is_snapshotuser=answer.get("is_snapshotuser") == 1,
         )
-        if "snsapi_userinfo" not in user.scope.split(","):
+        # A snapshot-mode visitor is virtual: WeChat has answered /sns/userinfo for them with 48001.
+        if user.is_snapshotuser or "snsapi_userinfo" not in user.scope.split(","):
             return user
         credential = {"access_token": _field(answer, "access_token")}  # the visitor's own, not ours
         profile = checked(

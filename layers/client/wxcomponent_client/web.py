@@ -79,13 +79,16 @@ def oauth_url(open_base: str, appid: str, redirect_uri: str, scope: str, state: 
 class WebUser:
     """Who logged in through web login: the `openid` the account knows them by, the `scope` they
     granted, `unionid` when WeChat gives one, and for `snsapi_userinfo` their `nickname` and
-    `avatar` (WeChat's `headimgurl`)."""
+    `avatar` (WeChat's `headimgurl`). `is_snapshotuser` is WeChat's flag for a visitor in the
+    page's snapshot mode (朋友圈快照页): their openid and unionid are virtual, not the user's, so
+    bind nothing to them and ask them to open the page fully."""
 
     openid: str
     scope: str
     unionid: str | None = None
     nickname: str | None = None
     avatar: str | None = None
+    is_snapshotuser: bool = False
 
 
 class OAuthCodeRejected(WeChatError):

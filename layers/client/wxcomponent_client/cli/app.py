@@ -26,7 +26,7 @@ from wxcomponent_client.wechat import WeChatError
 
 TICKET_STALE_AFTER = 30 * 60  # the refresher asks WeChat to push again past this (services/refresher.py)
 RUN_LATE_AFTER = 15 * 60  # three of the default 5-minute schedule's runs
-STATES = ("authorized", "needs_reauthorization", "revoked")
+STATES = ("authorized", "no_api_permission", "needs_reauthorization", "revoked")
 logs_to_stderr = False  # the console script sends the core's log lines to stderr (main, below)
 
 
@@ -210,6 +210,7 @@ def _problems(data: dict[str, Any]) -> list[str]:
         problems.append(f"the last refresher run had failures: {run['failures']}")
     if data["grants"].get("needs_reauthorization"):
         problems.append(f"{data['grants']['needs_reauthorization']} grant(s) need the merchant to authorize again")
+
     return problems
 
 

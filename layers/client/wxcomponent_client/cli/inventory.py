@@ -28,12 +28,19 @@ _PUBLIC = (
     "service_type",
     "verify_type",
     "is_mini_program",
+    "account_kind",
     "kind",
     "errcode",
     "message",
     "until",
 )
 _KINDS = ("GRANT", "PROFILE", "TOKEN", "REFRESH_FAILURE")
+_KIND_NAMES = {
+    "official_account": "Official Account",
+    "mini_program": "Mini Program",
+    "channels": "Channels",
+    "shop": "Shop",
+}
 
 
 @dataclass
@@ -46,11 +53,14 @@ class Authorizer:
     name: str = ""
     principal: str = ""
     mini_program: bool | None = None
+    account_kind: str = ""  # channels, shop, ...: what the profile says beyond is_mini_program
     token_expires_at: int | None = None
     token_issued_at: int | None = None
 
     @property
     def account_type(self) -> str:
+        if self.account_kind in _KIND_NAMES:
+            return _KIND_NAMES[self.account_kind]
         if self.mini_program is None:
             return ""
         return "Mini Program" if self.mini_program else "Official Account"
@@ -124,6 +134,7 @@ def _add(inventory: Inventory, item: dict[str, Any]) -> None:
         authorizer.name = _s(item, "nick_name")
         authorizer.principal = _s(item, "principal_name")
         authorizer.mini_program = item.get("is_mini_program", {}).get("BOOL")
+        authorizer.account_kind = _s(item, "account_kind")
     elif sk == "TOKEN":
         authorizer.token_expires_at = _n(item, "expires_at")
         authorizer.token_issued_at = _n(item, "issued_at")

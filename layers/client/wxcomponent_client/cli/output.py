@@ -85,7 +85,12 @@ def stamp(moment: int | float | None) -> str | None:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(moment))
 
 
-STATE_STYLE = {"authorized": "green", "needs_reauthorization": "yellow", "revoked": "red"}
+STATE_STYLE = {
+    "authorized": "green",
+    "no_api_permission": "yellow",
+    "needs_reauthorization": "yellow",
+    "revoked": "red",
+}
 
 
 def state(text: str) -> str:
