@@ -6,6 +6,7 @@ import re
 import time
 from collections.abc import Callable
 
+from infra.sandbox.config import CUSTOMER_SERVICE_SETS, OFFICIAL_ACCOUNT, WEB_PAGES_SET
 from infra.sandbox.pusher import Pusher
 from infra.sandbox.state import JSON, WeChatError, World
 
@@ -52,7 +53,6 @@ _MESSAGE_TYPES = frozenset(
     }
 )
 _MEDIA_TYPES = frozenset({"image", "voice", "video"})
-CUSTOMER_SERVICE_WINDOW = 48 * 3600  # customer-service messages only to users who wrote in the last 48 h
 
 
 class WeChatApi:
@@ -124,6 +124,10 @@ class WeChatApi:
 
     def custom_send(self, query: dict[str, str], body: JSON) -> JSON:
         appid = self.world.merchants.check_access_token(query.get("access_token"))
+        account, func_info = self.world.merchants.granted(appid)
+        needed = CUSTOMER_SERVICE_SETS.get(account.kind)
+        if needed is None or needed not in func_info:
+            raise WeChatError(48001, "api unauthorized")
         touser, msgtype = body.get("touser"), body.get("msgtype")
         if not isinstance(touser, str) or not touser or not isinstance(msgtype, str) or not msgtype:
             raise WeChatError(44002, "empty post data: touser and msgtype are required")
@@ -139,8 +143,7 @@ class WeChatApi:
             isinstance(section, dict) and isinstance(section.get("media_id"), str) and section["media_id"]
         ):
             raise WeChatError(40007, "invalid media_id")
-        if not self.world.journal.wrote_within(appid, touser, self.world.clock.now() - CUSTOMER_SERVICE_WINDOW):
-            raise WeChatError(45015, "response out of time limit or subscription is canceled")
+        self.world.journal.spend_customer_service(appid, touser, self.world.clock.now())  # 45015, 45047
         self.world.journal.record_message(
             {
                 "appid": appid,
@@ -159,6 +162,11 @@ class WeChatApi:
     def getticket(self, query: dict[str, str], body: JSON) -> JSON:
         """A JS-SDK ticket (`type=jsapi`) or card ticket (`type=wx_card`), with the authorizer's token."""
         appid = self.world.merchants.check_access_token(query.get("access_token"))
+        account, func_info = self.world.merchants.granted(appid)
+        if account.kind != OFFICIAL_ACCOUNT:
+            raise WeChatError(48001, "api unauthorized")  # Mini Programs and the newer kinds have no JS-SDK
+        if WEB_PAGES_SET not in func_info:
+            raise WeChatError(61007, "api is unauthorized to component")
         return self.world.web.issue_ticket(appid, query.get("type"))
 
     def sns_component_access_token(self, query: dict[str, str], body: JSON) -> JSON:

@@ -11,10 +11,31 @@ from infra.local.devconfig import GATEWAY_PORT, SANDBOX_PORT, component_settings
 
 OFFICIAL_ACCOUNT = "official_account"
 MINI_PROGRAM = "mini_program"
+# Newer account kinds (api_get_authorizer_info: channels_info, store_info, talent_info): no
+# service_type_info / verify_type_info, and no Official Account or Mini Program APIs.
+CHANNELS = "channels"  # 视频号, auth_type 5
+STORE = "store"  # 微信小店
+TALENT = "talent"  # 带货助手, auth_type 8
+KINDS = (OFFICIAL_ACCOUNT, MINI_PROGRAM, CHANNELS, STORE, TALENT)
 
-# Permission-set ids (funcscope_category) granted by default.
+# Permission-set ids (funcscope_category) granted by default. Official Accounts: 1 message
+# management (the customer-service send API is in it), 4 web pages (JS-SDK, web login). Mini
+# Programs: 19 customer-service messages. The Channels, shop and talent ids are illustrative.
 OFFICIAL_FUNC_INFO: tuple[int, ...] = (1, 2, 3, 4, 6, 7, 11, 15)
 MINI_FUNC_INFO: tuple[int, ...] = (17, 18, 19, 25, 30, 31, 36, 37)
+CHANNELS_FUNC_INFO: tuple[int, ...] = (175,)
+STORE_FUNC_INFO: tuple[int, ...] = (129, 130, 131, 132)
+TALENT_FUNC_INFO: tuple[int, ...] = (160,)
+_DEFAULT_FUNC_INFO = {
+    OFFICIAL_ACCOUNT: OFFICIAL_FUNC_INFO,
+    MINI_PROGRAM: MINI_FUNC_INFO,
+    CHANNELS: CHANNELS_FUNC_INFO,
+    STORE: STORE_FUNC_INFO,
+    TALENT: TALENT_FUNC_INFO,
+}
+# The permission set each API needs, by account kind (docs/sandbox.md, "Permission sets").
+CUSTOMER_SERVICE_SETS = {OFFICIAL_ACCOUNT: 1, MINI_PROGRAM: 19}
+WEB_PAGES_SET = 4  # an Official Account's 网页服务权限: JS-SDK tickets
 
 
 @dataclass(frozen=True)
@@ -24,26 +45,42 @@ class MerchantAccount:
     appid: str
     user_name: str
     nick_name: str
-    kind: str  # OFFICIAL_ACCOUNT or MINI_PROGRAM
+    kind: str  # one of KINDS
     principal_name: str
     alias: str = ""
     service_type: int = 2  # official accounts: 0 subscription, 1 upgraded, 2 service; mini programs 0
     verify_type: int = 0  # 0 WeChat-verified, -1 not verified
     func_info: tuple[int, ...] = ()
+    # WeChat returns the authorizer's tokens only "when the account has API permission"
+    # (api_query_auth's page); without it the grant carries func_info and no token.
+    api_permission: bool = True
 
     @property
     def is_mini_program(self) -> bool:
         return self.kind == MINI_PROGRAM
 
     @property
+    def is_official_account(self) -> bool:
+        return self.kind == OFFICIAL_ACCOUNT
+
+    @property
     def permissions(self) -> tuple[int, ...]:
         if self.func_info:
             return self.func_info
-        return MINI_FUNC_INFO if self.is_mini_program else OFFICIAL_FUNC_INFO
+        return _DEFAULT_FUNC_INFO.get(self.kind, OFFICIAL_FUNC_INFO)
 
     @property
     def kind_label(self) -> str:
-        return "小程序 Mini Program" if self.is_mini_program else "公众号 Official Account"
+        return _KIND_LABELS.get(self.kind, self.kind)
+
+
+_KIND_LABELS = {
+    OFFICIAL_ACCOUNT: "公众号 Official Account",
+    MINI_PROGRAM: "小程序 Mini Program",
+    CHANNELS: "视频号 Channels",
+    STORE: "微信小店 Shop",
+    TALENT: "带货助手 Talent",
+}
 
 
 # Full-network release test accounts (docs/protocol.md §6), always authorizable: WeChat's first Official
@@ -66,20 +103,29 @@ RELEASE_TEST_MINI_PROGRAM = MerchantAccount(
 )
 RELEASE_TEST_ACCOUNTS = (RELEASE_TEST_ACCOUNT, RELEASE_TEST_MINI_PROGRAM)
 
+# Appended, never reordered: an account's appid is drawn in this order, so for a given seed the
+# earlier accounts keep theirs whatever is added after them.
 _SEED_ACCOUNTS: tuple[tuple[str, str, str, str], ...] = (
     ("星河咖啡 Galaxy Coffee", OFFICIAL_ACCOUNT, "星河咖啡有限公司 Galaxy Coffee Ltd.", "galaxycoffee"),
     ("青木书店 Aoki Books", OFFICIAL_ACCOUNT, "青木文化传媒 Aoki Media Co.", "aokibooks"),
     ("晨光健身 Morning Fitness", OFFICIAL_ACCOUNT, "晨光体育 Morning Sports Co.", "morningfit"),
     ("小鹿点餐 Fawn Order", MINI_PROGRAM, "小鹿餐饮科技 Fawn Catering Tech", ""),
     ("云朵快递 Cloud Express", MINI_PROGRAM, "云朵物流 Cloud Logistics Co.", ""),
+    ("老街面馆 Old Street Noodles", OFFICIAL_ACCOUNT, "老街面馆 Old Street Noodles (individual)", ""),
+    ("星河咖啡视频号 Galaxy Coffee Channels", CHANNELS, "星河咖啡有限公司 Galaxy Coffee Ltd.", ""),
+    ("青木小店 Aoki Shop", STORE, "青木文化传媒 Aoki Media Co.", ""),
+    ("晨光带货助手 Morning Talent", TALENT, "晨光体育 Morning Sports Co.", ""),
 )
+NO_API_PERMISSION_INDEX = 5  # 老街面馆: an unverified subscription account without API permission
 
 
 def seeded_accounts(seed: int) -> list[MerchantAccount]:
-    """Three Official Accounts and two Mini Programs, the same for the same seed."""
+    """Three Official Accounts and two Mini Programs, then an Official Account without API
+    permission, a Channels account, a shop and a talent account; the same for the same seed."""
     rng = random.Random(f"sandbox-accounts:{seed}")  # noqa: S311 - deterministic on purpose
     accounts = []
     for index, (name, kind, principal, alias) in enumerate(_SEED_ACCOUNTS):
+        no_api = index == NO_API_PERMISSION_INDEX
         accounts.append(
             MerchantAccount(
                 appid="wx" + "".join(rng.choice("0123456789abcdef") for _ in range(16)),
@@ -88,8 +134,9 @@ def seeded_accounts(seed: int) -> list[MerchantAccount]:
                 kind=kind,
                 principal_name=principal,
                 alias=alias,
-                service_type=0 if kind == MINI_PROGRAM else 2,
-                verify_type=-1 if index == 2 else 0,
+                service_type=2 if kind == OFFICIAL_ACCOUNT and not no_api else 0,
+                verify_type=-1 if index == 2 or no_api else 0,
+                api_permission=not no_api,
             )
         )
     return accounts
@@ -124,6 +171,14 @@ class SandboxConfig:
     # one started, however fast that failed; each retry is signed anew (a new timestamp and nonce).
     push_retry_interval: float = 5.0
     release_wait: float = 10.0  # seconds release check 3 waits for message/custom/send
+    # Before the full-network release only the accounts on the platform's test list (授权测试公众号/
+    # 小程序列表) may authorize; None: every configured account is on it (make dev's default, so a
+    # newcomer's flow works unreleased). WeChat's release-test accounts may always authorize.
+    released: bool = False
+    test_accounts: list[str] | None = None
+    # getticket: "new" issues a new ticket every call (the previous lives 5 more minutes); "same"
+    # returns the live ticket again with expires_in 7200 (reported by developers, never documented).
+    ticket_mode: str = "new"
     # The platform's IP whitelist (白名单IP地址列表): None checks nothing; a list refuses every API
     # call from another address with 61004, as WeChat does. Changeable at run time (control API).
     ip_whitelist: list[str] | None = None

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import re
+import urllib.parse
 from collections.abc import Callable
 from typing import Any
 
 from infra.sandbox.pusher import Pusher
 from infra.sandbox.release import run_release_checks
-from infra.sandbox.state import JSON, WeChatError, World
+from infra.sandbox.state import AUTH_CODE_TTL, JSON, WeChatError, World
 from infra.sandbox.state.web import OAUTH_CODE_TTL, JSSDKConfig
 
-_ROTATION = re.compile(r"/sandbox/accounts/([^/]+)/rotation")
+_ACCOUNT_SWITCH = re.compile(r"/sandbox/accounts/([^/]+)/(rotation|api-permission)")
 
 
 class ControlError(Exception):
@@ -35,6 +36,13 @@ def _number(body: JSON, name: str, default: float | None = None) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ControlError(400, f"{name!r} (a number) is required")
     return float(value)
+
+
+def _bool(body: JSON, name: str, default: bool = True) -> bool:
+    value = body.get(name, default)
+    if not isinstance(value, bool):
+        raise ControlError(400, f"{name!r} must be a boolean")
+    return value
 
 
 def _func_info(body: JSON) -> list[int] | None:
@@ -75,6 +83,8 @@ class Control:
             "/sandbox/messages": lambda: {"messages": w.journal.messages()},
             "/sandbox/faults": lambda: {"faults": w.faults.describe()},
             "/sandbox/whitelist": lambda: {"ips": w.ip_whitelist},
+            "/sandbox/release": self.release_state,
+            "/sandbox/ticket-mode": lambda: {"mode": w.web.ticket_mode},
         }
         posts: dict[str, Callable[[JSON], Any]] = {
             "/sandbox/push-ticket": lambda _: self.push_ticket(),
@@ -84,6 +94,11 @@ class Control:
             ),
             "/sandbox/revoke": self.revoke,
             "/sandbox/send-message": self.send_message,
+            "/sandbox/send-event": self.send_event,
+            "/sandbox/release": self.set_release,
+            "/sandbox/test-accounts": self.set_test_accounts,
+            "/sandbox/ticket-mode": lambda b: {"mode": w.web.set_ticket_mode(b.get("mode"))},
+            "/sandbox/oauth-refusal": self.oauth_refusal,
             "/sandbox/release-checks": self.release_checks,
             "/sandbox/faults": self.set_fault,
             "/sandbox/clock": lambda b: {"now": w.clock.advance(_number(b, "advance"))},
@@ -103,9 +118,11 @@ class Control:
             raise ControlError(405, f"{method} is not allowed on {path}")
         if path in posts:
             return posts[path](body)
-        match = _ROTATION.fullmatch(path)
-        if match:
+        match = _ACCOUNT_SWITCH.fullmatch(path)
+        if match and match.group(2) == "rotation":
             return self.set_rotation(match.group(1), body)
+        if match:
+            return self.set_api_permission(match.group(1), body)
         raise ControlError(404, f"no such control path: POST {path}")
 
     def push_ticket(self) -> JSON:
@@ -144,18 +161,55 @@ class Control:
         return {"appid": appid, "rotation": enabled}
 
     def authorize(self, appid: str, *, update: bool, func_info: list[int] | None = None) -> JSON:
-        """Authorizes without a browser: a grant, an authorization code and its push.
+        """Authorizes without a browser, as the admin's confirmation does: a grant, an
+        authorization code, and WeChat's push for it: `authorized` for a new grant,
+        `updateauthorized` when `func_info` changes the permission set, nothing when it does not
+        (`event` and `delivery` are then null: the code would reach us by the redirect alone).
+        `update` (update-authorization) requires a live grant. Before the release, an account off
+        the test list is refused (409)."""
+        merchants = self.world.merchants
+        if merchants.account(appid) is None:
+            raise ControlError(404, f"{appid} is not a sandbox account")
+        if update and not merchants.is_authorized(appid):
+            raise ControlError(409, f"{appid} is not authorized")
+        if not merchants.may_authorize(appid):
+            raise ControlError(409, f"{appid} is not on the test list and the platform is not released")
+        result = merchants.confirm(appid, func_info)
+        code = result.code
+        delivery = None
+        if result.event is not None:
+            delivery = self.pusher.push_authorized(appid, code.value, code.expires_at, "", result.event)
+        return {
+            "auth_code": code.value,
+            "authorizer_appid": appid,
+            "expires_in": AUTH_CODE_TTL,
+            "event": result.event,
+            "delivery": delivery,
+        }
 
-        `update` (update-authorization) requires a live grant and always pushes `updateauthorized`;
-        a plain authorize pushes `updateauthorized` too when the account was already authorized.
-        """
+    def release_state(self) -> JSON:
+        return {"released": self.world.merchants.released, "test_accounts": self.world.merchants.test_accounts()}
+
+    def set_release(self, body: JSON) -> JSON:
+        """`{"released": bool}`: whether the platform passed its full-network release."""
+        self.world.merchants.set_released(_bool(body, "released"))
+        return self.release_state()
+
+    def set_test_accounts(self, body: JSON) -> JSON:
+        """`{"appids": [...]}`: the platform's test list (null: every sandbox account)."""
+        appids = body.get("appids")
+        if appids is not None and (not isinstance(appids, list) or not all(isinstance(a, str) for a in appids)):
+            raise ControlError(400, "'appids' must be a list of appids, or null for every account")
+        self.world.merchants.set_test_accounts(appids)
+        return self.release_state()
+
+    def set_api_permission(self, appid: str, body: JSON) -> JSON:
+        """Whether the account has API permission when it next authorizes."""
+        enabled = _bool(body, "enabled")
         if self.world.merchants.account(appid) is None:
             raise ControlError(404, f"{appid} is not a sandbox account")
-        if update and not self.world.merchants.is_authorized(appid):
-            raise ControlError(409, f"{appid} is not authorized")
-        code, was_authorized = self.world.merchants.authorize(appid, func_info)
-        delivery = self.pusher.push_authorized(appid, code.value, code.expires_at, "", update=update or was_authorized)
-        return {"auth_code": code.value, "authorizer_appid": appid, "expires_in": 3600, "delivery": delivery}
+        self.world.merchants.set_api_permission(appid, enabled)
+        return {"appid": appid, "api_permission": enabled}
 
     def send_message(self, body: JSON) -> JSON:
         appid = _str(body, "appid")
@@ -166,12 +220,35 @@ class Control:
         content = _str(body, "content")
         return self.pusher.text_message(appid, account.user_name, openid, content)
 
+    def send_event(self, body: JSON) -> JSON:
+        """A user's event (`event`: CLICK, VIEW, subscribe, SCAN open the 1-minute allowance of 3
+        customer-service messages; others, like LOCATION, open none), optional `event_key`."""
+        appid = _str(body, "appid")
+        account = self.world.merchants.account(appid)
+        if account is None:
+            raise ControlError(404, f"{appid} is not a sandbox account")
+        openid = _str(body, "openid", required=False) or self.world.random.openid()
+        event = _str(body, "event")
+        key = _str(body, "event_key", required=False)
+        return self.pusher.event_message(appid, account.user_name, openid, event, key)
+
+    def oauth_refusal(self, body: JSON) -> JSON:
+        """Where the browser goes when the user declines web login: `redirect_uri?state=STATE`."""
+        appid = _str(body, "appid")
+        account = self.world.merchants.account(appid)
+        if account is None or not account.is_official_account:
+            raise ControlError(404, f"{appid} is not a sandbox Official Account")
+        redirect_uri = _str(body, "redirect_uri")
+        state = _str(body, "state", required=False)
+        separator = "&" if urllib.parse.urlsplit(redirect_uri).query else "?"
+        return {"location": redirect_uri + separator + urllib.parse.urlencode({"state": state})}
+
     def oauth_code(self, body: JSON) -> JSON:
         """A web-login code as if the user went through the page (no browser): `appid`, optional
         `scope` (snsapi_base) and `user` (the first seeded user)."""
         appid = _str(body, "appid")
         account = self.world.merchants.account(appid)
-        if account is None or account.is_mini_program:
+        if account is None or not account.is_official_account:
             raise ControlError(404, f"{appid} is not a sandbox Official Account")
         if not self.world.merchants.is_authorized(appid):
             raise ControlError(409, f"{appid} has not authorized the component")

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from html import escape
 from typing import TYPE_CHECKING
 
-from infra.sandbox.config import MerchantAccount
+from infra.sandbox.config import CHANNELS, MINI_PROGRAM, OFFICIAL_ACCOUNT, STORE, TALENT, MerchantAccount
 
 if TYPE_CHECKING:
     from infra.sandbox.state.web import WebUser
@@ -42,16 +42,18 @@ pre{background:#f0f0f0;padding:8px;overflow:auto;max-height:360px;font-size:12px
 """
 
 AUTH_TYPES: dict[int, tuple[str, ...]] = {
-    1: ("official_account",),
-    2: ("mini_program",),
-    3: ("official_account", "mini_program"),
-    6: ("official_account", "mini_program"),
+    1: (OFFICIAL_ACCOUNT,),
+    2: (MINI_PROGRAM,),
+    3: (OFFICIAL_ACCOUNT, MINI_PROGRAM),
+    5: (CHANNELS,),
+    6: (OFFICIAL_ACCOUNT, MINI_PROGRAM, CHANNELS, STORE, TALENT),
+    8: (TALENT,),
 }
 
 
 def accounts_for(accounts: Sequence[MerchantAccount], auth_type: int, biz_appid: str | None) -> list[MerchantAccount]:
-    """The accounts the page offers: biz_appid wins over auth_type; 4, 5, 8 (推客, Channels, 带货助手)
-    are not modelled by the sandbox and offer none."""
+    """The accounts the page offers: biz_appid wins over auth_type; 5 Channels, 8 talent (带货助手),
+    6 every kind (the shop only there: no page names its own auth_type); 4 (推客) offers none."""
     if biz_appid:
         return [a for a in accounts if a.appid == biz_appid]
     kinds = AUTH_TYPES.get(auth_type, ())
@@ -109,7 +111,14 @@ def authorization_page(
                 ("auth_type", str(auth_type)),
                 ("category_id_list", category_id_list),
                 ("appid", a.appid),
+                ("permissions_shown", "1"),
             )
+        )
+        # WeChat's page lets the admin untick permission sets before confirming.
+        sets = "".join(
+            f'<label class="muted"><input type="checkbox" name="func_info" value="{i}" checked '
+            f'id="func-{escape(a.appid)}-{i}"> {i}</label> '
+            for i in a.permissions
         )
         rows.append(
             f'<form class="account" method="post" action="/sandbox/authorize-confirm" '
@@ -117,7 +126,7 @@ def authorization_page(
             f'<img src="/sandbox/avatar/{escape(a.appid)}.svg" alt="">'
             f'<div class="who"><div class="name">{escape(a.nick_name)}</div>'
             f'<div class="muted">{escape(a.kind_label)} · {escape(a.user_name)} · '
-            f"{escape(a.appid)}</div></div>"
+            f'{escape(a.appid)}</div><div class="sets">权限集 permission sets: {sets}</div></div>'
             f'<button type="submit" id="authorize-{escape(a.appid)}" data-appid="{escape(a.appid)}">'
             "授权 Authorize</button></form>"
         )
@@ -134,8 +143,8 @@ def authorization_page(
 
 _SCOPE_WORDS = {
     "snsapi_userinfo": (
-        "获得你的公开信息（昵称、头像、地区及性别）",  # noqa: RUF001
-        "your public profile: nickname, avatar, region and sex",
+        "获得你的公开信息（昵称、头像）",  # noqa: RUF001
+        "your public profile: nickname and avatar",
     ),
     "snsapi_base": (
         "获取你的身份（静默授权：微信里不显示此页）",  # noqa: RUF001
@@ -174,12 +183,23 @@ def oauth_page(
             f'<div class="muted">openid {escape(openid)}</div></div>'
             f'<button type="submit" id="allow-{escape(user.user_id)}">允许 Allow</button></form>'
         )
+    deny_fields = "".join(
+        f'<input type="hidden" name="{name}" value="{escape(value)}">'
+        for name, value in (
+            ("appid", account.appid),
+            ("redirect_uri", redirect_uri),
+            ("scope", scope),
+            ("state", state),
+        )
+    )
     body = (
         f'<h2><img src="/sandbox/avatar/{escape(account.appid)}.svg" width="32" alt=""> '
         f"{escape(account.nick_name)}</h2>"
         f'<p id="scope" data-scope="{escape(scope)}">申请{escape(chinese)}<br>'
         f'<span class="muted" lang="en">asks for {escape(english)}</span></p>'
         f'<div id="users">{"".join(rows)}</div>'
+        f'<form method="post" action="/sandbox/oauth-deny">{deny_fields}'
+        '<button type="submit" class="grey" id="deny">拒绝 Deny</button></form>'
     )
     return _page("微信网页授权 Web login", body, page_id="wx-oauth-page")
 

@@ -15,6 +15,7 @@ from typing import Any
 from infra.sandbox.envelope import SignedPush, encrypt_push, open_passive_reply, resign_push, xml_document
 from infra.sandbox.state import JSON, Ticket, World
 from infra.sandbox.state.faults import PUSH
+from infra.sandbox.state.journal import WINDOW_EVENTS
 from wxcomponent.domain.crypto import MessageCrypto
 
 BODY_LIMIT = 1024
@@ -74,9 +75,12 @@ class Pusher:
     def push_ticket_in_background(self) -> None:
         threading.Thread(target=self.push_ticket, name="sandbox-ticket-now", daemon=True).start()
 
-    def push_authorized(self, appid: str, code: str, expires_at: float, pre_auth_code: str, update: bool) -> JSON:
+    def push_authorized(
+        self, appid: str, code: str, expires_at: float, pre_auth_code: str, info_type: str = "authorized"
+    ) -> JSON:
+        """`authorized` or `updateauthorized`, with the code and its expiry as a unix time."""
         return self.push_component(
-            "updateauthorized" if update else "authorized",
+            info_type,
             [
                 ("AuthorizerAppid", appid),
                 ("AuthorizationCode", code),
@@ -91,9 +95,16 @@ class Pusher:
     # -- account messages ------------------------------------------------------------------------
 
     def send_user_message(
-        self, appid: str, user_name: str, openid: str, fields: list[tuple[str, str | int]], info_type: str
+        self,
+        appid: str,
+        user_name: str,
+        openid: str,
+        fields: list[tuple[str, str | int]],
+        info_type: str,
+        opens: str | None = "message",
     ) -> JSON:
-        """Sends a user message (or event) to the account's message URL and opens any passive reply."""
+        """Sends a user message (or event) to the account's message URL and opens any passive reply.
+        `opens`: the customer-service allowance it opens (`message`, `event`, or None)."""
         plaintext = xml_document(
             [
                 ("ToUserName", user_name),
@@ -103,7 +114,8 @@ class Pusher:
             ]
         )
         push = self.envelope(plaintext, ("ToUserName", user_name), openid=openid)
-        self.world.journal.record_user_wrote(appid, openid, self.world.clock.now())  # opens the 48-hour window
+        if opens is not None:
+            self.world.journal.record_interaction(appid, openid, opens, self.world.clock.now())
         url = self.config.account_messages_url.format(appid=appid)
         delivery = self.deliver(url, push, info_type, kind="message", plaintext=plaintext, record=False)
         delivery["appid"] = appid
@@ -123,10 +135,13 @@ class Pusher:
             "text",
         )
 
-    def event_message(self, appid: str, user_name: str, openid: str, event: str) -> JSON:
-        return self.send_user_message(
-            appid, user_name, openid, [("MsgType", "event"), ("Event", event)], f"event:{event}"
-        )
+    def event_message(self, appid: str, user_name: str, openid: str, event: str, event_key: str = "") -> JSON:
+        """An event; a menu click, a follow or a scan opens the 1-minute customer-service allowance."""
+        fields: list[tuple[str, str | int]] = [("MsgType", "event"), ("Event", event)]
+        if event_key:
+            fields.append(("EventKey", event_key))
+        opens = "event" if event in WINDOW_EVENTS else None
+        return self.send_user_message(appid, user_name, openid, fields, f"event:{event}", opens=opens)
 
     def _reply(self, delivery: JSON) -> JSON | None:
         """The passive reply of the last successful attempt: None for `success`/empty, else its fields."""

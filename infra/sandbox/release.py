@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from infra.sandbox.config import RELEASE_TEST_ACCOUNT
+import threading
+
+from infra.sandbox.config import RELEASE_TEST_ACCOUNT, RELEASE_TEST_MINI_PROGRAM, MerchantAccount
 from infra.sandbox.pusher import Pusher
 from infra.sandbox.state import JSON, WeChatError, World
 
@@ -22,8 +24,53 @@ def _reply_fields(delivery: JSON) -> dict[str, str] | None:
     return None
 
 
+def _query_auth_code_check(
+    name: str, world: World, pusher: Pusher, account: MerchantAccount, openid: str, wait: float
+) -> JSON:
+    """WeChat authorizes the test account and pushes `authorized` with a code to the
+    authorization-event URL while it sends `QUERY_AUTH_CODE:<code>` to the message URL: the two race.
+    The message must be answered empty, then `<code>_from_api` sent once by customer service."""
+    code = world.merchants.release_test_code(account.appid)
+    pushed: list[JSON] = []
+    racing = threading.Thread(
+        target=lambda: pushed.append(pusher.push_authorized(account.appid, code.value, code.expires_at, "")),
+        name="sandbox-release-authorized",
+        daemon=True,
+    )
+    racing.start()
+    delivery = pusher.text_message(account.appid, account.user_name, openid, f"QUERY_AUTH_CODE:{code.value}")
+    answered_empty = bool(delivery["ok"]) and delivery.get("reply") is None
+    want = f"{code.value}_from_api"
+
+    def wanted(m: JSON) -> bool:
+        return bool(m["appid"] == account.appid and m["touser"] == openid and m["content"] == want)
+
+    message = world.journal.wait_for_message(wanted, wait)
+    racing.join(wait)  # the racing push is answered (or given up) before the messages are counted
+    sent = sum(1 for m in world.journal.messages() if wanted(m))
+    exchanges = [
+        c
+        for c in world.journal.call_log("api_query_auth")["calls"]
+        if isinstance(c.get("body"), dict) and c["body"].get("authorization_code") == code.value
+    ]
+    accepted = sum(1 for c in exchanges if c.get("errcode") == 0)
+    if not answered_empty:
+        detail = "the message URL must answer 200 with an empty body (or success)"
+    elif message is None:
+        detail = f"no message/custom/send with {want!r} to {openid} within {wait} s"
+    elif sent != 1:
+        detail = f"{sent} customer-service messages with {want!r}: one was expected"
+    else:
+        detail = "custom message received"
+    detail += f" (api_query_auth on the code: {len(exchanges)} calls, {accepted} accepted)"
+    result = _check(name, True, answered_empty and message is not None and sent == 1, detail, delivery)
+    result["authorized_push"] = pushed[0] if pushed else None
+    return result
+
+
 def run_release_checks(world: World, pusher: Pusher, *, appid: str | None = None, wait: float = 10.0) -> JSON:
-    """Runs the ticket check, the text check, the QUERY_AUTH_CODE check and the (older) event check."""
+    """Runs the ticket check, the text check, the QUERY_AUTH_CODE check (racing the `authorized`
+    push), the Mini Program's customer-service check and the (older) event check."""
     account = world.merchants.account(appid or RELEASE_TEST_ACCOUNT.appid)
     if account is None:
         raise WeChatError(40013, "invalid appid: not a sandbox account")
@@ -61,20 +108,11 @@ def run_release_checks(world: World, pusher: Pusher, *, appid: str | None = None
         )
     )
 
-    code = world.merchants.release_test_code(account.appid)
-    delivery = pusher.text_message(account.appid, account.user_name, openid, f"QUERY_AUTH_CODE:{code.value}")
-    answered_empty = bool(delivery["ok"]) and delivery.get("reply") is None
-    want = f"{code.value}_from_api"
-    message = world.journal.wait_for_message(
-        lambda m: m["appid"] == account.appid and m["touser"] == openid and m["content"] == want, wait
-    )
-    if not answered_empty:
-        detail = "the message URL must answer 200 with an empty body (or success)"
-    elif message is None:
-        detail = f"no message/custom/send with {want!r} to {openid} within {wait} s"
-    else:
-        detail = "custom message received"
-    checks.append(_check("query_auth_code", True, answered_empty and message is not None, detail, delivery))
+    checks.append(_query_auth_code_check("query_auth_code", world, pusher, account, openid, wait))
+    if account.appid != RELEASE_TEST_MINI_PROGRAM.appid:
+        mini = world.merchants.account(RELEASE_TEST_MINI_PROGRAM.appid)
+        if mini is not None:
+            checks.append(_query_auth_code_check("mini_program", world, pusher, mini, world.random.openid(), wait))
 
     delivery = pusher.event_message(account.appid, account.user_name, openid, EVENT_CHECK)
     fields = _reply_fields(delivery)

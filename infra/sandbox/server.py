@@ -16,22 +16,36 @@ from infra.sandbox.api import API_PATHS, GET_API_PATHS, WeChatApi
 from infra.sandbox.config import SandboxConfig
 from infra.sandbox.control import Control
 from infra.sandbox.pusher import Pusher
-from infra.sandbox.state import JSON, World
+from infra.sandbox.state import AUTH_CODE_TTL, JSON, World
 from infra.sandbox.state.errors import WeChatError
+from infra.sandbox.state.web import domain
 
 PAGE_PATHS = ("/cgi-bin/componentloginpage", "/wxaopen/safe/bindcomponent", "/safe/bindcomponent")
 MOBILE_PAGE_PATHS = PAGE_PATHS[1:]
 CONFIRM_PATH = "/sandbox/authorize-confirm"
 OAUTH_PAGE_PATH = "/connect/oauth2/authorize"
 OAUTH_CONFIRM_PATH = "/sandbox/oauth-confirm"
+OAUTH_DENY_PATH = "/sandbox/oauth-deny"
 JSSDK_PATH = "/open/js/jweixin-1.6.0.js"  # WeChat's is on res.wx.qq.com
 JSSDK_VERIFY_PATH = "/sandbox/jsapi-verify"
 DEFAULT_TIMEOUT_FAULT = 30.0
 
 
-def _origin(url: str) -> tuple[str, str]:
-    parts = urllib.parse.urlsplit(url)
-    return parts.scheme.lower(), parts.netloc.lower()
+NOT_RELEASED_ZH = "该第三方平台尚未全网发布，此账号不在其授权测试公众号/小程序列表中，无法授权。"  # noqa: RUF001
+NOT_RELEASED_EN = (
+    "This third-party platform is not released yet, and this account is not on its list of test "
+    "accounts: it cannot authorize."
+)
+_PRE_AUTH_CODE_LINES = [
+    "预授权码无效或已过期，请重新发起授权。",  # noqa: RUF001
+    "The pre_auth_code is invalid, used or expired.",
+]
+
+
+def with_query(url: str, fields: dict[str, str], safe: str = "") -> str:
+    """`url` with `fields` appended to its query (`?`, or `&` when it has one)."""
+    separator = "&" if urllib.parse.urlsplit(url).query else "?"
+    return url + separator + urllib.parse.urlencode(fields, safe=safe)
 
 
 class Sandbox:
@@ -114,8 +128,8 @@ class Sandbox:
 
     def authorization_page(self, path: str, query: dict[str, str], referer: str | None) -> str:
         """The page, or WeChat's error page, for GET componentloginpage / bindcomponent."""
-        start = _origin(self.config.start_domain)
-        if not referer or _origin(referer) != start:
+        start = domain(self.config.start_domain)
+        if not referer or domain(referer) != start:
             return pages.referer_error_page(referer)
         component_appid = query.get("component_appid", "")
         if component_appid != self.config.component_appid:
@@ -131,19 +145,12 @@ class Sandbox:
                 ["缺少 redirect_uri 参数。", "The redirect_uri parameter is missing."],
                 kind="redirect_uri",
             )
-        if _origin(redirect_uri) != start:
+        if domain(redirect_uri) != start:
             return pages.referer_error_page(referer)
         pre_auth_code = query.get("pre_auth_code", "")
         problem = self.world.component.pre_auth_code_problem(pre_auth_code)
         if problem:
-            return pages.error_page(
-                problem,
-                [
-                    "预授权码无效或已过期，请重新发起授权。",  # noqa: RUF001
-                    "The pre_auth_code is invalid, used or expired.",
-                ],
-                kind="pre_auth_code",
-            )
+            return pages.error_page(problem, _PRE_AUTH_CODE_LINES, kind="pre_auth_code")
         try:
             auth_type = int(query.get("auth_type") or "3")
         except ValueError:
@@ -159,43 +166,38 @@ class Sandbox:
             mobile=path in MOBILE_PAGE_PATHS,
         )
 
-    def confirm(self, form: dict[str, str]) -> tuple[str | None, str | None]:
-        """The admin clicked authorize: (redirect location, None) or (None, error page)."""
+    def confirm(self, form: dict[str, str], func_info: list[str] | None = None) -> tuple[str | None, str | None]:
+        """The admin clicked authorize with the permission sets they left ticked (`func_info`; none
+        given: the account's defaults): (redirect location, None) or (None, error page)."""
         redirect_uri = form.get("redirect_uri", "")
         appid = form.get("appid", "")
-        if not redirect_uri or _origin(redirect_uri) != _origin(self.config.start_domain):
+        if not redirect_uri or domain(redirect_uri) != domain(self.config.start_domain):
             return None, pages.referer_error_page(None)
         if self.world.merchants.account(appid) is None:
             page = pages.error_page(f"appid: {appid}", ["账号不存在。", "No such account."], kind="appid")
             return None, page
+        permissions = [int(i) for i in func_info or [] if i.isascii() and i.isdigit()]
+        if form.get("permissions_shown") and not permissions:
+            lines = ["请至少选择一个权限集。", "Choose at least one permission set."]
+            return None, pages.error_page(f"appid: {appid}", lines, kind="func_info")
+        if not self.world.merchants.may_authorize(appid):
+            lines = [NOT_RELEASED_ZH, NOT_RELEASED_EN]
+            return None, pages.error_page(f"appid: {appid}", lines, kind="not_released")
         pre_auth_code = form.get("pre_auth_code", "")
         problem = self.world.component.consume_pre_auth_code(pre_auth_code)
         if problem:
-            return None, pages.error_page(
-                problem,
-                [
-                    "预授权码无效或已过期，请重新发起授权。",  # noqa: RUF001
-                    "The pre_auth_code is invalid, used or expired.",
-                ],
-                kind="pre_auth_code",
-            )
-        code, was_authorized = self.world.merchants.authorize(appid)
-        threading.Thread(
-            target=self.pusher.push_authorized,
-            args=(appid, code.value, code.expires_at, pre_auth_code, was_authorized),
-            name="sandbox-authorized-push",
-            daemon=True,
-        ).start()
-        separator = "&" if urllib.parse.urlsplit(redirect_uri).query else "?"
-        location = (
-            redirect_uri
-            + separator
-            + urllib.parse.urlencode(
-                {"auth_code": code.value, "expires_in": 3600},
-                safe="@",  # WeChat leaves the @@@ raw
-            )
-        )
-        return location, None
+            return None, pages.error_page(problem, _PRE_AUTH_CODE_LINES, kind="pre_auth_code")
+        result = self.world.merchants.confirm(appid, permissions or None)
+        code = result.code
+        if result.event is not None:  # an unchanged permission set: the redirect alone brings the code
+            threading.Thread(
+                target=self.pusher.push_authorized,
+                args=(appid, code.value, code.expires_at, pre_auth_code, result.event),
+                name="sandbox-authorized-push",
+                daemon=True,
+            ).start()
+        # WeChat leaves the @@@ raw.
+        return with_query(redirect_uri, {"auth_code": code.value, "expires_in": str(AUTH_CODE_TTL)}, safe="@"), None
 
     # -- web login on an authorized account's behalf ---------------------------------------------
 
@@ -220,10 +222,15 @@ class Sandbox:
         if self.world.web.user(user) is None:
             return None, pages.error_page(f"user: {user}", ["没有这个用户。", "No such user."], kind="user")
         code = self.world.web.new_code(form["appid"], user, form["scope"])
-        redirect_uri = form["redirect_uri"]
-        separator = "&" if urllib.parse.urlsplit(redirect_uri).query else "?"
         back = {"code": code.value, "state": form.get("state", ""), "appid": form["appid"]}
-        return redirect_uri + separator + urllib.parse.urlencode(back), None
+        return with_query(form["redirect_uri"], back), None
+
+    def oauth_deny(self, form: dict[str, str]) -> tuple[str | None, str | None]:
+        """The user declined: back to `redirect_uri?state=STATE`, with no code (WeChat's refusal)."""
+        problem = self._oauth_problem({**form, "response_type": "code", "component_appid": self.config.component_appid})
+        if problem is not None:
+            return None, problem
+        return with_query(form["redirect_uri"], {"state": form.get("state", "")}), None
 
     def _oauth_problem(self, query: dict[str, str]) -> str | None:
         """WeChat's checks of a web-login link, in WeChat's errcodes; None when it may go on."""
@@ -234,7 +241,7 @@ class Sandbox:
         checks: list[tuple[bool, str, str, str]] = [
             (not appid, "10012", "appid 不能为空。", "The appid is missing."),
             (
-                account is None or account.is_mini_program,
+                account is None or not account.is_official_account,
                 "10016",
                 "不支持此 appid，请使用公众号的 appid。",  # noqa: RUF001
                 "Not an Official Account's appid.",
@@ -266,7 +273,7 @@ class Sandbox:
                 "The Official Account has not authorized this third-party platform.",
             ),
             (
-                _origin(redirect_uri) != _origin(self.config.web_origin),
+                domain(redirect_uri) != domain(self.config.web_origin),
                 "10003",
                 "redirect_uri 域名与后台配置不一致。",
                 "The redirect_uri is not on the platform's page domain.",
@@ -451,9 +458,15 @@ class _Handler(BaseHTTPRequestHandler):
         kind = "application/json; charset=utf-8" if status == 200 else "text/html; charset=utf-8"
         self._send(status, payload, kind)
 
-    def _confirm(self, raw: bytes, oauth: bool = False) -> None:
-        form = {k: v[-1] for k, v in urllib.parse.parse_qs(raw.decode("utf-8", "replace")).items()}
-        location, page = self.sandbox.oauth_confirm(form) if oauth else self.sandbox.confirm(form)
+    def _confirm(self, raw: bytes, path: str) -> None:
+        fields = urllib.parse.parse_qs(raw.decode("utf-8", "replace"))
+        form = {k: v[-1] for k, v in fields.items()}
+        if path == OAUTH_CONFIRM_PATH:
+            location, page = self.sandbox.oauth_confirm(form)
+        elif path == OAUTH_DENY_PATH:
+            location, page = self.sandbox.oauth_deny(form)
+        else:
+            location, page = self.sandbox.confirm(form, fields.get("func_info"))
         if location is not None:
             self._send(302, b"", "text/html; charset=utf-8", {"Location": location})
         else:
@@ -500,14 +513,12 @@ class _Handler(BaseHTTPRequestHandler):
         sb = self.sandbox
         if method == "GET" and path == OAUTH_PAGE_PATH:
             self._html(sb.oauth_page(query))
-        elif method == "POST" and path == OAUTH_CONFIRM_PATH:
-            self._confirm(raw, oauth=True)
+        elif method == "POST" and path in (OAUTH_CONFIRM_PATH, OAUTH_DENY_PATH, CONFIRM_PATH):
+            self._confirm(raw, path)
         elif method == "GET" and path == JSSDK_PATH:
             self._send(200, pages.JSSDK_SCRIPT.encode("utf-8"), "application/javascript; charset=utf-8")
         elif method == "GET" and path in PAGE_PATHS:
             self._html(sb.authorization_page(path, query, self.headers.get("Referer")))
-        elif method == "POST" and path == CONFIRM_PATH:
-            self._confirm(raw)
         elif method == "GET" and path in ("/", "/sandbox", "/sandbox/"):
             self._html(pages.control_page(sb.world.snapshot()))
         else:

@@ -143,7 +143,7 @@ def test_same_seed_same_world(receiver: Receiver) -> None:
     assert first_ticket(7) != first_ticket(8)
     assert seeded_accounts(3) == seeded_accounts(3)
     accounts = seeded_accounts(3)
-    assert len({a.appid for a in accounts}) == 5
+    assert len({a.appid for a in accounts}) == 9
     assert all(len(a.appid) == 18 and len(a.user_name) == 15 for a in accounts)
 
 
@@ -191,8 +191,9 @@ def test_release_checks_pass(wx: Wx, client: Client, receiver: Receiver, sandbox
         ("ticket", True),
         ("text", True),
         ("query_auth_code", True),
+        ("mini_program", True),
         ("event", True),
-    ]
+    ], [c["detail"] for c in result["checks"]]
     assert result["passed"] is True
     assert result["appid"] == RELEASE_TEST_ACCOUNT.appid
     got = receiver.wait_for(lambda r: r.fields.get("Content") == "TESTCOMPONENT_MSG_TYPE_TEXT")
@@ -203,7 +204,7 @@ def test_release_checks_fail_without_the_system(client: Client, receiver: Receiv
     result = client.post("/sandbox/release-checks", {"wait": 0.1})
     assert result["passed"] is False
     by_name = {c["name"]: c["passed"] for c in result["checks"]}
-    assert by_name == {"ticket": True, "text": False, "query_auth_code": False, "event": False}
+    assert by_name == {"ticket": True, "text": False, "query_auth_code": False, "mini_program": False, "event": False}
 
 
 def test_update_authorization_and_func_info(wx: Wx, client: Client, receiver: Receiver) -> None:
@@ -243,7 +244,7 @@ def test_command_line_runs_and_stops_on_sigterm() -> None:
         assert first.startswith("WeChat sandbox on http://127.0.0.1:")
         url = first.split()[3]
         state = Client(url).get_json("/sandbox/state")
-        assert len(state["accounts"]) == 7  # five seeded, two release test accounts
+        assert len(state["accounts"]) == 11  # nine seeded, two release test accounts
     finally:
         proc.terminate()
         assert proc.wait(timeout=5) == 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import urllib.parse
+from typing import Any
 
 from infra.sandbox import Sandbox
 from infra.sandbox.pages import REFERER_ERROR_EN, REFERER_ERROR_ZH
@@ -26,16 +27,21 @@ def listed(html: str) -> list[str]:
     return re.findall(r'<form class="account"[^>]*data-appid="(wx[0-9a-f]{16})"', html)
 
 
-def confirm(client: Client, code: str, appid: str, redirect: str = REDIRECT) -> tuple[int, dict[str, str], bytes]:
-    form = urllib.parse.urlencode(
-        {
-            "component_appid": "x",
-            "pre_auth_code": code,
-            "appid": appid,
-            "redirect_uri": redirect,
-            "auth_type": "3",
-        }
-    ).encode()
+def confirm(
+    client: Client, code: str, appid: str, redirect: str = REDIRECT, func_info: list[int] | None = None
+) -> tuple[int, dict[str, str], bytes]:
+    """POSTs the page's form; `func_info`: the permission sets the admin left ticked (None: as the
+    page's form without its checkboxes, the account's defaults)."""
+    fields: dict[str, Any] = {
+        "component_appid": "x",
+        "pre_auth_code": code,
+        "appid": appid,
+        "redirect_uri": redirect,
+        "auth_type": "3",
+    }
+    if func_info is not None:
+        fields.update(permissions_shown="1", func_info=[str(i) for i in func_info])
+    form = urllib.parse.urlencode(fields, doseq=True).encode()
     return client.request(
         "POST", "/sandbox/authorize-confirm", form, {"Content-Type": "application/x-www-form-urlencoded"}
     )
@@ -73,11 +79,11 @@ def test_referer_from_start_domain_lists_accounts_by_auth_type(wx: Wx, client: C
         ("1", officials),
         ("2", minis),
         ("3", officials + minis),
-        ("6", officials + minis),
+        ("6", [a["appid"] for a in accounts]),
     ):
         html = client.get(page_path(wx, pre_auth_code=code, auth_type=auth_type)[0], REFERER)[2].decode()
         assert sorted(listed(html)) == sorted(expected), auth_type
-    html = client.get(page_path(wx, pre_auth_code=code, auth_type="5")[0], REFERER)[2].decode()
+    html = client.get(page_path(wx, pre_auth_code=code, auth_type="4")[0], REFERER)[2].decode()
     assert 'id="no-accounts"' in html
     one = client.get(page_path(wx, pre_auth_code=code, auth_type="2", biz_appid=officials[1])[0], REFERER)[2]
     assert listed(one.decode()) == [officials[1]]
@@ -89,7 +95,7 @@ def test_mobile_pages(wx: Wx, client: Client) -> None:
     for path in ("/wxaopen/safe/bindcomponent", "/safe/bindcomponent"):
         url, _ = page_path(wx, path=path, action="bindcomponent", no_scan="1")
         html = client.get(url, REFERER)[2].decode()
-        assert "(mobile)" in html and len(listed(html)) == 7  # five seeded, two release test accounts
+        assert "(mobile)" in html and len(listed(html)) == 8  # six seeded, two release test accounts
 
 
 def test_parameter_errors(wx: Wx, client: Client) -> None:
@@ -118,7 +124,7 @@ def test_confirm_redirects_and_pushes_authorized(wx: Wx, client: Client, receive
     location = urllib.parse.urlsplit(headers["Location"])
     assert f"{location.scheme}://{location.netloc}{location.path}" == REDIRECT
     params = dict(urllib.parse.parse_qsl(location.query))
-    assert params["expires_in"] == "3600"
+    assert params["expires_in"] == "600"
     assert params["auth_code"].startswith("queryauthcode@@@")
     pushed = receiver.wait_info("authorized")
     assert pushed.error is None
@@ -134,9 +140,17 @@ def test_confirm_redirects_and_pushes_authorized(wx: Wx, client: Client, receive
     html = client.get(page_path(wx, pre_auth_code=code)[0], REFERER)[2].decode()
     assert 'data-error="pre_auth_code"' in html
 
+    # Again with the same permission sets: no push (the redirect alone brings the code) ...
     _, again = page_path(wx)
     assert confirm(client, again, appid)[0] == 302
-    assert receiver.wait_info("updateauthorized").fields["AuthorizerAppid"] == appid
+    # ... and with one set unticked: updateauthorized.
+    _, third = page_path(wx)
+    status, headers, _ = confirm(client, third, appid, func_info=[17, 18])
+    assert status == 302
+    pushed = receiver.wait_info("updateauthorized")
+    assert pushed.fields["AuthorizerAppid"] == appid
+    assert pushed.fields["AuthorizationCode"] in headers["Location"]
+    assert [r.fields.get("InfoType") for r in receiver.received].count("authorized") == 1
 
 
 def test_redirect_keeps_an_existing_query(wx: Wx, client: Client) -> None:

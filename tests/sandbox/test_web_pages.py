@@ -271,7 +271,7 @@ def test_a_seeded_user_confirms_and_the_component_exchanges_the_code(wx: Wx, cli
     status, _, page = client.get(login_link(appid, wx.appid))
     assert status == 200 and b'id="wx-oauth-page"' in page and b'data-scope="snsapi_userinfo"' in page
     users = forms(page)
-    assert len(users) == 2 and len({user["openid"] for user in users}) == 2
+    assert len(users) == 3 and len({user["openid"] for user in users}) == 3
     back = confirm(client, users[1])
     assert back["state"] == "s-42" and back["appid"] == appid and re.fullmatch(r"[A-Za-z0-9_-]{32}", back["code"])
     answer = exchange(wx, appid, back["code"])

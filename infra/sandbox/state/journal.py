@@ -10,9 +10,16 @@ import threading
 from collections import Counter, deque
 from collections.abc import Callable
 
-from infra.sandbox.state.errors import JSON
+from infra.sandbox.state.errors import JSON, WeChatError
 
 LOG_LIMIT = 5000
+# Customer-service messages (WeChat's customer-service guide): after a user's message, 5 within 48
+# hours; after a menu click, a follow or a scan, 3 within a minute. Each new interaction of a kind
+# opens that kind's allowance afresh.
+MESSAGE_WINDOW = (48 * 3600, 5)
+EVENT_WINDOW = (60, 3)
+# The events that open the 1-minute allowance: a menu click (CLICK, VIEW), a follow, a QR-code scan.
+WINDOW_EVENTS = frozenset({"CLICK", "VIEW", "subscribe", "SCAN", "scancode_push", "scancode_waitmsg"})
 
 
 class Journal:
@@ -24,7 +31,8 @@ class Journal:
         self._counters: Counter[str] = Counter()
         self._pushes: deque[JSON] = deque(maxlen=LOG_LIMIT)
         self._messages: deque[JSON] = deque(maxlen=LOG_LIMIT)
-        self._wrote: dict[tuple[str, str], float] = {}  # (account, openid) -> when the user last wrote
+        # (account, openid) -> kind ("message" / "event") -> [opened at, messages sent since]
+        self._windows: dict[tuple[str, str], dict[str, list[float]]] = {}
         self._push_seq = 0
 
     def reset(self) -> None:
@@ -34,7 +42,7 @@ class Journal:
             self._counters.clear()
             self._pushes.clear()
             self._messages.clear()
-            self._wrote.clear()
+            self._windows.clear()
             self._push_seq = 0
             self._changed.notify_all()
 
@@ -68,13 +76,30 @@ class Journal:
     # -- custom messages -------------------------------------------------------------------------
 
     def record_user_wrote(self, appid: str, openid: str, now: float) -> None:
-        """A user sent the account something: customer-service messages may reach them for 48 h."""
-        with self._changed:
-            self._wrote[(appid, openid)] = now
+        """A user sent the account a message: 5 customer-service messages may reach them in 48 h."""
+        self.record_interaction(appid, openid, "message", now)
 
-    def wrote_within(self, appid: str, openid: str, since: float) -> bool:
+    def record_interaction(self, appid: str, openid: str, kind: str, now: float) -> None:
+        """A user's message (`message`) or window-opening event (`event`) opens that allowance afresh."""
         with self._changed:
-            return self._wrote.get((appid, openid), float("-inf")) >= since
+            self._windows.setdefault((appid, openid), {})[kind] = [now, 0]
+
+    def spend_customer_service(self, appid: str, openid: str, now: float) -> None:
+        """Counts one customer-service message against an open allowance: WeChatError 45015 when
+        none is open (never, or too long ago), 45047 when the open ones are used up."""
+        limits = {"message": MESSAGE_WINDOW, "event": EVENT_WINDOW}
+        with self._changed:
+            windows = self._windows.get((appid, openid), {})
+            open_ = [(kind, w) for kind, w in windows.items() if now < w[0] + limits[kind][0]]
+            if not open_:
+                raise WeChatError(45015, "response out of time limit or subscription is canceled")
+            # The allowance that closes first is spent first.
+            left = sorted(
+                ((w[0] + limits[kind][0], w) for kind, w in open_ if w[1] < limits[kind][1]), key=lambda t: t[0]
+            )
+            if not left:
+                raise WeChatError(45047, "out of response count limit")
+            left[0][1][1] += 1
 
     def record_message(self, message: JSON) -> None:
         with self._changed:

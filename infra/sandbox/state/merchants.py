@@ -11,7 +11,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from infra.sandbox.config import MerchantAccount, SandboxConfig
+from infra.sandbox.config import CHANNELS, RELEASE_TEST_ACCOUNTS, STORE, TALENT, MerchantAccount, SandboxConfig
 from infra.sandbox.state import saved
 from infra.sandbox.state.clock import Clock
 from infra.sandbox.state.credentials import OVERLAP, Code, TokenPair
@@ -19,8 +19,10 @@ from infra.sandbox.state.errors import JSON, WeChatError
 from infra.sandbox.state.randomness import Randomness
 
 AUTHORIZER_TOKEN_TTL = 7200
-AUTH_CODE_TTL = 3600
+AUTH_CODE_TTL = 600  # the redirect's expires_in=600 (WeChat's authorization-process page)
 _INVALID_CREDENTIAL = "invalid credential, access_token is invalid or not latest"
+AUTHORIZED = "authorized"
+UPDATE_AUTHORIZED = "updateauthorized"
 
 
 @dataclass
@@ -33,11 +35,21 @@ class Grant:
     previous_refresh_token: str | None = None
     previous_refresh_until: float = 0.0
     access: TokenPair = field(default_factory=TokenPair)
+    # api_query_auth answered for this authorization: until then WeChat lists an empty refresh token.
+    exchanged: bool = False
+    # The account had API permission when it authorized: else no token, no refresh token.
+    api_permission: bool = True
+
+    def listed_refresh_token(self) -> str:
+        """The refresh token api_get_authorizer_list and api_get_authorizer_info show: empty until
+        the code was exchanged, and for an account without API permission."""
+        return self.refresh_token if self.exchanged and self.api_permission else ""
 
 
 @dataclass
 class _SavedGrant:
-    """A grant as saved: its account by appid, beside it."""
+    """A grant as saved: its account by appid, beside it (a file saved before `exchanged` and
+    `api_permission` existed restores them as True: its grants were exchanged with tokens)."""
 
     refresh_token: str
     auth_time: int
@@ -46,6 +58,22 @@ class _SavedGrant:
     previous_refresh_token: str | None
     previous_refresh_until: float
     access: TokenPair
+    exchanged: bool = True
+    api_permission: bool = True
+
+
+@dataclass(frozen=True)
+class Authorization:
+    """An admin's confirmation: the code, and what WeChat pushes for it (None: nothing, the
+    permission set did not change and the code goes back by the redirect alone)."""
+
+    code: Code
+    event: str | None
+    was_authorized: bool
+
+
+class NotOnTestList(Exception):
+    """Before the full-network release, an account not on the platform's test list tried to authorize."""
 
 
 class Merchants:
@@ -61,6 +89,9 @@ class Merchants:
         self._auth_codes: dict[str, Code] = {}
         self._grants: dict[str, Grant] = {}
         self._access_index: dict[str, str] = {}  # authorizer access token -> appid
+        self._api_permission: dict[str, bool] = {}  # flipped by the control API, else the account's
+        self._released = config.released
+        self._test_accounts: list[str] | None = None
         self.reset()
 
     def reset(self) -> None:
@@ -71,6 +102,13 @@ class Merchants:
             self._auth_codes = {}
             self._grants = {}
             self._access_index = {}
+            self._api_permission = {}
+            self._released = self._config.released
+            self._test_accounts = self._default_test_accounts()
+
+    def _default_test_accounts(self) -> list[str]:
+        listed = self._config.test_accounts
+        return list(self._accounts) if listed is None else list(listed)
 
     def export(self) -> JSON:
         """What the merchants granted, as JSON (`make dev` saves it across restarts); the accounts
@@ -89,10 +127,15 @@ class Merchants:
                         "previous_refresh_token": grant.previous_refresh_token,
                         "previous_refresh_until": grant.previous_refresh_until,
                         "access": saved.dump(grant.access),
+                        "exchanged": grant.exchanged,
+                        "api_permission": grant.api_permission,
                     }
                     for appid, grant in self._grants.items()
                 ],
                 "access_index": dict(self._access_index),
+                "api_permission": dict(self._api_permission),
+                "released": self._released,
+                "test_accounts": list(self._test_accounts or []),
             }
 
     def restore(self, data: JSON) -> None:
@@ -122,9 +165,15 @@ class Merchants:
                 record.previous_refresh_token,
                 record.previous_refresh_until,
                 record.access,
+                record.exchanged,
+                record.api_permission,
             )
         index = saved.checked(data.get("access_index"), dict[str, str], "access_index")
-        for appid in [*rotation, *index.values(), *(code.appid for code in codes)]:
+        # Saved before these existed: the configuration's defaults.
+        api_permission = saved.checked(data.get("api_permission", {}), dict[str, bool], "api_permission")
+        released = saved.checked(data.get("released", self._config.released), bool, "released")
+        test_accounts = saved.checked(data.get("test_accounts"), list[str] | None, "test_accounts")
+        for appid in [*rotation, *index.values(), *(code.appid for code in codes), *api_permission]:
             account(appid)
         with self._lock:
             self._accounts = accounts
@@ -132,6 +181,9 @@ class Merchants:
             self._auth_codes = {code.value: code for code in codes}
             self._grants = grants
             self._access_index = index
+            self._api_permission = api_permission
+            self._released = released
+            self._test_accounts = self._default_test_accounts() if test_accounts is None else test_accounts
 
     # -- accounts --------------------------------------------------------------------------------
 
@@ -150,6 +202,55 @@ class Merchants:
                 raise WeChatError(40013, "invalid appid")
             self._rotation[appid] = enabled
 
+    def set_api_permission(self, appid: str, enabled: bool) -> None:
+        """Whether the account has API permission from its next authorization on (its grant as it
+        stands keeps what it had: WeChat decides when the account authorizes)."""
+        with self._lock:
+            if appid not in self._accounts:
+                raise WeChatError(40013, "invalid appid")
+            self._api_permission[appid] = enabled
+
+    def has_api_permission(self, appid: str) -> bool:
+        with self._lock:
+            return self._has_api_permission(appid)
+
+    def _has_api_permission(self, appid: str) -> bool:
+        account = self._accounts.get(appid)
+        return self._api_permission.get(appid, account.api_permission if account else False)
+
+    # -- the full-network release and the test list ----------------------------------------------
+
+    @property
+    def released(self) -> bool:
+        with self._lock:
+            return self._released
+
+    def set_released(self, released: bool) -> None:
+        with self._lock:
+            self._released = released
+
+    def test_accounts(self) -> list[str]:
+        with self._lock:
+            return list(self._test_accounts or [])
+
+    def set_test_accounts(self, appids: list[str] | None) -> list[str]:
+        """The platform's test list (None: every account); ValueError for an appid the sandbox lacks."""
+        with self._lock:
+            unknown = [appid for appid in appids or [] if appid not in self._accounts]
+            if unknown:
+                raise ValueError(f"not sandbox accounts: {', '.join(unknown)}")
+            self._test_accounts = list(self._accounts) if appids is None else list(appids)
+            return list(self._test_accounts)
+
+    def may_authorize(self, appid: str) -> bool:
+        """Released, on the test list, or one of WeChat's release-test accounts."""
+        with self._lock:
+            return (
+                self._released
+                or appid in (self._test_accounts or [])
+                or any(appid == a.appid for a in RELEASE_TEST_ACCOUNTS)
+            )
+
     def states(self) -> list[JSON]:
         """Each account with its grant, as `GET /sandbox/state` lists them."""
         with self._lock:
@@ -159,15 +260,22 @@ class Merchants:
 
     def authorize(self, appid: str, func_info: list[int] | None = None) -> tuple[Code, bool]:
         """Creates or renews the grant and an authorization code; True when it was already authorized."""
+        result = self.confirm(appid, func_info)
+        return result.code, result.was_authorized
+
+    def confirm(self, appid: str, func_info: list[int] | None = None) -> Authorization:
+        """What an admin's confirmation does: the grant (new, or renewed with a new refresh token),
+        a code, and the event WeChat pushes: `authorized` for a new grant, `updateauthorized` when
+        the permission set changed, nothing when it did not."""
         with self._lock:
             return self._authorize(appid, func_info)
 
     def release_test_code(self, appid: str) -> Code:
-        """A fresh authorization code for an account, authorizing it silently if needed (no push)."""
+        """A fresh authorization code for an account, authorizing it if needed (the caller pushes it)."""
         with self._lock:
             grant = self._grants.get(appid)
             if grant is None or not grant.authorized:
-                return self._authorize(appid, None)[0]
+                return self._authorize(appid, None).code
             return self._new_code(appid, self._clock.now())
 
     def is_authorized(self, appid: str) -> bool:
@@ -183,9 +291,7 @@ class Merchants:
                 return False
             grant.authorized = False
             grant.previous_refresh_token = None
-            for token in [t for t, owner in self._access_index.items() if owner == appid]:
-                del self._access_index[token]
-            grant.access = TokenPair()
+            self._forget_access(appid)
             for code in self._auth_codes.values():
                 if code.appid == appid:
                     code.used = True
@@ -202,13 +308,18 @@ class Merchants:
                 raise WeChatError(61010, "code is expired")
             code.used = True
             grant = self._grant(code.appid)
+            grant.exchanged = True
+            func_info = [{"funcscope_category": {"id": i}} for i in grant.func_info]
+            if not grant.api_permission:
+                # Tokens, expires_in and the refresh token come only with API permission.
+                return {"authorization_info": {"authorizer_appid": code.appid, "func_info": func_info}}
             return {
                 "authorization_info": {
                     "authorizer_appid": code.appid,
                     "authorizer_access_token": self._issue_access(grant),
                     "expires_in": AUTHORIZER_TOKEN_TTL,
                     "authorizer_refresh_token": grant.refresh_token,
-                    "func_info": [{"funcscope_category": {"id": i}} for i in grant.func_info],
+                    "func_info": func_info,
                 }
             }
 
@@ -216,7 +327,11 @@ class Merchants:
         with self._lock:
             grant = self._grant(appid)
             now = self._clock.now()
-            current = refresh == grant.refresh_token
+            if not grant.api_permission:
+                # No refresh token was ever issued for this grant: whatever is sent is not one
+                # (the sandbox's choice of errcode; WeChat documents none for this case).
+                raise WeChatError(61023, "refresh_token is invalid")
+            current = bool(refresh) and refresh == grant.refresh_token
             overlapping = bool(refresh) and refresh == grant.previous_refresh_token
             if not current and not (overlapping and now < grant.previous_refresh_until):
                 raise WeChatError(61023, "refresh_token is invalid")
@@ -235,6 +350,13 @@ class Merchants:
         with self._lock:
             grant = self._grant(appid)
             a = grant.account
+            authorization = {
+                "authorizer_appid": a.appid,
+                "authorizer_refresh_token": grant.listed_refresh_token(),
+                "func_info": [{"funcscope_category": {"id": i}} for i in grant.func_info],
+            }
+            if a.kind in _NEWER_KINDS:
+                return {"authorizer_info": _newer_profile(a, base_url), "authorization_info": authorization}
             info: JSON = {
                 "nick_name": a.nick_name,
                 "head_img": f"{base_url}/sandbox/avatar/{a.appid}.svg",
@@ -268,13 +390,7 @@ class Merchants:
                     "categories": [{"first": "工具", "second": "效率"}],
                     "visit_status": 0,
                 }
-            return {
-                "authorizer_info": info,
-                "authorization_info": {
-                    "authorizer_appid": a.appid,
-                    "func_info": [{"funcscope_category": {"id": i}} for i in grant.func_info],
-                },
-            }
+            return {"authorizer_info": info, "authorization_info": authorization}
 
     def authorizer_list(self, offset: Any, count: Any) -> JSON:
         if not isinstance(offset, int) or not isinstance(count, int) or offset < 0 or not 1 <= count <= 500:
@@ -290,12 +406,18 @@ class Merchants:
                 "list": [
                     {
                         "authorizer_appid": g.account.appid,
-                        "refresh_token": g.refresh_token,
+                        "refresh_token": g.listed_refresh_token(),
                         "auth_time": g.auth_time,
                     }
                     for g in page
                 ],
             }
+
+    def granted(self, appid: str) -> tuple[MerchantAccount, list[int]]:
+        """The account and the permission sets its live grant gave the component (61003 without one)."""
+        with self._lock:
+            grant = self._grant(appid)
+            return grant.account, list(grant.func_info)
 
     def check_access_token(self, token: str | None) -> str:
         """The appid an authorizer access token belongs to."""
@@ -315,7 +437,7 @@ class Merchants:
 
     # -- helpers (the caller holds the lock) -----------------------------------------------------
 
-    def _authorize(self, appid: str, func_info: list[int] | None) -> tuple[Code, bool]:
+    def _authorize(self, appid: str, func_info: list[int] | None) -> Authorization:
         account = self._accounts.get(appid)
         if account is None:
             raise WeChatError(40013, "invalid appid")
@@ -323,17 +445,31 @@ class Merchants:
         grant = self._grants.get(appid)
         was_authorized = grant is not None and grant.authorized
         permissions = list(func_info) if func_info else list(account.permissions)
-        refresh = self._random.string("refreshtoken@@@", 43)
+        api_permission = self._has_api_permission(appid)
+        refresh = self._random.string("refreshtoken@@@", 43) if api_permission else ""
+        event: str | None = AUTHORIZED
         if grant is None:
-            self._grants[appid] = Grant(account, refresh, int(now), permissions)
+            self._grants[appid] = Grant(account, refresh, int(now), permissions, api_permission=api_permission)
         else:
+            if was_authorized:
+                # "If the permission set did not change, no update notification is pushed."
+                event = UPDATE_AUTHORIZED if sorted(set(permissions)) != sorted(set(grant.func_info)) else None
             # Re-authorization issues a new refresh token and kills the old one (docs/protocol.md §3).
             grant.refresh_token = refresh
             grant.previous_refresh_token = None
             grant.authorized = True
             grant.func_info = permissions
             grant.auth_time = int(now)
-        return self._new_code(appid, now), was_authorized
+            grant.exchanged = False
+            if not api_permission:
+                self._forget_access(appid)
+            grant.api_permission = api_permission
+        return Authorization(self._new_code(appid, now), event, was_authorized)
+
+    def _forget_access(self, appid: str) -> None:
+        for token in [t for t, owner in self._access_index.items() if owner == appid]:
+            del self._access_index[token]
+        self._grants[appid].access = TokenPair()
 
     def _new_code(self, appid: str, now: float) -> Code:
         code = Code(self._random.string("queryauthcode@@@", 64), now + AUTH_CODE_TTL, appid)
@@ -362,8 +498,34 @@ class Merchants:
             "status": "authorized" if grant and grant.authorized else ("revoked" if grant else "never"),
             "rotation": self._rotation.get(a.appid, False),
             "refresh_token": grant.refresh_token if grant and grant.authorized else None,
+            "exchanged": grant.exchanged if grant and grant.authorized else None,
+            "api_permission": self._has_api_permission(a.appid),
+            "grant_api_permission": grant.api_permission if grant else None,
+            "on_test_list": a.appid in (self._test_accounts or []),
             "authorizer_access_token": access.value if access else None,
             "access_expires_at": access.expires_at if access else None,
             "auth_time": grant.auth_time if grant else None,
             "func_info": grant.func_info if grant else list(a.permissions),
         }
+
+
+_NEWER_KINDS = {CHANNELS: "channels_info", STORE: "store_info", TALENT: "talent_info"}
+_NEWER_KIND_NAMES = {CHANNELS: "视频号", STORE: "微信小店", TALENT: "带货助手"}
+
+
+def _newer_profile(a: MerchantAccount, base_url: str) -> JSON:
+    """A Channels, shop or talent account's profile: no service_type_info, verify_type_info,
+    business_info nor MiniProgramInfo; its kind in channels_info / store_info / talent_info
+    (api_get_authorizer_info's page names these objects without their fields: the sandbox's
+    `{id, name}` mirrors service_type_info's shape)."""
+    return {
+        "nick_name": a.nick_name,
+        "head_img": f"{base_url}/sandbox/avatar/{a.appid}.svg",
+        "user_name": a.user_name,
+        "alias": a.alias,
+        "principal_name": a.principal_name,
+        "qrcode_url": f"{base_url}/sandbox/qrcode/{a.appid}.svg",
+        "account_status": 1,
+        "signature": f"{a.nick_name} (WeChat sandbox)",
+        _NEWER_KINDS[a.kind]: {"id": 1, "name": _NEWER_KIND_NAMES[a.kind]},
+    }

@@ -26,24 +26,28 @@ TICKET_TYPES = ("jsapi", "wx_card")
 OAUTH_CODE_TTL = 300  # single use, 5 minutes
 WEB_TOKEN_TTL = 7200
 SCOPES = ("snsapi_base", "snsapi_userinfo")
+TICKET_MODES = ("new", "same")
 _INVALID_CREDENTIAL = "invalid credential, access_token is invalid or not latest"
 
 
 @dataclass(frozen=True)
 class WebUser:
-    """A WeChat user who visits authorized accounts' pages; the openid differs per account."""
+    """A WeChat user who visits authorized accounts' pages; the openid differs per account.
+
+    A snapshot user (快照页模式) opened the page from a Moments snapshot without logging in: WeChat
+    answers the code exchange with a virtual openid and `is_snapshotuser: 1`, and refuses
+    sns/userinfo for them."""
 
     user_id: str
     nickname: str
-    sex: int  # WeChat's: 1 male, 2 female, 0 unknown
-    province: str
-    city: str
-    country: str
+    snapshot: bool = False
 
 
+# Appended, never reordered: the first is the default user of POST /sandbox/oauth-code.
 SEEDED_USERS = (
-    WebUser("xiaoming", "小明 Xiao Ming", 1, "Guangdong", "Shenzhen", "CN"),
-    WebUser("alice", "爱丽丝 Alice", 2, "Shanghai", "Shanghai", "CN"),
+    WebUser("xiaoming", "小明 Xiao Ming"),
+    WebUser("alice", "爱丽丝 Alice"),
+    WebUser("visitor", "快照页访客 Snapshot visitor", snapshot=True),
 )
 
 
@@ -87,10 +91,24 @@ class WebPages:
         self._tickets: dict[str, dict[str, TokenPair]] = {}  # appid -> type -> the current and previous
         self._codes: dict[str, OAuthCode] = {}
         self._tokens: dict[str, WebToken] = {}
+        self._ticket_mode = _checked_mode(config.ticket_mode)
 
     def reset(self) -> None:
         with self._lock:
             self._tickets, self._codes, self._tokens = {}, {}, {}
+            self._ticket_mode = _checked_mode(self._config.ticket_mode)
+
+    @property
+    def ticket_mode(self) -> str:
+        with self._lock:
+            return self._ticket_mode
+
+    def set_ticket_mode(self, mode: object) -> str:
+        """`new` (a new ticket every call) or `same` (the live ticket again); ValueError otherwise."""
+        checked = _checked_mode(mode)
+        with self._lock:
+            self._ticket_mode = checked
+        return checked
 
     def export(self) -> JSON:
         """Tickets, codes and web tokens as JSON (`make dev` keeps them: the table holds the tickets)."""
@@ -116,19 +134,26 @@ class WebPages:
         return next((user for user in SEEDED_USERS if user.user_id == user_id), None)
 
     def openid(self, appid: str, user_id: str) -> str:
-        """The user's openid for this account: 28 URL-safe characters, the same for the same seed."""
+        """The user's openid for this account: 28 URL-safe characters, the same for the same seed
+        (a snapshot user's is as virtual as WeChat's, and looks the same)."""
         digest = hashlib.sha256(f"{self._config.seed}:{appid}:{user_id}".encode()).digest()
         return "o" + base64.urlsafe_b64encode(digest).decode()[:27]
 
     # -- JS-SDK tickets --------------------------------------------------------------------------
 
     def issue_ticket(self, appid: str, ticket_type: Any) -> JSON:
-        """A new ticket of `ticket_type` for the account; the one it replaces lives 5 more minutes."""
+        """A ticket of `ticket_type` for the account. Mode `new`: a new one, the one it replaces
+        lives 5 more minutes. Mode `same`: the current one while it lives, still answered with
+        expires_in 7200 (its life is not extended), a new one once it expired."""
         if ticket_type not in TICKET_TYPES:
             raise WeChatError(40097, "invalid args: type must be jsapi or wx_card")
+        now = self._clock.now()
         with self._lock:
             pair = self._tickets.setdefault(appid, {}).setdefault(str(ticket_type), TokenPair())
-            issued = pair.issue(self._random.string("", 86), self._clock.now(), JS_TICKET_TTL)
+            current = pair.current
+            if self._ticket_mode == "same" and current is not None and now < current.expires_at:
+                return {"errcode": 0, "errmsg": "ok", "ticket": current.value, "expires_in": JS_TICKET_TTL}
+            issued = pair.issue(self._random.string("", 86), now, JS_TICKET_TTL)
             return {"errcode": 0, "errmsg": "ok", "ticket": issued.value, "expires_in": JS_TICKET_TTL}
 
     def live_tickets(self, appid: str, ticket_type: str) -> list[str]:
@@ -190,13 +215,17 @@ class WebPages:
                 self._random.string("", 110),
             )
             self._tokens[token.value] = token
-        return {
+        answer: JSON = {
             "access_token": token.value,
             "expires_in": WEB_TOKEN_TTL,
             "refresh_token": token.refresh_token,
             "openid": self.openid(token.appid, token.user_id),
             "scope": token.scope,
         }
+        user = self.user(token.user_id)
+        if user is not None and user.snapshot:
+            answer["is_snapshotuser"] = 1
+        return answer
 
     def userinfo(self, value: Any, openid: Any, base_url: str) -> JSON:
         """sns/userinfo: the visitor's profile, with a web token of scope snsapi_userinfo only."""
@@ -214,13 +243,16 @@ class WebPages:
             raise WeChatError(48001, "api unauthorized")
         user = self.user(token.user_id)
         assert user is not None  # codes are made for seeded users only
+        if user.snapshot:
+            raise WeChatError(48001, "api unauthorized")  # a snapshot user has no profile to give
+        # Since 2021-10-20 web login no longer gives sex nor region: 0 and empty strings.
         return {
             "openid": openid,
             "nickname": user.nickname,
-            "sex": user.sex,
-            "province": user.province,
-            "city": user.city,
-            "country": user.country,
+            "sex": 0,
+            "province": "",
+            "city": "",
+            "country": "",
             "headimgurl": f"{base_url}/sandbox/users/{user.user_id}.svg",
             "privilege": [],
         }
@@ -232,7 +264,7 @@ class WebPages:
         JS-SDK sends it) the signature must be made with one of the account's live jsapi tickets,
         for a page on a JS-safe domain; with `ticket` alone, only the signature is checked."""
         if appid is not None:
-            if _origin(fields.url) != _origin(web_origin):
+            if domain(fields.url) != domain(web_origin):
                 return _config_answer(False, "config:invalid url domain")
             candidates = self.live_tickets(appid, "jsapi")
         else:
@@ -263,6 +295,13 @@ def _config_answer(valid: bool, message: str) -> JSON:
     return {"valid": valid, "errMsg": message}
 
 
-def _origin(url: str) -> tuple[str, str]:
-    parts = urllib.parse.urlsplit(url)
-    return parts.scheme.lower(), parts.netloc.lower()
+def _checked_mode(mode: object) -> str:
+    if mode not in TICKET_MODES:
+        raise ValueError(f"the ticket mode is one of {', '.join(TICKET_MODES)}")
+    return str(mode)
+
+
+def domain(url: str) -> str:
+    """A URL's domain (host name, lower case, no scheme, port nor user): WeChat's domain settings
+    are domains, and it compares pages and callbacks by domain."""
+    return (urllib.parse.urlsplit(url).hostname or "").lower()

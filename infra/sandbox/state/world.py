@@ -120,9 +120,15 @@ class World:
             "tickets": self.component.tickets(),
             "accounts": self.merchants.states(),
             "js_tickets": self.web.tickets(),
-            "web_users": [{"user_id": user.user_id, "nickname": user.nickname} for user in self.web.users()],
+            "web_users": [
+                {"user_id": user.user_id, "nickname": user.nickname, "snapshot": user.snapshot}
+                for user in self.web.users()
+            ],
             "faults": self.faults.describe(),
             "ip_whitelist": self.ip_whitelist,
+            "released": self.merchants.released,
+            "test_accounts": self.merchants.test_accounts(),
+            "ticket_mode": self.web.ticket_mode,
         }
 
     def clear_quota(self, appid: Any, secret: Any) -> None:
