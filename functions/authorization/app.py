@@ -67,7 +67,8 @@ def callback() -> Response[str]:
     # This browser started this authorization (its one-use state matched), so it is shown the
     # account even when WeChat's push exchanged the code first. A replayed link has no state cookie
     # and never gets this far.
-    return _respond(pages.result_page(_brand(), result.authorizer_appid, result.profile), cookies=used)
+    page = pages.result_page(_brand(), result.authorizer_appid, result.profile, api_permission=result.api_permission)
+    return _respond(page, cookies=used)
 
 
 @app.exception_handler(Exception)  # type: ignore[untyped-decorator]  # Powertools leaves it untyped

@@ -99,9 +99,11 @@ def test_a_callback_not_started_in_this_browser_is_refused_before_wechat(quiet_w
 
 
 def test_junk_codes_cost_wechat_nothing(quiet_world: World) -> None:
+    """WeChat documents no code format (the queryauthcode@@@ prefix is only observed): the prefilter
+    refuses only what no code can be, empty, oversized, spaced or non-ASCII."""
     quiet_world.push_ticket_to_table()
     browser = Browser(quiet_world)
-    for junk in ("x", "not-a-code", "preauthcode@@@abc", "queryauthcode@@@"):
+    for junk in ("", "a b", "码", "x" * 513, "queryauthcode@@@\u00e9"):
         browser.start()
         assert browser.callback(junk).status == 400
     assert quiet_world.calls("api_query_auth") == 0

@@ -41,7 +41,7 @@ class Browser:
 
     def callback(self, auth_code: str) -> Any:
         """Back from WeChat with `auth_code` (after `start`)."""
-        query = {**self.callback_query, "auth_code": auth_code, "expires_in": "3600"}
+        query = {**self.callback_query, "auth_code": auth_code, "expires_in": "600"}
         return self.get(f"/wechat/authorize/callback?{urlencode(query)}")
 
     def _keep(self, answer: urllib3.BaseHTTPResponse) -> None:

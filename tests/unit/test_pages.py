@@ -106,6 +106,9 @@ def every_page() -> dict[str, pages.Page]:
         ),
         "result": pages.result_page(BRAND, "wx570bc396a51b8ff8", profile()),
         "result without a profile": pages.result_page(BRAND, "wx570bc396a51b8ff8", None),
+        "result without API permission": pages.result_page(
+            BRAND, "wx570bc396a51b8ff8", profile(), api_permission=False
+        ),
     }
     for _, failure in pages.FAILURES:
         rendered[failure.kind] = pages.error_page(failure, retry_url=RETRY, reference="c0ffee", brand=BRAND)
@@ -315,3 +318,10 @@ def test_a_logo_the_settings_accept_is_shown_and_named_in_the_policy_and_nothing
         assert 'id="logo"' in page.html
         assert images.group(1).split() == ["data:", pages.image_origin(configured.logo_url)]
     assert policy.count(";") == 5 and "\n" not in policy and "," not in policy
+
+
+def test_a_result_without_api_permission_says_so_instead_of_claiming_the_account_is_managed() -> None:
+    page = pages.result_page(BRAND, "wx570bc396a51b8ff8", profile(), api_permission=False).html
+    assert 'id="no-api-permission"' in page and "no API permission" in page
+    assert "can now manage this account" not in page
+    assert "can now manage this account" in pages.result_page(BRAND, "wx570bc396a51b8ff8", profile()).html

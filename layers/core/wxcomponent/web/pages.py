@@ -158,7 +158,9 @@ def start_page(brand: Brand, auth_type: int, link: str, *, mobile: bool) -> Page
     return _page(brand, ("授权", "Authorize"), body, page_id="start")
 
 
-def result_page(brand: Brand, authorizer_appid: str, profile: Profile | None) -> Page:
+def result_page(brand: Brand, authorizer_appid: str, profile: Profile | None, *, api_permission: bool = True) -> Page:
+    """The account the merchant authorized. One without API permission is recorded, but the platform
+    can do nothing with it yet: the page says so rather than claim success."""
     images: tuple[str, ...] = ()
     avatar = ""
     if profile is not None:
@@ -174,17 +176,19 @@ def result_page(brand: Brand, authorizer_appid: str, profile: Profile | None) ->
     else:
         who = f'<div class="account"><div><strong id="authorizer-appid">{escape(authorizer_appid)}</strong></div></div>'
     product = brand.product
-    body = (
-        _ICONS["result"]
-        + _heading(("授权成功", "Authorized"))
-        + who
-        + _paragraph(
-            (
-                f"{product} 现在可以管理这个账号了。你可以关闭此页面。",
-                f"{product} can now manage this account. You may close this page.",
-            )
+    if api_permission:
+        text: Text = (
+            f"{product} 现在可以管理这个账号了。你可以关闭此页面。",
+            f"{product} can now manage this account. You may close this page.",
         )
-    )
+    else:
+        text = (
+            f"授权已记录，但这个账号没有接口权限，{product} 暂时无法代它调用接口。账号获得接口权限后，请重新授权。",
+            f"The authorization is recorded, but this account has no API permission, so {product} cannot call"
+            " WeChat on its behalf yet. Authorize again once the account has API permission.",
+        )
+    note = _paragraph(text, element_id="" if api_permission else "no-api-permission")
+    body = _ICONS["result"] + _heading(("授权成功", "Authorized")) + who + note
     return _page(brand, ("授权成功", "Authorized"), body, page_id="result", images=images)
 
 
