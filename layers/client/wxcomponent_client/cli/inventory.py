@@ -40,6 +40,8 @@ _KIND_NAMES = {
     "mini_program": "Mini Program",
     "channels": "Channels",
     "shop": "Shop",
+    "talent": "Talent",
+    "supplier": "Supplier",
 }
 
 

@@ -27,6 +27,8 @@ from wxcomponent.domain.wechat import (
     OFFICIAL_ACCOUNT,
     REDACTED,
     SHOP,
+    SUPPLIER,
+    TALENT,
     AuthorizationInfo,
     AuthorizerListItem,
     AuthorizerListPage,
@@ -440,6 +442,10 @@ def _account_kind(info: dict[str, Any]) -> str:
         return CHANNELS
     if "store_info" in info:
         return SHOP
+    if "talent_info" in info:
+        return TALENT
+    if "supplier_info" in info:
+        return SUPPLIER
     return OFFICIAL_ACCOUNT
 
 

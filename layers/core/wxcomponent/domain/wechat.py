@@ -20,6 +20,8 @@ OFFICIAL_ACCOUNT = "official_account"
 MINI_PROGRAM = "mini_program"
 CHANNELS = "channels"
 SHOP = "shop"
+TALENT = "talent"  # 带货助手
+SUPPLIER = "supplier"
 
 
 # -- answers -------------------------------------------------------------------------------------

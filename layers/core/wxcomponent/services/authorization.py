@@ -416,7 +416,16 @@ class AuthorizationService:
 def profile_from(answer: AuthorizerProfile, now: int) -> Profile:
     """Our profile from WeChat's answer; only public fields (the answer may carry a refresh token)."""
     info = answer.raw.get("authorizer_info", {}) if isinstance(answer.raw, dict) else {}
-    kept = ("business_info", "account_status", "MiniProgramInfo", "channels_info", "store_info", "register_type")
+    kept = (
+        "business_info",
+        "account_status",
+        "MiniProgramInfo",
+        "channels_info",
+        "store_info",
+        "talent_info",
+        "supplier_info",
+        "register_type",
+    )
     extra = {key: info[key] for key in kept if key in info}
     return Profile(
         authorizer_appid=answer.authorizer_appid,

@@ -1,0 +1,119 @@
+"""WeChat's documented variants end to end (issue 18): the sandbox answers as WeChat's pages say, our
+handlers over HTTP, the table in the emulator. An account without API permission is recorded and told
+apart; Channels, shop and talent accounts keep their profiles."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+import pytest
+
+from infra.local.emulator import Emulator
+from infra.local.gateway import FakeLambdaContext
+from infra.sandbox.config import CHANNELS, STORE, TALENT, MerchantAccount
+from tests.integration.conftest import World, load_function
+from tests.support.browser import Browser
+from tests.support.graph import graph
+from wxcomponent.adapters.dynamodb.keys import authorizer_key
+from wxcomponent.domain.grants import AUTHORIZED, NO_API_PERMISSION
+
+
+def account_where(world: World, **wanted: Any) -> MerchantAccount:
+    return next(
+        a for a in world.sandbox.world.merchants.accounts() if all(getattr(a, k) == v for k, v in wanted.items())
+    )
+
+
+def items_of(emulator: Emulator, table: str, appid: str) -> dict[str, dict[str, Any]]:
+    client = boto3.client("dynamodb", endpoint_url=emulator.url)
+    answer = client.query(
+        TableName=table,
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": authorizer_key(appid)}},
+        ConsistentRead=True,
+    )
+    return {item["sk"]["S"]: item for item in answer["Items"]}
+
+
+def vend(payload: dict[str, Any]) -> dict[str, Any]:
+    """A direct Lambda Invoke of token_vending, as a vendor's service makes it."""
+    module = load_function("token_vending")
+    result: dict[str, Any] = module.lambda_handler(payload, FakeLambdaContext("token_vending"))
+    return result
+
+
+@dataclass
+class Bus:
+    sqs: Any
+    url: str
+
+    def detail_types(self) -> list[str]:
+        seen: list[str] = []
+        while True:
+            messages = self.sqs.receive_message(QueueUrl=self.url, MaxNumberOfMessages=10).get("Messages", [])
+            if not messages:
+                return seen
+            for message in messages:
+                seen.append(json.loads(message["Body"])["detail-type"])
+                self.sqs.delete_message(QueueUrl=self.url, ReceiptHandle=message["ReceiptHandle"])
+
+
+@pytest.fixture
+def bus(world: World, event_bus: str) -> Iterator[Bus]:
+    endpoint = boto3.client("dynamodb").meta.endpoint_url
+    sqs = boto3.client("sqs", endpoint_url=endpoint)
+    events = boto3.client("events", endpoint_url=endpoint)
+    url = sqs.create_queue(QueueName=f"variants-{event_bus}")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(Name="all", EventBusName=event_bus, EventPattern=json.dumps({"source": ["wxcomponent"]}))
+    events.put_targets(Rule="all", EventBusName=event_bus, Targets=[{"Id": "q", "Arn": arn}])
+    yield Bus(sqs, url)
+
+
+def test_an_account_without_api_permission_is_recorded_told_apart_and_later_upgraded(
+    world: World, emulator: Emulator, table: str, bus: Bus
+) -> None:
+    world.push_ticket()
+    account = account_where(world, api_permission=False)
+    authorized = world.control("POST", "authorize", {"appid": account.appid})  # the push exchanges it
+    assert authorized["delivery"]["ok"]
+    items = items_of(emulator, table, account.appid)
+    assert items["GRANT"]["status"]["S"] == NO_API_PERMISSION
+    assert "refresh_token" not in items["GRANT"] and "refresh_due" not in items["GRANT"]
+    assert "TOKEN" not in items and items["PROFILE"]["nick_name"]["S"] == account.nick_name
+    assert world.calls("api_query_auth") == 1 and world.calls("api_authorizer_token") == 0
+    assert "authorized_without_api_permission" in bus.detail_types()
+    # The merchant's browser lands after the push: the page says what happened, not "managed".
+    browser = Browser(world)
+    browser.start()
+    page = browser.callback(authorized["auth_code"]).data.decode()
+    assert 'id="no-api-permission"' in page and "can now manage this account" not in page
+    # A vend names why, never `internal`, and costs WeChat nothing.
+    for kind in ("authorizer", "jsapi_ticket"):
+        answer = vend({"kind": kind, "appid": account.appid})
+        assert answer["error"]["code"] == "not_authorized" and answer["error"]["reason"] == "no_api_permission"
+    assert world.calls("api_authorizer_token") == 0 and world.calls("getticket") == 0
+    # The account gains API permission and authorizes again: a normal grant, tokens vended.
+    world.sandbox.world.merchants.set_api_permission(account.appid, True)
+    world.control("POST", "update-authorization", {"appid": account.appid, "func_info": [1, 2, 3]})
+    grant = graph().grants.get_grant(account.appid)
+    assert grant is not None and grant.status == AUTHORIZED and grant.refresh_token
+    assert vend({"kind": "authorizer", "appid": account.appid})["access_token"]
+
+
+@pytest.mark.parametrize(("kind", "core_kind"), [(CHANNELS, "channels"), (STORE, "shop"), (TALENT, "talent")])
+def test_newer_account_kinds_keep_their_profile_without_service_or_verify_type(
+    world: World, emulator: Emulator, table: str, kind: str, core_kind: str
+) -> None:
+    world.push_ticket()
+    account = account_where(world, kind=kind)
+    world.control("POST", "authorize", {"appid": account.appid})
+    profile = graph().profiles.get_profile(account.appid)
+    assert profile is not None and profile.nick_name == account.nick_name
+    assert profile.service_type is None and profile.verify_type is None
+    assert profile.account_kind == core_kind and not profile.is_mini_program
+    assert "service_type" not in items_of(emulator, table, account.appid)["PROFILE"]
