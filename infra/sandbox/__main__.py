@@ -34,6 +34,11 @@ def parse_args(argv: Sequence[str] | None = None) -> SandboxConfig:
     p.add_argument("--push-tries", type=int, default=defaults.push_tries)
     p.add_argument("--push-retry-interval", type=float, default=defaults.push_retry_interval)
     p.add_argument("--ip-whitelist", default=None, help="comma-separated addresses; API calls from others get 61004")
+    p.add_argument("--released", action="store_true", help="the platform passed its full-network release")
+    p.add_argument(
+        "--test-accounts", default=None, help="comma-separated appids on the test list; default: every account"
+    )
+    p.add_argument("--ticket-mode", choices=("new", "same"), default=defaults.ticket_mode, help="getticket's behaviour")
     a = p.parse_args(argv)
     return SandboxConfig(
         host=a.host,
@@ -49,6 +54,9 @@ def parse_args(argv: Sequence[str] | None = None) -> SandboxConfig:
         push_tries=a.push_tries,
         push_retry_interval=a.push_retry_interval,
         ip_whitelist=None if a.ip_whitelist is None else [ip.strip() for ip in a.ip_whitelist.split(",") if ip.strip()],
+        released=a.released,
+        test_accounts=None if a.test_accounts is None else [x.strip() for x in a.test_accounts.split(",") if x.strip()],
+        ticket_mode=a.ticket_mode,
     )
 
 
@@ -77,8 +85,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         say(f"  authorization start domain (Referer rule) {config.start_domain}")
         say(f"  web login and JS-SDK pages on {config.web_origin}; web login at {url}/connect/oauth2/authorize")
-        for account in sandbox.world.merchants.accounts():
-            say(f"  account {account.appid} {account.user_name} {account.kind:16} {account.nick_name}")
+        merchants = sandbox.world.merchants
+        release = "released" if merchants.released else "not released (the test list may authorize)"
+        say(f"  full-network release: {release}")
+        for account in merchants.accounts():
+            notes = "" if account.api_permission else " (no API permission)"
+            say(f"  account {account.appid} {account.user_name} {account.kind:16} {account.nick_name}{notes}")
         say("Ctrl-C to stop.")
         sys.stdout.flush()
         with contextlib.suppress(KeyboardInterrupt):
