@@ -50,7 +50,12 @@ def meter(world: World, emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> 
 
 
 def accounts(world: World) -> list[str]:
-    return [a["appid"] for a in world.control("GET", "state")["accounts"] if a["kind"] == "official_account"]
+    # The sandbox's Official Accounts that WeChat gives tokens (one authorizes without API permission).
+    return [
+        a["appid"]
+        for a in world.control("GET", "state")["accounts"]
+        if a["kind"] == "official_account" and a["api_permission"]
+    ]
 
 
 def vend(payload: dict[str, str]) -> dict[str, object]:
