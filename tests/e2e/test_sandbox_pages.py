@@ -266,7 +266,7 @@ def authorize_and_check(page: Page, world: World, appid: str, *, tap: bool = Fal
     code = page.locator("#auth-code").inner_text()
     assert code.startswith("queryauthcode@@@"), code
     assert f"auth_code={code}" in page.url  # the @@@ left raw, as WeChat does
-    expect(page.locator("#expires-in")).to_have_text("3600")
+    expect(page.locator("#expires-in")).to_have_text("600")  # WeChat's codes live 10 minutes
     assert world.site.callbacks.get(timeout=PUSH_WAIT)["auth_code"] == code
 
     pushed = world.receiver.wait_info("authorized")
