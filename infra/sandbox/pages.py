@@ -307,7 +307,10 @@ def control_page(state: dict[str, object]) -> str:
             f"<button onclick=\"send('{appid}')\">message</button> "
             f"<button class=grey onclick=\"call('POST','/sandbox/accounts/{appid}/rotation',"
             f'{{enabled:{"false" if a.get("rotation") else "true"}}})">rotation '
-            f"{'off' if a.get('rotation') else 'on'}</button></td></tr>"
+            f"{'off' if a.get('rotation') else 'on'}</button> "
+            f"<button class=grey onclick=\"call('POST','/sandbox/accounts/{appid}/api-permission',"
+            f'{{enabled:{"false" if a.get("api_permission", True) else "true"}}})">API permission '
+            f"{'off' if a.get('api_permission', True) else 'on'}</button></td></tr>"
         )
     faults = escape(json.dumps(state.get("faults", []), ensure_ascii=False))
     body = (
@@ -320,6 +323,9 @@ def control_page(state: dict[str, object]) -> str:
         '<button onclick="fault()">inject fault</button> '
         "<button class=grey onclick=\"call('DELETE','/sandbox/faults')\">clear faults</button> "
         "<button class=grey onclick=\"call('POST','/sandbox/clock',{advance:3600})\">+1 h</button> "
+        f"<button class=grey id=\"release\" onclick=\"call('POST','/sandbox/release',"
+        f'{{released:{"false" if state.get("released") else "true"}}})">'
+        f"{'unrelease' if state.get('released') else 'release'}</button> "
         "<button class=grey onclick=\"call('POST','/sandbox/reset',{})\">reset</button> "
         '<button class=grey onclick="location.reload()">refresh</button></p>'
         f'<table id="account-table"><tr><th></th><th>account</th><th>kind</th><th>status</th><th></th></tr>'
