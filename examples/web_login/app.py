@@ -48,6 +48,10 @@ def lambda_handler(event: dict[str, Any], context: object) -> dict[str, Any]:
 def _login(event: dict[str, Any], appid: str, query: dict[str, str]) -> dict[str, Any]:
     here = f"http://{event['headers'].get('host', '127.0.0.1:3000')}{event['rawPath']}"
     code, state = query.get("code"), query.get("state", "")
+    if not code and state:
+        # WeChat's way back when the visitor declines carries the state alone: never start over
+        # (that would send them straight back to the page they just declined).
+        return _page(200, f"<p id='declined'>You declined to log in. {_again(appid)}</p>")
     if not code:
         state = secrets.token_hex(8)  # binds the login's return to this browser
         # WeChat adds `appid` to the way back itself (with `code` and `state`): not repeated here.
@@ -62,8 +66,13 @@ def _login(event: dict[str, Any], appid: str, query: dict[str, str]) -> dict[str
     except OAuthCodeRejected as error:  # a reload: the code served already
         return _page(400, f"<p id='failure'>{html.escape(str(error))}</p><p>{_again(appid)}</p>")
     avatar = f'<img id="avatar" src="{html.escape(user.avatar)}" width="48" alt="">' if user.avatar else ""
+    snapshot = (
+        "<p id='snapshot'>You are viewing a snapshot of this page: tap 使用完整服务 to log in for real.</p>"
+        if user.is_snapshotuser  # a virtual openid: bind nothing to it
+        else ""
+    )
     body = (
-        f"<h1>{avatar} <span id='nickname'>{html.escape(user.nickname or '')}</span></h1>"
+        snapshot + f"<h1>{avatar} <span id='nickname'>{html.escape(user.nickname or '')}</span></h1>"
         f"<p>openid <code id='openid'>{html.escape(user.openid)}</code> (scope {html.escape(user.scope)})</p>"
         "<p id='config' data-valid=''>wx.config: asking WeChat…</p>"
         f"<script src='{html.escape(_jssdk_url())}'></script>"

@@ -42,3 +42,6 @@ def test_the_demo_page_logs_the_visitor_in_and_its_wx_config_is_valid(page: Page
         assert "already used" in page.locator("#failure").inner_text()
         page.click("#again")
         page.wait_for_selector("#wx-oauth-page")
+        page.click("#deny")  # WeChat sends a visitor who declines back with the state alone
+        page.wait_for_selector("#declined")
+        assert page.url.startswith(f"{dev.gateway}/demo/web-login?") and "code=" not in page.url
