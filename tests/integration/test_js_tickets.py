@@ -184,3 +184,18 @@ def test_the_refresher_renews_a_ticket_vended_today_and_lets_one_unused_for_a_da
     # The renewed ticket is what the next vend gets, from the table.
     assert invoke(module, {"kind": "jsapi_ticket", "appid": ACCOUNT})["ticket"] == renewed.ticket
     assert world.calls("getticket") == fetches + 1
+
+
+def test_a_getticket_that_answers_the_same_ticket_never_extends_its_life(world: World) -> None:
+    """WeChat has been seen answering the live ticket again with expires_in 7200 (the sandbox's
+    `same` mode, docs/sandbox.md): the ticket's life runs from when we first had it."""
+    authorize(world)
+    assert world.control("POST", "ticket-mode", {"mode": "same"})["mode"] == "same"
+    module = load_function("token_vending")
+    first = invoke(module, {"kind": "jsapi_ticket", "appid": ACCOUNT})
+    age_js_ticket(ACCOUNT, "jsapi_ticket", left=200)  # short of the vend's 300 s: fetched again
+    again = invoke(module, {"kind": "jsapi_ticket", "appid": ACCOUNT})
+    assert again["ticket"] == first["ticket"] and world.calls("getticket") == 2
+    assert again["expires_at"] <= time.time() + 200  # not 7200 s from the second getticket
+    stored = graph().stores.js_tickets.read_for_ticket(ACCOUNT, "jsapi_ticket").ticket
+    assert stored is not None and stored.expires_at == again["expires_at"]
