@@ -152,6 +152,22 @@ def test_authorizers_lists_each_grant_with_its_profile_and_token(running: World,
     assert ACCOUNT in table and "Mini Program" in table and "revoked" in table
 
 
+def test_authorizers_shows_an_account_without_api_permission_and_a_channels_account(
+    running: World, local_args: list[str]
+) -> None:
+    accounts = running.sandbox.world.merchants.accounts()
+    no_api = next(a for a in accounts if not a.api_permission)
+    channels = next(a for a in accounts if a.kind == "channels")
+    authorize(running, no_api.appid)
+    authorize(running, channels.appid)
+    rows = {r["appid"]: r for r in run_json(local_args, "authorizers")}
+    assert (rows[no_api.appid]["state"], rows[no_api.appid]["token_expires_at"]) == ("no_api_permission", None)
+    assert (rows[channels.appid]["type"], rows[channels.appid]["state"]) == ("Channels", "authorized")
+    listed = run_json(local_args, "authorizers", "--state", "no_api_permission")
+    assert [r["appid"] for r in listed] == [no_api.appid]
+    assert run_json(local_args, "status")["grants"] == {"authorized": 2, "no_api_permission": 1}
+
+
 # -- vend and refresh -----------------------------------------------------------------------------------
 
 
