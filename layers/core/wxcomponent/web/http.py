@@ -9,6 +9,7 @@ import base64
 import binascii
 
 from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.event_handler.exceptions import ServiceError
 
 from wxcomponent.domain.errors import BadRequest, ConfigurationError, WxComponentError, http_status
 from wxcomponent.observability import logger
@@ -40,5 +41,12 @@ def error_response(error: Exception) -> Response[str]:
             return Response(status, content_types.TEXT_PLAIN, f"{code}: see the log, reference {reference}", headers)
         logger.warning("request refused", extra=extra)
         return Response(status, content_types.TEXT_PLAIN, f"{error.code}: {error.message}", headers)
-    logger.exception("unexpected error")
+    if isinstance(error, ServiceError) and 400 <= int(error.status_code) < 500:
+        # The router's own refusals: a path its `<appid>` cannot match (API Gateway hands over the
+        # decoded path, so `€` or an emoji arrive as such), a method it does not serve.
+        status = int(error.status_code)
+        text = "not_found: no such resource" if status == 404 else "bad_request: the request was refused"
+        logger.warning("request refused", extra={"error": type(error).__name__, "status": status})
+        return Response(status, content_types.TEXT_PLAIN, text, headers)
+    logger.error("unexpected error", exc_info=error)  # the reason, for the reference the caller got
     return Response(500, content_types.TEXT_PLAIN, f"internal: see the log, reference {reference}", headers)
