@@ -3,10 +3,13 @@ durations a person reads, event lines that never carry what a user wrote."""
 
 from __future__ import annotations
 
+import io
+
 import pytest
+from rich.console import Console
 
 from wxcomponent_client.cli.follow import describe
-from wxcomponent_client.cli.output import ago, duration, mask, until
+from wxcomponent_client.cli.output import ago, duration, mask, safe, until
 
 TOKEN = "83_AbCdEfGhIjKlMnOpQrStUvWxYz0123456789"
 
@@ -43,3 +46,27 @@ def test_an_event_line_names_the_type_and_account_but_never_the_content() -> Non
     assert "message" in line and "authorizer_appid=wx570bc396a51b8ff8" in line and "MsgType=text" in line
     assert "123" not in line and "密码" not in line
     assert "?" in describe({"detail": "not an object"})
+
+
+@pytest.mark.parametrize(
+    ("untrusted", "printed"),
+    [
+        ("[/]", "[/]"),  # unescaped, Rich raises MarkupError: the whole table crashes
+        ("星河[link=https://evil.example]点我[/link]", "星河[link=https://evil.example]点我[/link]"),
+        ("invalid credential hint: [eRk5a0880ge30] rid: 1", "invalid credential hint: [eRk5a0880ge30] rid: 1"),
+        ("星河\x1b]8;;https://evil.example\x07咖啡", "星河]8;;https://evil.example咖啡"),
+    ],
+    ids=["closing-tag", "link", "wechat-hint", "terminal-escape"],
+)
+def test_text_from_outside_prints_as_it_is_never_as_markup(untrusted: str, printed: str) -> None:
+    console = Console(file=io.StringIO(), width=200, highlight=False, color_system=None)
+    console.print(f"[yellow]![/yellow] {safe(untrusted)}")
+    assert console.file.getvalue().rstrip("\n") == f"! {printed}"  # type: ignore[attr-defined]
+    assert "\x1b" not in console.file.getvalue()  # type: ignore[attr-defined]
+
+
+def test_an_event_line_prints_a_hostile_detail_type_literally() -> None:
+    line = describe({"time": "t", "detail-type": "[/]x[link=https://e.x]y", "detail": {}})
+    console = Console(file=io.StringIO(), width=200, highlight=False, color_system=None)
+    console.print(line)
+    assert console.file.getvalue().strip() == "t  [/]x[link=https://e.x]y"  # type: ignore[attr-defined]

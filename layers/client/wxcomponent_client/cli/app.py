@@ -234,10 +234,11 @@ def _render_status(console: Console, data: dict[str, Any]) -> None:
             f"left over {report.get('left_over')}, failed {run['failures'] or 'none'}",
         )
     for failure in data["remembered_failures"]:
-        grid.add_row("remembered failure", f"{failure['owner']}: errcode {failure['errcode']} until {failure['until']}")
+        remembered = f"{failure['owner']}: errcode {failure['errcode']} until {failure['until']}"
+        grid.add_row("remembered failure", output.safe(remembered))
     console.print(grid)
     for problem in data["problems"]:
-        console.print(f"[yellow]![/yellow] {problem}")
+        console.print(f"[yellow]![/yellow] {output.safe(problem)}")
     if not data["problems"]:
         console.print("[green]✓[/green] nothing needs attention")
 
@@ -259,7 +260,7 @@ def authorizers(o: Options, state: str | None) -> None:
         for a in rows:
             grid.add_row(
                 a.appid,
-                a.name or output.NONE,
+                output.safe(a.name) or output.NONE,
                 a.account_type or output.NONE,
                 output.state(a.status),
                 output.until(a.token_expires_at),
@@ -340,7 +341,7 @@ def refresh(o: Options, appids: tuple[str, ...], every: bool, component: bool) -
         grid = output.table("token", "outcome", "expires")
         for r in results:
             outcome = {"refreshed": "[green]refreshed[/green]", "kept": "kept: younger than 5 minutes"}.get(
-                r["outcome"], f"[red]{r.get('error')}: {r.get('message')}[/red]"
+                r["outcome"], f"[red]{output.safe(r.get('error'))}: {output.safe(r.get('message'))}[/red]"
             )
             grid.add_row(r["appid"] or "component", outcome, output.until(r.get("expires_at_epoch")))
         console.print(grid)
@@ -422,7 +423,8 @@ def reconcile_command(o: Options, dry_run: bool) -> None:
             grid = output.table("appid", "problem", "action")
             for finding in result.findings:
                 colour = "green" if finding.action == "repaired" else "yellow"
-                grid.add_row(finding.appid, finding.problem, f"[{colour}]{finding.action}[/{colour}]")
+                action = output.safe(finding.action)
+                grid.add_row(finding.appid, output.safe(finding.problem), f"[{colour}]{action}[/{colour}]")
             console.print(grid)
         for appid in result.unknown_to_wechat:
             console.print(f"[yellow]![/yellow] {appid}: authorized here, not listed by WeChat")

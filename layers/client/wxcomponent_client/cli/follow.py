@@ -20,6 +20,8 @@ from collections.abc import Iterator
 from contextlib import suppress
 from typing import Any
 
+from wxcomponent_client.cli import output
+
 PATTERN = {"source": ["wxcomponent"]}
 LONG_POLL = 20  # seconds, SQS's longest
 LOCAL_POLL = 0  # seconds: short polls against the local emulator (see above)
@@ -112,8 +114,8 @@ def describe(event: dict[str, Any]) -> str:
     """One line for one event: its type, the account, a message's type; never what a user wrote."""
     raw = event.get("detail")
     detail: dict[str, Any] = raw if isinstance(raw, dict) else {}
-    parts = [str(event.get("time", "")), f"[bold]{event.get('detail-type', '?')}[/bold]"]
+    parts = [output.safe(event.get("time", "")), f"[bold]{output.safe(event.get('detail-type', '?'))}[/bold]"]
     for key in ("authorizer_appid", "MsgType", "Event", "errcode"):
         if detail.get(key) not in (None, ""):
-            parts.append(f"{key}={detail[key]}")
+            parts.append(f"{key}={output.safe(detail[key])}")
     return "  ".join(part for part in parts if part)

@@ -4,12 +4,14 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable
 from typing import Any
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 NONE = "-"  # an empty cell
@@ -95,4 +97,14 @@ STATE_STYLE = {
 
 def state(text: str) -> str:
     style = STATE_STYLE.get(text)
-    return f"[{style}]{text}[/{style}]" if style and text else text or NONE
+    return f"[{style}]{text}[/{style}]" if style and text else safe(text) or NONE
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def safe(value: object) -> str:
+    """Text from outside (a merchant's nickname, WeChat's errmsg, a bus event) as Rich prints it
+    literally: markup escaped (`[/]` would crash the table, `[link=…]` would make a link, and
+    WeChat's `hint: [xxxx]` would vanish) and control characters dropped (no terminal escapes)."""
+    return escape(_CONTROL.sub("", str(value)))
