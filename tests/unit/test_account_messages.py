@@ -216,6 +216,16 @@ def test_events_without_msgid_are_told_apart_by_sender_time_and_event() -> None:
     ]
 
 
+def test_two_menu_clicks_in_one_second_are_two_events_and_a_retry_is_still_one() -> None:
+    """Issue 19, S4: FromUserName + CreateTime + Event alone made the second click a 'retry' of the
+    first: never published, and answered with the first click's stored reply."""
+    harness = Harness(grant())
+    harness.send(MERCHANT, event("CLICK", EventKey="V1001"))
+    harness.send(MERCHANT, event("CLICK", EventKey="V1002"))  # another button, the same second
+    harness.send(MERCHANT, event("CLICK", EventKey="V1002"))  # WeChat's retry of it
+    assert [detail["EventKey"] for _, detail in harness.publisher.events] == ["V1001", "V1002"]
+
+
 @pytest.mark.parametrize("grants", [(), (grant(status=REVOKED),)])
 def test_a_message_for_an_account_without_an_active_grant_is_answered_and_dropped(grants: tuple[Grant, ...]) -> None:
     harness = Harness(*grants)

@@ -142,3 +142,16 @@ def test_the_seal_opens_with_the_reference_implementation_and_the_key_that_was_u
     fields = reference_crypto.open_reply(body.encode(), TOKEN, aes_key, APPID)
     assert fields["Content"] == "封好了 sealed"
     assert fields["ToUserName"] == "oUser"
+
+
+def test_a_reply_too_large_to_store_for_wechats_retries_is_refused() -> None:
+    """Issue 19, S7: 8 articles of 4 fields of 20,000 CJK characters made an encrypted answer far
+    over DynamoDB's 400 KB item, and the message URL answered 500. Now it is an invalid reply, and
+    WeChat gets `success`."""
+    field = "长" * 20_000
+    article = {"title": field, "description": field, "pic_url": field, "url": field}
+    with pytest.raises(InvalidReply, match="at most 65536 bytes"):
+        reply_from({"type": "news", "articles": [article] * 8})
+    with pytest.raises(InvalidReply, match="at most 65536 bytes"):
+        reply_from({"type": "text", "content": "😀" * 16_385})  # 65,540 bytes in 16,385 characters
+    assert reply_from({"type": "text", "content": "长" * 20_000}) is not None  # 60,000 bytes

@@ -73,9 +73,11 @@ class AccountMessage:
     @property
     def dedupe_key(self) -> str:
         """What WeChat's retries of this message share: MsgId, else FromUserName + CreateTime +
-        Event. Hashed, so the table holds no openid."""
+        Event (WeChat's advice) + EventKey, so two menu clicks in one second are two events, not a
+        retry. Hashed, so the table holds no openid."""
         msg_id = self.text("MsgId")
-        raw = f"id:{msg_id}" if msg_id else f"ev:{self.from_user_name}:{self.text('CreateTime')}:{self.event}"
+        event = f"{self.from_user_name}:{self.text('CreateTime')}:{self.event}:{self.text('EventKey')}"
+        raw = f"id:{msg_id}" if msg_id else f"ev:{event}"
         return hashlib.sha256(raw.encode("utf-8")).hexdigest()[:40]
 
     def detail(self, component_appid: str, authorizer_appid: str) -> dict[str, Any]:

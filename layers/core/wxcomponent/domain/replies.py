@@ -29,6 +29,9 @@ MAX_ARTICLES = 8
 # location, link) carries one article; up to 8 only in answer to an event (docs/messages.md).
 MAX_ARTICLES_TO_A_MESSAGE = 1
 MAX_FIELD_CHARS = 20_000
+# The whole reply's text, in UTF-8 bytes. The encrypted answer is stored for WeChat's retries in one
+# table item (DynamoDB: 400 KB at most); 64 KiB of text stays far under it once encrypted and base64'd.
+MAX_REPLY_BYTES = 64 * 1024
 # Characters XML 1.0 cannot carry at all, even escaped: dropped rather than breaking the document.
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
@@ -67,7 +70,25 @@ def text_reply(content: str) -> PassiveReply:
 
 def reply_from(answer: object, *, max_articles: int = MAX_ARTICLES) -> PassiveReply | None:
     """The reply a vendor's function answered with: None for no reply (null, {}), else a validated
-    `PassiveReply` (a news reply of at most `max_articles`). Raises `InvalidReply` for anything else."""
+    `PassiveReply` (a news reply of at most `max_articles`, its text at most `MAX_REPLY_BYTES`).
+    Raises `InvalidReply` for anything else."""
+    reply = _reply_from(answer, max_articles)
+    if reply is not None and _text_bytes(reply.body) > MAX_REPLY_BYTES:
+        raise InvalidReply(f"a reply's text is at most {MAX_REPLY_BYTES} bytes of UTF-8")
+    return reply
+
+
+def _text_bytes(nodes: Sequence[tuple[str, Node]]) -> int:
+    total = 0
+    for _, value in nodes:
+        if isinstance(value, str):
+            total += len(value.encode("utf-8", "surrogatepass"))
+        elif not isinstance(value, int):
+            total += _text_bytes(value)
+    return total
+
+
+def _reply_from(answer: object, max_articles: int) -> PassiveReply | None:
     if answer is None or answer == {}:
         return None
     if not isinstance(answer, Mapping):
