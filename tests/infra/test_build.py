@@ -1,11 +1,15 @@
-"""`sam build` (no Docker) lays the core out where Lambda imports it, for the declared architecture."""
+"""`sam build` (no Docker) lays the core out where Lambda imports it, for the declared architecture,
+from the same pinned versions the tests run on (constraints.txt)."""
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
+from email.parser import HeaderParser
 from pathlib import Path
 
 import pytest
@@ -21,22 +25,44 @@ def _elf_machine(path: Path) -> int:
     return int.from_bytes(header[18:20], "little")
 
 
-@pytest.mark.slow
-def test_sam_build_puts_the_core_at_python_package_with_arm64_libraries(tmp_path: Path) -> None:
+def _normalized(name: str) -> str:
+    """PEP 503's normalized project name: `aws_lambda_powertools` and `aws-lambda-powertools` are one."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def pins(path: Path) -> dict[str, str]:
+    """`name==version` lines of a requirements or constraints file, by normalized name."""
+    found: dict[str, str] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        requirement = line.split("#", 1)[0].strip()
+        if requirement and not requirement.startswith("-"):
+            name, separator, version = requirement.partition("==")
+            assert separator and version, f"{path.name}: {line!r} is not pinned"
+            found[_normalized(name.strip())] = version.strip()
+    return found
+
+
+def installed(site: Path) -> dict[str, str]:
+    """Every distribution pip put in `site`, by normalized name, from its METADATA."""
+    found = {}
+    for metadata in site.glob("*.dist-info/METADATA"):
+        headers = HeaderParser().parsestr(metadata.read_text(encoding="utf-8"))
+        found[_normalized(headers["Name"])] = headers["Version"]
+    return found
+
+
+@pytest.fixture(scope="module")
+def build(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """`sam build` into a fresh directory, as `make build` runs it (no Docker, the venv's python3.12)."""
+    work = tmp_path_factory.mktemp("sam")
     bin_dir = Path(sys.executable).parent
     sam = shutil.which("sam", path=str(bin_dir)) or shutil.which("sam")
     assert sam, "aws-sam-cli is part of requirements-dev.txt"
     env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "SAM_CLI_TELEMETRY": "0"}
-    build = subprocess.run(
+    done = subprocess.run(
         [
-            sam,
-            "build",
-            "--template",
-            str(ROOT / "template.yaml"),
-            "--build-dir",
-            str(tmp_path / "build"),
-            "--cache-dir",
-            str(tmp_path / "cache"),
+            *(sam, "build", "--template", str(ROOT / "template.yaml")),
+            *("--build-dir", str(work / "build"), "--cache-dir", str(work / "cache")),
         ],
         cwd=ROOT,
         env=env,
@@ -45,8 +71,13 @@ def test_sam_build_puts_the_core_at_python_package_with_arm64_libraries(tmp_path
         timeout=900,
         check=False,
     )
-    assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-3000:]
-    layer = tmp_path / "build" / "CoreLayer"
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    yield work / "build"
+
+
+@pytest.mark.slow
+def test_sam_build_puts_the_core_at_python_package_with_arm64_libraries(build: Path) -> None:
+    layer = build / "CoreLayer"
     assert (layer / "python" / "wxcomponent" / "__init__.py").is_file()
     assert (layer / "python" / "wxcomponent" / "adapters" / "dynamodb" / "table.py").is_file()
     assert not (layer / "python" / "python").exists()
@@ -62,6 +93,28 @@ def test_sam_build_puts_the_core_at_python_package_with_arm64_libraries(tmp_path
         assert cached.is_file(), source
         flags = int.from_bytes(cached.read_bytes()[4:8], "little")
         assert flags == 0b01, (source, flags)  # PEP 552: hash-based, unchecked
-    function = tmp_path / "build" / "ComponentEventsFunction"
+    function = build / "ComponentEventsFunction"
     assert (function / "app.py").is_file()
     assert not (function / "wxcomponent").exists()  # the core comes from the layer only
+
+
+@pytest.mark.slow
+def test_the_layer_holds_exactly_the_versions_the_tests_run_on(build: Path) -> None:
+    """What is deployed is what was tested (review L8): every distribution in the layer, the
+    transitive ones too (botocore, s3transfer, jmespath, …), at constraints.txt's pin, which is
+    also what `make venv` installs for the tests."""
+    constraints = pins(ROOT / "constraints.txt")
+    layer = installed(build / "CoreLayer" / "python")
+    assert set(pins(ROOT / "layers" / "core" / "requirements.txt")) <= set(layer)
+    assert {"botocore", "s3transfer", "jmespath", "python-dateutil", "six"} <= set(layer)  # transitive
+    unpinned = set(layer) - set(constraints)
+    assert not unpinned, f"pin these in constraints.txt: {sorted(unpinned)}"
+    drifted = {name: (version, constraints[name]) for name, version in layer.items() if version != constraints[name]}
+    assert not drifted, f"layer version != constraints.txt pin: {drifted}"
+
+
+def test_the_layer_requirements_agree_with_the_constraints() -> None:
+    """The layer's direct pins are the constraints' pins (pip refuses a conflict only at build time)."""
+    constraints = pins(ROOT / "constraints.txt")
+    for name, version in pins(ROOT / "layers" / "core" / "requirements.txt").items():
+        assert constraints.get(name) == version, name
