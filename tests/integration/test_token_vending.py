@@ -251,6 +251,7 @@ def test_no_ticket_is_ticket_missing_with_503(quiet_world: World) -> None:
         (b"", "empty body"),
         (json.dumps({"kind": "authorizer", "appid": "wxNOTANAPPID0000"}).encode(), "bad appid"),
         (json.dumps({"kind": "component", "min_validity": 7200}).encode(), "min_validity over an hour"),
+        (b"[" * 100_000 + b"]" * 100_000, "JSON nested 100,000 deep (L2)"),
     ],
 )
 def test_bad_requests_over_http_are_400(world: World, body: bytes, reason: str) -> None:
@@ -289,11 +290,45 @@ def test_a_caller_listed_for_one_appid_gets_that_one_only(world: World, monkeypa
     assert status == 200 and body["appid"] == APPID
 
 
-def test_a_malformed_policy_fails_closed_with_503(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_star_is_every_authorizer_but_never_the_component_token(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """H1: the component token opens every merchant, so only an entry naming "component" gets it."""
+    authorize(world)
+    monkeypatch.setenv("CALLER_POLICY", json.dumps({CALLER: "*"}))
+    status, _, body = post_tokens(world, {"kind": "authorizer", "appid": ACCOUNT})
+    assert status == 200 and body["appid"] == ACCOUNT
+    status, _, refused = post_tokens(world, {"kind": "component"})
+    assert status == 404 and refused["error"]["code"] == "not_authorized"
+    monkeypatch.setenv("CALLER_POLICY", json.dumps({CALLER: ["*", "component"]}))
+    status, _, body = post_tokens(world, {"kind": "component"})
+    assert status == 200 and body["appid"] == APPID
+    # A direct Invoke is gated by IAM's lambda:InvokeFunction alone, and gets everything.
+    monkeypatch.setenv("CALLER_POLICY", "{}")
+    assert invoke(container(), {"kind": "component"})["appid"] == APPID
+
+
+def test_a_caller_limited_by_kind_gets_that_kind_only(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A page server that signs wx.config gets the jsapi ticket, never the account's access token."""
+    authorize(world)
+    monkeypatch.setenv("CALLER_POLICY", json.dumps({CALLER: [f"{ACCOUNT}:jsapi_ticket"]}))
+    status, _, body = post_tokens(world, {"kind": "jsapi_ticket", "appid": ACCOUNT})
+    assert status == 200 and body["ticket"], body
+    for request in (
+        {"kind": "authorizer", "appid": ACCOUNT},
+        {"kind": "card_ticket", "appid": ACCOUNT},
+        {"kind": "component"},
+    ):
+        status, _, refused = post_tokens(world, request)
+        assert status == 404 and refused["error"]["code"] == "not_authorized", request
+
+
+def test_a_malformed_policy_fails_closed_with_500_internal(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """L10: never 503, which the contract keeps for ticket_missing (wait for the next push)."""
     world.push_ticket()
     monkeypatch.setenv("CALLER_POLICY", json.dumps({CALLER: "everything"}))
     status, _, body = post_tokens(world, {"kind": "component"})
-    assert status == 503 and body["error"]["code"] == "internal"  # a configuration error: unavailable
+    assert status == 500 and body["error"]["code"] == "internal", body
+    assert "caller policy" in body["error"]["message"]
+    assert world.calls("api_component_token") == 0
 
 
 def test_a_route_without_an_iam_identity_is_refused(world: World) -> None:

@@ -11,8 +11,8 @@ import pytest
 from wxcomponent import settings
 from wxcomponent.domain.errors import ConfigurationError, NotAuthorized
 from wxcomponent.services import caller_policy
-from wxcomponent.services.caller_policy import CallerPolicy, configured_policy
-from wxcomponent.services.vending import VendRequest
+from wxcomponent.services.caller_policy import CallerPolicy, CallerPolicyError, configured_policy
+from wxcomponent.services.vending import TokenVendor, VendRequest
 from wxcomponent.settings import Settings
 
 ORDERS = "arn:aws:iam::123456789012:role/orders"
@@ -21,6 +21,7 @@ USER = "arn:aws:iam::123456789012:user/local-developer"
 A = "wx570bc396a51b8ff8"
 B = "wx0123456789abcdef"
 C = "wxfedcba9876543210"
+SOME_ROLE = "arn:aws:iam::123456789012:role/platform-admin"
 
 POLICY = {ORDERS: [A, "component"], ADMIN: "*", USER: [B], "arn:aws-cn:iam::210987654321:role/team/billing": [C]}
 
@@ -49,7 +50,8 @@ def authorizer(appid: str) -> VendRequest:
         (ORDERS, "component", "", True),
         (ORDERS, "authorizer", B, False),
         (ADMIN, "authorizer", C, True),
-        (ADMIN, "component", "", True),
+        # H1: the component token opens every merchant; "*" means every authorizer, not it.
+        (ADMIN, "component", "", False),
         (USER, "authorizer", B, True),
         (USER, "authorizer", A, False),
         (USER, "component", "", False),
@@ -83,7 +85,7 @@ def test_matching(caller: str | None, kind: str, appid: str, allowed: bool) -> N
         assert refused.value.code == "not_authorized" and refused.value.errcode is None
 
 
-def test_star_inside_a_list_allows_everything_and_paths_merge() -> None:
+def test_star_inside_a_list_allows_every_authorizer_and_paths_merge() -> None:
     policy = CallerPolicy.parse(
         {
             ORDERS: [A, "*"],
@@ -91,10 +93,60 @@ def test_star_inside_a_list_allows_everything_and_paths_merge() -> None:
             "arn:aws:iam::123456789012:role/y/shared": [B],
         }
     )
-    assert policy.allows(ORDERS, "authorizer", C) and policy.allows(ORDERS, "component")
+    assert policy.allows(ORDERS, "authorizer", C) and not policy.allows(ORDERS, "component")
     session = "arn:aws:sts::123456789012:assumed-role/shared/s"
     assert policy.allows(session, "authorizer", A) and policy.allows(session, "authorizer", B)
     assert not policy.allows(session, "component")
+
+
+def test_the_component_token_goes_only_to_callers_that_name_it() -> None:
+    """H1: the component token lists every merchant's refresh token and mints any authorizer's
+    token, so only an entry that says "component" gets it; "*" and appids never do."""
+    policy = CallerPolicy.parse({ORDERS: ["*"], ADMIN: "*", USER: [A, "component"], SOME_ROLE: ["*", "component"]})
+    assert not policy.allows(ORDERS, "component") and not policy.allows(ADMIN, "component")
+    assert policy.allows(USER, "component") and policy.allows(SOME_ROLE, "component")
+    assert policy.allows(SOME_ROLE, "authorizer", C) and not policy.allows(USER, "authorizer", C)
+    with pytest.raises(NotAuthorized):
+        policy.check(ADMIN, component())
+
+
+ALL_KINDS = ("authorizer", "jsapi_ticket", "card_ticket", "web_login")
+
+
+@pytest.mark.parametrize(
+    ("entry", "allowed"),
+    [
+        # An appid alone: every kind for that account (as before: "appids" keep their meaning).
+        ([A], {(A, kind) for kind in ALL_KINDS}),
+        ("*", {(appid, kind) for appid in (A, B) for kind in ALL_KINDS}),
+        # A page server that only signs wx.config and logs visitors in: no access token.
+        ([f"{A}:jsapi_ticket", f"{A}:web_login"], {(A, "jsapi_ticket"), (A, "web_login")}),
+        # One kind for every account.
+        (["*:web_login"], {(A, "web_login"), (B, "web_login")}),
+        ([f"{A}:card_ticket", f"{B}:authorizer"], {(A, "card_ticket"), (B, "authorizer")}),
+        ([f"{A}:authorizer", A], {(A, kind) for kind in ALL_KINDS}),
+    ],
+    ids=["appid", "star", "page-server", "one-kind-everywhere", "mixed", "appid-wins"],
+)
+def test_an_entry_may_limit_a_caller_by_kind_as_well_as_by_appid(entry: Any, allowed: set[tuple[str, str]]) -> None:
+    policy = CallerPolicy.parse({ORDERS: entry})
+    granted = {(appid, kind) for appid in (A, B) for kind in ALL_KINDS if policy.allows(ORDERS, kind, appid)}
+    assert granted == allowed
+    assert not policy.allows(ORDERS, "component")
+    session = "arn:aws:sts::123456789012:assumed-role/orders/i-0abc123"
+    assert {(a, k) for a in (A, B) for k in ALL_KINDS if policy.allows(session, k, a)} == allowed
+
+
+def test_kind_limited_entries_of_one_role_merge_across_paths() -> None:
+    policy = CallerPolicy.parse(
+        {
+            "arn:aws:iam::123456789012:role/x/pages": [f"{A}:jsapi_ticket"],
+            "arn:aws:iam::123456789012:role/y/pages": [f"{A}:web_login", "component"],
+        }
+    )
+    session = "arn:aws:sts::123456789012:assumed-role/pages/s"
+    assert policy.allows(session, "jsapi_ticket", A) and policy.allows(session, "web_login", A)
+    assert policy.allows(session, "component") and not policy.allows(session, "authorizer", A)
 
 
 def test_an_empty_policy_allows_nobody_and_no_policy_allows_everybody() -> None:
@@ -120,10 +172,18 @@ def test_an_empty_policy_allows_nobody_and_no_policy_allows_everybody() -> None:
         {"orders": [A]},  # not an ARN
         {"arn:aws:iam::1234:role/orders": [A]},  # not a 12-digit account
         {"arn:aws:s3:::bucket": [A]},
+        {ORDERS: [f"{A}:access_token"]},  # not a kind
+        {ORDERS: [f"{A}:component"]},  # the component token belongs to no authorizer
+        {ORDERS: ["*:component"]},
+        {ORDERS: ["component:web_login"]},
+        {ORDERS: [f"{A}:"]},
+        {ORDERS: [":jsapi_ticket"]},
+        {ORDERS: [f"{A}:jsapi_ticket:x"]},
+        {ORDERS: [f"{A}:JSAPI_TICKET"]},
     ],
 )
-def test_malformed_policies_are_configuration_errors(raw: Any) -> None:
-    with pytest.raises(ConfigurationError):
+def test_malformed_policies_are_refused(raw: Any) -> None:
+    with pytest.raises(CallerPolicyError, match="caller policy"):
         CallerPolicy.parse(raw)
 
 
@@ -136,7 +196,7 @@ def test_the_setting_wins_and_is_json() -> None:
     caller_policy.check(USER, authorizer(B), setting, no_secret)
     with pytest.raises(NotAuthorized):
         caller_policy.check(USER, authorizer(A), setting, no_secret)
-    with pytest.raises(ConfigurationError):
+    with pytest.raises(CallerPolicyError):
         caller_policy.check(USER, authorizer(B), "{broken", no_secret)
 
 
@@ -195,5 +255,40 @@ def test_no_secret_configured_allows_everybody_without_a_read() -> None:
     ids=["unreadable", "malformed-policy", "policy-not-json"],
 )
 def test_an_unreadable_secret_or_a_bad_policy_fails_closed(secret: FakeSecret) -> None:
-    with pytest.raises(ConfigurationError):
+    with pytest.raises(CallerPolicyError):
         caller_policy.check(ADMIN, component(), "", secret)
+
+
+@pytest.mark.parametrize(
+    "configured",
+    ['{"arn:aws:iam::123456789012:role/admin": "everything"}', "{broken", '["not", "an", "object"]'],
+)
+def test_a_malformed_policy_is_answered_500_internal_never_503(configured: str) -> None:
+    """L10: the contract keeps 503 for ticket_missing; a caller switching on the status would wait for
+    the next ticket push when an operator must fix the policy."""
+    vendor = TokenVendor(NoTokens(), NoTokens())  # type: ignore[arg-type]  # the check refuses first
+
+    def check(caller: str | None, request: VendRequest) -> None:
+        caller_policy.check(caller, request, configured, FakeSecret())
+
+    answer = vendor.answer({"kind": "authorizer", "appid": B}, ADMIN, check=check)
+    assert answer.status == 500 and answer.body["error"]["code"] == "internal"
+    assert "caller policy" in answer.body["error"]["message"]
+
+
+def test_an_unreadable_secret_while_reading_the_policy_is_500_internal() -> None:
+    vendor = TokenVendor(NoTokens(), NoTokens())  # type: ignore[arg-type]
+    unreadable = FakeSecret(error=ConfigurationError("the component secret could not be read"))
+
+    def check(caller: str | None, request: VendRequest) -> None:
+        caller_policy.check(caller, request, "", unreadable)
+
+    answer = vendor.answer({"kind": "component"}, ADMIN, check=check)
+    assert answer.status == 500 and answer.body["error"]["code"] == "internal"
+
+
+class NoTokens:
+    """A token service that must never be reached: the policy refuses before any vend."""
+
+    def __getattr__(self, name: str) -> Any:
+        raise AssertionError(f"the token service was asked ({name}) though the policy refused")

@@ -153,6 +153,20 @@ def test_parse_raises_bad_request(name: str, payload: object) -> None:
         VendRequest.parse(payload)
 
 
+def test_deeply_nested_json_is_a_bad_request_not_a_crash(h: Harness) -> None:
+    """L2: json.loads gives up on deep nesting with RecursionError, which is no ValueError."""
+    for body in (b"[" * 100_000 + b"]" * 100_000, b'{"kind":' + b"[" * 100_000 + b"]" * 100_000 + b"}"):
+        answer = h.vendor.answer(body, "arn:aws:iam::123456789012:role/orders")
+        assert answer.status == 400 and answer.body["error"]["code"] == "bad_request"
+        assert answer.body["error"]["message"] == "the body is not JSON"
+    nested: list[Any] = []
+    for _ in range(500):  # as deep as a direct Invoke's payload can come, already decoded
+        nested = [nested]
+    answer = h.vendor.answer({"kind": nested, "appid": nested, "invalid_token": nested})
+    assert answer.status == 400 and answer.body["error"]["code"] == "bad_request"
+    assert h.issuer.calls == []
+
+
 def test_parse_defaults_bounds_and_ignored_keys() -> None:
     assert VendRequest.parse({"kind": "component"}) == VendRequest("component", "", 300, None)
     # An appid sent with kind=component is ignored (the stack serves one component); unknown keys too.

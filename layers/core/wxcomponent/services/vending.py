@@ -36,6 +36,9 @@ from wxcomponent.ports import AuthorizerTokens, ComponentTokens, JsTickets
 
 COMPONENT = "component"
 AUTHORIZER = "authorizer"
+WEB_LOGIN = "web_login"  # a visitor's web-login code, exchanged here: the component token stays home
+# What is asked of one authorizer (the caller policy scopes these by appid and kind).
+AUTHORIZER_KINDS = (AUTHORIZER, JSAPI_TICKET, CARD_TICKET, WEB_LOGIN)
 KINDS = (COMPONENT, AUTHORIZER, JSAPI_TICKET, CARD_TICKET)
 _KINDS_TEXT = ", ".join(f'"{kind}"' for kind in KINDS)
 DEFAULT_MIN_VALIDITY = 300
@@ -97,7 +100,7 @@ class VendRequest:
         """A request from the raw bytes of a JSON body."""
         try:
             payload = json.loads(body)
-        except (ValueError, UnicodeDecodeError) as exc:
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # deep nesting is RecursionError
             raise BadRequest("the body is not JSON") from exc
         return cls.parse(payload)
 
