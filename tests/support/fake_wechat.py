@@ -43,6 +43,7 @@ class FakeWeChat:
         self.info_refresh_tokens: dict[str, str] = {}  # api_get_authorizer_info's authorization_info
         self.profile_info: dict[str, dict[str, Any]] = {}  # appid -> its authorizer_info, when not the default
         self.same_js_ticket = False  # getticket answers the ticket it gave last (observed, F8)
+        self.expires_in: dict[str, int] = {}  # api -> the expires_in it answers, when not 7200
 
     def fail(self, api: str, error: UpstreamError, times: int = 1) -> None:
         self.failures[api].extend([error] * times)
@@ -62,7 +63,7 @@ class FakeWeChat:
     def component_token(self, component_appid: str, component_appsecret: str, ticket: str) -> IssuedToken:
         self._call("api_component_token")
         self.component_tokens.append(f"component-token-{next(self._serial)}")
-        return IssuedToken(self.component_tokens[-1], 7200)
+        return IssuedToken(self.component_tokens[-1], self.expires_in.get("api_component_token", 7200))
 
     def create_preauthcode(self, component_token: str, component_appid: str) -> PreAuthCode:
         self._call("api_create_preauthcode", component_token)
@@ -95,7 +96,8 @@ class FakeWeChat:
         if authorizer_appid in self.rotate:
             self.refresh_tokens[authorizer_appid] = f"refresh@@@{next(self._serial)}"
             self.listed[authorizer_appid] = self.refresh_tokens[authorizer_appid]
-        return AuthorizerToken(self._authorizer_token(authorizer_appid), 7200, self.refresh_tokens[authorizer_appid])
+        token, expires_in = self._authorizer_token(authorizer_appid), self.expires_in.get("api_authorizer_token", 7200)
+        return AuthorizerToken(token, expires_in, self.refresh_tokens[authorizer_appid])
 
     def get_authorizer_info(
         self, component_token: str, component_appid: str, authorizer_appid: str
@@ -156,7 +158,7 @@ class FakeWeChat:
             return IssuedTicket(last[-1], 7200)  # the same ticket, its life told as 7200 again
         ticket = f"{ticket_type}-ticket-{next(self._serial)}"
         self.js_tickets.append((owner, ticket_type, ticket))
-        return IssuedTicket(ticket, 7200)
+        return IssuedTicket(ticket, self.expires_in.get("getticket", 7200))
 
     def _authorizer_token(self, authorizer_appid: str) -> str:
         self.authorizer_tokens[authorizer_appid] = f"authorizer-token-{next(self._serial)}"
