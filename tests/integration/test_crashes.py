@@ -24,6 +24,22 @@ CRASHES = int(os.environ.get("WXCOMPONENT_CRASHES", "10"))
 SWEEP = "from wxcomponent.bootstrap import container; container().refresher.sweep(lambda: 60_000)"
 
 
+def refreshes_seen(world: World) -> int:
+    """How many api_authorizer_token calls the sandbox has answered (read in process: no request)."""
+    counters: dict[str, int] = world.sandbox.world.journal.call_log("api_authorizer_token")["counters"]
+    return counters.get("api_authorizer_token", 0)
+
+
+def wait_for_refreshes(world: World, worker: subprocess.Popen[bytes], target: int) -> int:
+    """Until the sandbox has seen `target` refreshes or the worker has ended; the deadline only
+    bounds a failure (a worker stuck for two minutes is one)."""
+    deadline = time.monotonic() + 120
+    while (seen := refreshes_seen(world)) < target and worker.poll() is None:
+        assert time.monotonic() < deadline, "the sweep made no progress in 120 s"
+        time.sleep(0.005)  # a poll of the sandbox's count, not a guess at progress
+    return seen
+
+
 def test_sweeps_killed_at_random_points_lose_no_refresh_token(world: World) -> None:
     world.push_ticket()
     # Every sandbox account WeChat gives tokens (one authorizes without API permission: none to lose).
@@ -38,17 +54,19 @@ def test_sweeps_killed_at_random_points_lose_no_refresh_token(world: World) -> N
         for appid in accounts:  # every grant due, its token gone: the sweep must call WeChat for each
             graph().tokens.delete_authorizer_token(appid)
             graph().grants.set_refresh_due(appid, int(time.time()) - 1)
-        before = world.calls("api_authorizer_token")
+        before = refreshes_seen(world)
         worker = subprocess.Popen(
             [sys.executable, "-c", SWEEP], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
-        try:
-            worker.wait(timeout=rng.uniform(0.6, 1.6))  # imports take most of a second, then the sweep
-        except subprocess.TimeoutExpired:
+        # The kill lands after WeChat has answered the k-th refresh of this sweep, whatever the
+        # machine's load: waited for as an event (the sandbox's own count), never guessed from time.
+        target = before + rng.randint(1, len(accounts))
+        seen = wait_for_refreshes(world, worker, target)
+        if worker.poll() is None:
             worker.send_signal(signal.SIGKILL)
-            worker.wait(timeout=30)
-            killed_mid_sweep += world.calls("api_authorizer_token") > before
-    assert killed_mid_sweep > 0  # some kills did land in the middle of WeChat calls
+            killed_mid_sweep += seen >= target and refreshes_seen(world) < before + len(accounts)
+        worker.wait(timeout=60)
+    assert killed_mid_sweep > 0  # some kills did land between the sweep's WeChat calls
 
     # The clean sweep, once the dead holders' leases have expired (its clock is past their lease).
     later = SingleFlight.lease_ttl + 1
