@@ -3,8 +3,11 @@ and what failed, replaced by each run, and never at the cost of the run itself."
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
+
+import pytest
 
 from infra.local.devconfig import DEFAULTS
 from infra.local.gateway import FakeLambdaContext
@@ -52,9 +55,15 @@ class BrokenRuns:
         return None
 
 
-def test_a_record_that_cannot_be_written_costs_nothing_but_a_log_line() -> None:
+def test_a_record_that_cannot_be_written_costs_nothing_but_a_log_line(caplog: pytest.LogCaptureFixture) -> None:
     def unreadable_secret() -> str:
         raise RuntimeError("no secret")
 
-    record_run_best_effort(BrokenRuns(), lambda: COMPONENT_APPID, RefreshRun(1, 2, {}))
-    record_run_best_effort(BrokenRuns(), unreadable_secret, RefreshRun(1, 2, {}))
+    with caplog.at_level(logging.INFO, logger="wxcomponent"):
+        record_run_best_effort(BrokenRuns(), lambda: COMPONENT_APPID, RefreshRun(1, 2, {}))  # raises nothing
+        record_run_best_effort(BrokenRuns(), unreadable_secret, RefreshRun(1, 2, {}))
+    logged = [(r.getMessage(), r.levelno, str(r.exc_info[1]) if r.exc_info else "") for r in caplog.records]
+    assert logged == [
+        ("refresher run not recorded", logging.ERROR, "the table is gone"),
+        ("refresher run not recorded", logging.ERROR, "no secret"),
+    ]
