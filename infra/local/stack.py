@@ -282,8 +282,9 @@ def _restore(keeper: Keeper, emulator_url: str, world: Any) -> tuple[dict[str, A
     saved secret, and a few lines for the console that say what happened and what is kept."""
     path = keeper.path
     kept = (
-        "state: kept: the table, the secret, the sandbox's grants, tokens and tickets; "
-        "not kept: bus events in flight, the sandbox's faults and call log; make dev-reset forgets it"
+        "state: kept: the table, the secret, the sandbox's grants, tokens, tickets, customer-service "
+        "allowances and switches; not kept: bus events in flight, the sandbox's faults and its logs "
+        "(calls, pushes, messages); make dev-reset forgets it"
     )
     try:
         saved = saved_state.read(path, keeper.component_appid)

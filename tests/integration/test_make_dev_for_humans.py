@@ -8,6 +8,8 @@ import os
 import re
 import signal
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -18,6 +20,7 @@ import pytest
 
 from infra.local.devconfig import component_settings
 from infra.local.emulator import EmulatorFailed, start_emulator
+from tests.integration.test_readme import marked_blocks, stranger_environment
 from tests.support.make_dev import MakeDev, free_ports, run_reset, until
 
 pytestmark = pytest.mark.slow
@@ -132,6 +135,47 @@ def test_state_survives_a_restart_and_a_kill_and_dev_reset_forgets_it(tmp_path: 
     assert reset.returncode == 0, reset
     assert "the next make dev starts fresh" in reset.stdout
     assert not state.exists() and not (tmp_path / "dev-state.json.bad").exists()
+
+
+def readme_example() -> tuple[str, str, str]:
+    """The README's token-vending example as a newcomer pastes it: the shell block (an account
+    authorizes, a user writes to it), the Python block and what it prints."""
+    blocks = marked_blocks("## Token-vending contract")
+    shell = next(code for mark, language, code in blocks if mark == "run" and language == "bash")
+    python = next(code for mark, language, code in blocks if mark == "run" and language == "python")
+    expected = next(code for mark, _, code in blocks if mark == "output")
+    return shell, python, expected
+
+
+def pasted(dev: MakeDev, code: str, language: str, home: Path) -> subprocess.CompletedProcess[str]:
+    """`code` run as pasted into a fresh shell or interpreter, make dev's ports for the README's."""
+    code = code.replace("http://127.0.0.1:3000", dev.gateway).replace("http://127.0.0.1:3100", dev.sandbox)
+    command = ["bash", "-euo", "pipefail", "-c", code] if language == "bash" else [sys.executable, "-c", code]
+    env = stranger_environment(home)
+    return subprocess.run(command, cwd=home, env=env, capture_output=True, text=True, timeout=120, check=False)
+
+
+def test_the_readme_example_runs_again_after_a_restart(tmp_path: Path) -> None:
+    """The newcomer's trial (issue 21): after a restart, the README's Python block alone ended in
+    `WeChatError 45015`, because the user's message that opened the customer-service allowance was
+    not kept; a ticket mode switched on the control page was lost too."""
+    state = tmp_path / "dev-state.json"
+    shell, python, expected = readme_example()
+    with MakeDev(state) as first:
+        done = pasted(first, shell, "bash", tmp_path)
+        assert done.returncode == 0, done.stdout + done.stderr
+        first.wait_for("authorization stored authorizer_appid=wx570bc396a51b8ff8 ")  # the exchange, invoked apart
+        done = pasted(first, python, "python", tmp_path)
+        assert (done.returncode, done.stdout) == (0, expected), done.stdout + done.stderr
+        assert first.control("ticket-mode", {"mode": "same"}) == {"mode": "same"}
+        assert first.stop() == 0
+
+    with MakeDev(state) as second:
+        assert "customer-service allowances" in next(line for line in second.lines if line.startswith("state: kept:"))
+        done = pasted(second, python, "python", tmp_path)  # the Python block alone, as the trial ran it
+        assert (done.returncode, done.stdout) == (0, expected), done.stdout + done.stderr
+        assert second.control("ticket-mode") == {"mode": "same"}
+        assert second.stop() == 0
 
 
 @pytest.fixture

@@ -78,6 +78,7 @@ class _Saved:
     tickets: dict[str, dict[str, TokenPair]] = field(default_factory=dict)
     codes: list[OAuthCode] = field(default_factory=list)
     tokens: list[WebToken] = field(default_factory=list)
+    ticket_mode: str | None = None  # None: saved before the mode was kept, the configuration's
 
 
 class WebPages:
@@ -111,17 +112,22 @@ class WebPages:
         return checked
 
     def export(self) -> JSON:
-        """Tickets, codes and web tokens as JSON (`make dev` keeps them: the table holds the tickets)."""
+        """Tickets, codes, web tokens and the ticket mode as JSON (`make dev` keeps them: the table
+        holds the tickets, and a mode switched on the control page stays switched)."""
         with self._lock:
-            return saved.dump(_Saved(self._tickets, list(self._codes.values()), list(self._tokens.values())))
+            return saved.dump(
+                _Saved(self._tickets, list(self._codes.values()), list(self._tokens.values()), self._ticket_mode)
+            )
 
     def restore(self, data: Any) -> None:
         """`export`'s JSON back; ValueError (and nothing changed) when it is not one."""
         record = saved.load(_Saved, data)
+        mode = _checked_mode(self._config.ticket_mode if record.ticket_mode is None else record.ticket_mode)
         with self._lock:
             self._tickets = record.tickets
             self._codes = {code.value: code for code in record.codes}
             self._tokens = {token.value: token for token in record.tokens}
+            self._ticket_mode = mode
 
     # -- the users -------------------------------------------------------------------------------
 

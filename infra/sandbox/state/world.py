@@ -75,8 +75,9 @@ class World:
 
     def export(self) -> JSON:
         """The world as JSON, for `make dev` to keep across restarts: the clock's offset, the random
-        source, the component and the merchants' grants. Not the faults (a test's) nor the journal
-        (a log)."""
+        source, the component, the merchants' grants, the web pages' tickets and ticket mode, the
+        customer-service allowances users opened and the IP whitelist. Not the faults (a test's)
+        nor the journal's logs (a record of what happened)."""
         return {
             "seed": self.config.seed,
             "component_appid": self.config.component_appid,
@@ -85,6 +86,8 @@ class World:
             "component": self.component.export(),
             "merchants": self.merchants.export(),
             "web": self.web.export(),
+            "customer_service": self.journal.export_allowances(),
+            "ip_whitelist": self.ip_whitelist,
         }
 
     def restore(self, data: JSON) -> None:
@@ -105,6 +108,9 @@ class World:
                 self.web.restore(data["web"])
             else:
                 self.web.reset()
+            # Saved before these were kept: nobody has written, and the configured whitelist.
+            self.journal.restore_allowances(data.get("customer_service", []))
+            self.set_ip_whitelist(data.get("ip_whitelist", self.config.ip_whitelist))
         except ValueError:
             self.reset()
             raise
