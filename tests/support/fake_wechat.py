@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 from collections import Counter, defaultdict, deque
+from dataclasses import dataclass
 from typing import Any
 
 from wxcomponent.domain.wechat import (
@@ -17,12 +18,28 @@ from wxcomponent.domain.wechat import (
     AuthorizerToken,
     IssuedTicket,
     IssuedToken,
+    PermissionRejected,
     PreAuthCode,
     RefreshTokenRejected,
     TokenRejected,
     UpstreamError,
     UpstreamUnavailable,
+    WebAccessToken,
+    WebLoginCodeRejected,
+    WebUserInfo,
 )
+
+
+@dataclass(frozen=True)
+class WebVisit:
+    """A web login WeChat's page gave a code for: whose account, which visitor, what they granted."""
+
+    authorizer_appid: str
+    openid: str
+    scope: str
+    snapshot: bool = False
+    nickname: str = ""
+    unionid: str = ""
 
 
 class FakeWeChat:
@@ -44,6 +61,10 @@ class FakeWeChat:
         self.profile_info: dict[str, dict[str, Any]] = {}  # appid -> its authorizer_info, when not the default
         self.same_js_ticket = False  # getticket answers the ticket it gave last (observed, F8)
         self.expires_in: dict[str, int] = {}  # api -> the expires_in it answers, when not 7200
+        self.web_codes: dict[str, WebVisit] = {}  # web-login code -> the visit it was given for
+        self.used_web_codes: set[str] = set()
+        self.web_tokens: dict[str, WebVisit] = {}  # the visitors' web tokens, as issued
+        self.userinfo_langs: list[str] = []
 
     def fail(self, api: str, error: UpstreamError, times: int = 1) -> None:
         self.failures[api].extend([error] * times)
@@ -56,6 +77,21 @@ class FakeWeChat:
     def new_code(self, authorizer_appid: str) -> str:
         code = f"queryauthcode@@@{next(self._serial)}"
         self.codes[code] = authorizer_appid
+        return code
+
+    def new_web_code(
+        self,
+        authorizer_appid: str,
+        openid: str,
+        scope: str,
+        *,
+        snapshot: bool = False,
+        nickname: str = "",
+        unionid: str = "",
+    ) -> str:
+        """A visitor's web-login code, as WeChat's redirect would carry it."""
+        code = f"webcode{next(self._serial):025d}"
+        self.web_codes[code] = WebVisit(authorizer_appid, openid, scope, snapshot, nickname, unionid)
         return code
 
     # -- the port --------------------------------------------------------------------------------
@@ -159,6 +195,31 @@ class FakeWeChat:
         ticket = f"{ticket_type}-ticket-{next(self._serial)}"
         self.js_tickets.append((owner, ticket_type, ticket))
         return IssuedTicket(ticket, self.expires_in.get("getticket", 7200))
+
+    def oauth2_component_access_token(
+        self, component_token: str, component_appid: str, authorizer_appid: str, code: str
+    ) -> WebAccessToken:
+        self._call("sns_component_access_token", component_token)
+        if code in self.used_web_codes:
+            raise WebLoginCodeRejected("sns_component_access_token: errcode 40163: code been used", errcode=40163)
+        visit = self.web_codes.get(code)
+        if visit is None or visit.authorizer_appid != authorizer_appid:
+            raise WebLoginCodeRejected("sns_component_access_token: errcode 40029: invalid code", errcode=40029)
+        del self.web_codes[code]
+        self.used_web_codes.add(code)
+        token = f"web-token-{next(self._serial)}"
+        self.web_tokens[token] = visit
+        return WebAccessToken(token, visit.openid, visit.scope, visit.unionid, is_snapshotuser=visit.snapshot)
+
+    def sns_userinfo(self, web_access_token: str, openid: str, lang: str) -> WebUserInfo:
+        self._call("sns_userinfo")
+        self.userinfo_langs.append(lang)
+        visit = self.web_tokens.get(web_access_token)
+        if visit is None or visit.openid != openid:
+            raise TokenRejected("sns_userinfo: errcode 40001: invalid credential", errcode=40001)
+        if visit.scope != "snsapi_userinfo" or visit.snapshot:
+            raise PermissionRejected("sns_userinfo: errcode 48001: api unauthorized", errcode=48001)
+        return WebUserInfo(openid, visit.nickname, f"https://thirdwx.qlogo.cn/{openid}/132", visit.unionid)
 
     def _authorizer_token(self, authorizer_appid: str) -> str:
         self.authorizer_tokens[authorizer_appid] = f"authorizer-token-{next(self._serial)}"

@@ -46,6 +46,7 @@ if TYPE_CHECKING:  # the imports below are made lazily, inside each part
     from wxcomponent.services.release_tasks import ReleaseTasks
     from wxcomponent.services.tasks import TaskRunner
     from wxcomponent.services.vending import TokenVendor
+    from wxcomponent.services.web_login import WebLoginService
 
 # ruff: noqa: PLC0415 - lazy imports are this module's point (cold start)
 
@@ -275,7 +276,20 @@ class Container:
     def vendor(self) -> TokenVendor:
         from wxcomponent.services.vending import TokenVendor
 
-        return TokenVendor(self.component_tokens, self.authorizer_tokens, clock=self.clock, js_tickets=self.js_tickets)
+        return TokenVendor(
+            self.component_tokens,
+            self.authorizer_tokens,
+            clock=self.clock,
+            js_tickets=self.js_tickets,
+            web_logins=self.web_logins,
+        )
+
+    @cached_property
+    def web_logins(self) -> WebLoginService:
+        """Web login's code exchange, which needs the component token and so stays in here."""
+        from wxcomponent.services.web_login import WebLoginService
+
+        return WebLoginService(self.grants, self.wechat, self.component_tokens, component=self.component)
 
     @cached_property
     def refresher(self) -> Refresher:

@@ -18,6 +18,7 @@ from wxcomponent.domain.js_tickets import JsTicket
 from wxcomponent.domain.refresh_runs import RefreshRun
 from wxcomponent.domain.tickets import PushRecord, Ticket
 from wxcomponent.domain.tokens import AccessToken
+from wxcomponent.domain.web_login import WebLogin
 
 if TYPE_CHECKING:
     from wxcomponent.services.authorization import AuthorizationResult
@@ -30,6 +31,8 @@ from wxcomponent.domain.wechat import (
     IssuedToken,
     PreAuthCode,
     RefreshFailure,
+    WebAccessToken,
+    WebUserInfo,
 )
 from wxcomponent.observability import MetricUnit, logger, metrics
 
@@ -343,6 +346,17 @@ class WeChatApi(Protocol):
         """getticket (GET): a new JS-SDK ticket of `ticket_type` (`jsapi`, `wx_card`) for the authorizer."""
         ...
 
+    def oauth2_component_access_token(
+        self, component_token: str, component_appid: str, authorizer_appid: str, code: str
+    ) -> WebAccessToken:
+        """sns/oauth2/component/access_token (GET): a visitor's web-login code, single use, exchanged
+        on the authorizer's behalf. 40029/40163 are `WebLoginCodeRejected`."""
+        ...
+
+    def sns_userinfo(self, web_access_token: str, openid: str, lang: str) -> WebUserInfo:
+        """sns/userinfo (GET): the visitor's nickname and avatar, with their own web token."""
+        ...
+
 
 class EventPublisher(Protocol):
     def publish(self, detail_type: str, detail: dict[str, Any]) -> None:
@@ -420,6 +434,19 @@ class AuthorizerTokens(Protocol):
     def token(self, authorizer_appid: str, min_validity: float = ...) -> AccessToken: ...
 
     def replace_rejected(self, authorizer_appid: str, rejected: str, min_validity: float = ...) -> AccessToken: ...
+
+
+class ComponentCalls(Protocol):
+    """`services.component_token.ComponentTokenService`, as services that call WeChat with the
+    component token use it: the stored token, compare-and-refreshed once on 40001/40014/42001."""
+
+    def call[T](self, request: Callable[[str], T]) -> T: ...
+
+
+class WebLogins(Protocol):
+    """`services.web_login.WebLoginService`, as vending uses it."""
+
+    def exchange(self, authorizer_appid: str, code: str, lang: str) -> WebLogin: ...
 
 
 class JsTickets(Protocol):

@@ -1,10 +1,11 @@
 """The WeChat API over urllib3 (docs/protocol.md §3): implements `wxcomponent.domain.wechat.WeChatApi`.
 
-Every call is `POST base + path` with a JSON body, but getticket, which is a `GET`; a token goes in
-the query (`component_access_token`, or `access_token` for the authorizer's calls), never in the
-body. urllib3's own retries are off: this module retries -1, HTTP ≥ 500, non-JSON answers, timeouts
-and connection errors with full-jitter exponential backoff, and nothing else. Logs carry the API's
-name, errcode, attempt and elapsed time, never a URL, a query, a body or a token.
+Every call is `POST base + path` with a JSON body, but getticket and web login's two calls, which
+are `GET`s; a token goes in the query (`component_access_token`, or `access_token` for the
+authorizer's and the visitor's calls), never in the body. urllib3's own retries are off: this
+module retries -1, HTTP ≥ 500, non-JSON answers, timeouts and connection errors with full-jitter
+exponential backoff, and nothing else. Logs carry the API's name, errcode, attempt and elapsed
+time, never a URL, a query, a body or a token.
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ from wxcomponent.domain.wechat import (
     SystemBusy,
     UpstreamError,
     UpstreamUnavailable,
+    WebAccessToken,
+    WebUserInfo,
     error_for,
 )
 from wxcomponent.observability import logger
@@ -47,6 +50,10 @@ from wxcomponent.observability import logger
 COMPONENT = "/cgi-bin/component/"
 CUSTOM_SEND = "/cgi-bin/message/custom/send"
 GETTICKET = "/cgi-bin/ticket/getticket"
+SNS_ACCESS_TOKEN = "/sns/oauth2/component/access_token"  # noqa: S105 - a path, not a secret
+SNS_USERINFO = "/sns/userinfo"
+# The name a call is logged under, where the path's last part would not say which API it is.
+_API_NAMES = {CUSTOM_SEND: "custom_send", SNS_ACCESS_TOKEN: "sns_component_access_token", SNS_USERINFO: "sns_userinfo"}
 MAX_LIST_COUNT = 500
 PRE_AUTH_CODE_EXPIRES_IN = 600
 # Bounded calls: a slow WeChat must not hold a Lambda (or a vending caller) for long.
@@ -264,6 +271,49 @@ class WeChatHttpApi:
         )
         return IssuedTicket(_str(answer, "ticket"), _expires_in(answer))
 
+    # -- web login on an authorizer's behalf (GET, everything in the query) ------------------------
+
+    def oauth2_component_access_token(
+        self, component_token: str, component_appid: str, authorizer_appid: str, code: str
+    ) -> WebAccessToken:
+        answer = self._call(
+            SNS_ACCESS_TOKEN,
+            {
+                "appid": authorizer_appid,
+                "code": code,
+                "grant_type": "authorization_code",
+                "component_appid": component_appid,
+                "component_access_token": component_token,
+            },
+            {},
+            secrets=(component_token, code),
+            single_use=True,  # the code serves once: never sent again once WeChat may have seen it
+            method="GET",
+        )
+        # The visitor's refresh token is left in the answer: nothing here ever uses it.
+        return WebAccessToken(
+            access_token=_str(answer, "access_token"),
+            openid=_str(answer, "openid"),
+            scope=_str(answer, "scope"),
+            unionid=_text(answer, "unionid"),
+            is_snapshotuser=answer.get("is_snapshotuser") in (1, "1"),
+        )
+
+    def sns_userinfo(self, web_access_token: str, openid: str, lang: str) -> WebUserInfo:
+        answer = self._call(
+            SNS_USERINFO,
+            {"access_token": web_access_token, "openid": openid, "lang": lang},
+            {},
+            secrets=(web_access_token,),
+            method="GET",
+        )
+        return WebUserInfo(
+            openid=_str(answer, "openid"),
+            nickname=_text(answer, "nickname"),
+            headimgurl=_text(answer, "headimgurl"),
+            unionid=_text(answer, "unionid"),
+        )
+
     # -- one call, with our retries --------------------------------------------------------------
 
     def _call(
@@ -282,7 +332,7 @@ class WeChatHttpApi:
         call (an authorization code, a message to a user) is retried only when WeChat cannot have
         seen it, a failed connection; never after a read timeout, a 5xx or a -1 (WeChat documents
         -1 as "busy", not as "nothing done")."""
-        api = "custom_send" if path == CUSTOM_SEND else path.rsplit("/", 1)[-1]
+        api = _API_NAMES.get(path) or path.rsplit("/", 1)[-1]
         url = self.base_url + path + (f"?{urlencode(query)}" if query else "")
         payload = json.dumps(body, ensure_ascii=False).encode("utf-8") if method == "POST" else None
         for attempt in range(1, self._max_attempts + 1):

@@ -151,6 +151,39 @@ class AuthorizerListPage:
         return f"AuthorizerListPage(total_count={self.total_count}, items={self.items!r})"
 
 
+@dataclass(frozen=True)
+class WebAccessToken:
+    """sns/oauth2/component/access_token's answer (web login on an account's behalf): the visitor's
+    web token, kept only to ask sns/userinfo and never vended (nor is its refresh token, which is
+    not kept at all), their `openid`, the `scope` they granted, `unionid` ("" unless given) and
+    WeChat's snapshot-mode flag (a virtual openid)."""
+
+    access_token: str
+    openid: str
+    scope: str
+    unionid: str = ""
+    is_snapshotuser: bool = False
+
+    def __repr__(self) -> str:
+        return (
+            f"WebAccessToken(access_token={REDACTED}, openid=<visitor>, scope={self.scope!r}, "
+            f"is_snapshotuser={self.is_snapshotuser})"
+        )
+
+
+@dataclass(frozen=True)
+class WebUserInfo:
+    """sns/userinfo's answer: the visitor's nickname and avatar (`headimgurl`; either may be "")."""
+
+    openid: str
+    nickname: str
+    headimgurl: str
+    unionid: str = ""
+
+    def __repr__(self) -> str:
+        return "WebUserInfo(<visitor>)"
+
+
 # -- errors --------------------------------------------------------------------------------------
 
 
@@ -190,6 +223,14 @@ class TicketRejected(UpstreamError):
 
 class AuthorizationCodeRejected(UpstreamError):
     """61009, 61010: the authorization code is invalid or expired; the merchant must authorize again."""
+
+
+class WebLoginCodeRejected(UpstreamError):
+    """40029 (invalid, expired, or another account's), 40163 (already used): a visitor's web-login
+    code WeChat will not exchange. The caller's to fix (send the visitor through web login again),
+    so the contract's `bad_request`, never retried and never remembered."""
+
+    code = "bad_request"
 
 
 class RefreshTokenRejected(UpstreamError):
@@ -246,6 +287,8 @@ _ERRORS: dict[int, type[UpstreamError]] = {
     61009: AuthorizationCodeRejected,
     61010: AuthorizationCodeRejected,
     61023: RefreshTokenRejected,
+    40029: WebLoginCodeRejected,
+    40163: WebLoginCodeRejected,
 }
 MAX_ERRMSG = 200
 

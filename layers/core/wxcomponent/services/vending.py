@@ -31,15 +31,16 @@ from wxcomponent.domain.errors import BadRequest, ConfigurationError, NotAuthori
 from wxcomponent.domain.grants import APPID_RE
 from wxcomponent.domain.js_tickets import CARD_TICKET, JSAPI_TICKET, TICKET_KINDS, JsTicket
 from wxcomponent.domain.tokens import AccessToken
+from wxcomponent.domain.web_login import CODE_RE, DEFAULT_LANG, LANGS
 from wxcomponent.observability import MetricUnit, logger, metrics
-from wxcomponent.ports import AuthorizerTokens, ComponentTokens, JsTickets
+from wxcomponent.ports import AuthorizerTokens, ComponentTokens, JsTickets, WebLogins
 
 COMPONENT = "component"
 AUTHORIZER = "authorizer"
 WEB_LOGIN = "web_login"  # a visitor's web-login code, exchanged here: the component token stays home
 # What is asked of one authorizer (the caller policy scopes these by appid and kind).
 AUTHORIZER_KINDS = (AUTHORIZER, JSAPI_TICKET, CARD_TICKET, WEB_LOGIN)
-KINDS = (COMPONENT, AUTHORIZER, JSAPI_TICKET, CARD_TICKET)
+KINDS = (COMPONENT, *AUTHORIZER_KINDS)
 _KINDS_TEXT = ", ".join(f'"{kind}"' for kind in KINDS)
 DEFAULT_MIN_VALIDITY = 300
 # A token lives 7200 s and is stored as expiring 60 s early: asking for more than an hour is a bug.
@@ -57,18 +58,21 @@ class VendRequest:
     """A validated vending request. `appid` is "" for the component token (an `appid` sent with
     `kind: component` is ignored: the component is the one this stack is configured for, and the
     answer names it); every other kind names an authorizer. `invalid_token` is a rejected token,
-    or for the ticket kinds a rejected ticket."""
+    or for the ticket kinds a rejected ticket. `code` and `lang` are web login's: the visitor's
+    code and the language of their profile."""
 
     kind: str
     appid: str = ""
     min_validity: int = DEFAULT_MIN_VALIDITY
     invalid_token: str | None = None
+    code: str = ""
+    lang: str = DEFAULT_LANG
 
-    def __repr__(self) -> str:  # the reported token never reaches a log
+    def __repr__(self) -> str:  # neither the reported token nor a visitor's code reaches a log
         reported = "<redacted>" if self.invalid_token else None
         return (
             f"VendRequest(kind={self.kind!r}, appid={self.appid!r}, min_validity={self.min_validity}, "
-            f"invalid_token={reported})"
+            f"invalid_token={reported}" + (", code=<redacted>" if self.code else "") + ")"
         )
 
     @classmethod
@@ -93,7 +97,23 @@ class VendRequest:
             not isinstance(invalid_token, str) or not 0 < len(invalid_token) <= MAX_INVALID_TOKEN
         ):
             raise BadRequest(f"invalid_token must be a non-empty string of at most {MAX_INVALID_TOKEN} characters")
+        if kind == WEB_LOGIN:
+            return cls._web_login(payload, appid, min_validity, invalid_token)
         return cls(str(kind), appid, min_validity, invalid_token)
+
+    @classmethod
+    def _web_login(cls, payload: Mapping[str, Any], appid: str, min_validity: int, invalid: str | None) -> VendRequest:
+        code = payload.get("code")
+        if not isinstance(code, str) or not CODE_RE.fullmatch(code):
+            raise BadRequest("code must be the visitor's web-login code: 1 to 512 visible ASCII characters")
+        lang = payload.get("lang")
+        if lang is None:
+            lang = DEFAULT_LANG
+        elif lang not in LANGS:
+            raise BadRequest(f"lang must be one of {', '.join(LANGS)}")
+        if invalid is not None:
+            raise BadRequest("invalid_token does not apply to web_login: a code serves once")
+        return cls(WEB_LOGIN, appid, min_validity, None, code, str(lang))
 
     @classmethod
     def from_json(cls, body: bytes) -> VendRequest:
@@ -128,10 +148,12 @@ class TokenVendor:
         memory_safety: float = MEMORY_SAFETY,
         memory_ttl: float = MEMORY_TTL,
         js_tickets: JsTickets | None = None,
+        web_logins: WebLogins | None = None,
     ) -> None:
         self._component_tokens = component_tokens
         self._authorizer_tokens = authorizer_tokens
         self._js_tickets = js_tickets
+        self._web_logins = web_logins
         self._clock = clock
         self._memory_safety = memory_safety
         self._memory_ttl = memory_ttl
@@ -170,6 +192,10 @@ class TokenVendor:
 
     def _answer(self, request: VendRequest) -> tuple[dict[str, Any], bool]:
         """The success body, and whether it came from memory."""
+        if request.kind == WEB_LOGIN:  # never from memory: a code serves once
+            if self._web_logins is None:
+                raise ConfigurationError("this vendor was built without web login")
+            return self._web_logins.exchange(request.appid, request.code, request.lang).body(WEB_LOGIN), False
         if request.kind in TICKET_KINDS:
             ticket = self._ticket(request)  # never from memory, as authorizer tokens
             return {
