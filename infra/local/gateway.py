@@ -22,6 +22,7 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -29,6 +30,7 @@ from types import ModuleType
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from infra.local import invocations
 from infra.local.events import http_api_event
 from infra.local.template import ROOT, Route, http_routes, load_template, resources_of_type
 
@@ -68,6 +70,13 @@ class FakeLambdaContext:
 
     def get_remaining_time_in_millis(self) -> int:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+def run_handler(handler: Callable[[Any, Any], Any], event: Any, context: FakeLambdaContext) -> Any:
+    """One invocation of a handler. Its log lines name its function even while another function
+    runs beside it in this one process (`infra/local/invocations.py` says why they would not)."""
+    with invocations.running(context):
+        return handler(event, context)
 
 
 class HandlerLoader:
@@ -189,7 +198,7 @@ class Gateway:
     def invoke(self, target: _Target, event: dict[str, Any]) -> Any:
         handler = self._loader.handler(target.route)
         with target.lock:  # one event at a time per function, like one container
-            return handler(event, FakeLambdaContext(target.route.function))
+            return run_handler(handler, event, FakeLambdaContext(target.route.function))
 
     def function(self, name: str) -> Route | None:
         """A function by logical id, folder name or (partial) ARN, as Lambda's Invoke names it; a
@@ -206,7 +215,7 @@ class Gateway:
         """Lambda's Invoke: the event is the payload itself. Same loader and lock as the routes."""
         handler = self._loader.handler(function)
         with self._lock(function.function):
-            return handler(event, FakeLambdaContext(function.function))
+            return run_handler(handler, event, FakeLambdaContext(function.function))
 
     def invoke_later(self, function: Route, event: Any) -> None:
         """Lambda's asynchronous Invoke: runs after the caller has its 202, retried twice on error."""

@@ -92,7 +92,7 @@ class Journal:
 
     # -- customer-service allowances -------------------------------------------------------------
 
-    def export_allowances(self) -> JSON:
+    def export_allowances(self) -> list[JSON]:
         """The allowances as JSON, for `make dev` to keep across restarts."""
         with self._changed:
             return [saved.dump(allowance) for allowance in self._allowances.values()]
