@@ -5,11 +5,14 @@ web login on the account's behalf, then the visitor's openid and a `wx.config` t
     GET /demo/web-login?appid=…&code=…&state=…    back from it: the code exchanged, the page shown
     GET /demo/web-login/config?appid=…&url=…      wx.config's fields for the page at `url`
 
-It is the vendor's side, so it uses only the client package (`wxcomponent_client`): tickets and the
-component token come from the token center's vending function, WeChat's APIs from WeChat (here the
-sandbox, which also serves the JS-SDK and checks `wx.config`). Settings are read on each request,
-from make dev's environment: `WECHAT_API_BASE` and `WECHAT_MP_BASE` (the sandbox),
-`AWS_ENDPOINT_URL_LAMBDA` (the local gateway, which boto3 reads itself).
+It is the vendor's side, so it uses only the client package (`wxcomponent_client`): the jsapi
+ticket comes from the token center's vending function, and so does the visitor (a `web_login` vend:
+the token center exchanges the code with the component token, which never reaches this page's
+server). In AWS its caller-policy entry would be `["wx…:jsapi_ticket", "wx…:web_login"]`: no access
+token, no component token. Settings come from make dev's environment: `WECHAT_API_BASE` and
+`WECHAT_MP_BASE` (the sandbox), `WECHAT_COMPONENT_APPID` (the component's appid, which the link
+names; the client reads it itself), `AWS_ENDPOINT_URL_LAMBDA` (the local gateway, which boto3 reads
+itself).
 """
 
 from __future__ import annotations
@@ -53,7 +56,7 @@ def _login(event: dict[str, Any], appid: str, query: dict[str, str]) -> dict[str
         # (that would send them straight back to the page they just declined).
         return _page(200, f"<p id='declined'>You declined to log in. {_again(appid)}</p>")
     if not code:
-        state = secrets.token_hex(8)  # binds the login's return to this browser
+        state = secrets.token_hex(16)  # binds the login's return to this browser (oauth_url wants 16 or more)
         # WeChat adds `appid` to the way back itself (with `code` and `state`): not repeated here.
         link = _tokens().oauth_url(appid, here, "snsapi_userinfo", state)
         cookie = f"{STATE_COOKIE}={state}; Path=/demo; HttpOnly; SameSite=Lax; Max-Age=600"

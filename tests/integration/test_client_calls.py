@@ -65,19 +65,21 @@ def test_a_token_wechat_rejects_is_replaced_once_and_the_call_made_again(
     assert [m["content"] for m in world.control("GET", "messages")["messages"]] == ["first", "second"]
 
 
-def test_a_rejection_the_token_center_will_not_act_on_is_raised_after_one_retry(
+def test_a_rejection_the_token_center_will_not_act_on_is_raised_and_never_reported_again(
     world: World, tokens: TokenClient, authorized: None
 ) -> None:
     send(tokens, "first")
     issued = world.calls("api_authorizer_token")
     world.control("POST", "clock", {"advance": 7200})
     # The stored token is minutes old: a report of it is answered with it, without a refresh (a
-    # looping caller costs WeChat nothing), so the second try is rejected too, and raised.
-    with pytest.raises(WeChatError) as raised:
-        send(tokens, "second")
-    assert raised.value.errcode == 42001
+    # looping caller costs WeChat nothing). The same token back is not tried again (WeChat would
+    # refuse it the same way), and never reported again however often the caller calls (M2).
+    for attempt in ("second", "third", "fourth"):
+        with pytest.raises(WeChatError) as raised:
+            send(tokens, attempt)
+        assert raised.value.errcode == 42001
     assert world.calls("api_authorizer_token") == issued
-    assert world.calls("custom_send") == 3  # first, and the one retry of second
+    assert world.calls("custom_send") == 4  # first, then each call once: no retry with the same token
 
 
 def test_call_component_lists_the_authorizers(world: World, tokens: TokenClient, authorized: None) -> None:

@@ -1,6 +1,7 @@
 """The client's help for web pages over real wires: tickets from the vending function behind the
 local gateway, `wx.config` checked by the sandbox as the JS-SDK checks it, web login through the
-sandbox's page and exchanged with the component token."""
+sandbox's page, its code exchanged by the token center (a `web_login` vend): the client holds
+neither the component token nor the visitor's web tokens."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from tests.conftest import World
 from wxcomponent_client import OAuthCodeRejected, TokenClient
 
 ACCOUNT = "wx570bc396a51b8ff8"  # the sandbox's release-test Official Account
+COMPONENT_APPID = "wx5a0d8c0ffee5a4d1"  # the sandbox's component, as the vendor configures it
+STATE = "s42cart0000000001"
 
 
 @pytest.fixture
@@ -24,7 +27,11 @@ def tokens(world: World) -> TokenClient:
     assert world.control("POST", "authorize", {"appid": ACCOUNT})["delivery"]["ok"]
     lambda_client: Any = boto3.client("lambda", endpoint_url=world.gateway.url, region_name="us-east-1")
     return TokenClient(
-        "token_vending", lambda_client=lambda_client, api_base=world.sandbox.url, open_base=world.sandbox.url
+        "token_vending",
+        lambda_client=lambda_client,
+        api_base=world.sandbox.url,
+        open_base=world.sandbox.url,
+        component_appid=COMPONENT_APPID,
     )
 
 
@@ -64,9 +71,10 @@ def sign_in(world: World, link: str, user: str) -> dict[str, str]:
 
 
 def test_web_login_gives_the_openid_and_the_profile_and_a_code_serves_once(world: World, tokens: TokenClient) -> None:
-    link = tokens.oauth_url(ACCOUNT, f"{world.gateway.url}/h5/login", "snsapi_userinfo", "s42")
+    link = tokens.oauth_url(ACCOUNT, f"{world.gateway.url}/h5/login", "snsapi_userinfo", STATE)
     landing = sign_in(world, link, "alice")
-    assert landing["state"] == "s42" and landing["appid"] == ACCOUNT
+    assert landing["state"] == STATE and landing["appid"] == ACCOUNT
+    components = world.calls("api_component_token")
     user = tokens.oauth_exchange(ACCOUNT, landing["code"])
     openid = world.sandbox.world.web.openid(ACCOUNT, "alice")
     assert (user.openid, user.scope, user.nickname) == (openid, "snsapi_userinfo", "爱丽丝 Alice")
@@ -74,7 +82,19 @@ def test_web_login_gives_the_openid_and_the_profile_and_a_code_serves_once(world
     with pytest.raises(OAuthCodeRejected, match="already used") as again:
         tokens.oauth_exchange(ACCOUNT, landing["code"])
     assert again.value.errcode == 40163
-    base = sign_in(world, tokens.oauth_url(ACCOUNT, f"{world.gateway.url}/h5/login"), "xiaoming")
+    base = sign_in(world, tokens.oauth_url(ACCOUNT, f"{world.gateway.url}/h5/login", "snsapi_base", STATE), "xiaoming")
     silent = tokens.oauth_exchange(ACCOUNT, base["code"])
     assert (silent.scope, silent.nickname, silent.avatar) == ("snsapi_base", None, None)
     assert world.calls("sns_userinfo") == 1  # only the userinfo login asked for the profile
+    assert world.calls("sns_component_access_token") == 3  # the token center exchanged each code
+    assert world.calls("api_component_token") == components  # with the token it holds: none vended
+
+
+def test_a_snapshot_mode_visitor_comes_back_flagged_and_without_a_profile(world: World, tokens: TokenClient) -> None:
+    snapshot = next(user for user in world.sandbox.world.web.users() if user.snapshot)
+    landing = sign_in(
+        world, tokens.oauth_url(ACCOUNT, f"{world.gateway.url}/h5/login", "snsapi_userinfo", STATE), snapshot.user_id
+    )
+    user = tokens.oauth_exchange(ACCOUNT, landing["code"])
+    assert user.is_snapshotuser and (user.nickname, user.avatar) == (None, None)
+    assert world.calls("sns_userinfo") == 0

@@ -321,6 +321,39 @@ def test_a_caller_limited_by_kind_gets_that_kind_only(world: World, monkeypatch:
         assert status == 404 and refused["error"]["code"] == "not_authorized", request
 
 
+def test_web_login_over_post_tokens_for_a_caller_allowed_only_that(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """H1: a page server gets the visitor, never the component token nor the account's token."""
+    authorize(world)
+    monkeypatch.setenv("CALLER_POLICY", json.dumps({CALLER: [f"{ACCOUNT}:web_login"]}))
+    visit = {"appid": ACCOUNT, "scope": "snsapi_userinfo", "user": "alice"}
+    code = world.control("POST", "oauth-code", visit)["code"]
+    request = {"kind": "web_login", "appid": ACCOUNT, "code": code}
+    status, headers, body = post_tokens(world, request)
+    assert status == 200, body
+    assert headers["cache-control"] == "no-store"
+    assert body == {
+        "kind": "web_login",
+        "appid": ACCOUNT,
+        "openid": world.sandbox.world.web.openid(ACCOUNT, "alice"),
+        "scope": "snsapi_userinfo",
+        "unionid": None,
+        "is_snapshotuser": False,
+        "nickname": "爱丽丝 Alice",
+        "avatar": f"{world.sandbox.url}/sandbox/users/alice.svg",
+    }
+    status, _, again = post_tokens(world, request)  # a code serves once
+    assert status == 400 and again["error"]["code"] == "bad_request" and again["error"]["errcode"] == 40163
+    assert "invalid, expired, used, or another account's" in again["error"]["message"]
+    for other in ({"kind": "authorizer", "appid": ACCOUNT}, {"kind": "component"}):
+        status, _, refused = post_tokens(world, other)
+        assert status == 404 and refused["error"]["code"] == "not_authorized", other
+    status, _, refused = post_tokens(world, {"kind": "web_login", "appid": UNKNOWN, "code": code})
+    assert status == 404 and refused["error"]["code"] == "not_authorized"
+    assert world.calls("sns_component_access_token") == 2 and world.calls("sns_userinfo") == 1
+
+
 def test_a_malformed_policy_fails_closed_with_500_internal(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     """L10: never 503, which the contract keeps for ticket_missing (wait for the next push)."""
     world.push_ticket()

@@ -34,6 +34,7 @@ class FakeLambda:
         self.answer: Any = None  # a canned body instead
         self.queued: list[Any] = []  # canned bodies for the next requests, before `answer`
         self.function_error = False
+        self.keep_reported = False  # answers a report with the token it has (too young to refresh, say)
         self.lock = threading.Lock()
 
     def invoke(self, *, FunctionName: str, Payload: bytes) -> dict[str, Any]:
@@ -53,11 +54,13 @@ class FakeLambda:
         key = (request["kind"], request.get("appid", ""))
         now = int(self.clock())
         token = self.current.get(key)
-        if token is None or token[0] == request.get("invalid_token") or now + request["min_validity"] >= token[1]:
+        reported = token is not None and token[0] == request.get("invalid_token") and not self.keep_reported
+        if token is None or reported or now + request["min_validity"] >= token[1]:
             self.issued += 1
             token = (f"token-{self.issued}", now + 7140)
             self.current[key] = token
-        return {"kind": key[0], "appid": key[1] or COMPONENT, "access_token": token[0], "expires_at": token[1]}
+        field = "ticket" if key[0].endswith("_ticket") else "access_token"
+        return {"kind": key[0], "appid": key[1] or COMPONENT, field: token[0], "expires_at": token[1]}
 
 
 @pytest.fixture
@@ -320,6 +323,53 @@ def test_a_second_rejection_is_raised_not_retried_again(
         caller.call(ACCOUNT, "POST", "/cgi-bin/message/custom/send")
     assert raised.value.errcode == 42001 and raised.value.errmsg == "b"
     assert len(wechat.requests) == 2 and len(fake.requests) == 2  # one vend, one report
+
+
+def test_a_token_wechat_keeps_refusing_is_reported_once_however_often_it_is_called(
+    caller: TokenClient, fake: FakeLambda, wechat: FakeWeChat
+) -> None:
+    """M2: a structural 40001 (the wrong token type, an API refused for this account) must not cost a
+    forced refresh per call. The token center answered the report with the same token: it is never
+    reported again, and never tried again either (WeChat would refuse it the same way)."""
+    fake.keep_reported = True
+    wechat.queued = [{"errcode": 40001, "errmsg": "invalid credential"}] * 20
+    for _ in range(5):
+        with pytest.raises(WeChatError) as raised:
+            caller.call(ACCOUNT, "POST", "/cgi-bin/message/custom/send", touser="o1")
+        assert raised.value.errcode == 40001
+    assert [r["invalid_token"] for r in fake.requests if "invalid_token" in r] == ["token-1"]
+    assert len(wechat.requests) == 5 and len(fake.requests) == 2  # one vend, one report
+
+
+def test_each_token_value_is_reported_at_most_once_even_when_replaced(
+    caller: TokenClient, fake: FakeLambda, wechat: FakeWeChat
+) -> None:
+    wechat.queued = [{"errcode": 42001, "errmsg": "expired"}] * 20
+    for _ in range(4):
+        with pytest.raises(WeChatError):
+            caller.call(ACCOUNT, "POST", "/cgi-bin/message/custom/send")
+        fake.keep_reported = True  # the replacement is young: the center keeps it from now on
+    assert [r["invalid_token"] for r in fake.requests if "invalid_token" in r] == ["token-1", "token-2"]
+    sent_with = [r["url"].rsplit("=", 1)[1] for r in wechat.requests]
+    assert sent_with == ["token-1", "token-2", "token-2", "token-2", "token-2"]  # token-2 reported once only
+
+
+def test_a_ticket_is_reported_once_however_often_a_page_finds_it_rejected(
+    client: TokenClient, fake: FakeLambda
+) -> None:
+    fake.keep_reported = True
+    ticket = client.get_ticket(ACCOUNT).ticket
+    assert {client.report_invalid(ticket) for _ in range(5)} == {ticket}
+    assert [r.get("invalid_token") for r in fake.requests] == [None, ticket]
+
+
+def test_a_report_the_token_center_failed_to_answer_may_be_made_again(client: TokenClient, fake: FakeLambda) -> None:
+    bad = client.get_authorizer_token(ACCOUNT)
+    fake.queued = [{"error": {"code": "upstream_error", "message": "busy", "errcode": -1}}]
+    with pytest.raises(TokenError):
+        client.report_invalid(bad)
+    assert client.report_invalid(bad) != bad
+    assert [r.get("invalid_token") for r in fake.requests] == [None, bad, bad]
 
 
 def test_any_other_errcode_is_a_wechat_error_without_a_report(

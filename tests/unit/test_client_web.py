@@ -1,21 +1,24 @@
 """The client's help for an authorized account's web pages, against a fake vending function and a
 fake WeChat: `wx.config`'s fields signed as docs/protocol.md §7 says, the web-login link in WeChat's
-parameter order, and the code's exchange with the component token."""
+parameter order (no vend, no secret: the component's appid is configuration), and the code's
+exchange, which the token center makes (a `web_login` vend): the client never holds the component
+token nor the visitor's web tokens (issue 19, H1 and L7)."""
 
 from __future__ import annotations
 
 import hashlib
+import inspect
 import io
 import json
 import re
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 import pytest
 
 from tests.support.clock import FakeClock
-from wxcomponent_client import OAuthCodeRejected, TokenClient, WebUser, WeChatError, jsapi_signature
+from wxcomponent_client import OAuthCodeRejected, TokenClient, TokenError, WebUser, WeChatError, jsapi_signature
 
 ACCOUNT = "wx570bc396a51b8ff8"
 COMPONENT = "wx5a0d8c0ffee5a4d1"
@@ -34,16 +37,36 @@ def reference_signature(ticket: str, noncestr: str, timestamp: str, url: str) ->
 
 
 class FakeLambda:
-    """token_vending as far as these tests need it: tokens and tickets, one current per key."""
+    """token_vending as far as these tests need it: tokens and tickets, one current per key, and web
+    login's codes (single use), exchanged as the token center does."""
 
     def __init__(self) -> None:
         self.requests: list[dict[str, Any]] = []
         self.issued = 0
         self.current: dict[tuple[str, str], str] = {}
+        self.codes: dict[str, dict[str, Any]] = {
+            "code-base": {"openid": "oUser", "scope": "snsapi_base"},
+            "code-info": {
+                "openid": "oUser",
+                "scope": "snsapi_userinfo",
+                "nickname": "小明",
+                "avatar": "https://thirdwx.qlogo.cn/x/132",
+                "unionid": "uUser",
+            },
+            "code-snapshot": {"openid": "oVirtual", "scope": "snsapi_userinfo", "is_snapshotuser": True},
+        }
+        self.answer: Any = None  # a canned body instead
+        self.web_answer: Any = None  # a canned body for web_login vends only
 
     def invoke(self, *, FunctionName: str, Payload: bytes) -> dict[str, Any]:
         request = json.loads(Payload)
         self.requests.append(request)
+        if self.answer is not None:
+            return {"StatusCode": 200, "Payload": io.BytesIO(json.dumps(self.answer).encode())}
+        if request["kind"] == "web_login" and self.web_answer is not None:
+            return {"StatusCode": 200, "Payload": io.BytesIO(json.dumps(self.web_answer).encode())}
+        if request["kind"] == "web_login":
+            return {"StatusCode": 200, "Payload": io.BytesIO(json.dumps(self._web_login(request)).encode())}
         key = (request["kind"], request.get("appid", ""))
         if key not in self.current or self.current[key] == request.get("invalid_token"):
             self.issued += 1
@@ -51,6 +74,14 @@ class FakeLambda:
         field = "ticket" if key[0].endswith("_ticket") else "access_token"
         body = {"kind": key[0], "appid": key[1] or COMPONENT, field: self.current[key], "expires_at": int(NOW) + 7140}
         return {"StatusCode": 200, "Payload": io.BytesIO(json.dumps(body).encode())}
+
+    def _web_login(self, request: dict[str, Any]) -> dict[str, Any]:
+        visitor = self.codes.pop(request["code"], None)
+        if visitor is None:
+            message = "the web-login code is invalid, expired, used, or another account's (WeChat's errcode 40163)"
+            return {"error": {"code": "bad_request", "message": message, "errcode": 40163}}
+        empty = {"unionid": None, "is_snapshotuser": False, "nickname": None, "avatar": None}
+        return {"kind": "web_login", "appid": request["appid"], **empty, **visitor}
 
 
 @dataclass
@@ -60,42 +91,17 @@ class Response:
 
 
 class FakeWeChat:
-    """The two web-login APIs: codes single use, the component token checked, users by scope."""
+    """WeChat's host: web login must never reach it from the client any more."""
 
-    def __init__(self, lam: FakeLambda) -> None:
-        self.lam = lam
-        self.codes = {"code-base": "snsapi_base", "code-info": "snsapi_userinfo", "code-snapshot": "snsapi_userinfo"}
-        self.calls: list[tuple[str, dict[str, str]]] = []
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+        self.answer: dict[str, Any] | None = None
 
     def request(self, method: str, url: str, **_: Any) -> Response:
-        parts = urlsplit(url)
-        query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
-        self.calls.append((parts.path, query))
-        return Response(200, json.dumps(self._answer(parts.path, query)).encode())
-
-    def _answer(self, path: str, query: dict[str, str]) -> dict[str, Any]:
-        if path == "/sns/oauth2/component/access_token":
-            if query["component_access_token"] != self.lam.current[("component", "")]:
-                return {"errcode": 40001, "errmsg": "invalid credential"}
-            scope = self.codes.pop(query["code"], None)
-            if scope is None:
-                return {"errcode": 40163, "errmsg": "code been used, rid: 1"}
-            answer = {
-                "access_token": f"user-token-{scope}",
-                "expires_in": 7200,
-                "refresh_token": "r",
-                "openid": "oUser",
-                "scope": scope,
-            }
-            if query["code"] == "code-snapshot":  # a visitor of the page's snapshot mode
-                answer |= {"openid": "oVirtual", "is_snapshotuser": 1, "access_token": "user-token-snapshot"}
-            return answer
-        if path == "/sns/userinfo" and query["access_token"] == "user-token-snapshot":
-            return {"errcode": 48001, "errmsg": "api unauthorized"}  # observed for snapshot users
-        if path == "/sns/userinfo":
-            assert query == {"access_token": "user-token-snsapi_userinfo", "openid": "oUser", "lang": "zh_CN"}
-            return {"openid": "oUser", "nickname": "小明", "headimgurl": "https://thirdwx.qlogo.cn/x/132"}
-        return {"errcode": -1, "errmsg": "no such path"}
+        self.calls.append(urlsplit(url).path)
+        if self.answer is not None:
+            return Response(200, json.dumps(self.answer).encode())
+        return Response(200, b'{"errcode": -1, "errmsg": "the client must not call WeChat for web login"}')
 
 
 @pytest.fixture
@@ -104,14 +110,20 @@ def lam() -> FakeLambda:
 
 
 @pytest.fixture
-def wechat(lam: FakeLambda) -> FakeWeChat:
-    return FakeWeChat(lam)
+def wechat() -> FakeWeChat:
+    return FakeWeChat()
 
 
 @pytest.fixture
-def client(lam: FakeLambda, wechat: FakeWeChat) -> TokenClient:
+def client(lam: FakeLambda, wechat: FakeWeChat, monkeypatch: pytest.MonkeyPatch) -> TokenClient:
+    monkeypatch.delenv("WECHAT_COMPONENT_APPID", raising=False)
     return TokenClient(
-        lambda_client=lam, clock=FakeClock(NOW), api_base="https://api.test", http=wechat, open_base="https://open.test"
+        lambda_client=lam,
+        clock=FakeClock(NOW),
+        api_base="https://api.test",
+        http=wechat,
+        open_base="https://open.test",
+        component_appid=COMPONENT,
     )
 
 
@@ -159,59 +171,77 @@ def test_tickets_are_held_like_tokens_and_a_rejected_one_is_reported(client: Tok
         client.get_ticket(ACCOUNT, "authorizer")
 
 
-def test_oauth_url_keeps_wechats_parameter_order(client: TokenClient, lam: FakeLambda) -> None:
-    link = client.oauth_url(ACCOUNT, "https://shop.example/h5/login?next=/cart", "snsapi_userinfo", "s42")
+STATE = "s42a7f9c2e1b04d8b"  # 18 letters and digits: enough to bind the login to the visitor's session
+
+
+def test_oauth_url_keeps_wechats_parameter_order_and_costs_no_vend(client: TokenClient, lam: FakeLambda) -> None:
+    link = client.oauth_url(ACCOUNT, "https://shop.example/h5/login?next=/cart", "snsapi_userinfo", STATE)
     assert link == (
         "https://open.test/connect/oauth2/authorize?appid=wx570bc396a51b8ff8"
         "&redirect_uri=https%3A%2F%2Fshop.example%2Fh5%2Flogin%3Fnext%3D%2Fcart&response_type=code"
-        f"&scope=snsapi_userinfo&state=s42&component_appid={COMPONENT}#wechat_redirect"
+        f"&scope=snsapi_userinfo&state={STATE}&component_appid={COMPONENT}#wechat_redirect"
     )
-    assert [r["kind"] for r in lam.requests] == ["component"]  # the component's appid, learned once
-    client.oauth_url(ACCOUNT, "https://shop.example/h5/login")
-    assert len(lam.requests) == 1
-    given = TokenClient(lambda_client=lam, component_appid="wx0000000000000001")
-    assert given.oauth_url(ACCOUNT, "https://a.example/").startswith("https://open.weixin.qq.com/connect/oauth2/")
-    assert len(lam.requests) == 1
+    assert lam.requests == []  # H1: the component's appid is configuration, never a component-token vend
+
+
+def test_the_component_appid_comes_from_the_constructor_or_the_environment(
+    lam: FakeLambda, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("WECHAT_COMPONENT_APPID", raising=False)
+    unconfigured = TokenClient(lambda_client=lam)
+    with pytest.raises(ValueError, match="WECHAT_COMPONENT_APPID"):
+        unconfigured.oauth_url(ACCOUNT, "https://a.example/", "snsapi_base", STATE)
+    monkeypatch.setenv("WECHAT_COMPONENT_APPID", "wx0000000000000001")
+    link = TokenClient(lambda_client=lam).oauth_url(ACCOUNT, "https://a.example/", "snsapi_base", STATE)
+    assert link.startswith("https://open.weixin.qq.com/connect/oauth2/")
+    assert "component_appid=wx0000000000000001" in link
+    given = TokenClient(lambda_client=lam, component_appid="wx0000000000000002")
+    assert "component_appid=wx0000000000000002" in given.oauth_url(ACCOUNT, "https://a.example/", "snsapi_base", STATE)
+    with pytest.raises(ValueError, match="component_appid"):
+        TokenClient(lambda_client=lam, component_appid="not-an-appid")
+    assert lam.requests == []
 
 
 @pytest.mark.parametrize(
     ("redirect_uri", "scope", "state", "problem"),
     [
-        ("https://shop.example/h5", "snsapi_login", "", "scope"),
-        ("/h5/login", "snsapi_base", "", "redirect_uri"),
-        ("https://shop.example/h5", "snsapi_base", "has space", "state"),
+        ("https://shop.example/h5", "snsapi_login", STATE, "scope"),
+        ("/h5/login", "snsapi_base", STATE, "redirect_uri"),
+        ("https://shop.example/h5", "snsapi_base", "has space in it too", "state"),
         ("https://shop.example/h5", "snsapi_base", "x" * 129, "state"),
+        # L7: a login without a state of its own is open to login CSRF.
+        ("https://shop.example/h5", "snsapi_base", "", "state"),
+        ("https://shop.example/h5", "snsapi_base", "cart", "state"),
+        ("https://shop.example/h5", "snsapi_base", "x" * 15, "state"),
     ],
 )
-def test_oauth_url_refuses_what_wechat_would(
+def test_oauth_url_refuses_what_wechat_would_and_a_state_too_short_to_bind_anything(
     client: TokenClient, redirect_uri: str, scope: str, state: str, problem: str
 ) -> None:
     with pytest.raises(ValueError, match=problem):
         client.oauth_url(ACCOUNT, redirect_uri, scope, state)
 
 
+def test_oauth_url_has_no_default_state() -> None:
+    assert inspect.signature(TokenClient.oauth_url).parameters["state"].default is inspect.Parameter.empty
+    assert inspect.signature(TokenClient.oauth_url).parameters["scope"].default is inspect.Parameter.empty
+
+
 def test_a_base_login_gives_the_openid_and_a_userinfo_login_the_profile(
-    client: TokenClient, wechat: FakeWeChat
+    client: TokenClient, lam: FakeLambda, wechat: FakeWeChat
 ) -> None:
     assert client.oauth_exchange(ACCOUNT, "code-base") == WebUser("oUser", "snsapi_base")
-    assert [path for path, _ in wechat.calls] == ["/sns/oauth2/component/access_token"]
-    _, query = wechat.calls[0]
-    assert (query["appid"], query["code"], query["grant_type"], query["component_appid"]) == (
-        ACCOUNT,
-        "code-base",
-        "authorization_code",
-        COMPONENT,
-    )
-    user = client.oauth_exchange(ACCOUNT, "code-info")
-    assert user == WebUser("oUser", "snsapi_userinfo", None, "小明", "https://thirdwx.qlogo.cn/x/132")
+    assert lam.requests == [{"kind": "web_login", "appid": ACCOUNT, "code": "code-base", "lang": "zh_CN"}]
+    user = client.oauth_exchange(ACCOUNT, "code-info", lang="en")
+    assert user == WebUser("oUser", "snsapi_userinfo", "uUser", "小明", "https://thirdwx.qlogo.cn/x/132")
+    assert lam.requests[-1]["lang"] == "en"
+    # H1: no component token is vended, and WeChat is never called from here.
+    assert all(r["kind"] == "web_login" for r in lam.requests) and wechat.calls == []
 
 
-def test_a_snapshot_mode_visitor_is_flagged_and_never_asked_for_a_profile(
-    client: TokenClient, wechat: FakeWeChat
-) -> None:
+def test_a_snapshot_mode_visitor_is_flagged(client: TokenClient) -> None:
     user = client.oauth_exchange(ACCOUNT, "code-snapshot")
     assert user == WebUser("oVirtual", "snsapi_userinfo", is_snapshotuser=True)
-    assert [path for path, _ in wechat.calls] == ["/sns/oauth2/component/access_token"]
 
 
 def test_a_code_exchanged_twice_fails_clearly_the_second_time(client: TokenClient) -> None:
@@ -220,13 +250,32 @@ def test_a_code_exchanged_twice_fails_clearly_the_second_time(client: TokenClien
         client.oauth_exchange(ACCOUNT, "code-base")
     assert isinstance(rejected.value, WeChatError) and rejected.value.errcode == 40163
     assert "already used" in str(rejected.value) and "oauth_url again" in str(rejected.value)
+    assert set(rejected.value.answer) == {"errcode", "errmsg"}
 
 
-def test_a_rejected_component_token_is_reported_and_the_exchange_made_once_more(
-    client: TokenClient, lam: FakeLambda, wechat: FakeWeChat
+def test_another_refusal_of_the_token_center_is_a_token_error(client: TokenClient, lam: FakeLambda) -> None:
+    lam.answer = {"error": {"code": "not_authorized", "message": "the authorizer is unknown"}}
+    with pytest.raises(TokenError) as refused:
+        client.oauth_exchange(ACCOUNT, "code-base")
+    assert refused.value.code == "not_authorized"
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        # An answer without the visitor, carrying what a careless server might have put in it.
+        {"kind": "web_login", "appid": ACCOUNT, "scope": "snsapi_base", "access_token": "VISITOR-TOKEN"},
+        {"kind": "web_login", "appid": ACCOUNT, "openid": 7, "refresh_token": "VISITOR-TOKEN"},
+    ],
+)
+def test_no_error_carries_the_visitors_tokens(
+    client: TokenClient, lam: FakeLambda, wechat: FakeWeChat, answer: dict[str, Any]
 ) -> None:
-    client.get_component_token()
-    lam.current[("component", "")] = "replaced-elsewhere"  # WeChat no longer takes the one held
-    assert client.oauth_exchange(ACCOUNT, "code-base").openid == "oUser"
-    assert lam.requests[-1]["invalid_token"] == "component-1"
-    assert len(wechat.calls) == 2
+    """L7: an answer without openid or scope was a WeChatError whose `.answer` held the visitor's
+    access and refresh tokens, for any error reporter to serialise."""
+    lam.web_answer = answer
+    wechat.answer = answer  # what the client used to get from WeChat itself
+    with pytest.raises(Exception) as raised:
+        client.oauth_exchange(ACCOUNT, "code-base")
+    shown = f"{raised.value!s} {raised.value!r} {vars(raised.value)!r} {raised.value.args!r}"
+    assert "VISITOR-TOKEN" not in shown

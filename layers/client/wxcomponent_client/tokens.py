@@ -11,12 +11,13 @@ services, and WeChat API calls made with them.
 
     # an authorized account's web pages: wx.config's fields, and web login on its behalf
     config = tokens.jsapi_config("wx0123456789abcdef", "https://shop.example/h5/cart?id=7")
-    link = tokens.oauth_url("wx0123456789abcdef", "https://shop.example/h5/login", "snsapi_userinfo", "s1")
+    link = tokens.oauth_url("wx0123456789abcdef", "https://shop.example/h5/login", "snsapi_userinfo", state)
     user = tokens.oauth_exchange("wx0123456789abcdef", code)  # openid, nickname, avatar
 
 Tokens (and JS-SDK tickets) are kept in memory and reused while they are valid for more than
 `safety_margin` seconds; each request asks for `min_validity = safety_margin`, so every answer is
-good for at least that.
+good for at least that. A token (or ticket) WeChat rejected is reported at most once, however often
+WeChat keeps rejecting it: a rejection the token center would not act on costs it nothing more.
 """
 
 from __future__ import annotations
@@ -34,7 +35,6 @@ from wxcomponent_client.wechat import (
     DEFAULT_API_BASE,
     TOKEN_REJECTED,
     HttpClient,
-    WeChatError,
     WeChatHttp,
     checked,
     errcode_of,
@@ -47,7 +47,8 @@ DEFAULT_FUNCTION = "token_vending"
 JSAPI_TICKET = "jsapi_ticket"
 CARD_TICKET = "card_ticket"
 TICKET_KINDS = (JSAPI_TICKET, CARD_TICKET)
-REMEMBERED_TOKENS = 256  # tokens handed out that report_invalid still recognises
+REMEMBERED_TOKENS = 256  # tokens handed out that report_invalid still recognises (and reports made)
+WEB_LOGIN = "web_login"
 RETRY_AFTER = 0.2  # seconds before the one retry of an answer marked retryable (a busy table)
 
 
@@ -95,6 +96,14 @@ class Ticket:
         return f"Ticket(ticket=<redacted>, expires_at={self.expires_at}, appid={self.appid!r}, kind={self.kind!r})"
 
 
+class _Report:
+    """The one report of a token value: later reporters wait for it and take its answer."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.replacement: str | None = None  # None until the token center answered the report
+
+
 class TokenClient:
     def __init__(
         self,
@@ -109,10 +118,10 @@ class TokenClient:
         open_base: str = web.DEFAULT_OPEN_BASE,
         component_appid: str | None = None,
     ) -> None:
-        """`api_base` and `http` serve `call` and the web-login exchange: WeChat's API host (the
-        sandbox locally) and a `urllib3.PoolManager` of your own, if you want one. `open_base` is
-        web login's host (the sandbox locally); `component_appid`, which `oauth_url` puts in the
-        link, is learned from the first component-token vend when not given."""
+        """`api_base` and `http` serve `call`: WeChat's API host (the sandbox locally) and a
+        `urllib3.PoolManager` of your own, if you want one. `open_base` is web login's host (the
+        sandbox locally); `component_appid`, which `oauth_url` puts in the link, is configuration:
+        given here, else the environment variable `WECHAT_COMPONENT_APPID` (never a vend)."""
         if not 0 <= safety_margin <= 3600:
             raise ValueError("safety_margin must be between 0 and 3600 seconds")
         self.function_name = function_name
@@ -124,10 +133,11 @@ class TokenClient:
         if not open_base.startswith(("https://", "http://")):
             raise ValueError("open_base must be an http(s) URL")
         self._open_base = open_base
-        self._component_appid = component_appid
+        self._component_appid = web.component_appid(component_appid)
         self._lock = threading.Lock()
         self._held: dict[tuple[str, str], Token] = {}
         self._owners: OrderedDict[str, tuple[str, str]] = OrderedDict()
+        self._reports: OrderedDict[str, _Report] = OrderedDict()  # token value -> its one report
 
     def get_component_token(self) -> str:
         return self.get_token().access_token
@@ -149,16 +159,31 @@ class TokenClient:
     def report_invalid(self, token: str) -> str:
         """The replacement for a token WeChat rejected (40001/42001), or a ticket a page found
         rejected. Only the stored one is refreshed: if someone already replaced it, the newer one
-        comes back without a refresh. `ValueError` for a value this client never handed out."""
+        comes back without a refresh. Each value is reported at most once (M2): a second report of
+        it gets the first one's answer, which may be the same token when the token center would
+        not replace it (too young, say). `ValueError` for a value this client never handed out."""
         with self._lock:
             key = self._owners.get(token)
             if key is None:
                 raise ValueError("this client never handed out that token")
-            held = self._held.get(key)
-            if held is not None and held.access_token != token and self._usable(held):
-                return held.access_token  # already replaced here
-            self._held.pop(key, None)
-        return self._ask(key, invalid_token=token).access_token
+            newer = self._newer(key, token)
+            if newer is not None:
+                return newer  # already replaced here
+            report = self._reports.get(token)
+            if report is None:
+                report = self._reports[token] = _Report()
+                while len(self._reports) > REMEMBERED_TOKENS:
+                    self._reports.popitem(last=False)
+        with report.lock:  # one report in flight per value; a report that failed may be made again
+            if report.replacement is None:
+                report.replacement = self._ask(key, invalid_token=token).access_token
+        with self._lock:
+            return self._newer(key, token) or report.replacement
+
+    def _newer(self, key: tuple[str, str], token: str) -> str | None:
+        """The token held for `key` when it is not `token` and still usable (the lock held)."""
+        held = self._held.get(key)
+        return held.access_token if held is not None and held.access_token != token and self._usable(held) else None
 
     # -- an authorized account's web pages --------------------------------------------------------
 
@@ -170,56 +195,48 @@ class TokenClient:
         ticket = self.get_ticket(appid, JSAPI_TICKET)
         return web.jsapi_config(appid, ticket.ticket, url, int(self._clock()))
 
-    def oauth_url(self, appid: str, redirect_uri: str, scope: str = "snsapi_base", state: str = "") -> str:
+    def oauth_url(self, appid: str, redirect_uri: str, scope: str, state: str) -> str:
         """The link that starts web login on the account's behalf (代公众号发起网页授权): WeChat sends
         the visitor back to `redirect_uri?code=…&state=…&appid=…`. `scope` is `snsapi_base` (the
         openid, silently) or `snsapi_userinfo` (also the nickname and avatar, after the user
-        agrees); `state` is yours, at most 128 letters and digits. `redirect_uri` must be on the
-        platform's page domain (网页开发域名)."""
-        return web.oauth_url(self._open_base, appid, redirect_uri, scope, state, self.component_appid())
-
-    def oauth_exchange(self, appid: str, code: str) -> web.WebUser:
-        """The visitor behind a web-login `code` (single use, 5 minutes), exchanged with the
-        component token; with `snsapi_userinfo`, their nickname and avatar too.
-        `OAuthCodeRejected` for a code WeChat will not exchange (used, expired, another account's).
-        A visitor in snapshot mode comes back with `is_snapshotuser` and no nickname or avatar."""
-        query = {
-            "appid": appid,
-            "code": code,
-            "grant_type": "authorization_code",
-            "component_appid": self.component_appid(),
-        }
-        try:
-            answer = self.call_component("GET", "/sns/oauth2/component/access_token", **query)
-        except WeChatError as error:
-            if error.errcode in web.CODE_REJECTED:
-                raise web.OAuthCodeRejected(error.errcode or 0, error.errmsg, error.answer) from None
-            raise
-        user = web.WebUser(
-            openid=_field(answer, "openid"),
-            scope=_field(answer, "scope"),
-            unionid=_optional(answer, "unionid"),
-            is_snapshotuser=answer.get("is_snapshotuser") == 1,
-        )
-        # A snapshot-mode visitor is virtual: WeChat has answered /sns/userinfo for them with 48001.
-        if user.is_snapshotuser or "snsapi_userinfo" not in user.scope.split(","):
-            return user
-        credential = {"access_token": _field(answer, "access_token")}  # the visitor's own, not ours
-        profile = checked(
-            self._wechat.request("GET", "/sns/userinfo", credential, {"openid": user.openid, "lang": "zh_CN"})
-        )
-        return web.WebUser(
-            user.openid,
-            user.scope,
-            user.unionid or _optional(profile, "unionid"),
-            _optional(profile, "nickname"),
-            _optional(profile, "headimgurl"),
-        )
-
-    def component_appid(self) -> str:
-        """The component's appid: given, or as the vending function names it."""
+        agrees). `state` is required: 16 to 128 letters and digits, random per visitor and kept in
+        their session (`secrets.token_hex(16)`), checked on the way back: it is what proves the
+        return is theirs (login CSRF). `redirect_uri` must be on the platform's page domain
+        (网页开发域名). No vend and no secret: the component's appid is configuration."""
         if self._component_appid is None:
-            self._component_appid = self.get_token().appid
+            raise ValueError(
+                f"oauth_url needs the component's appid: TokenClient(component_appid=...) or {web.COMPONENT_APPID_ENV}"
+            )
+        return web.oauth_url(self._open_base, appid, redirect_uri, scope, state, self._component_appid)
+
+    def oauth_exchange(self, appid: str, code: str, lang: str = "zh_CN") -> web.WebUser:
+        """The visitor behind a web-login `code` (single use, 5 minutes), exchanged by the token
+        center (a `web_login` vend: the component token never leaves it, and neither do the
+        visitor's web tokens); with `snsapi_userinfo`, their nickname and avatar too, in `lang`
+        (`zh_CN`, `zh_TW` or `en`). `OAuthCodeRejected` for a code WeChat will not exchange (used,
+        expired, another account's); `TokenError` for any other refusal (`not_authorized` when the
+        caller policy does not allow this caller web login for `appid`). A visitor in snapshot
+        mode comes back with `is_snapshotuser` and no nickname or avatar."""
+        if lang not in web.LANGS:
+            raise ValueError(f"lang must be one of {', '.join(web.LANGS)}")
+        try:
+            answer = self._invoke({"kind": WEB_LOGIN, "appid": appid, "code": code, "lang": lang})
+        except TokenError as error:
+            if error.code == "bad_request" and error.errcode in web.CODE_REJECTED:
+                errcode, errmsg = error.errcode or 0, error.message
+                raise web.OAuthCodeRejected(errcode, errmsg, {"errcode": errcode, "errmsg": errmsg}) from None
+            raise
+        return web.WebUser(
+            openid=str(answer["openid"]),
+            scope=str(answer["scope"]),
+            unionid=_optional(answer, "unionid"),
+            nickname=_optional(answer, "nickname"),
+            avatar=_optional(answer, "avatar"),
+            is_snapshotuser=answer.get("is_snapshotuser") is True,
+        )
+
+    def component_appid(self) -> str | None:
+        """The component's appid, as configured (`component_appid=` or `WECHAT_COMPONENT_APPID`)."""
         return self._component_appid
 
     # -- WeChat's APIs with these tokens -----------------------------------------------------------
@@ -242,7 +259,11 @@ class TokenClient:
         token = token_of()
         answer = self._wechat.request(method, path, {parameter: token}, body)
         if errcode_of(answer) in TOKEN_REJECTED:
-            answer = self._wechat.request(method, path, {parameter: self.report_invalid(token)}, body)
+            replacement = self.report_invalid(token)
+            # The same token back: the token center would not replace it, and WeChat would refuse
+            # it again. Raised now, and never reported again (M2).
+            if replacement != token:
+                answer = self._wechat.request(method, path, {parameter: replacement}, body)
         return checked(answer)
 
     # -- the vending function ----------------------------------------------------------------------
@@ -311,6 +332,10 @@ class TokenClient:
                 errcode if isinstance(errcode, int) else None,
                 retryable=error.get("retryable") is True,
             )
+        if request["kind"] == WEB_LOGIN:  # the visitor, never a token: nothing of the answer is repeated
+            if not all(isinstance(body.get(key), str) and body[key] for key in ("openid", "scope")):
+                raise TokenError("internal", "the vending function's web_login answer has no openid and scope")
+            return body
         field = "ticket" if request["kind"] in TICKET_KINDS else "access_token"
         if not isinstance(body.get(field), str) or not isinstance(body.get("expires_at"), int):
             raise TokenError("internal", f"the vending function's answer has no {field} and expires_at")
@@ -335,13 +360,6 @@ def _config() -> Config:
 def _text(body: object, key: str) -> str:
     value = body.get(key) if isinstance(body, dict) else None
     return value if isinstance(value, str) else "unknown"
-
-
-def _field(answer: Mapping[str, Any], key: str) -> str:
-    value = answer.get(key)
-    if not isinstance(value, str) or not value:
-        raise WeChatError(None, f"WeChat's answer has no {key}", answer)
-    return value
 
 
 def _optional(answer: Mapping[str, Any], key: str) -> str | None:

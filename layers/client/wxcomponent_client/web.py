@@ -1,10 +1,12 @@
 """What an authorized Official Account's web pages need (docs/protocol.md §7), without I/O: the
 JS-SDK signature a page's `wx.config` carries, the link that starts web login on the account's
-behalf, and what a login gives. `TokenClient` adds the ticket, the component token and the calls."""
+behalf, and what a login gives. `TokenClient` adds the ticket and the vends (the code's exchange
+is the token center's: the component token never leaves it)."""
 
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import secrets
 import string
@@ -17,8 +19,13 @@ from wxcomponent_client.wechat import WeChatError
 
 DEFAULT_OPEN_BASE = "https://open.weixin.qq.com"
 SCOPES = ("snsapi_base", "snsapi_userinfo")
-# WeChat's `state`: at most 128 bytes of letters and digits.
-_STATE = re.compile(r"[A-Za-z0-9]{0,128}")
+LANGS = ("zh_CN", "zh_TW", "en")  # the language of the visitor's profile (sns/userinfo's `lang`)
+# WeChat's `state` is at most 128 bytes of letters and digits. Ours is at least 16: it is what binds
+# the visitor's return to their session (login CSRF, L7), so it must not be guessable or empty.
+MIN_STATE = 16
+_STATE = re.compile(r"[A-Za-z0-9]{16,128}")
+_APPID = re.compile(r"wx[0-9a-f]{16}")
+COMPONENT_APPID_ENV = "WECHAT_COMPONENT_APPID"
 _NONCE_ALPHABET = string.ascii_letters + string.digits
 # What sns/oauth2/component/access_token answers for a code it will not exchange: invalid or
 # expired (40029), already used (40163), or from another account (40029).
@@ -61,7 +68,10 @@ def oauth_url(open_base: str, appid: str, redirect_uri: str, scope: str, state: 
     if target.scheme not in ("http", "https") or not target.netloc:
         raise ValueError("redirect_uri must be an absolute http(s) URL on the platform's page domain")
     if not _STATE.fullmatch(state):
-        raise ValueError("state must be at most 128 letters and digits")
+        raise ValueError(
+            f"state must be {MIN_STATE} to 128 letters and digits, random per visitor and kept in their session"
+            " (secrets.token_hex(16) makes one): it is what proves the return is theirs"
+        )
     query = urlencode(
         [
             ("appid", appid),
@@ -91,6 +101,15 @@ class WebUser:
     is_snapshotuser: bool = False
 
 
+def component_appid(given: str | None) -> str | None:
+    """The component's appid from configuration: `given`, else the environment variable
+    `WECHAT_COMPONENT_APPID` (the name the token center's own setting has); None when neither."""
+    value = given if given is not None else os.environ.get(COMPONENT_APPID_ENV) or None
+    if value is not None and not _APPID.fullmatch(value):
+        raise ValueError(f"component_appid (or {COMPONENT_APPID_ENV}) must be wx followed by 16 lower-case hex digits")
+    return value
+
+
 class OAuthCodeRejected(WeChatError):
     """WeChat will not exchange this web-login code: unknown, older than its 5 minutes, already
     exchanged (codes are single use), or given to another account. Send the visitor through
@@ -100,6 +119,6 @@ class OAuthCodeRejected(WeChatError):
         super().__init__(errcode, errmsg, answer)
         reason = "already used" if errcode == 40163 else "invalid, expired or another account's"
         self.args = (
-            f"the web-login code is {reason} (WeChat's errcode {errcode}: {errmsg}); codes are single use and "
+            f"the web-login code is {reason} (WeChat's errcode {errcode}); codes are single use and "
             "last 5 minutes: send the visitor through oauth_url again",
         )
