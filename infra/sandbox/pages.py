@@ -25,20 +25,34 @@ REFERER_ERROR_EN = (
     "and that both are on the authorization-start domain configured for the third-party platform."
 )
 
+# Down to 320 px wide (the narrowest phone still in use): appids, openids and JSON break where
+# they would push the page sideways, a row's text column may shrink below its longest word, and
+# the control page's account table becomes one block per account.
 _STYLE = """
 body{font-family:-apple-system,"PingFang SC","Microsoft YaHei",sans-serif;margin:0;
  background:#f6f6f6;color:#222}
 header{background:#1aad19;color:#fff;padding:12px 20px;font-size:18px}
-main{max-width:760px;margin:24px auto;background:#fff;padding:20px 24px;border-radius:6px}
+main{max-width:760px;margin:24px auto;background:#fff;padding:20px 24px;border-radius:6px;
+ overflow-wrap:break-word}
 .account{display:flex;align-items:center;gap:14px;border-bottom:1px solid #eee;padding:12px 0}
-.account img{width:48px;height:48px;border-radius:50%}
-.account .who{flex:1}.muted{color:#888;font-size:13px}
-button{background:#1aad19;color:#fff;border:0;border-radius:4px;padding:7px 16px;cursor:pointer}
+.account img{width:48px;height:48px;border-radius:50%;flex:none}
+.account .who{flex:1;min-width:0}.muted{color:#888;font-size:13px}
+button{background:#1aad19;color:#fff;border:0;border-radius:4px;padding:7px 16px;cursor:pointer;
+ flex:none;white-space:nowrap;margin:2px 0}
 button.grey{background:#888}
 table{border-collapse:collapse;width:100%;font-size:13px}
 td,th{border-bottom:1px solid #eee;padding:4px;text-align:left}
-pre{background:#f0f0f0;padding:8px;overflow:auto;max-height:360px;font-size:12px}
+pre{background:#f0f0f0;padding:8px;overflow:auto;max-height:360px;font-size:12px;white-space:pre-wrap}
 .error{color:#c00}
+@media (max-width:480px){
+ main{margin:12px 0;padding:16px 12px;border-radius:0}
+ .account{gap:10px}.account img{width:40px;height:40px}
+ button{padding:7px 12px}
+ #account-table,#account-table tbody,#account-table tr,#account-table td{display:block}
+ #account-table tr:first-child{display:none}
+ #account-table tr{border-bottom:1px solid #eee;padding:6px 0}
+ #account-table td{border:0;padding:2px 0}
+}
 """
 
 AUTH_TYPES: dict[int, tuple[str, ...]] = {
@@ -60,10 +74,21 @@ def accounts_for(accounts: Sequence[MerchantAccount], auth_type: int, biz_appid:
     return [a for a in accounts if a.kind in kinds]
 
 
+# The sandbox's icon, served at /favicon.ico (as SVG: every browser the tests and developers use
+# reads it), so a page's console shows no 404 for the icon browsers ask for by themselves.
+FAVICON_PATH = "/favicon.ico"
+FAVICON_SVG = (
+    '<svg xmlns="http://www.w3.org/2000/svg" width="32" height="32" viewBox="0 0 32 32">'
+    '<rect width="32" height="32" rx="7" fill="#1aad19"/>'
+    '<text x="16" y="23" font-size="18" font-family="sans-serif" text-anchor="middle" fill="#fff">W</text></svg>'
+)
+
+
 def _page(title: str, body: str, *, page_id: str) -> str:
     return (
         '<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f'<link rel="icon" type="image/svg+xml" href="{FAVICON_PATH}">'
         f"<title>{escape(title)}</title><style>{_STYLE}</style></head>"
         f'<body id="{escape(page_id)}"><header>微信公众平台 · WeChat sandbox</header>'
         f"<main>{body}</main></body></html>"

@@ -517,6 +517,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._confirm(raw, path)
         elif method == "GET" and path == JSSDK_PATH:
             self._send(200, pages.JSSDK_SCRIPT.encode("utf-8"), "application/javascript; charset=utf-8")
+        elif method == "GET" and path == pages.FAVICON_PATH:
+            self._send(200, pages.FAVICON_SVG.encode("utf-8"), "image/svg+xml")
         elif method == "GET" and path in PAGE_PATHS:
             self._html(sb.authorization_page(path, query, self.headers.get("Referer")))
         elif method == "GET" and path in ("/", "/sandbox", "/sandbox/"):

@@ -22,12 +22,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 
 from infra.local.devconfig import component_settings
 from infra.sandbox import Sandbox, SandboxConfig
 from infra.sandbox.envelope import parse_xml_fields
 from infra.sandbox.pages import REFERER_ERROR_ZH
+from tests.e2e.conftest import MOBILE_USER_AGENT, _context
 from wxcomponent.domain.crypto import MessageCrypto
 
 pytestmark = pytest.mark.slow
@@ -320,3 +321,88 @@ def test_account_list_screenshot(page: Page, world: World, tmp_path: Path) -> No
     assert width == 1280, width
     assert height >= 400, height
     assert len(data) > 10_000, len(data)
+
+
+# -- 320 px: the narrowest phone a page must fit (issue 21) -------------------------------------------
+
+NARROW = 320
+# Everything a page draws must lie within the window, and a button within its card's padding.
+FITS = """() => {
+  const root = document.documentElement;
+  const problems = [];
+  if (root.scrollWidth > innerWidth) problems.push('scrollWidth ' + root.scrollWidth);
+  for (const element of document.querySelectorAll('main *')) {
+    const box = element.getBoundingClientRect();
+    if (box.width === 0) continue;
+    const card = element.closest('main');
+    const style = getComputedStyle(card);
+    const right = card.getBoundingClientRect().right - parseFloat(style.paddingRight)
+      - parseFloat(style.borderRightWidth);
+    if (box.right > right + 0.5 && getComputedStyle(element.parentElement).overflowX === 'visible') {
+      problems.push(element.tagName + (element.id ? '#' + element.id : '') + ' ends at ' + box.right + ' > ' + right);
+    }
+  }
+  return problems;
+}"""
+
+
+@pytest.fixture
+def narrow_page(browser: Browser) -> Iterator[Page]:
+    """WeChat's in-app browser on a 320 px phone (an iPhone SE's width, the narrowest still sold)."""
+    with _context(
+        browser,
+        user_agent=MOBILE_USER_AGENT,
+        viewport={"width": NARROW, "height": 640},
+        device_scale_factor=2,
+        is_mobile=True,
+        has_touch=True,
+    ) as context:
+        yield context.new_page()
+
+
+def assert_fits(page: Page) -> None:
+    page.wait_for_function("Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)")
+    assert page.evaluate("innerWidth") == NARROW
+    assert page.evaluate(FITS) == []
+    assert page.evaluate("document.documentElement.scrollWidth") <= NARROW
+
+
+def test_the_account_picker_fits_320_px(narrow_page: Page, world: World) -> None:
+    open_account_list(narrow_page, world.site.url + "/mobile")
+    assert_fits(narrow_page)
+
+
+def test_the_pc_account_picker_fits_320_px_too(narrow_page: Page, world: World) -> None:
+    open_account_list(narrow_page, world.site.url + "/")  # a link to the PC page opened on a phone
+    assert_fits(narrow_page)
+
+
+def test_the_web_login_page_fits_320_px(narrow_page: Page, world: World) -> None:
+    appid = next(a["appid"] for a in world.sandbox.world.merchants.states() if a["kind"] == "official_account")
+    post_json(f"{world.sandbox.url}/sandbox/authorize", {"appid": appid})
+    query = {
+        "appid": appid,
+        "redirect_uri": world.site.callback_url,
+        "response_type": "code",
+        "scope": "snsapi_userinfo",
+        "state": "s",
+        "component_appid": world.component_appid,
+    }
+    narrow_page.goto(f"{world.sandbox.url}/connect/oauth2/authorize?{urllib.parse.urlencode(query)}#wechat_redirect")
+    expect(narrow_page.locator("#users form.account")).to_have_count(3)
+    assert_fits(narrow_page)
+    narrow_page.locator("#allow-alice").tap()  # the button is where a thumb can reach it
+    narrow_page.wait_for_url(f"{world.site.callback_url}?*")
+
+
+def test_the_control_page_fits_320_px_and_has_a_favicon(narrow_page: Page, world: World) -> None:
+    errors: list[str] = []
+    narrow_page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    narrow_page.goto(f"{world.sandbox.url}/sandbox/")
+    expect(narrow_page.locator("#account-table")).to_be_visible()
+    assert_fits(narrow_page)
+    icon = narrow_page.request.get(f"{world.sandbox.url}/favicon.ico")
+    assert icon.status == 200 and icon.headers["content-type"] == "image/svg+xml"
+    narrow_page.reload()  # the browser asks for the icon by itself; nothing in the console
+    expect(narrow_page.locator("#account-table")).to_be_visible()
+    assert errors == []
