@@ -14,6 +14,7 @@ import pytest
 from samtranslator.translator.transform import transform
 
 from infra.local.template import ROOT, load_template, resources_of_type
+from wxcomponent.adapters.eventbridge import SOURCE as EVENT_SOURCE
 
 FUNCTIONS = {  # logical id -> (folder, [(method, path)])
     "ComponentEventsFunction": ("component_events", [("POST", "/wechat/component/events")]),
@@ -194,30 +195,85 @@ def test_the_layer_matches_the_functions(transformed: dict[str, Any]) -> None:
 
 def _policy_actions(transformed: dict[str, Any], function: str) -> dict[str, set[str]]:
     """Resource (as written) -> actions, over every inline statement of the function's role."""
-    role = transformed["Resources"][f"{function}Role"]["Properties"]
     actions: dict[str, set[str]] = {}
-    for policy in role.get("Policies", []):
-        for statement in policy["PolicyDocument"]["Statement"]:
-            assert statement["Effect"] == "Allow"
-            resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
-            for resource in resources:
-                key = repr(resource)
-                actions.setdefault(key, set()).update(
-                    statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-                )
+    for statement in _statements(transformed, function):
+        assert statement["Effect"] == "Allow"
+        resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        for resource in resources:
+            actions.setdefault(repr(resource), set()).update(_actions(statement))
     return actions
 
 
-@pytest.mark.parametrize(
-    "function", ["ComponentEventsFunction", "AuthorizationFunction", "TokenVendingFunction", "AccountMessagesFunction"]
-)
+def _statements(transformed: dict[str, Any], function: str) -> list[dict[str, Any]]:
+    role = transformed["Resources"][f"{function}Role"]["Properties"]
+    return [s for policy in role.get("Policies", []) for s in policy["PolicyDocument"]["Statement"]]
+
+
+def _actions(statement: dict[str, Any]) -> set[str]:
+    action = statement["Action"]
+    return set(action) if isinstance(action, list) else {action}
+
+
+# What each function may do to the table (review L5): only the item actions its code path makes, on
+# only the partition keys it touches (dynamodb:LeadingKeys). The authorization pages never read
+# many items at once nor guard a transaction; vending and the refresher never see an authorization
+# code or state. tests/integration/test_iam_in_use.py holds the handlers' real requests to these.
+READS_AND_WRITES = {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}
+EVERY_PREFIX = {"COMPONENT#*", "AUTHORIZER#*", "AUTHCODE#*"}
+TABLE_ACCESS = {
+    "ComponentEventsFunction": (ITEM_ACTIONS, EVERY_PREFIX),
+    # the start page records its state (AUTHSTATE#), the callback consumes it
+    "AuthorizationFunction": (READS_AND_WRITES, EVERY_PREFIX | {"AUTHSTATE#*"}),
+    # the release checks' QUERY_AUTH_CODE task exchanges a code and refreshes the test account's token
+    "AccountMessagesFunction": (ITEM_ACTIONS, EVERY_PREFIX),
+    "TokenVendingFunction": (ITEM_ACTIONS, {"COMPONENT#*", "AUTHORIZER#*"}),
+    "TokenRefresherFunction": (ITEM_ACTIONS, {"COMPONENT#*", "AUTHORIZER#*"}),
+}
+LEADING_KEYS = "ForAllValues:StringLike"
+
+
+@pytest.mark.parametrize("function", sorted(TABLE_ACCESS))
+def test_each_function_has_only_the_item_actions_and_key_prefixes_it_uses(
+    transformed: dict[str, Any], function: str
+) -> None:
+    actions, prefixes = TABLE_ACCESS[function]
+    [statement] = [s for s in _statements(transformed, function) if s["Resource"] == {"Fn::GetAtt": ["Table", "Arn"]}]
+    assert _actions(statement) == actions
+    assert statement["Condition"] == {LEADING_KEYS: {"dynamodb:LeadingKeys": sorted(prefixes)}}
+
+
+def test_every_partition_key_the_core_writes_is_granted_to_some_function() -> None:
+    """A new item type (a new `PREFIX#…` partition key) fails here until a function is granted it:
+    moto never checks IAM, so without this it would pass every local test and meet AccessDenied."""
+    core = ROOT / "layers" / "core" / "wxcomponent"
+    keys = (core / "adapters" / "dynamodb" / "keys.py").read_text(encoding="utf-8")
+    sort_keys = set(re.findall(r'def \w*sort_key\([^)]*\) -> str:\s+return f"([A-Z_]+)#', keys))
+    assert sort_keys == {"PUSH", "MESSAGE"}
+    partition_keys = {
+        prefix
+        for path in core.rglob("*.py")
+        for prefix in re.findall(r'f"([A-Z][A-Z_]*)#\{', path.read_text(encoding="utf-8"))
+    } - sort_keys
+    assert {"COMPONENT", "AUTHORIZER", "AUTHCODE"} <= partition_keys  # the scan sees them
+    granted = set().union(*(prefixes for _, prefixes in TABLE_ACCESS.values()))
+    assert {f"{prefix}#*" for prefix in partition_keys} <= granted
+
+
+@pytest.mark.parametrize("function", sorted(TABLE_ACCESS))
 def test_policies_name_exact_actions_on_exact_resources(transformed: dict[str, Any], function: str) -> None:
-    """Item reads and writes on the table (no Scan, no Query), its secret, its bus: nothing else."""
-    assert _policy_actions(transformed, function) == {
-        TABLE: ITEM_ACTIONS,
+    """Item actions on the table (no Scan; Query only on the refresh index, by the refresher), its
+    secret, its bus with our own source only: nothing else."""
+    expected = {
+        TABLE: TABLE_ACCESS[function][0],
         SECRET: {"secretsmanager:GetSecretValue"},
         BUS: {"events:PutEvents"},
     }
+    if function == "TokenRefresherFunction":
+        expected[repr({"Fn::Sub": "${Table.Arn}/index/RefreshDue"})] = {"dynamodb:Query"}
+        expected[repr({"Fn::GetAtt": ["RefresherDeadLetterQueue", "Arn"]})] = {"sqs:SendMessage"}
+    assert _policy_actions(transformed, function) == expected
+    [publish] = [s for s in _statements(transformed, function) if s["Resource"] == {"Fn::GetAtt": ["EventBus", "Arn"]}]
+    assert publish["Condition"] == {"ForAllValues:StringEquals": {"events:source": [EVENT_SOURCE]}}
     role = transformed["Resources"][f"{function}Role"]["Properties"]
     assert {str(arn).rsplit("/", 1)[-1] for arn in role.get("ManagedPolicyArns", [])} == MANAGED
 
@@ -254,14 +310,7 @@ def test_every_table_operation_the_adapters_make_is_allowed() -> None:
     assert needed <= ITEM_ACTIONS
 
 
-def test_the_refresher_runs_on_a_schedule_and_may_query_only_the_refresh_index(transformed: dict[str, Any]) -> None:
-    assert _policy_actions(transformed, "TokenRefresherFunction") == {
-        TABLE: ITEM_ACTIONS,
-        repr({"Fn::Sub": "${Table.Arn}/index/RefreshDue"}): {"dynamodb:Query"},
-        SECRET: {"secretsmanager:GetSecretValue"},
-        BUS: {"events:PutEvents"},
-        repr({"Fn::GetAtt": ["RefresherDeadLetterQueue", "Arn"]}): {"sqs:SendMessage"},
-    }
+def test_the_refresher_runs_on_a_schedule_and_fails_into_its_queue(transformed: dict[str, Any]) -> None:
     function = transformed["Resources"]["TokenRefresherFunction"]["Properties"]
     assert function["DeadLetterConfig"] == {"TargetArn": {"Fn::GetAtt": ["RefresherDeadLetterQueue", "Arn"]}}
     rules = resources_of_type(transformed, "AWS::Events::Rule")
@@ -371,9 +420,82 @@ def test_refresh_rate_and_looping_callers_have_alarms(transformed: dict[str, Any
         assert alarm["ComparisonOperator"] == "GreaterThanThreshold" and alarm["TreatMissingData"] == "notBreaching"
 
 
-def test_every_route_is_throttled_and_the_pages_that_cost_wechat_calls_most(transformed: dict[str, Any]) -> None:
+# Route keys -> the parameter sizing each one's own throttle (review M4). Route throttles are one
+# token bucket per route for every client together: no route may rely on the stage's default, so
+# no two routes share one, and WeChat's are sized for a large platform (docs/deploy.md, Throttles).
+ROUTE_THROTTLES = {
+    "POST /wechat/component/events": "ComponentEventsRateLimit",
+    "POST /wechat/accounts/{appid}/messages": "MessagesRateLimit",
+    "GET /wechat/authorize": "MerchantPagesRateLimit",
+    "GET /wechat/authorize/callback": "MerchantPagesRateLimit",
+    "POST /tokens": "TokensRateLimit",
+}
+
+
+def test_every_route_has_a_throttle_of_its_own(transformed: dict[str, Any]) -> None:
+    routes = {f"{method} {path}" for _, (_, paths) in FUNCTIONS.items() for method, path in paths}
+    assert set(ROUTE_THROTTLES) == routes
     [stage] = resources_of_type(transformed, "AWS::ApiGatewayV2::Stage").values()
-    properties = stage["Properties"]
-    assert properties["DefaultRouteSettings"] == {"ThrottlingBurstLimit": 200, "ThrottlingRateLimit": 100}
-    for route in ("GET /wechat/authorize", "GET /wechat/authorize/callback"):
-        assert properties["RouteSettings"][route] == {"ThrottlingBurstLimit": 10, "ThrottlingRateLimit": 5}
+    settings = stage["Properties"]["RouteSettings"]
+    assert set(settings) == routes
+    for route, parameter in ROUTE_THROTTLES.items():
+        assert settings[route] == {
+            "ThrottlingBurstLimit": {"Ref": parameter},
+            "ThrottlingRateLimit": {"Ref": parameter},
+        }, route
+
+
+def test_wechats_routes_are_sized_for_a_large_platform_and_the_pages_stay_low() -> None:
+    parameters = load_template()["Parameters"]
+    defaults = {name: parameters[name]["Default"] for name in set(ROUTE_THROTTLES.values())}
+    assert defaults["MessagesRateLimit"] >= 2000  # 10,000 accounts at 0.2 messages a second each
+    assert defaults["ComponentEventsRateLimit"] >= 100
+    assert defaults["MerchantPagesRateLimit"] <= 10  # each load costs a WeChat call
+    for name in defaults:  # API Gateway's own account-wide ceiling (10,000 a second) bounds every one
+        assert parameters[name]["Type"] == "Number" and parameters[name]["MinValue"] >= 1
+        assert parameters[name]["MaxValue"] <= 10000
+    docs = (ROOT / "docs" / "deploy.md").read_text(encoding="utf-8")
+    assert all(name in docs for name in defaults)
+
+
+# -- S3: concurrency, S5: the bus ------------------------------------------------------------------
+
+PUSH_FUNCTIONS = ("ComponentEventsFunction", "AccountMessagesFunction")
+
+
+def test_vending_is_capped_so_it_cannot_take_the_push_functions_concurrency(transformed: dict[str, Any]) -> None:
+    """Review S3: direct Invoke of token_vending is not throttled by API Gateway, so a flood of vends
+    waiting on a slow WeChat could take every free Lambda slot of the account. Its reserved
+    concurrency caps it; the push functions keep no cap of ours, which would refuse WeChat at peak."""
+    vending = transformed["Resources"]["TokenVendingFunction"]["Properties"]
+    assert vending["ReservedConcurrentExecutions"] == {
+        "Fn::If": ["CapTokenVending", {"Ref": "TokenVendingConcurrency"}, {"Ref": "AWS::NoValue"}]
+    }
+    assert transformed["Conditions"]["CapTokenVending"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "TokenVendingConcurrency"}, 0]}]
+    }
+    parameter = load_template()["Parameters"]["TokenVendingConcurrency"]
+    assert parameter["MinValue"] == 0 and 0 < parameter["Default"] <= 100  # leaves 900 of a default 1,000
+    for name in PUSH_FUNCTIONS:
+        assert "ReservedConcurrentExecutions" not in transformed["Resources"][name]["Properties"], name
+
+
+def test_only_the_stacks_own_functions_may_put_events_on_its_bus(transformed: dict[str, Any]) -> None:
+    """Review S5: in the same account an identity policy alone allows PutEvents on a bus, so any
+    principal with events:PutEvents on * could publish `wxcomponent` events. The bus's policy denies
+    everyone but the function roles; consumers still treat events as notifications (SECURITY.md)."""
+    [policy] = resources_of_type(transformed, "AWS::Events::EventBusPolicy").values()
+    properties = policy["Properties"]
+    assert properties["EventBusName"] == {"Ref": "EventBus"}
+    statement = properties["Statement"]
+    assert statement["Effect"] == "Deny" and statement["Principal"] == "*"
+    assert statement["Action"] == "events:PutEvents"
+    assert statement["Resource"] == {"Fn::GetAtt": ["EventBus", "Arn"]}
+    allowed = statement["Condition"]["ArnNotEquals"]["aws:PrincipalArn"]
+    publishers = {
+        name
+        for name in resources_of_type(transformed, "AWS::Lambda::Function")
+        if BUS in _policy_actions(transformed, name)
+    }
+    assert publishers == set(TABLE_ACCESS)
+    assert allowed == [{"Fn::GetAtt": [f"{name}Role", "Arn"]} for name in sorted(publishers)]
