@@ -19,6 +19,8 @@ os.environ.update(
         "POWERTOOLS_METRICS_DISABLED": "true",
         # A required setting; moto always has a bus of this name. The `event_bus` fixture makes its own.
         "EVENT_BUS_NAME": "default",
+        # POST /tokens trusts an event that carries this stage variable: the local gateway's, as in make dev.
+        "TOKENS_DOOR": "local-stack-tokens-door",
     }
 )
 # A test that forgets to point us at the sandbox gets "connection refused", never WeChat. A loopback

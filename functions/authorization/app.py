@@ -16,14 +16,7 @@ from aws_lambda_powertools.shared.cookies import Cookie, SameSite
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from wxcomponent.bootstrap import container
-from wxcomponent.domain.binding import (
-    STATE_COOKIE,
-    STATE_LIFETIME,
-    VENDOR_STATE_RE,
-    check_same_browser,
-    new_state,
-    vendor_redirect,
-)
+from wxcomponent.domain.binding import STATE_COOKIE, VENDOR_STATE_RE, check_same_browser, vendor_redirect
 from wxcomponent.domain.errors import BadRequest, ConfigurationError
 from wxcomponent.observability import logger, metrics
 from wxcomponent.services.authorization import AuthorizationCodeMalformed, AuthorizationRequest
@@ -41,32 +34,32 @@ def start() -> Response[str]:
     wx = container()
     request = AuthorizationRequest.from_query(app.current_event.query_string_parameters or {})
     mobile = any(marker in (app.current_event.headers.get("user-agent") or "") for marker in MOBILE_MARKERS)
-    state = new_state()  # this browser's, in a cookie and in redirect_uri (domain/binding.py)
-    back = {"state": state, **({"vendor_state": request.state} if request.state else {})}
-    link = wx.authorizations.link(request, f"{_origin()}{CALLBACK_PATH}?{urlencode(back)}", mobile=mobile)
-    page = pages.start_page(_brand(), request.auth_type, link.url, mobile=mobile)
-    return _respond(page, cookies=[_state_cookie(state)])
+    # This browser's state, in a cookie and in redirect_uri, recorded with its pre-auth code (domain/binding.py).
+    started = wx.authorizations.start(request, f"{_origin()}{CALLBACK_PATH}", mobile=mobile)
+    page = pages.start_page(_brand(), request.auth_type, started.link.url, mobile=mobile)
+    return _respond(page, cookies=[_state_cookie(started.state, started.lifetime)])
 
 
 @app.get(CALLBACK_PATH)
 def callback() -> Response[str]:
     wx = container()
     query = app.current_event.query_string_parameters or {}
-    check_same_browser(query.get("state", ""), _cookie(STATE_COOKIE))  # before anything reaches WeChat
+    state = query.get("state", "")
+    check_same_browser(state, _cookie(STATE_COOKIE))  # before anything reaches WeChat
     auth_code = query.get("auth_code", "")
     if not auth_code:
         raise AuthorizationCodeMalformed("the callback carries no auth_code")
-    result = wx.authorizations.complete(auth_code)
-    used = [_state_cookie("")]  # a state serves one authorization
+    # Consumes the state; a code exchanged already must come from this state's start page.
+    result = wx.authorizations.complete_callback(auth_code, state)
+    used = [_state_cookie("", 0)]  # a state serves one authorization
     vendor = wx.settings.authorized_redirect_url
     if vendor:
         key = wx.component().authorized_redirect_key
         location = vendor_redirect(vendor, result.authorizer_appid, query.get("vendor_state", ""), key, time.time())
         headers = {"Location": location, **pages.page_headers()}
         return Response(302, content_types.TEXT_HTML, "", headers, cookies=used)
-    # This browser started this authorization (its one-use state matched), so it is shown the
-    # account even when WeChat's push exchanged the code first. A replayed link has no state cookie
-    # and never gets this far.
+    # This browser started this authorization: its one-use state matched, and the code was
+    # exchanged by this callback or for the pre-auth code this state was issued with (the push's).
     page = pages.result_page(_brand(), result.authorizer_appid, result.profile, api_permission=result.api_permission)
     return _respond(page, cookies=used)
 
@@ -81,17 +74,18 @@ def _respond(page: pages.Page, cookies: list[Cookie] | None = None) -> Response[
     return Response(page.status, content_types.TEXT_HTML, page.html, page.headers(), cookies=cookies or [])
 
 
-def _state_cookie(state: str) -> Cookie:
-    """HttpOnly (no script reads it), Secure, SameSite=Lax (sent on WeChat's top-level redirect
-    back to us, never on a cross-site subrequest); an empty value clears it."""
+def _state_cookie(state: str, lifetime: int) -> Cookie:
+    """`__Host-` with Path=/ and no Domain (only this host sets it: a sibling subdomain cannot toss
+    one in), HttpOnly (no script reads it), Secure, SameSite=Lax (sent on WeChat's top-level
+    redirect back to us, never on a cross-site subrequest); an empty value clears it."""
     return Cookie(
         name=STATE_COOKIE,
         value=state,
-        path=START_PATH,
+        path="/",
         secure=True,
         http_only=True,
         same_site=SameSite.LAX_MODE,
-        max_age=STATE_LIFETIME if state else 0,
+        max_age=lifetime if state else 0,
     )
 
 

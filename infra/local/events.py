@@ -11,6 +11,11 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 _TEXT_TYPES = ("text/", "application/json", "application/xml", "application/x-www-form-urlencoded")
+# The local stack's stage variables, as template.yaml gives the HTTP API's stage its own: the door
+# `POST /tokens` trusts (TOKENS_DOOR, which `infra.local.stack.local_environment` sets to the same).
+LOCAL_API_ID = "local"
+LOCAL_TOKENS_DOOR = "local-stack-tokens-door"
+LOCAL_STAGE_VARIABLES = {"tokens_door": LOCAL_TOKENS_DOOR}
 
 
 def http_api_event(
@@ -25,8 +30,10 @@ def http_api_event(
     source_ip: str = "127.0.0.1",
     iam: Mapping[str, Any] | None = None,
     domain: str = "127.0.0.1:3000",
+    stage_variables: Mapping[str, str] | None = LOCAL_STAGE_VARIABLES,
 ) -> dict[str, Any]:
-    """An event as API Gateway builds it for a `$default`-stage HTTP API route."""
+    """An event as API Gateway builds it for a `$default`-stage HTTP API route, with the stage's
+    variables (the local stack's unless given; None or empty: none)."""
     raw_query = query if isinstance(query, str) else urlencode(dict(query or {}))
     header_map = _headers(headers)
     cookies = [c.strip() for c in header_map.pop("cookie", "").split(";") if c.strip()]
@@ -38,7 +45,7 @@ def http_api_event(
         "headers": header_map,
         "requestContext": {
             "accountId": "123456789012",
-            "apiId": "local",
+            "apiId": LOCAL_API_ID,
             "domainName": domain,
             "domainPrefix": domain.split(".", 1)[0],
             "http": {
@@ -56,6 +63,8 @@ def http_api_event(
         },
         "isBase64Encoded": False,
     }
+    if stage_variables:
+        event["stageVariables"] = dict(stage_variables)
     if cookies:
         event["cookies"] = cookies
     parameters = _query_parameters(raw_query)

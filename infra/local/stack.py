@@ -21,6 +21,7 @@ from infra.local import devconfig, saved_state
 from infra.local.bootstrap import create_component_secret, create_event_bus, create_table
 from infra.local.bus import BusTail
 from infra.local.emulator import Emulator, EmulatorFailed, start_emulator
+from infra.local.events import LOCAL_TOKENS_DOOR
 from infra.local.gateway import CORE, Gateway
 from infra.local.ports import EMULATOR, GATEWAY, SANDBOX, PortInUse, PortProblem, check_ports, read_port
 from infra.local.saved_state import Keeper, StateUnusable, shown
@@ -75,6 +76,7 @@ def local_environment(emulator_url: str, sandbox_url: str, gateway_url: str) -> 
         "TASKS_FUNCTION": "ComponentEventsFunction",  # the template's !Ref, as the gateway names it
         "MESSAGE_REPLY_FUNCTION_ARN": REPLY_EXAMPLE_ARN,
         "PRODUCT_NAME": "Demo SaaS (local)",
+        "TOKENS_DOOR": LOCAL_TOKENS_DOOR,  # the stage variable the local gateway adds, as API Gateway would
         "POWERTOOLS_TRACE_DISABLED": "true",
         "POWERTOOLS_METRICS_DISABLED": "true",
         **devconfig.component_settings(),

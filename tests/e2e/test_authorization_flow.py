@@ -16,6 +16,10 @@ def test_clicking_through_ends_on_our_result_page_naming_the_account(world: Worl
     world.push_ticket()
     page.goto(f"{world.gateway.url}/wechat/authorize")
     assert page.locator("#start h1").inner_text().startswith("授权给")  # Chinese first
+    # Chromium keeps the `__Host-` state cookie over http://127.0.0.1 too: loopback is a secure
+    # context, so `make dev` works with the cookie a deployment sets.
+    [cookie] = [c for c in page.context.cookies(world.gateway.url) if c["name"] == "__Host-wxcomponent_state"]
+    assert (cookie["path"], cookie["secure"], cookie["httpOnly"], cookie["sameSite"]) == ("/", True, True, "Lax")
     page.click("#authorize")  # a real link with referrerpolicy="origin": WeChat's Referer check passes
     page.wait_for_selector("#accounts")
     account = page.locator("form.account").first

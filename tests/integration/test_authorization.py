@@ -12,6 +12,7 @@ import boto3
 import pytest
 
 from infra.local.emulator import Emulator
+from infra.sandbox.state import PRE_AUTH_CODE_TTL
 from tests.integration.conftest import World
 from tests.support.browser import Browser
 from tests.support.graph import graph
@@ -70,10 +71,14 @@ def test_the_start_page_links_to_the_pc_page_with_a_fresh_pre_auth_code(world: W
     assert f"{back.scheme}://{back.netloc}{back.path}" == f"{world.gateway.url}/wechat/authorize/callback"
     state = parse_qs(back.query)["state"][0]
     assert re.fullmatch(r"[A-Za-z0-9_-]{32}", state)
+    # L6: `__Host-` (Secure, Path=/, no Domain): a sibling subdomain cannot toss in a state it knows.
     cookie = page.headers["Set-Cookie"]
-    assert cookie.startswith(f"wxcomponent_state={state};")
-    for attribute in ("HttpOnly", "Secure", "SameSite=Lax", "Path=/wechat/authorize"):
-        assert attribute in cookie
+    assert cookie.startswith(f"__Host-wxcomponent_state={state};")
+    attributes = {part.strip().split("=", 1)[0]: part.strip() for part in cookie.split(";")[1:]}
+    assert attributes["Path"] == "Path=/" and "Domain" not in attributes
+    assert {"HttpOnly", "Secure"} <= set(attributes) and attributes["SameSite"] == "SameSite=Lax"
+    # The state is worth what its pre-auth code is: the sandbox's expires_in (WeChat's page says 1800 s).
+    assert attributes["Max-Age"] == f"Max-Age={PRE_AUTH_CODE_TTL}"
     assert query["auth_type"] == "1"
     assert world.calls("api_create_preauthcode") == 1
 
@@ -121,23 +126,25 @@ def test_push_then_callback_store_one_grant_and_call_query_auth_once(
     world: World, emulator: Emulator, table: str
 ) -> None:
     world.push_ticket()
-    authorized = world.control("POST", "authorize", {"appid": ACCOUNT})
-    assert authorized["delivery"]["ok"]
+    browser = Browser(world)
+    browser.start()
+    code = world.sandbox.world.merchants.confirm(ACCOUNT, None).code  # the admin confirmed on WeChat's page
+    delivery = world.sandbox.pusher.push_authorized(ACCOUNT, code.value, code.expires_at, browser.pre_auth_code)
+    assert delivery["ok"] and world.gateway.wait_for_async()  # the push first, its exchange done
     items = items_of(emulator, table, ACCOUNT)
     assert set(items) == {"GRANT", "TOKEN", "PROFILE"}
     grant = items["GRANT"]
     assert grant["status"]["S"] == AUTHORIZED and grant["refresh_token"]["S"]
     assert "ttl" not in grant  # losing it means the merchant must authorize again
     assert "ttl" in items["TOKEN"]
-    browser = Browser(world)
-    browser.start()
-    page = browser.callback(authorized["auth_code"])
+    page = browser.callback(code.value)
     assert page.status == 200
-    # The push exchanged it first; this browser started it (its state matched), so it sees its account.
+    # The push exchanged it first, with the PreAuthCode of this browser's link (its state was
+    # recorded with it), so this browser sees its account.
     assert items["PROFILE"]["nick_name"]["S"] in page.data.decode()
-    replayed = Browser(world).callback(authorized["auth_code"])  # the same link elsewhere: no state
+    replayed = Browser(world).callback(code.value)  # the same link elsewhere: no state
     assert replayed.status == 400 and items["PROFILE"]["nick_name"]["S"] not in replayed.data.decode()
-    again = browser.callback(authorized["auth_code"])  # the same browser again: the state was one-use
+    again = browser.callback(code.value)  # the same browser again: the state was one-use
     assert again.status == 400
     assert items_of(emulator, table, ACCOUNT)["GRANT"] == grant
     assert world.calls("api_query_auth") == 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -148,3 +149,100 @@ def test_without_a_signing_key_there_is_no_redirect_to_forge(
     answer = browser.callback(code)
     assert answer.status == 503 and "Location" not in answer.headers  # a setting is missing
     assert graph().grants.get_grant(ACCOUNT) is not None  # the grant is kept: only the redirect is withheld
+
+
+# -- issue 19: states and codes are single use on our side ----------------------------------------------
+
+
+def test_a_victims_used_code_replayed_with_the_attackers_own_state_gets_no_redirect(
+    quiet_world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """M1: the attacker loads our start page with their own vendor session and replays the victim's
+    used callback URL: the vendor must not get a signed redirect binding the victim's account."""
+    key = "k" * 40
+    monkeypatch.setenv("AUTHORIZED_REDIRECT_URL", "https://saas.example/wechat/done")
+    monkeypatch.setenv("WECHAT_AUTHORIZED_REDIRECT_KEY", key)
+    quiet_world.push_ticket_to_table()
+    victim = Browser(quiet_world)
+    victim.start({"state": "victim-session"})
+    code = victim.authorize_at_wechat(ACCOUNT)
+    landed = victim.callback(code)
+    assert landed.status == 302
+    assert verify_authorized_redirect(_query(landed.headers["Location"]), key).state == "victim-session"
+    attacker = Browser(quiet_world)
+    attacker.start({"state": "attacker-session"})
+    replayed = attacker.callback(code)
+    assert replayed.status == 400 and "Location" not in replayed.headers
+    assert 'data-failure="not_this_browser"' in replayed.data.decode()
+    assert quiet_world.calls("api_query_auth") == 1
+
+
+def test_a_replayed_code_never_shows_the_victims_account(quiet_world: World) -> None:
+    quiet_world.push_ticket_to_table()
+    victim = Browser(quiet_world)
+    victim.start()
+    code = victim.authorize_at_wechat(ACCOUNT)
+    page = victim.callback(code)
+    profile = graph().profiles.get_profile(ACCOUNT)
+    assert page.status == 200 and profile is not None and profile.nick_name in page.data.decode()
+    attacker = Browser(quiet_world)
+    attacker.start()
+    replayed = attacker.callback(code)
+    html = replayed.data.decode()
+    assert replayed.status == 400 and profile.nick_name not in html and profile.principal_name not in html
+
+
+def test_the_browser_that_started_still_sees_its_account_when_the_push_exchanged_the_code_first(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The `authorized` push carries the PreAuthCode of the link the admin followed: its exchange
+    records it, so the callback whose state was issued with that pre-auth code is matched."""
+    key = "k" * 40
+    monkeypatch.setenv("AUTHORIZED_REDIRECT_URL", "https://saas.example/wechat/done")
+    monkeypatch.setenv("WECHAT_AUTHORIZED_REDIRECT_KEY", key)
+    world.push_ticket()
+    browser, other = Browser(world), Browser(world)
+    browser.start({"state": "merchant-7"})
+    other.start({"state": "attacker-session"})
+    code = world.sandbox.world.merchants.confirm(ACCOUNT, None).code  # the admin confirmed on WeChat's page
+    delivery = world.sandbox.pusher.push_authorized(ACCOUNT, code.value, code.expires_at, browser.pre_auth_code)
+    assert delivery["ok"] and world.gateway.wait_for_async()  # the push's exchange is done
+    assert graph().grants.get_grant(ACCOUNT) is not None
+    refused = other.callback(code.value)  # another start page's state: never this code's
+    assert refused.status == 400 and "Location" not in refused.headers
+    landed = browser.callback(code.value)
+    assert landed.status == 302
+    assert verify_authorized_redirect(_query(landed.headers["Location"]), key).state == "merchant-7"
+    assert world.calls("api_query_auth") == 1
+
+
+def test_a_push_without_a_pre_auth_code_cannot_be_claimed_by_any_browser(world: World) -> None:
+    """WeChat's release-test auto-authorization pushes an empty PreAuthCode: no start page issued
+    that code, so no callback may present it as its own."""
+    world.push_ticket()
+    authorized = world.control("POST", "authorize", {"appid": ACCOUNT})  # pushed with PreAuthCode empty
+    assert authorized["delivery"]["ok"] and graph().grants.get_grant(ACCOUNT) is not None
+    browser = Browser(world)
+    browser.start()
+    page = browser.callback(authorized["auth_code"])
+    assert page.status == 400 and 'data-failure="not_this_browser"' in page.data.decode()
+
+
+def test_one_start_page_load_buys_at_most_one_exchange(quiet_world: World) -> None:
+    """M5: 100 callbacks with one state and junk codes (8 at a time) cost one api_query_auth."""
+    quiet_world.push_ticket_to_table()
+    browser = Browser(quiet_world)
+    browser.start()
+
+    def callback(index: int) -> int:
+        status: int = browser.callback(f"queryauthcode@@@junk-{index}").status
+        return status
+
+    with ThreadPoolExecutor(8) as pool:
+        statuses = list(pool.map(callback, range(100)))
+    assert set(statuses) == {400}
+    assert quiet_world.calls("api_query_auth") == 1
+
+
+def _query(location: str) -> dict[str, str]:
+    return {k: v[-1] for k, v in parse_qs(urlsplit(location).query).items()}

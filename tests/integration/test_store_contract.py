@@ -184,14 +184,14 @@ def test_a_code_is_exchanged_by_one_holder_and_given_back_only_by_it(stores: Sto
     assert not claims.claim_code("h1", "second", NOW + 1, 30)
     claims.abandon_code("h1", "first")
     assert claims.claim_code("h1", "second", NOW + 2, 30)  # given back
-    assert claims.code_exchanged_for("h1") is None  # pending
+    assert claims.code_exchanged_for("h1", NOW + 2) is None  # pending
     with pytest.raises(ClaimLost):
         claims.finish_code("h1", "first", A)
     claims.finish_code("h1", "second", A)
-    assert claims.code_exchanged_for("h1") == A
+    assert getattr(claims.code_exchanged_for("h1", NOW + 3), "authorizer_appid", None) == A
     assert not claims.claim_code("h1", "third", NOW + 1000, 30)  # done is done, however late
     claims.abandon_code("h1", "second")  # a finished claim is never given back
-    assert claims.code_exchanged_for("h1") == A
+    assert getattr(claims.code_exchanged_for("h1", NOW + 1000), "authorizer_appid", None) == A
 
 
 def test_the_holder_claiming_its_own_code_again_succeeds_until_it_is_finished(stores: Stores) -> None:

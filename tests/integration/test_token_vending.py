@@ -193,6 +193,7 @@ def test_min_validity_beyond_the_stored_tokens_life_forces_a_refresh(world: Worl
     # The same token, as if issued an hour and a half ago: 30 minutes left.
     left = int(time.time()) + 1800
     assert tokens.save_component_token(AccessToken(APPID, first.access_token, first.issued_at + 1, left))
+    age_stored_token(component_key(APPID), 5400)  # (one issued in the last 30 minutes would serve: S2)
     module = container()
     assert invoke(module, {"kind": "component"}) == {
         "kind": "component",
@@ -362,6 +363,37 @@ def test_a_malformed_policy_fails_closed_with_500_internal(world: World, monkeyp
     assert status == 500 and body["error"]["code"] == "internal", body
     assert "caller policy" in body["error"]["message"]
     assert world.calls("api_component_token") == 0
+
+
+def _audit_lines(caplog: pytest.LogCaptureFixture) -> list[dict[str, Any]]:
+    return [r.__dict__ for r in caplog.records if r.__dict__.get("audit") == "vend"]
+
+
+def test_a_direct_invoke_cannot_pass_for_an_http_request(world: World, caplog: pytest.LogCaptureFixture) -> None:
+    """L3: an Invoke payload shaped like API Gateway's event, naming another role, was taken for
+    `POST /tokens` and audited as that role. Only an event that carries this stack's door (the
+    HTTP API's stage variable, which API Gateway adds and an invoker does not know) is HTTP."""
+    from infra.local.events import LOCAL_TOKENS_DOOR, http_api_event
+
+    world.push_ticket()
+    someone_else = {**LOCAL_IAM, "userArn": "arn:aws:iam::123456789012:role/someone-else"}
+    body = '{"kind":"component"}'
+    with caplog.at_level("INFO", logger="wxcomponent"):
+        for doors in (None, {"tokens_door": "a-guess"}, {"tokens_door": LOCAL_TOKENS_DOOR + "0"}):
+            forged = http_api_event("POST", "/tokens", body=body, iam=someone_else, stage_variables=doors)
+            answer = invoke(container(), forged)
+            # Taken for what it is, an Invoke payload: not a vend request, and nobody's name in the audit.
+            assert "statusCode" not in answer and answer["error"]["code"] == "bad_request", answer
+    lines = _audit_lines(caplog)
+    assert [(line["caller"], line["door"]) for line in lines] == [(None, "invoke")] * 3
+    caplog.clear()
+    with caplog.at_level("INFO", logger="wxcomponent"):
+        genuine = invoke(container(), http_api_event("POST", "/tokens", body=body, iam=someone_else))
+    assert genuine["statusCode"] == 200, genuine
+    [line] = _audit_lines(caplog)
+    assert (line["caller"], line["door"]) == (someone_else["userArn"], "http")
+    # And over the local gateway, which adds the door as API Gateway adds the stage's variables.
+    assert post_tokens(world, {"kind": "component"})[0] == 200
 
 
 def test_a_route_without_an_iam_identity_is_refused(world: World) -> None:

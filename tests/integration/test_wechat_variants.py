@@ -79,8 +79,11 @@ def test_an_account_without_api_permission_is_recorded_told_apart_and_later_upgr
 ) -> None:
     world.push_ticket()
     account = account_where(world, api_permission=False)
-    authorized = world.control("POST", "authorize", {"appid": account.appid})  # the push exchanges it
-    assert authorized["delivery"]["ok"]
+    browser = Browser(world)
+    browser.start()
+    code = world.sandbox.world.merchants.confirm(account.appid, None).code  # the admin confirmed on WeChat's page
+    pushed = world.sandbox.pusher.push_authorized(account.appid, code.value, code.expires_at, browser.pre_auth_code)
+    assert pushed["ok"] and world.gateway.wait_for_async()  # the push exchanges it
     items = items_of(emulator, table, account.appid)
     assert items["GRANT"]["status"]["S"] == NO_API_PERMISSION
     assert "refresh_token" not in items["GRANT"] and "refresh_due" not in items["GRANT"]
@@ -88,9 +91,7 @@ def test_an_account_without_api_permission_is_recorded_told_apart_and_later_upgr
     assert world.calls("api_query_auth") == 1 and world.calls("api_authorizer_token") == 0
     assert "authorized_without_api_permission" in bus.detail_types()
     # The merchant's browser lands after the push: the page says what happened, not "managed".
-    browser = Browser(world)
-    browser.start()
-    page = browser.callback(authorized["auth_code"]).data.decode()
+    page = browser.callback(code.value).data.decode()
     assert 'id="no-api-permission"' in page and "can now manage this account" not in page
     # A vend names why, never `internal`, and costs WeChat nothing.
     for kind in ("authorizer", "jsapi_ticket"):

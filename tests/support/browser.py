@@ -1,6 +1,6 @@
 """A browser as the authorization flow needs one: it loads our start page (and keeps the state
-cookie it sets), then comes back to the callback the way WeChat sends it, with the state from the
-link and a code."""
+cookie it sets), may confirm on WeChat's (the sandbox's) page with the pre-auth code of that link,
+then comes back to the callback the way WeChat sends it, with the state from the link and a code."""
 
 from __future__ import annotations
 
@@ -13,14 +13,13 @@ import urllib3
 
 from tests.conftest import World
 
-STATE_COOKIE = "wxcomponent_state"
-
 
 class Browser:
     def __init__(self, world: World) -> None:
         self.world = world
         self.cookies: dict[str, str] = {}
         self.callback_query: dict[str, str] = {}
+        self.link: dict[str, str] = {}  # the query of the link to WeChat's page
 
     def get(self, path: str, **headers: str) -> Any:
         if self.cookies:
@@ -35,9 +34,31 @@ class Browser:
         assert page.status == 200, page.data[:300]
         link = re.search(r'id="authorize" class="button" href="([^"]+)"', page.data.decode())
         assert link is not None
-        redirect_uri = parse_qs(urlsplit(html.unescape(link.group(1))).query)["redirect_uri"][0]
+        self.link = {k: v[-1] for k, v in parse_qs(urlsplit(html.unescape(link.group(1))).query).items()}
+        redirect_uri = self.link["redirect_uri"]
         self.callback_query = {k: v[-1] for k, v in parse_qs(urlsplit(redirect_uri).query).items()}
         return page
+
+    @property
+    def pre_auth_code(self) -> str:
+        """The pre-auth code the start page put in its link (after `start`)."""
+        return self.link["pre_auth_code"]
+
+    def authorize_at_wechat(self, appid: str) -> str:
+        """The admin confirms `appid` on WeChat's page reached by this browser's link (after
+        `start`), as the sandbox's form posts it; returns the code of WeChat's redirect back. Like
+        WeChat, the sandbox also pushes `authorized` with this code and the link's pre-auth code."""
+        form = {name: self.link[name] for name in ("component_appid", "pre_auth_code", "redirect_uri", "auth_type")}
+        answer = self.world.http.request(
+            "POST",
+            f"{self.world.sandbox.url}/sandbox/authorize-confirm",
+            body=urlencode({**form, "appid": appid}),
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+            redirect=False,
+        )
+        assert answer.status == 302, answer.data[:300]
+        code: str = parse_qs(urlsplit(answer.headers["Location"]).query)["auth_code"][0]
+        return code
 
     def callback(self, auth_code: str) -> Any:
         """Back from WeChat with `auth_code` (after `start`)."""

@@ -103,7 +103,7 @@ class FakeWeChat:
 
     def create_preauthcode(self, component_token: str, component_appid: str) -> PreAuthCode:
         self._call("api_create_preauthcode", component_token)
-        return PreAuthCode(f"preauthcode@@@{next(self._serial)}", 600)
+        return PreAuthCode(f"preauthcode@@@{next(self._serial)}", self.expires_in.get("api_create_preauthcode", 600))
 
     def query_auth(self, component_token: str, component_appid: str, authorization_code: str) -> AuthorizationInfo:
         self._call("api_query_auth", component_token)

@@ -7,13 +7,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from wxcomponent.adapters.dynamodb.code_claims import CODE_CLAIM_LIFETIME
 from wxcomponent.adapters.dynamodb.keys import refresh_shard, refresh_shards
+from wxcomponent.domain.binding import NO_ORIGIN, CodeExchange, CodeOrigin
 from wxcomponent.domain.grants import AUTHORIZED, NEEDS_REAUTHORIZATION, NO_API_PERMISSION, REVOKED, Grant, Profile
 from wxcomponent.domain.js_tickets import HOT_FOR, VENDED_MARK_EVERY, JsTicket
 from wxcomponent.domain.tickets import PushRecord, Ticket
 from wxcomponent.domain.tokens import AccessToken
 from wxcomponent.domain.wechat import RefreshFailure
-from wxcomponent.ports import ClaimLost, DueRefreshes, JsTicketState, RefreshState, js_ticket_lease
+from wxcomponent.ports import ClaimLost, DueRefreshes, JsTicketState, RefreshState, StateUse, js_ticket_lease
 
 
 class MemoryTicketStore:
@@ -190,21 +192,29 @@ class MemoryProfiles:
 class _Claim:
     holder: str
     expires_at: float
+    claimed_at: float
+    origin: CodeOrigin
     state: str = "pending"
     authorizer_appid: str = ""
+
+    @property
+    def ttl(self) -> float:
+        return int(self.claimed_at) + CODE_CLAIM_LIFETIME
 
 
 class MemoryCodeClaims:
     def __init__(self) -> None:
         self.claims: dict[str, _Claim] = {}
 
-    def claim_code(self, code_hash: str, holder: str, now: float, ttl: float) -> bool:
+    def claim_code(self, code_hash: str, holder: str, now: float, ttl: float, origin: CodeOrigin = NO_ORIGIN) -> bool:
         current = self.claims.get(code_hash)
-        if current is not None and not (
-            current.state == "pending" and (current.expires_at < now or current.holder == holder)
+        if (
+            current is not None
+            and current.ttl >= now
+            and not (current.state == "pending" and (current.expires_at < now or current.holder == holder))
         ):
             return False
-        self.claims[code_hash] = _Claim(holder, now + ttl)
+        self.claims[code_hash] = _Claim(holder, now + ttl, now, origin)
         return True
 
     def finish_code(self, code_hash: str, holder: str, authorizer_appid: str) -> None:
@@ -218,9 +228,34 @@ class MemoryCodeClaims:
         if current is not None and current.holder == holder and current.state == "pending":
             del self.claims[code_hash]
 
-    def code_exchanged_for(self, code_hash: str) -> str | None:
+    def code_exchanged_for(self, code_hash: str, now: float) -> CodeExchange | None:
         current = self.claims.get(code_hash)
-        return current.authorizer_appid if current is not None and current.state == "done" else None
+        if current is None or current.state != "done" or current.ttl < now:
+            return None
+        return CodeExchange(current.authorizer_appid, current.claimed_at, current.origin)
+
+
+@dataclass
+class _State:
+    pre_auth_hash: str
+    expires_at: float
+    used_for: str = ""
+
+
+class MemoryAuthorizationStates:
+    def __init__(self) -> None:
+        self.states: dict[str, _State] = {}
+
+    def save_state(self, state_hash: str, pre_auth_hash: str, expires_at: float) -> None:
+        self.states[state_hash] = _State(pre_auth_hash, expires_at)
+
+    def consume_state(self, state_hash: str, code_hash: str, now: float) -> StateUse | None:
+        current = self.states.get(state_hash)
+        if current is None or current.expires_at <= now or current.used_for not in ("", code_hash):
+            return None
+        first = not current.used_for
+        current.used_for = code_hash
+        return StateUse(current.pre_auth_hash, first)
 
 
 class MemoryLeases:
@@ -408,6 +443,7 @@ class MemoryStores:
     grants: MemoryGrants = field(default_factory=MemoryGrants)
     profiles: MemoryProfiles = field(default_factory=MemoryProfiles)
     code_claims: MemoryCodeClaims = field(default_factory=MemoryCodeClaims)
+    authorization_states: MemoryAuthorizationStates = field(default_factory=MemoryAuthorizationStates)
     leases: MemoryLeases = field(default_factory=MemoryLeases)
     receipts: MemoryMessageReceipts = field(default_factory=MemoryMessageReceipts)
     failures: MemoryRefreshFailures = field(default_factory=MemoryRefreshFailures)

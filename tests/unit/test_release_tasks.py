@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.unit.test_token_services import World
+from tests.unit.test_token_services import MERCHANT, World
 from wxcomponent.domain.release import QUERY_AUTH_CODE_TASK
 from wxcomponent.domain.wechat import SystemBusy, TokenRejected, UpstreamError, UpstreamUnavailable
 
@@ -85,3 +85,44 @@ def test_a_malformed_task_is_refused_without_a_call(bad: dict[str, Any]) -> None
     world = World()
     assert world.wx.release_tasks.run(bad) == {"sent": False, "error": "bad_request"}
     assert sum(world.wechat.calls.values()) == 0
+
+
+# -- L4 (issue 19): confined to WeChat's test accounts --------------------------------------------------
+
+
+def test_a_merchants_used_code_sent_through_a_forged_task_sends_nothing() -> None:
+    """The review's reproduction: an invoker with lambda:InvokeFunction names a test account but
+    hands in a real merchant's code, exchanged earlier by the merchant's own authorization."""
+    world = World()
+    code = world.wechat.new_code(MERCHANT)
+    world.wx.authorizations.complete_pushed(code, "authorized")  # the merchant's push exchanged it
+    assert world.wx.release_tasks.run(task(code)) == {"sent": False, "error": "bad_request"}
+    assert world.wechat.sent == [] and world.wechat.calls["api_query_auth"] == 1
+
+
+def test_a_merchants_fresh_code_sent_through_a_forged_task_sends_nothing() -> None:
+    world = World()
+    code = world.wechat.new_code(MERCHANT)
+    assert world.wx.release_tasks.run(task(code)) == {"sent": False, "error": "bad_request"}
+    assert world.wechat.sent == []
+    grant = world.stores.grants.get_grant(MERCHANT)  # exchanged, as its push would have: kept, not used
+    assert grant is not None and grant.active
+
+
+def test_the_authorized_push_racing_the_check_exchanges_first_and_the_check_still_answers_once() -> None:
+    """WeChat pushes `authorized` with the same code (PreAuthCode empty) as it sends the text."""
+    world = World()
+    code = world.wechat.new_code(TEST_OA)
+    world.wx.authorizations.complete_pushed(code, "authorized", pre_auth_code="")
+    assert world.wx.release_tasks.run(task(code)) == {"sent": True, "authorizer_appid": TEST_OA}
+    assert [message["text"] for _, message in world.wechat.sent] == [{"content": f"{code}_from_api"}]
+    assert world.wechat.calls["api_query_auth"] == 1
+
+
+def test_a_test_accounts_code_exchanged_longer_ago_than_its_life_sends_nothing() -> None:
+    world = World()
+    code = world.wechat.new_code(TEST_OA)
+    world.wx.authorizations.complete_pushed(code, "authorized")
+    world.now += 601
+    assert world.wx.release_tasks.run(task(code)) == {"sent": False, "error": "upstream_error"}
+    assert world.wechat.sent == []

@@ -242,6 +242,7 @@ def test_a_rejected_component_token_is_compare_and_refreshed_once(world: World) 
 
 
 def test_a_component_token_rejected_for_good_is_refused_after_one_retry(world: World) -> None:
+    world.now += MIN_REFRESH_AGE + 1  # old enough that a report of it refreshes it
     world.wechat.fail(
         "sns_component_access_token", TokenRejected("errcode 40001: invalid credential", errcode=40001), 5
     )

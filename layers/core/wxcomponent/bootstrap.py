@@ -23,6 +23,7 @@ if TYPE_CHECKING:  # the imports below are made lazily, inside each part
     from wxcomponent.adapters.dynamodb import Table
     from wxcomponent.adapters.lambda_invoke import LambdaReplyFunction, LambdaTaskQueue
     from wxcomponent.ports import (
+        AuthorizationStates,
         CodeClaims,
         EventPublisher,
         GrantStore,
@@ -123,6 +124,10 @@ class Container:
     @property
     def code_claims(self) -> CodeClaims:
         return self.stores.code_claims
+
+    @property
+    def authorization_states(self) -> AuthorizationStates:
+        return self.stores.authorization_states
 
     @property
     def leases(self) -> LeaseStore:
@@ -230,6 +235,7 @@ class Container:
             self.wechat,
             self.component_tokens,
             self.publisher,
+            states=self.authorization_states,
             component=self.component,
             clock=self.clock,
             refresh_margin=self.settings.refresh_margin,

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
+from wxcomponent.domain.binding import NO_ORIGIN, CodeExchange, CodeOrigin
 from wxcomponent.domain.grants import Grant, Profile
 from wxcomponent.domain.js_tickets import JsTicket
 from wxcomponent.domain.refresh_runs import RefreshRun
@@ -145,10 +146,12 @@ class ClaimLost(RuntimeError):
 
 
 class CodeClaims(Protocol):
-    """Who exchanges an authorization code (keyed by its hash; the code is never stored)."""
+    """Who exchanges an authorization code (keyed by its hash; the code is never stored), and where
+    the code came from (`CodeOrigin`, kept with the claim)."""
 
-    def claim_code(self, code_hash: str, holder: str, now: float, ttl: float) -> bool:
-        """The right to exchange, unless exchanged already or claimed by another within `ttl`."""
+    def claim_code(self, code_hash: str, holder: str, now: float, ttl: float, origin: CodeOrigin = NO_ORIGIN) -> bool:
+        """The right to exchange, unless exchanged already (within the claim's lifetime) or claimed
+        by another within `ttl`; records `now` and the claimant's `origin`."""
         ...
 
     def finish_code(self, code_hash: str, holder: str, authorizer_appid: str) -> None:
@@ -159,8 +162,31 @@ class CodeClaims(Protocol):
         """Lets another try (the holder's pending claim only)."""
         ...
 
-    def code_exchanged_for(self, code_hash: str) -> str | None:
-        """The authorizer a finished exchange produced; None while pending or unknown."""
+    def code_exchanged_for(self, code_hash: str, now: float) -> CodeExchange | None:
+        """The finished exchange (its authorizer, when first claimed, its origin); None while
+        pending, unknown, or past the claim's lifetime."""
+        ...
+
+
+@dataclass(frozen=True)
+class StateUse:
+    """A callback's use of a recorded state: the pre-auth code's hash it was issued with, and
+    whether this is the state's first use or a return with the code it was first used for."""
+
+    pre_auth_hash: str
+    first: bool
+
+
+class AuthorizationStates(Protocol):
+    """The states the start page issued (keyed by their hash), each with its pre-auth code's hash,
+    until the pre-auth code expires."""
+
+    def save_state(self, state_hash: str, pre_auth_hash: str, expires_at: float) -> None: ...
+
+    def consume_state(self, state_hash: str, code_hash: str, now: float) -> StateUse | None:
+        """Uses the state for `code_hash`, once: the first use of an unexpired state binds it to its
+        code (`first`, even under concurrent callbacks: one wins); the same code again is a return
+        (not `first`); another code, an expired or unknown state is None."""
         ...
 
 
@@ -396,6 +422,8 @@ class Stores(Protocol):
     @property
     def code_claims(self) -> CodeClaims: ...
     @property
+    def authorization_states(self) -> AuthorizationStates: ...
+    @property
     def leases(self) -> LeaseStore: ...
     @property
     def receipts(self) -> MessageReceipts: ...
@@ -415,7 +443,7 @@ class Authorizations(Protocol):
 
     def complete(self, auth_code: str) -> AuthorizationResult: ...
 
-    def complete_pushed(self, auth_code: str, info_type: str) -> None: ...
+    def complete_pushed(self, auth_code: str, info_type: str, pre_auth_code: str = "") -> None: ...
 
     def revoke(self, authorizer_appid: str, revoked_at: int) -> bool: ...
 

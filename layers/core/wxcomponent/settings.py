@@ -51,6 +51,7 @@ _BUS_RE = re.compile(r"[A-Za-z0-9._/:-]{1,1600}")  # a bus name, or its ARN
 _URL_RE = re.compile(r"https?://[^\s/?#]+(/[^\s?#]*)?")
 _REDIRECT_RE = re.compile(r"https?://[^\s/?#]+[^\s#]*")  # may carry a query of the vendor's
 _NUMBER_RE = re.compile(r"[0-9]{1,6}")
+_DOOR_RE = re.compile(r"[A-Za-z0-9-]{8,64}")  # the stack's id in AWS (a UUID); a fixed word locally
 # The logo goes into the pages' <img> and their Content-Security-Policy: https only, a plain host
 # (no user info, nothing that could end a header or an attribute), bounded.
 LOGO_URL_MAX = 1024
@@ -94,6 +95,9 @@ class Settings:
     message_reply_function: str = ""
     tasks_function: str = ""  # where work after the answer goes from a function that cannot run it
     caller_policy: str = ""  # JSON, parsed where it is used (wxcomponent.services.caller_policy)
+    # The HTTP API stage's `tokens_door` variable: an event to token_vending is `POST /tokens` only
+    # when it carries this; anything else is a direct Invoke (functions/token_vending/app.py).
+    tokens_door: str = field(default="", repr=False)
     # The component's values given directly (local runs, tests): environment name -> value.
     component_values: tuple[tuple[str, str], ...] = field(default=(), repr=False)
 
@@ -147,6 +151,7 @@ class Settings:
             message_reply_function=text("MESSAGE_REPLY_FUNCTION_ARN", _FUNCTION_RE),
             tasks_function=text("TASKS_FUNCTION", _FUNCTION_RE),
             caller_policy=env.get("CALLER_POLICY", "").strip(),
+            tokens_door=text("TOKENS_DOOR", _DOOR_RE),
             component_values=tuple((name, env.get(name, "")) for name in _COMPONENT_FIELDS if env.get(name)),
         )
         if problems:

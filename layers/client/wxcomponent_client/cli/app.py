@@ -19,7 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from wxcomponent_client.cli import output
 from wxcomponent_client.cli.follow import LOCAL_POLL, LONG_POLL, BusFollower, describe
 from wxcomponent_client.cli.inventory import Authorizer, Inventory, read_inventory
-from wxcomponent_client.cli.reconcile import reconcile
+from wxcomponent_client.cli.reconcile import Reconciliation, reconcile
 from wxcomponent_client.cli.target import Target, local_target, stack_target
 from wxcomponent_client.tokens import TokenClient, TokenError
 from wxcomponent_client.wechat import WeChatError
@@ -215,7 +215,7 @@ def _problems(data: dict[str, Any]) -> list[str]:
 
 
 def _render_status(console: Console, data: dict[str, Any]) -> None:
-    grid = output.table("", "", title=f"wxcomponent · {data['target']} · component {data['component_appid']}")
+    grid = output.fields(title=f"wxcomponent · {data['target']} · component {data['component_appid']}")
     ticket, token, run = data["ticket"], data["component_token"], data["last_refresher_run"]
     grid.add_row("ticket", "[red]none[/red]" if ticket is None else f"{output.duration(ticket['age_seconds'])} old")
     grid.add_row(
@@ -254,21 +254,22 @@ def authorizers(o: Options, state: str | None) -> None:
     inventory = read_inventory(o.target.client("dynamodb"), o.target.table_name)
     rows = [a for _, a in sorted(inventory.authorizers.items()) if state is None or a.status == state]
     data = [_authorizer_json(a) for a in rows]
+    o.out.emit(data, lambda console: _render_authorizers(console, rows))
 
-    def render(console: Console) -> None:
-        grid = output.table("appid", "name", "type", "state", "token expires", "last refresh")
-        for a in rows:
-            grid.add_row(
-                a.appid,
-                output.safe(a.name) or output.NONE,
-                a.account_type or output.NONE,
-                output.state(a.status),
-                output.until(a.token_expires_at),
-                output.ago(a.token_issued_at),
-            )
-        console.print(grid)
 
-    o.out.emit(data, render)
+def _render_authorizers(console: Console, rows: list[Authorizer]) -> None:
+    # The account's name and type share a column: beside a whole appid and state, two narrow ones
+    # would be cut inside words at 80 columns.
+    grid = output.table("appid", "account", "state", "token expires", "last refresh")
+    for a in rows:
+        grid.add_row(
+            a.appid,
+            f"{output.safe(a.name) or output.NONE}\n[dim]{a.account_type or output.NONE}[/dim]",
+            output.state(a.status),
+            output.until(a.token_expires_at),
+            output.ago(a.token_issued_at),
+        )
+    console.print(grid)
 
 
 def _authorizer_json(a: Authorizer) -> dict[str, Any]:
@@ -304,15 +305,18 @@ def vend(o: Options, appid: str | None, show: bool) -> None:
         "expires_at": output.stamp(token.expires_at),
         "life_left_seconds": int(token.expires_at - time.time()),
     }
+    o.out.emit(data, lambda console: _render_token(console, kind, token.appid, shown, token.expires_at, shown=show))
 
-    def render(console: Console) -> None:
-        grid = output.table("", "")
-        grid.add_row(kind, token.appid)
-        grid.add_row("access_token", shown)
-        grid.add_row("expires", output.until(token.expires_at))
-        console.print(grid)
 
-    o.out.emit(data, render)
+def _render_token(console: Console, kind: str, appid: str, token: str, expires_at: float, *, shown: bool) -> None:
+    """A masked token fits the list; a shown one (136 characters) goes below it, whole on its line."""
+    grid = output.fields()
+    grid.add_row(kind, appid)
+    grid.add_row("expires", output.until(expires_at))
+    grid.add_row("access_token", f"{len(token)} characters, on the next line" if shown else token)
+    console.print(grid)
+    if shown:
+        output.long_value(console, token)
 
 
 # -- refresh ----------------------------------------------------------------------------------------------
@@ -336,19 +340,20 @@ def refresh(o: Options, appids: tuple[str, ...], every: bool, component: bool) -
     client = o.target.token_client()
     with _progress(o.out, "refreshing", len(owners)) as advance:
         results = [_refresh_one(client, owner, advance) for owner in owners]
-
-    def render(console: Console) -> None:
-        grid = output.table("token", "outcome", "expires")
-        for r in results:
-            outcome = {"refreshed": "[green]refreshed[/green]", "kept": "kept: younger than 5 minutes"}.get(
-                r["outcome"], f"[red]{output.safe(r.get('error'))}: {output.safe(r.get('message'))}[/red]"
-            )
-            grid.add_row(r["appid"] or "component", outcome, output.until(r.get("expires_at_epoch")))
-        console.print(grid)
-
-    o.out.emit([{k: v for k, v in r.items() if k != "expires_at_epoch"} for r in results], render)
+    json_results = [{k: v for k, v in r.items() if k != "expires_at_epoch"} for r in results]
+    o.out.emit(json_results, lambda console: _render_refresh(console, results))
     if any(r["outcome"] == "failed" for r in results):
         raise click.exceptions.Exit(1)
+
+
+def _render_refresh(console: Console, results: list[dict[str, Any]]) -> None:
+    grid = output.table("token", "outcome", "expires")
+    for r in results:
+        outcome = {"refreshed": "[green]refreshed[/green]", "kept": "kept: younger than 5 minutes"}.get(
+            r["outcome"], f"[red]{output.safe(r.get('error'))}: {output.safe(r.get('message'))}[/red]"
+        )
+        grid.add_row(r["appid"] or "component", outcome, output.until(r.get("expires_at_epoch")))
+    console.print(grid)
 
 
 def _refresh_one(client: TokenClient, owner: str | None, advance: Any) -> dict[str, Any]:
@@ -416,20 +421,20 @@ def reconcile_command(o: Options, dry_run: bool) -> None:
         "unknown_to_wechat": result.unknown_to_wechat,
         "dry_run": dry_run,
     }
+    o.out.emit(data, lambda console: _render_reconcile(console, result))
 
-    def render(console: Console) -> None:
-        console.print(f"WeChat lists {result.listed} account(s); {result.in_order} in order.")
-        if result.findings:
-            grid = output.table("appid", "problem", "action")
-            for finding in result.findings:
-                colour = "green" if finding.action == "repaired" else "yellow"
-                action = output.safe(finding.action)
-                grid.add_row(finding.appid, output.safe(finding.problem), f"[{colour}]{action}[/{colour}]")
-            console.print(grid)
-        for appid in result.unknown_to_wechat:
-            console.print(f"[yellow]![/yellow] {appid}: authorized here, not listed by WeChat")
 
-    o.out.emit(data, render)
+def _render_reconcile(console: Console, result: Reconciliation) -> None:
+    console.print(f"WeChat lists {result.listed} account(s); {result.in_order} in order.")
+    if result.findings:
+        grid = output.table("appid", "problem", "action")
+        for finding in result.findings:
+            colour = "green" if finding.action == "repaired" else "yellow"
+            action = output.safe(finding.action)
+            grid.add_row(finding.appid, output.safe(finding.problem), f"[{colour}]{action}[/{colour}]")
+        console.print(grid)
+    for appid in result.unknown_to_wechat:
+        console.print(f"[yellow]![/yellow] {appid}: authorized here, not listed by WeChat")
 
 
 # -- start-push-ticket ----------------------------------------------------------------------------------

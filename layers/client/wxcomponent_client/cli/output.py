@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 import click
+from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -41,11 +42,44 @@ class Output:
         self.notices.print(text)
 
 
+# Identifiers (appids, states) are never wrapped: a cut appid cannot be copied, and at 80 columns (what
+# Rich assumes when stdout is not a terminal) a boxed six-column table cut them in half. So tables have
+# a rule under the header and no vertical lines (eight columns more for the text, nothing but the text
+# when copied), and the other columns wrap at spaces to make room.
+WHOLE = frozenset({"appid", "token", "state"})
+
+
 def table(*columns: str, title: str | None = None) -> Table:
-    grid = Table(title=title, title_justify="left", header_style="bold")
+    """A table with a header row; a column named in WHOLE never wraps its cells."""
+    grid = Table(
+        title=title,
+        title_justify="left",
+        header_style="bold",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        pad_edge=False,
+    )
     for column in columns:
-        grid.add_column(column, overflow="fold")
+        if column in WHOLE:
+            grid.add_column(column, no_wrap=True)
+        else:
+            grid.add_column(column, overflow="fold")
     return grid
+
+
+def fields(title: str | None = None) -> Table:
+    """Names and their values, one pair a line: no header row (it would be empty)."""
+    grid = Table.grid(padding=(0, 2))
+    grid.title, grid.title_justify = title, "left"
+    grid.add_column(no_wrap=True)
+    grid.add_column(overflow="fold")
+    return grid
+
+
+def long_value(console: Console, value: str) -> None:
+    """A value too long for a table's cell (a token) on a line of its own, never broken: copying
+    that line copies the value, however narrow the terminal shows it."""
+    console.print(value, soft_wrap=True, markup=False)
 
 
 def mask(token: str) -> str:

@@ -3,9 +3,15 @@
 
 WeChat's redirect carries nothing that ties it to the browser that started: without our own
 `state`, anyone can hand a victim's browser a callback with the attacker's code (login CSRF), or a
-used code to replay. The start page sets a random state in an HttpOnly, Secure, SameSite=Lax
-cookie and puts the same value in `redirect_uri`; the callback refuses a missing or different
-state before anything reaches WeChat.
+used code to replay. The start page sets a random state in a `__Host-` cookie (HttpOnly, Secure,
+SameSite=Lax, Path=/, no Domain: a sibling subdomain cannot plant one) and puts the same value in
+`redirect_uri`; the callback refuses a missing or different state before anything reaches WeChat.
+
+The state is also recorded on our side with the pre-auth code it was issued with (both hashed), for
+that code's life, and the first callback that brings it consumes it: one start-page load buys one
+exchange at most. A code is bound to where it started (`CodeOrigin`): the callback that exchanges
+it records its state and pre-auth code, and the `authorized` push records its `PreAuthCode`. A code
+exchanged already is shown only to the callback whose state was issued with that pre-auth code.
 
 The vendor's page learns which account was authorized from a redirect it can check offline:
 `authorizer_appid`, the vendor's own `state` (passed through `/wechat/authorize?state=…`),
@@ -20,12 +26,15 @@ import hashlib
 import hmac
 import re
 import secrets
+from dataclasses import dataclass
 from urllib.parse import urlencode
 
 from wxcomponent.domain.errors import BadRequest, ConfigurationError
 
-STATE_COOKIE = "wxcomponent_state"
-STATE_LIFETIME = 3600  # seconds a started authorization may take (WeChat's code lives 1 hour)
+STATE_COOKIE = "__Host-wxcomponent_state"
+PRE_AUTH_CODE_LIFETIME = 600  # seconds, when WeChat's answer gives no usable expires_in (docs/protocol.md §3)
+MAX_STATE_LIFETIME = 1800  # seconds: the longest pre-auth code life WeChat's pages name
+AUTH_CODE_LIFETIME = 600  # seconds WeChat's authorization code lives (the redirect's expires_in=600)
 STATE_RE = re.compile(r"[A-Za-z0-9_-]{32}")
 VENDOR_STATE_RE = re.compile(r"[A-Za-z0-9._~-]{1,128}")
 PROOF_LIFETIME = 600  # seconds the vendor's page has to check the redirect
@@ -37,9 +46,60 @@ class StateMismatch(BadRequest):
     another browser, or forged."""
 
 
+class StateUsed(StateMismatch):
+    """The state is this browser's, but we never issued it, it has expired, or a callback already
+    used it (with another code)."""
+
+
+class CodeNotStartedHere(StateMismatch):
+    """The code was exchanged already, for another start of the authorization (or for none we can
+    tell): the callback is not shown whose account it was."""
+
+
+@dataclass(frozen=True)
+class CodeOrigin:
+    """Where an authorization code came from, as far as whoever exchanges it knows: the hash of the
+    pre-auth code its authorization was started with, and of the browser state whose callback brought
+    it. Empty when unknown (a push without PreAuthCode, the release check)."""
+
+    pre_auth_hash: str = ""
+    state_hash: str = ""
+
+    def same_start(self, other: CodeOrigin) -> bool:
+        """Both name the same start page's load: the same state, or the same pre-auth code."""
+        return _same(self.state_hash, other.state_hash) or _same(self.pre_auth_hash, other.pre_auth_hash)
+
+
+NO_ORIGIN = CodeOrigin()
+
+
+@dataclass(frozen=True)
+class CodeExchange:
+    """A finished exchange of a code, as its claim records it."""
+
+    authorizer_appid: str
+    claimed_at: float  # when the code was first claimed: it was issued before that
+    origin: CodeOrigin = NO_ORIGIN
+
+
 def new_state() -> str:
     """32 URL-safe characters: 192 random bits."""
     return secrets.token_urlsafe(24)
+
+
+def digest(value: str) -> str:
+    """What the table keeps of a state, a pre-auth code or an authorization code: its SHA-256."""
+    return hashlib.sha256(value.encode("utf-8")).hexdigest()
+
+
+def state_lifetime(pre_auth_expires_in: int) -> int:
+    """A state is worth what its pre-auth code is: WeChat's expires_in, at most 30 minutes."""
+    life = pre_auth_expires_in if pre_auth_expires_in > 0 else PRE_AUTH_CODE_LIFETIME
+    return min(life, MAX_STATE_LIFETIME)
+
+
+def _same(ours: str, theirs: str) -> bool:
+    return bool(ours) and bool(theirs) and hmac.compare_digest(ours, theirs)
 
 
 def same_browser(state: str, cookie: str) -> bool:

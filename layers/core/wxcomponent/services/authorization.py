@@ -4,11 +4,14 @@
 The same authorization code reaches us twice, on the browser's redirect and in the `authorized`
 push, and WeChat accepts it only once. Whoever comes first claims the code in the table and
 exchanges it; whoever comes second waits for that exchange and changes nothing.
+
+The browser's side is single use too (docs/SECURITY.md): the start page records its state with the
+pre-auth code it was issued with, the first callback consumes it, and a code exchanged already is
+shown only to the callback whose start page issued it (`domain.binding`).
 """
 
 from __future__ import annotations
 
-import hashlib
 import re
 import secrets
 import time
@@ -16,13 +19,25 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
-from wxcomponent.domain.binding import VENDOR_STATE_RE
+from wxcomponent.domain.binding import (
+    AUTH_CODE_LIFETIME,
+    NO_ORIGIN,
+    VENDOR_STATE_RE,
+    CodeExchange,
+    CodeNotStartedHere,
+    CodeOrigin,
+    StateUsed,
+    digest,
+    new_state,
+    state_lifetime,
+)
 from wxcomponent.domain.errors import BadRequest, WxComponentError
 from wxcomponent.domain.grants import APPID_RE, AUTHORIZED, NO_API_PERMISSION, Grant, Profile, func_ids
 from wxcomponent.domain.tokens import AccessToken
-from wxcomponent.domain.wechat import AuthorizationInfo, AuthorizerProfile, UpstreamError
+from wxcomponent.domain.wechat import AuthorizationCodeRejected, AuthorizationInfo, AuthorizerProfile, UpstreamError
 from wxcomponent.observability import MetricUnit, logger, metrics
 from wxcomponent.ports import (
+    AuthorizationStates,
     CodeClaims,
     EventPublisher,
     GrantStore,
@@ -64,6 +79,11 @@ class AuthorizationInProgress(WxComponentError):
 
 class AuthorizationCodeMalformed(BadRequest):
     """The callback's auth_code is missing or not of WeChat's form; refused before any WeChat call."""
+
+
+class AuthorizationCodeTooOld(AuthorizationCodeRejected):
+    """The code was first seen longer ago than WeChat lets a code live: whoever brings it now did
+    not just come back from WeChat. Refused without a call, as WeChat would refuse it (61010)."""
 
 
 @dataclass(frozen=True)
@@ -110,11 +130,25 @@ class AuthorizationLink:
 
 
 @dataclass(frozen=True)
+class StartedAuthorization:
+    """The start page's link, and the state it binds to this browser (in its cookie and in the
+    link's redirect_uri), good for `lifetime` seconds."""
+
+    link: AuthorizationLink
+    state: str
+    lifetime: int
+
+    def __repr__(self) -> str:  # the state is the browser's proof
+        return f"StartedAuthorization(mobile={self.link.mobile}, lifetime={self.lifetime})"
+
+
+@dataclass(frozen=True)
 class AuthorizationResult:
     authorizer_appid: str
     profile: Profile | None
     new: bool  # False when the code had already been exchanged (by the push or the callback)
     api_permission: bool = True  # False: recorded, but WeChat gave no token for the account
+    exchanged: CodeExchange | None = None  # when not new: that exchange, as the code's claim records it
 
 
 class AuthorizationService:
@@ -128,6 +162,7 @@ class AuthorizationService:
         component_tokens: ComponentTokenService,
         publisher: EventPublisher,
         *,
+        states: AuthorizationStates,
         component: Callable[[], ComponentSettings],
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
@@ -141,6 +176,7 @@ class AuthorizationService:
         self._tokens = tokens
         self._profiles = profiles
         self._code_claims = code_claims
+        self._states = states
         self._api = api
         self._component_tokens = component_tokens
         self._publisher = publisher
@@ -155,8 +191,23 @@ class AuthorizationService:
 
     # -- the link ----------------------------------------------------------------------------------
 
+    def start(self, request: AuthorizationRequest, callback_url: str, *, mobile: bool) -> StartedAuthorization:
+        """A fresh state for this browser and a fresh pre-auth code, recorded together (hashed) for
+        the pre-auth code's life (at most 30 minutes); the link to WeChat's page, whose redirect_uri
+        (`callback_url`) carries the state and the vendor's own."""
+        state = new_state()
+        back = {"state": state, **({"vendor_state": request.state} if request.state else {})}
+        link, pre_auth_code = self._link(request, f"{callback_url}?{urlencode(back)}", mobile=mobile)
+        lifetime = state_lifetime(link.expires_in)
+        self._states.save_state(digest(state), digest(pre_auth_code), self._clock() + lifetime)
+        return StartedAuthorization(link, state, lifetime)
+
     def link(self, request: AuthorizationRequest, redirect_uri: str, *, mobile: bool) -> AuthorizationLink:
-        """A fresh pre-auth code in WeChat's PC or mobile authorization URL."""
+        """A fresh pre-auth code in WeChat's PC or mobile authorization URL (no state recorded:
+        `start` is the start page's)."""
+        return self._link(request, redirect_uri, mobile=mobile)[0]
+
+    def _link(self, request: AuthorizationRequest, redirect_uri: str, *, mobile: bool) -> tuple[AuthorizationLink, str]:
         appid = self._component().component_appid
         code = self._component_tokens.call(lambda token: self._api.create_preauthcode(token, appid))
         params: dict[str, str] = {}
@@ -176,42 +227,91 @@ class AuthorizationService:
             url = f"{self._open_base}/wxaopen/safe/bindcomponent?{urlencode(params)}#wechat_redirect"
         else:
             url = f"{self._mp_base}/cgi-bin/componentloginpage?{urlencode(params)}"
-        return AuthorizationLink(url, mobile, code.expires_in)
+        return AuthorizationLink(url, mobile, code.expires_in), code.pre_auth_code
 
     # -- the exchange ------------------------------------------------------------------------------
 
     def complete(self, auth_code: str) -> AuthorizationResult:
         """Exchanges the code (once, whoever asks first) and stores grant, token and profile. When
-        someone else is exchanging it, waits for them (the browser's callback, the release check)."""
+        someone else is exchanging it, waits for them (the release check). A code exchanged longer
+        ago than a code lives is refused."""
         result = self._complete(auth_code, EVENT_AUTHORIZED, wait=True)
         if result is None:  # pragma: no cover - a waiting exchange returns or raises
             raise AuthorizationInProgress("the authorization is still being completed; try again shortly")
+        if result.exchanged is not None:
+            self._check_age(result.exchanged)
         return result
 
-    def complete_pushed(self, auth_code: str, info_type: str) -> None:
-        """The code of an `authorized` / `updateauthorized` push: exchanged unless someone else is
-        doing so already, never waited for (WeChat wants its answer within 5 seconds, and the other
-        party will finish)."""
-        self._complete(auth_code, info_type, wait=False)
-
-    def _complete(self, auth_code: str, info_type: str, *, wait: bool) -> AuthorizationResult | None:
+    def complete_callback(self, auth_code: str, state: str) -> AuthorizationResult:
+        """The browser back from WeChat, its state matched with its cookie already. The state is
+        used once: its first callback may exchange the code (one `api_query_auth` per start page
+        at most); coming back with the same code (the in-progress page's refresh) only reads that
+        exchange's outcome. A code exchanged already is shown only to the callback whose start page
+        issued it, and only within the code's life."""
         if not AUTH_CODE_RE.fullmatch(auth_code):
             raise AuthorizationCodeMalformed("auth_code is malformed")
-        code_hash = hashlib.sha256(auth_code.encode("utf-8")).hexdigest()
+        state_hash = digest(state)
+        use = self._states.consume_state(state_hash, digest(auth_code), self._clock())
+        if use is None:
+            raise StateUsed("the state was never issued, has expired, or was used with another code")
+        origin = CodeOrigin(use.pre_auth_hash, state_hash)
+        result = self._complete(auth_code, EVENT_AUTHORIZED, wait=True, origin=origin, claim=use.first)
+        if result is None:  # pragma: no cover - a waiting exchange returns or raises
+            raise AuthorizationInProgress("the authorization is still being completed; try again shortly")
+        if result.exchanged is not None:
+            if not result.exchanged.origin.same_start(origin):
+                logger.warning(
+                    "authorization code of another start refused", extra={"authorizer_appid": result.authorizer_appid}
+                )
+                metrics.add_metric(name="AuthorizationCodeNotStartedHere", unit=MetricUnit.Count, value=1)
+                raise CodeNotStartedHere("the code was exchanged for another start of the authorization")
+            self._check_age(result.exchanged)
+        return result
+
+    def complete_pushed(self, auth_code: str, info_type: str, pre_auth_code: str = "") -> None:
+        """The code of an `authorized` / `updateauthorized` push: exchanged unless someone else is
+        doing so already, never waited for (WeChat wants its answer within 5 seconds, and the other
+        party will finish). Its `PreAuthCode` is kept with the claim, so that the callback whose
+        state was issued with it is shown the account."""
+        origin = CodeOrigin(pre_auth_hash=digest(pre_auth_code)) if pre_auth_code else NO_ORIGIN
+        result = self._complete(auth_code, info_type, wait=False, origin=origin)
+        earlier = result.exchanged if result is not None else None
+        # Both known and different: a callback from another start page exchanged it first (a code
+        # captured in flight). Nothing can take back that callback's answer; the log says so.
+        if (
+            earlier is not None
+            and origin.pre_auth_hash
+            and earlier.origin.pre_auth_hash not in ("", origin.pre_auth_hash)
+        ):
+            appid = earlier.authorizer_appid
+            logger.warning("authorization code exchanged for another start", extra={"authorizer_appid": appid})
+            metrics.add_metric(name="AuthorizationCodeStartMismatch", unit=MetricUnit.Count, value=1)
+
+    def _check_age(self, exchanged: CodeExchange) -> None:
+        if self._clock() - exchanged.claimed_at > AUTH_CODE_LIFETIME:
+            raise AuthorizationCodeTooOld("the authorization code is older than a code lives")
+
+    def _complete(
+        self, auth_code: str, info_type: str, *, wait: bool, origin: CodeOrigin = NO_ORIGIN, claim: bool = True
+    ) -> AuthorizationResult | None:
+        """`claim=False`: only wait for another's exchange and read its outcome, never exchange."""
+        if not AUTH_CODE_RE.fullmatch(auth_code):
+            raise AuthorizationCodeMalformed("auth_code is malformed")
+        code_hash = digest(auth_code)
         deadline = self._clock() + self._wait
         delay = 0.05
         while True:
             holder = secrets.token_hex(8)
-            if self._code_claims.claim_code(code_hash, holder, self._clock(), CLAIM_TTL):
+            if claim and self._code_claims.claim_code(code_hash, holder, self._clock(), CLAIM_TTL, origin):
                 return self._exchange(auth_code, code_hash, holder, info_type)
-            appid = self._code_claims.code_exchanged_for(code_hash)
-            if appid is not None:
+            exchanged = self._code_claims.code_exchanged_for(code_hash, self._clock())
+            if exchanged is not None:
+                appid = exchanged.authorizer_appid
                 logger.info("authorization code already exchanged", extra={"authorizer_appid": appid})
                 grant = self._grants.get_grant(appid)
                 permitted = grant is None or grant.status != NO_API_PERMISSION
-                return AuthorizationResult(
-                    appid, self._profile_for(appid, fetch=wait), new=False, api_permission=permitted
-                )
+                profile = self._profile_for(appid, fetch=wait and exchanged.origin.same_start(origin))
+                return AuthorizationResult(appid, profile, new=False, api_permission=permitted, exchanged=exchanged)
             if not wait:
                 logger.info("authorization code being exchanged elsewhere")
                 return None

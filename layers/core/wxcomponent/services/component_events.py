@@ -68,6 +68,9 @@ class ComponentEventService:
             return
         if not AUTH_CODE_RE.fullmatch(push.authorization_code):
             raise BadRequest("the pushed authorization code is malformed")
+        # The PreAuthCode binds the code to the start page the admin came from; one we cannot read
+        # costs only that browser's result page, never the exchange, so it is dropped, not refused.
+        pre_auth_code = push.pre_auth_code if AUTH_CODE_RE.fullmatch(push.pre_auth_code) else ""
         if self._tasks is not None:
             # WeChat wants `success` within 5 s, and an exchange with the profile fetch can take
             # longer: another invocation does it. If it cannot be handed over, the push fails and
@@ -76,12 +79,13 @@ class ComponentEventService:
                 "task": EXCHANGE_TASK,
                 "auth_code": push.authorization_code,
                 "info_type": push.info_type,
+                "pre_auth_code": pre_auth_code,
                 "authorizer_appid": push.authorizer_appid,  # to reconcile from WeChat's list if need be
             }
             self._tasks.defer(task)
             return
         try:
-            authorizations.complete_pushed(push.authorization_code, push.info_type)
+            authorizations.complete_pushed(push.authorization_code, push.info_type, pre_auth_code)
         except AuthorizationCodeRejected as exc:
             # Final (expired or already used): WeChat retrying the push cannot help.
             logger.warning("pushed authorization code refused", extra={"errcode": exc.errcode})

@@ -1,13 +1,17 @@
 """The deferred half of the QUERY_AUTH_CODE release check, run in its own invocation (a Lambda
 is frozen once it answers): exchange the code exactly once, then send `<code>_from_api` to the
-user with the new authorizer's token (docs/messages.md)."""
+user with the new authorizer's token (docs/messages.md).
+
+Only for WeChat's test accounts: the task is reachable by Lambda Invoke, where anyone allowed to
+invoke can name a test account and hand in any code. The rule that matters is on the code's own
+account, known only once it is exchanged: not a test account, nothing is sent."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from wxcomponent.domain.errors import BadRequest, WxComponentError
-from wxcomponent.domain.release import QUERY_AUTH_CODE_TASK, QueryAuthCode
+from wxcomponent.domain.release import QUERY_AUTH_CODE_TASK, RELEASE_TEST_ACCOUNTS, QueryAuthCode
 from wxcomponent.domain.wechat import SystemBusy, TokenRejected, UpstreamUnavailable
 from wxcomponent.observability import MetricUnit, logger, metrics
 from wxcomponent.ports import Authorizations, AuthorizerTokens, WeChatApi
@@ -41,6 +45,8 @@ class ReleaseTasks:
         log = {"authorizer_appid": check.authorizer_appid}
         try:
             appid = self._authorizations.complete(check.auth_code).authorizer_appid
+            if appid not in RELEASE_TEST_ACCOUNTS:
+                return self._refuse_foreign_code(appid)
             token = self._tokens.token(appid)
         except RETRYABLE:
             raise
@@ -61,3 +67,12 @@ class ReleaseTasks:
             return {"sent": False, "error": exc.code}
         logger.info("release check custom message sent", extra={"authorizer_appid": appid})
         return {"sent": True, "authorizer_appid": appid}
+
+    @staticmethod
+    def _refuse_foreign_code(appid: str) -> dict[str, Any]:
+        """A merchant's code in a release task: WeChat's check only ever sends a test account's own
+        code, so this came through Invoke. Whether the exchange was ours just now or earlier (the
+        merchant's push, then no call), nothing is sent with the merchant's token."""
+        logger.warning("release task with a code of another account refused", extra={"authorizer_appid": appid})
+        metrics.add_metric(name="ReleaseTaskRefused", unit=MetricUnit.Count, value=1)
+        return {"sent": False, "error": BadRequest.code}

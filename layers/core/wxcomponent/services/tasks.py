@@ -58,9 +58,12 @@ class TaskRunner:
             raise BadRequest("the task has no valid authorization code")
         if not isinstance(info_type, str) or not _INFO_TYPE_RE.fullmatch(info_type):
             raise BadRequest("the task has no valid info_type")
+        pre_auth_code = payload.get("pre_auth_code", "")
+        if not isinstance(pre_auth_code, str) or (pre_auth_code and not AUTH_CODE_RE.fullmatch(pre_auth_code)):
+            raise BadRequest("the task's pre_auth_code is malformed")
         appid = payload.get("authorizer_appid")
         try:
-            self._authorizations.complete_pushed(code, info_type)
+            self._authorizations.complete_pushed(code, info_type, pre_auth_code)
         except RETRYABLE:
             raise  # the claim was given back: Lambda's retry exchanges it
         except AuthorizationCodeRejected as exc:

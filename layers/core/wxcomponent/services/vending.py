@@ -51,6 +51,10 @@ MEMORY_TTL = 60.0  # well under the 5 minutes WeChat keeps a replaced token aliv
 NOT_AUTHORIZED_MESSAGE = "the authorizer is unknown, has revoked its authorization, or is not yours to ask for"
 
 Check = Callable[[str | None, "VendRequest"], None]
+# Which way a request came in, for the audit line: `POST /tokens` (API Gateway named the caller) or
+# a direct Invoke (IAM's lambda:InvokeFunction alone; no caller to name).
+HTTP = "http"
+INVOKE = "invoke"
 
 
 @dataclass(frozen=True)
@@ -163,30 +167,33 @@ class TokenVendor:
         # back what it found (it may be the very token just reported).
         self._generation: dict[tuple[str, str], int] = {}
 
-    def answer(self, payload: object, caller: str | None = None, *, check: Check | None = None) -> VendAnswer:
+    def answer(
+        self, payload: object, caller: str | None = None, *, check: Check | None = None, door: str = INVOKE
+    ) -> VendAnswer:
         """The whole exchange: parse (`bytes` are a JSON body, anything else the decoded payload),
-        `check` the caller (raises to refuse), vend. Never raises; every outcome is audited once."""
+        `check` the caller (raises to refuse), vend. Never raises; every outcome is audited once,
+        with the `door` it came in by."""
         try:
             request = VendRequest.from_json(payload) if isinstance(payload, bytes) else VendRequest.parse(payload)
             if check is not None:
                 check(caller, request)
         except Exception as error:  # noqa: BLE001 - every refusal becomes an error body
-            return self.refused(error, caller, payload)
+            return self.refused(error, caller, payload, door=door)
         try:
-            return VendAnswer(200, self.vend(request, caller))
+            return VendAnswer(200, self.vend(request, caller, door=door))
         except Exception as error:  # noqa: BLE001 - already audited by vend
             return VendAnswer(status_of(error), error_body(error))
 
-    def vend(self, request: VendRequest, caller: str | None = None) -> dict[str, Any]:
+    def vend(self, request: VendRequest, caller: str | None = None, *, door: str = INVOKE) -> dict[str, Any]:
         """The contract's success body; raises the services' domain errors (audited either way)."""
         try:
             body, from_memory = self._answer(request)
         except Exception as error:
-            _audit(caller, request.kind, request.appid or None, _code(error), from_memory=False)
+            _audit(caller, request.kind, request.appid or None, _code(error), from_memory=False, door=door)
             if status_of(error) >= 500:  # ours or WeChat's failure, not the caller's (the alarm's metric)
                 metrics.add_metric(name="VendFailed", unit=MetricUnit.Count, value=1)
             raise
-        _audit(caller, request.kind, body["appid"], "ok", from_memory=from_memory)
+        _audit(caller, request.kind, body["appid"], "ok", from_memory=from_memory, door=door)
         metrics.add_metric(name="TokenVended", unit=MetricUnit.Count, value=1)
         return body
 
@@ -222,8 +229,10 @@ class TokenVendor:
             )
         return self._js_tickets.ticket(request.appid, request.kind, request.min_validity)
 
-    def refused(self, error: Exception, caller: str | None = None, payload: object = None) -> VendAnswer:
-        return refusal(error, caller, payload)
+    def refused(
+        self, error: Exception, caller: str | None = None, payload: object = None, *, door: str = INVOKE
+    ) -> VendAnswer:
+        return refusal(error, caller, payload, door=door)
 
     def forget(self) -> None:
         """Empties the memory (tests; a container never needs to)."""
@@ -271,11 +280,11 @@ class TokenVendor:
         return self._authorizer_tokens.token(request.appid, request.min_validity)
 
 
-def refusal(error: Exception, caller: str | None = None, payload: object = None) -> VendAnswer:
+def refusal(error: Exception, caller: str | None = None, payload: object = None, *, door: str = INVOKE) -> VendAnswer:
     """A refusal before any vend (bad payload, caller not allowed, broken settings): audited, as
     the contract's answer. Needs no vendor, so it serves when the graph could not be built."""
     kind, appid = _named(payload)
-    _audit(caller, kind, appid, _code(error), from_memory=False)
+    _audit(caller, kind, appid, _code(error), from_memory=False, door=door)
     metrics.add_metric(name="VendRefused", unit=MetricUnit.Count, value=1)
     return VendAnswer(status_of(error), error_body(error))
 
@@ -327,11 +336,14 @@ def _named(payload: object) -> tuple[str | None, str | None]:
     )
 
 
-def _audit(caller: str | None, kind: str | None, appid: str | None, outcome: str, *, from_memory: bool) -> None:
+def _audit(
+    caller: str | None, kind: str | None, appid: str | None, outcome: str, *, from_memory: bool, door: str
+) -> None:
     logger.info(
         "vend",
         extra={
             "audit": "vend",
+            "door": door,
             "caller": caller,
             "kind": kind,
             "appid": appid,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from wxcomponent.adapters.dynamodb.authorization_states import AuthorizationStateTable
 from wxcomponent.adapters.dynamodb.authorizers import AuthorizerTable
 from wxcomponent.adapters.dynamodb.code_claims import CodeClaimTable
 from wxcomponent.adapters.dynamodb.failures import RefreshFailureTable
@@ -19,6 +20,7 @@ from wxcomponent.adapters.dynamodb.tickets import TicketTable
 from wxcomponent.adapters.dynamodb.tokens import TokenTable
 
 __all__ = [
+    "AuthorizationStateTable",
     "AuthorizerTable",
     "CodeClaimTable",
     "GrantTable",
@@ -43,6 +45,7 @@ class Tables:
     grants: GrantTable
     profiles: ProfileTable
     code_claims: CodeClaimTable
+    authorization_states: AuthorizationStateTable
     leases: LeaseTable
     receipts: MessageReceiptTable
     failures: RefreshFailureTable
@@ -57,6 +60,7 @@ class Tables:
             GrantTable(table),
             ProfileTable(table),
             CodeClaimTable(table),
+            AuthorizationStateTable(table),
             LeaseTable(table),
             MessageReceiptTable(table),
             RefreshFailureTable(table),

@@ -16,6 +16,7 @@ PROFILE = "PROFILE"
 LEASE = "LEASE"
 REFRESH_FAILURE = "REFRESH_FAILURE"
 EXCHANGE = "EXCHANGE"
+STATE = "STATE"  # an authorization state the start page issued (`AUTHSTATE#<sha256 of the state>`)
 JSAPI_TICKET = "JSAPI_TICKET"  # an authorizer's JS-SDK tickets, by kind (`jsapi_ticket`, `card_ticket`)
 CARD_TICKET = "CARD_TICKET"
 JS_TICKET_SORT_KEYS = (JSAPI_TICKET, CARD_TICKET)
@@ -45,6 +46,10 @@ def js_ticket_kind(sort_key: str) -> str:
 
 def code_key(code_hash: str) -> str:
     return f"AUTHCODE#{code_hash}"
+
+
+def state_key(state_hash: str) -> str:
+    return f"AUTHSTATE#{state_hash}"
 
 
 def push_sort_key(create_time: int, info_type: str, authorizer_appid: str) -> str:
