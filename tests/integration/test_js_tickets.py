@@ -17,6 +17,7 @@ from multiprocessing.synchronize import Barrier
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
+import boto3
 import pytest
 
 from infra.local.gateway import LOCAL_IAM, FakeLambdaContext
@@ -24,6 +25,7 @@ from tests.integration.conftest import load_function
 from tests.support.graph import age_js_ticket, age_stored_token, graph
 from tests.support.workers import run_in_processes
 from wxcomponent.adapters.dynamodb.keys import authorizer_key, refresh_shard
+from wxcomponent.settings import Settings
 
 if TYPE_CHECKING:
     from tests.conftest import World
@@ -194,8 +196,25 @@ def test_a_getticket_that_answers_the_same_ticket_never_extends_its_life(world: 
     module = load_function("token_vending")
     first = invoke(module, {"kind": "jsapi_ticket", "appid": ACCOUNT})
     age_js_ticket(ACCOUNT, "jsapi_ticket", left=200)  # short of the vend's 300 s: fetched again
+    issued_long_ago(ACCOUNT, "jsapi_ticket")  # (one fetched in the last 30 minutes would serve: S2)
     again = invoke(module, {"kind": "jsapi_ticket", "appid": ACCOUNT})
     assert again["ticket"] == first["ticket"] and world.calls("getticket") == 2
     assert again["expires_at"] <= time.time() + 200  # not 7200 s from the second getticket
     stored = graph().stores.js_tickets.read_for_ticket(ACCOUNT, "jsapi_ticket").ticket
     assert stored is not None and stored.expires_at == again["expires_at"]
+    # Asked again only once it has run out (issue 19, S2): not by every vend until then.
+    for _ in range(5):
+        assert invoke(module, {"kind": "jsapi_ticket", "appid": ACCOUNT})["ticket"] == first["ticket"]
+    assert world.calls("getticket") == 2
+    assert stored.fetched_at is not None and stored.fetched_at > stored.issued_at
+
+
+def issued_long_ago(appid: str, kind: str) -> None:
+    """Makes the stored ticket look issued (and so fetched) 2 hours ago."""
+    boto3.client("dynamodb").update_item(
+        TableName=Settings.from_environment().table_name,
+        Key={"pk": {"S": authorizer_key(appid)}, "sk": {"S": kind.upper()}},
+        UpdateExpression="SET issued_at = issued_at - :ago",
+        ConditionExpression="attribute_exists(pk)",
+        ExpressionAttributeValues={":ago": {"N": "7200"}},
+    )

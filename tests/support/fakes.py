@@ -4,6 +4,7 @@ cannot drift from the table it stands in for."""
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -13,7 +14,7 @@ from wxcomponent.domain.binding import NO_ORIGIN, CodeExchange, CodeOrigin
 from wxcomponent.domain.grants import AUTHORIZED, NEEDS_REAUTHORIZATION, NO_API_PERMISSION, REVOKED, Grant, Profile
 from wxcomponent.domain.js_tickets import HOT_FOR, VENDED_MARK_EVERY, JsTicket
 from wxcomponent.domain.tickets import PushRecord, Ticket
-from wxcomponent.domain.tokens import AccessToken
+from wxcomponent.domain.tokens import AccessToken, ForcedRefreshes
 from wxcomponent.domain.wechat import RefreshFailure
 from wxcomponent.ports import ClaimLost, DueRefreshes, JsTicketState, RefreshState, StateUse, js_ticket_lease
 
@@ -305,6 +306,8 @@ class MemoryMessageReceipts:
 class MemoryRefreshFailures:
     def __init__(self) -> None:
         self.failures: dict[str, RefreshFailure] = {}
+        self.forced: dict[str, ForcedRefreshes] = {}  # the forced-refresh budgets, by lease name
+        self._versions = itertools.count(1)
 
     def remember_failure(self, name: str, failure: RefreshFailure) -> None:
         self.failures[name] = failure
@@ -312,6 +315,16 @@ class MemoryRefreshFailures:
     def recent_failure(self, name: str, now: float) -> RefreshFailure | None:
         failure = self.failures.get(name)
         return failure if failure is not None and failure.until > now else None
+
+    def forced_refreshes(self, name: str) -> ForcedRefreshes | None:
+        return self.forced.get(name)
+
+    def record_forced_refresh(self, name: str, seen: ForcedRefreshes | None, forced: ForcedRefreshes) -> bool:
+        current = self.forced.get(name)
+        if (None if current is None else current.version) != (None if seen is None else seen.version):
+            return False
+        self.forced[name] = replace(forced, version=f"write-{next(self._versions)}")
+        return True
 
 
 class MemoryAuthorizers:
@@ -331,6 +344,7 @@ class MemoryAuthorizers:
             self._grants.grants.get(authorizer_appid),
             self._tokens.authorizer.get(authorizer_appid),
             self._failures.failures.get(_lease(authorizer_appid)),
+            self._failures.forced.get(_lease(authorizer_appid)),
         )
 
     def acquire_refresh_lease(
@@ -384,6 +398,7 @@ class MemoryJsTickets:
             self._tokens.authorizer.get(authorizer_appid),
             self._tokens.js_tickets.get((authorizer_appid, kind)),
             self._failures.failures.get(js_ticket_lease(authorizer_appid, kind)),
+            self._failures.forced.get(js_ticket_lease(authorizer_appid, kind)),
         )
 
     def acquire_ticket_lease(

@@ -126,16 +126,25 @@ def test_a_superseded_authorizer_token_costs_one_refresh_and_one_retry() -> None
     assert world.stored() == ticket
 
 
-def test_a_rejected_token_too_young_to_refresh_fails_once_and_is_not_remembered() -> None:
+def test_getticket_refusing_a_token_too_young_to_refresh_is_remembered_until_it_can_be() -> None:
+    """S1 (issue 19): with only the newest token good (the fake's harsher reading of WeChat), a
+    token minted elsewhere made every vend ask getticket twice for 5 minutes. The token is not
+    refreshed (too young: a loop must not spend the quota) and getticket is not asked again with
+    it: the refusal is remembered until the token is old enough to be replaced."""
     world = World()
+    issued = world.stores.tokens.get_authorizer_token(MERCHANT)
+    assert issued is not None
     world.wechat.authorizer_tokens[MERCHANT] = "refreshed-elsewhere"
-    with pytest.raises(TokenRejected):
-        world.ticket()
-    # The token is not refreshed (too young: a loop must not spend the quota), getticket asked twice.
-    assert world.wechat.calls["api_authorizer_token"] == 0 and world.wechat.calls["getticket"] == 2
-    assert world.stores.failures.failures == {}
-    world.now += MIN_REFRESH_AGE + 1
+    for _ in range(50):
+        with pytest.raises(TokenRejected):
+            world.ticket()
+        world.now += 5
+    assert world.wechat.calls["api_authorizer_token"] == 0 and world.wechat.calls["getticket"] == 1
+    failure = world.stores.failures.recent_failure(f"AUTHORIZER#{MERCHANT}#JSAPI_TICKET", world.now)
+    assert failure is not None and failure.errcode == 40001 and failure.until == issued.issued_at + MIN_REFRESH_AGE
+    world.now = issued.issued_at + MIN_REFRESH_AGE  # old enough: replaced, and getticket asked with the new one
     assert world.ticket().ticket.startswith("jsapi-ticket-")
+    assert world.wechat.calls["api_authorizer_token"] == 1 and world.wechat.calls["getticket"] == 3
 
 
 def test_an_expired_authorizer_token_is_refreshed_before_the_fetch() -> None:

@@ -76,6 +76,7 @@ def test_61003_while_wechat_still_lists_the_authorizer_keeps_the_grant_whole() -
     assert grant is not None and grant.active and grant.refresh_token == refresh_token
     assert "revoked" not in world.events()
     assert world.wechat.calls["api_get_authorizer_list"] == 1  # asked before believing it
+    world.now += 600  # remembered for 10 minutes (issue 19, M3: test_token_services)
     assert world.wx.authorizer_tokens.token(MERCHANT)  # and the next refresh just works
 
 

@@ -15,7 +15,12 @@ from wxcomponent.domain.errors import NotAuthorized, TicketMissing
 from wxcomponent.domain.grants import AUTHORIZED, NEEDS_REAUTHORIZATION, REVOKED, Grant
 from wxcomponent.domain.tickets import Ticket
 from wxcomponent.domain.tokens import EXPIRY_SAFETY, MIN_REFRESH_AGE, AccessToken
-from wxcomponent.domain.wechat import AuthorizationCodeRejected, TicketRejected, UpstreamUnavailable
+from wxcomponent.domain.wechat import (
+    AccountRevokedAuthorization,
+    AuthorizationCodeRejected,
+    TicketRejected,
+    UpstreamUnavailable,
+)
 from wxcomponent.services.authorization import AuthorizationRequest
 from wxcomponent.settings import ComponentSettings, Settings
 
@@ -278,3 +283,23 @@ def test_the_log_names_the_authorizer_and_the_duration_of_each_refresh_and_excha
     for line in timed.values():
         assert line["authorizer_appid"] == MERCHANT
         assert isinstance(line["took_ms"], int) and line["took_ms"] >= 0
+
+
+def test_an_unconfirmed_61003_is_remembered_for_ten_minutes_like_any_refusal_an_operator_must_see() -> None:
+    """M3 (issue 19): WeChat answers 61003 for an account it still lists; believing the list, the
+    grant stays, and the refusal is remembered, so ten vends cost one call of each, not ten."""
+    world = World()
+    world.authorize()
+    world.wechat.fail("api_authorizer_token", AccountRevokedAuthorization("errcode 61003", errcode=61003), times=100)
+    world.now += 7200  # the stored token has run out
+    for _ in range(10):
+        answer = world.wx.vendor.answer({"kind": "authorizer", "appid": MERCHANT})
+        assert answer.status == 502 and answer.body["error"]["errcode"] == 61003
+    assert world.wechat.calls["api_authorizer_token"] == 1 and world.wechat.calls["api_get_authorizer_list"] == 1
+    failure = world.stores.failures.recent_failure(f"AUTHORIZER#{MERCHANT}", world.now)
+    assert failure is not None and failure.errcode == 61003 and failure.until == world.now + 600
+    grant = world.stores.grants.get_grant(MERCHANT)
+    assert grant is not None and grant.active
+    world.now += 600  # asked again once the 10 minutes are up
+    assert world.wx.vendor.answer({"kind": "authorizer", "appid": MERCHANT}).status == 502
+    assert world.wechat.calls["api_authorizer_token"] == 2 and world.wechat.calls["api_get_authorizer_list"] == 2

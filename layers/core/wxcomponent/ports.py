@@ -18,7 +18,7 @@ from wxcomponent.domain.grants import Grant, Profile
 from wxcomponent.domain.js_tickets import JsTicket
 from wxcomponent.domain.refresh_runs import RefreshRun
 from wxcomponent.domain.tickets import PushRecord, Ticket
-from wxcomponent.domain.tokens import AccessToken
+from wxcomponent.domain.tokens import AccessToken, ForcedRefreshes
 from wxcomponent.domain.web_login import WebLogin
 
 if TYPE_CHECKING:
@@ -202,12 +202,14 @@ class LeaseStore(Protocol):
 
 @dataclass(frozen=True)
 class RefreshState:
-    """What a refresh needs to know, read together: the grant, the stored token, and the refusal
-    remembered for this authorizer (expired or not: the caller compares `until` with its clock)."""
+    """What a refresh needs to know, read together: the grant, the stored token, the refusal
+    remembered for this authorizer (expired or not: the caller compares `until` with its clock),
+    and the refreshes reports forced on the token lately (its forced-refresh budget)."""
 
     grant: Grant | None
     token: AccessToken | None
     failure: RefreshFailure | None
+    forced: ForcedRefreshes | None = None
 
 
 class AuthorizerRecords(Protocol):
@@ -239,12 +241,14 @@ class AuthorizerRecords(Protocol):
 @dataclass(frozen=True)
 class JsTicketState:
     """What a JS-SDK ticket vend needs, read together in one request: the grant, the authorizer's
-    token (to fetch with), the stored ticket, and the fetch's remembered refusal."""
+    token (to fetch with), the stored ticket, the fetch's remembered refusal, and the refetches
+    reports forced on the ticket lately (its forced-refresh budget)."""
 
     grant: Grant | None
     token: AccessToken | None
     ticket: JsTicket | None
     failure: RefreshFailure | None
+    forced: ForcedRefreshes | None = None
 
 
 class JsTicketRecords(Protocol):
@@ -289,12 +293,23 @@ def js_ticket_lease(authorizer_appid: str, kind: str) -> str:
 
 
 class RefreshFailures(Protocol):
-    """Refreshes WeChat refused, per lease name (`COMPONENT#…`, `AUTHORIZER#…`), until their retry-after."""
+    """Refreshes WeChat refused, per lease name (`COMPONENT#…`, `AUTHORIZER#…`), until their
+    retry-after; and the refreshes reports forced, per lease name, that count against its budget."""
 
     def remember_failure(self, name: str, failure: RefreshFailure) -> None: ...
 
     def recent_failure(self, name: str, now: float) -> RefreshFailure | None:
         """The failure remembered for `name`, unless its `until` has passed."""
+        ...
+
+    def forced_refreshes(self, name: str) -> ForcedRefreshes | None:
+        """The forced refreshes recorded for `name` (old ones too: the caller counts the recent)."""
+        ...
+
+    def record_forced_refresh(self, name: str, seen: ForcedRefreshes | None, forced: ForcedRefreshes) -> bool:
+        """Records `forced` for `name`, only while what is recorded is still `seen` (None: nothing),
+        so two containers never both spend the last of a budget. False, nothing written, otherwise.
+        Kept until the last of them leaves the window (TTL)."""
         ...
 
 

@@ -8,9 +8,9 @@ that the refresher renews before expiry only the tickets pages still use (`HOT_F
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
-from wxcomponent.domain.tokens import EXPIRY_SAFETY, MIN_REFRESH_AGE
+from wxcomponent.domain.tokens import EXPIRY_SAFETY, MIN_REFRESH_AGE, RefreshRefused, good_for
 
 JSAPI_TICKET = "jsapi_ticket"
 CARD_TICKET = "card_ticket"
@@ -24,7 +24,9 @@ HOT_FOR = 24 * 3600  # vended within a day (measured by the mark, so to within a
 @dataclass(frozen=True)
 class JsTicket:
     """A JS-SDK ticket of `kind` for the authorizer `owner`. `vended_at` is the last vend marked
-    (None: never vended, only renewed)."""
+    (None: never vended, only renewed). `fetched_at` is when getticket last answered it, when that
+    is not `issued_at` (it answered the same ticket again). `refresh_refused` is set only on the
+    answer to a report that could not refetch it."""
 
     owner: str
     kind: str
@@ -32,6 +34,8 @@ class JsTicket:
     issued_at: int
     expires_at: int
     vended_at: int | None = None
+    fetched_at: int | None = None
+    refresh_refused: RefreshRefused | None = field(default=None, compare=False)
 
     def __repr__(self) -> str:  # the ticket value never reaches a log
         return f"JsTicket(owner={self.owner!r}, kind={self.kind!r}, expires_at={self.expires_at})"
@@ -45,6 +49,11 @@ class JsTicket:
         """Still valid `seconds` from now. DynamoDB's TTL deletes late, so every read checks this."""
         return now + seconds < self.expires_at
 
+    def good_for(self, min_validity: float, now: float) -> bool:
+        """Good enough for a vend asking `min_validity`, without asking WeChat (`tokens.good_for`)."""
+        fetched = self.issued_at if self.fetched_at is None else self.fetched_at
+        return good_for(self.expires_at, fetched, min_validity, now)
+
     def hot(self, now: float) -> bool:
         """Vended in the last day: worth renewing before it expires."""
         return self.vended_at is not None and now - self.vended_at < HOT_FOR
@@ -56,3 +65,7 @@ class JsTicket:
         """A reported ticket this young cannot have been superseded: the same abuse protection as
         tokens (docs/SECURITY.md), so a page that loops on `invalid_token` costs WeChat nothing."""
         return now - self.issued_at < MIN_REFRESH_AGE
+
+    def refused(self, reason: str, until: float) -> JsTicket:
+        """This ticket, as the answer to a report that could not refetch it."""
+        return replace(self, refresh_refused=RefreshRefused(reason, until))

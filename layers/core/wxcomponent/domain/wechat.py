@@ -217,6 +217,11 @@ class AccountRevokedAuthorization(UpstreamError):
     """61003: the account has not authorized (or has revoked) the component."""
 
 
+class RevocationNotConfirmed(AccountRevokedAuthorization):
+    """61003 for an account `api_get_authorizer_list` still lists: not believed (the grant stays),
+    and remembered like any refusal an operator must look at (issue 19, M3)."""
+
+
 class TicketRejected(UpstreamError):
     """61005, 61006: the verify ticket is expired or invalid; wait for the next push."""
 
@@ -339,13 +344,15 @@ class RefreshFailure:
 def _retry_after(error: WxComponentError) -> int | None:
     if isinstance(error, QuotaExceeded):
         return _QUOTA_RETRY_AFTER
-    if isinstance(error, ConfigurationRejected | TokenRejected | PermissionRejected | RequestRejected):
+    if isinstance(
+        error, ConfigurationRejected | TokenRejected | PermissionRejected | RequestRejected | RevocationNotConfirmed
+    ):
         return _CONFIGURATION_RETRY_AFTER  # on a refresh, 40001 is a wrong secret; the rest need a person
     if isinstance(error, TicketRejected) or (error.code == "ticket_missing" and error.errcode is not None):
         return _TICKET_RETRY_AFTER
     if isinstance(error, SystemBusy | UpstreamUnavailable | UnknownWeChatError):
         return _TRANSIENT_RETRY_AFTER
-    return None  # 61023, 61003, 61009/61010, 45015/45047 (handled where they happen), or no call was made
+    return None  # 61023, a confirmed 61003, 61009/61010, 45015/45047 (handled where they happen), or no call made
 
 
 def _remembered_classes() -> dict[str, type[WxComponentError]]:
@@ -355,6 +362,7 @@ def _remembered_classes() -> dict[str, type[WxComponentError]]:
         TokenRejected,
         PermissionRejected,
         RequestRejected,
+        RevocationNotConfirmed,
         TicketRejected,
         TicketMissing,
         SystemBusy,

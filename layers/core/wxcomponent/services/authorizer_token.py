@@ -4,7 +4,9 @@ token (docs/protocol.md §3).
 Every non-empty refresh token WeChat answers with is persisted (compare-and-set on the old one, so
 a slower refresh can never put back an older token). On 61023 the refresh token is recovered from
 `api_get_authorizer_list`; failing that the grant is marked `needs_reauthorization`. On 61003 the
-merchant has revoked us: the grant is marked revoked.
+merchant has revoked us: the grant is marked revoked, if the list confirms it; if not, the refusal
+is remembered (`RevocationNotConfirmed`). A report of the stored token obeys the rules every token
+obeys (`component_token.refused_report`): its forced-refresh budget is read with the grant.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from wxcomponent.domain.wechat import (
     AuthorizerListItem,
     AuthorizerToken,
     RefreshTokenRejected,
+    RevocationNotConfirmed,
     UpstreamError,
 )
 from wxcomponent.observability import MetricUnit, logger, metrics
@@ -35,12 +38,20 @@ from wxcomponent.ports import (
     publish_best_effort,
 )
 from wxcomponent.services.authorizer_list import find_listed
-from wxcomponent.services.component_token import ComponentTokenService, too_young, unless_refused
+from wxcomponent.services.component_token import (
+    ComponentTokenService,
+    is_forced,
+    refused_report,
+    spend_forced,
+    unless_refused,
+)
 from wxcomponent.services.single_flight import Lease, SingleFlight
 from wxcomponent.settings import REFRESH_MARGIN, ComponentSettings
 
 EVENT_NEEDS_REAUTHORIZATION = "needs_reauthorization"
 EVENT_REVOKED = "revoked"
+AUTHORIZER = "authorizer"  # the kind, as metrics and logs name it
+Report = tuple[str, float]  # a reported token, and the reporter's min_validity
 
 
 class AuthorizerTokenService:
@@ -76,26 +87,41 @@ class AuthorizerTokenService:
         """A token valid for at least `min_validity` seconds (or the freshest WeChat gives). The
         grant and the token are read in one request: a vend is one round trip, and it always sees
         a revocation."""
-        return self._obtain(authorizer_appid, lambda stored: stored.valid_for(min_validity, self._clock()))
+
+        def answer(state: RefreshState) -> AccessToken | None:
+            stored = state.token
+            return stored if stored is not None and stored.good_for(min_validity, self._clock()) else None
+
+        return self._obtain(authorizer_appid, answer, None)
 
     def replace_rejected(self, authorizer_appid: str, rejected: str, min_validity: float = 0) -> AccessToken:
-        """Compare-and-refresh: refreshes only if `rejected` is still the stored token."""
+        """Compare-and-refresh: refreshes only if `rejected` is still the stored token, and the
+        report may refresh it (`refused_report`: else it is returned, marked with why)."""
 
-        def good(stored: AccessToken) -> bool:
-            if stored.access_token == rejected:
-                return too_young(stored, self._clock())
-            return stored.valid_for(min_validity, self._clock())
+        def answer(state: RefreshState) -> AccessToken | None:
+            stored, now = state.token, self._clock()
+            if stored is None:
+                return None
+            if stored.access_token != rejected:
+                return stored if stored.good_for(min_validity, now) else None
+            return refused_report(
+                stored, min_validity, now, lambda: state.forced, kind=AUTHORIZER, owner=authorizer_appid
+            )
 
-        return self._obtain(authorizer_appid, good)
+        return self._obtain(authorizer_appid, answer, (rejected, min_validity))
 
     # -- the refresh, under the lease ----------------------------------------------------------------
 
-    def _obtain(self, authorizer_appid: str, good: Callable[[AccessToken], bool]) -> AccessToken:
-        """The stored token if `good`; else one refresh across all containers, in three requests:
-        the read, the lease (taken only while the token is still the one read), the outcome."""
+    def _obtain(
+        self, authorizer_appid: str, answer: Callable[[RefreshState], AccessToken | None], report: Report | None
+    ) -> AccessToken:
+        """`answer` from the stored state if it gives one; else one refresh across all containers,
+        in three requests: the read, the lease (taken only while the token is still the one read),
+        the outcome."""
         state = self._read(authorizer_appid)
-        if state.token is not None and good(state.token):
-            return state.token
+        found = answer(state)
+        if found is not None:
+            return found
 
         def acquire(seen: RefreshState, holder: str) -> bool:
             return self._records.acquire_refresh_lease(
@@ -104,16 +130,30 @@ class AuthorizerTokenService:
 
         def reread() -> tuple[AccessToken | None, RefreshState]:
             fresh = self._read(authorizer_appid)
-            return (fresh.token if fresh.token is not None and good(fresh.token) else None), fresh
+            return answer(fresh), fresh
 
-        return self._flight.run_guarded(_lease(authorizer_appid), state, acquire, reread, self._refresh)
-
-    def _refresh(self, state: RefreshState, lease: Lease) -> AccessToken:
-        assert state.grant is not None  # _read refuses anything else
-        grant = state.grant
-        return unless_refused(
-            self._failures, lease.name, state.failure, self._clock(), lambda: self._refresh_now(grant, lease)
+        return self._flight.run_guarded(
+            _lease(authorizer_appid), state, acquire, reread, lambda seen, lease: self._refresh(seen, lease, report)
         )
+
+    def _refresh(self, state: RefreshState, lease: Lease, report: Report | None) -> AccessToken:
+        assert state.grant is not None  # _read refuses anything else
+        grant, stored, now = state.grant, state.token, self._clock()
+
+        def attempt() -> AccessToken:
+            if (
+                report is not None
+                and stored is not None
+                and is_forced(stored, stored.access_token == report[0], report[1], now)
+            ):
+                refused = spend_forced(
+                    self._failures, lease.name, state.forced, stored, now, kind=AUTHORIZER, owner=grant.authorizer_appid
+                )
+                if refused is not None:
+                    return refused
+            return self._refresh_now(grant, lease)
+
+        return unless_refused(self._failures, lease.name, state.failure, now, attempt)
 
     def _refresh_now(self, grant: Grant, lease: Lease) -> AccessToken:
         # The grant was read with the token, and the lease was taken only while that token was still
@@ -142,7 +182,7 @@ class AuthorizerTokenService:
                     "61003 not confirmed by the authorizer list", extra={"authorizer_appid": authorizer_appid}
                 )
                 metrics.add_metric(name="RevocationNotConfirmed", unit=MetricUnit.Count, value=1)
-                raise
+                raise RevocationNotConfirmed(exc.message, errcode=exc.errcode) from exc
             self._revoked(grant)
             raise NotAuthorized("the authorizer has revoked the authorization", errcode=exc.errcode) from exc
         now = int(self._clock())

@@ -3,17 +3,27 @@
 WeChat issues a new token on every call and the previous one dies about 5 minutes later, so
 refreshing too often breaks callers holding the old one: we refresh only when the stored token is
 short of the asked margin, under a single-flight lease, and when WeChat rejects a token we refresh
-only if that token is still the stored one (compare-and-refresh).
+only if that token is still the stored one (compare-and-refresh), old enough to have been
+superseded, and within its forced-refresh budget (the rules shared by every token and ticket are
+at the end of this module).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Protocol, Self, TypeVar
 
 from wxcomponent.domain.errors import TicketMissing, WxComponentError
-from wxcomponent.domain.tokens import AccessToken, too_young_to_refresh
+from wxcomponent.domain.tokens import (
+    BUDGET,
+    MIN_REFRESH_AGE,
+    TOO_YOUNG,
+    AccessToken,
+    ForcedRefreshes,
+    forced_refresh_allowed_at,
+    spend_forced_refresh,
+)
 from wxcomponent.domain.wechat import RefreshFailure, TicketRejected, TokenRejected
 from wxcomponent.observability import MetricUnit, logger, metrics, single_metric
 from wxcomponent.ports import LeaseStore, RefreshFailures, TicketStore, TokenStore, WeChatApi
@@ -22,6 +32,7 @@ from wxcomponent.settings import ComponentSettings
 
 T = TypeVar("T")
 DEFAULT_MIN_VALIDITY = 300
+COMPONENT = "component"  # the kind, as metrics and logs name it
 
 
 class ComponentTokenService:
@@ -54,28 +65,43 @@ class ComponentTokenService:
 
         def current() -> AccessToken | None:
             stored = self._tokens.get_component_token(appid)
-            return stored if stored is not None and stored.valid_for(min_validity, self._clock()) else None
+            return stored if stored is not None and stored.good_for(min_validity, self._clock()) else None
 
         return self._flight.run(_lease(appid), current, self._refresh)
 
     def replace_rejected(self, rejected: str, min_validity: float = 0) -> AccessToken:
         """Compare-and-refresh: a newer stored token is returned as is; the rejected one is
-        refreshed once, however many callers report it."""
+        refreshed once, however many callers report it, unless the report may not refresh it
+        (`refused_report`): then it is returned, marked with why."""
         appid = self._component().component_appid
+        name = _lease(appid)
+        forcing: list[tuple[AccessToken, ForcedRefreshes | None]] = []  # the last look's forced refresh
 
         def current() -> AccessToken | None:
+            forcing.clear()
             stored = self._tokens.get_component_token(appid)
+            now = self._clock()
             if stored is None:
                 return None
-            if stored.access_token == rejected:
-                return stored if too_young(stored, self._clock()) else None
-            return stored if stored.valid_for(min_validity, self._clock()) else None
+            if stored.access_token != rejected:
+                return stored if stored.good_for(min_validity, now) else None
+            read: list[ForcedRefreshes | None] = []
 
-        return self._flight.run(_lease(appid), current, self._refresh)
+            def budget() -> ForcedRefreshes | None:  # read only when the refresh would be forced
+                read.append(self._failures.forced_refreshes(name))
+                return read[-1]
+
+            answer = refused_report(stored, min_validity, now, budget, kind=COMPONENT, owner=appid)
+            if answer is None and read:
+                forcing.append((stored, read[-1]))
+            return answer
+
+        return self._flight.run(name, current, lambda: self._refresh(forcing[-1] if forcing else None))
 
     def call(self, request: Callable[[str], T]) -> T:
         """Calls WeChat with the stored token; on 40001/40014/42001 refreshes (compare-and-refresh)
-        and retries once. The token is read at most once per `RECENT_FOR` seconds."""
+        and retries once, unless the token could not be replaced (asking again with it would meet
+        the same refusal). The token is read at most once per `RECENT_FOR` seconds."""
         token = self._recent_token()
         try:
             return request(token.access_token)
@@ -84,6 +110,8 @@ class ComponentTokenService:
             self._recent = None
             replaced = self.replace_rejected(token.access_token)
             self._recent = (replaced, self._clock())
+            if replaced.access_token == token.access_token:
+                raise
             return request(replaced.access_token)
 
     def _recent_token(self) -> AccessToken:
@@ -94,12 +122,22 @@ class ComponentTokenService:
         self._recent = (token, now)
         return token
 
-    def _refresh(self) -> AccessToken:
+    def _refresh(self, forcing: tuple[AccessToken, ForcedRefreshes | None] | None = None) -> AccessToken:
+        """Under the lease. `forcing`: the stored token a report forces a refresh of, and its budget."""
         component = self._component()
         now = self._clock()
         name = _lease(component.component_appid)
         remembered = self._failures.recent_failure(name, now)
-        return unless_refused(self._failures, name, remembered, now, lambda: self._refresh_now(component, now))
+
+        def attempt() -> AccessToken:
+            if forcing is not None:
+                stored, seen = forcing
+                refused = spend_forced(self._failures, name, seen, stored, now, kind=COMPONENT, owner=stored.owner)
+                if refused is not None:
+                    return refused
+            return self._refresh_now(component, now)
+
+        return unless_refused(self._failures, name, remembered, now, attempt)
 
     def _refresh_now(self, component: ComponentSettings, now: float) -> AccessToken:
         ticket = self._tickets.get_ticket(component.component_appid)
@@ -119,13 +157,71 @@ class ComponentTokenService:
 RECENT_FOR = 60.0  # seconds `call` reuses the token it read (well inside WeChat's grace for a superseded one)
 
 
-def too_young(token: AccessToken, now: float) -> bool:
-    """A reported token too young to have been superseded: the stored one is the answer, no call."""
-    if too_young_to_refresh(token, now):
-        logger.warning("rejected token too young to refresh; answered with the stored one")
+# -- the rules every token and ticket obeys (docs/SECURITY.md, quota) ---------------------------------
+
+
+class Reported(Protocol):
+    """A stored token or ticket, as a report of it is judged (`AccessToken`, `JsTicket`)."""
+
+    @property
+    def issued_at(self) -> int: ...
+
+    def too_young_to_refresh(self, now: float) -> bool: ...
+
+    def good_for(self, min_validity: float, now: float) -> bool: ...
+
+    def refused(self, reason: str, until: float) -> Self: ...
+
+
+def refused_report[V: Reported](
+    stored: V,
+    min_validity: float,
+    now: float,
+    budget: Callable[[], ForcedRefreshes | None],
+    *,
+    kind: str,
+    owner: str,
+) -> V | None:
+    """The answer to a report of `stored` (the stored value is the one reported) when the report may
+    not refresh it: `stored` itself, marked with why. Too young to have been superseded; or it would
+    serve a vend still (so the refresh is forced, by the report alone) and its `budget` is spent.
+    None: refresh it (`budget` is read only for a forced refresh)."""
+    if stored.too_young_to_refresh(now):
+        logger.warning("reported value too young to refresh; answered with the stored one", extra={"kind": kind})
         metrics.add_metric(name="RefreshRefusedTooYoung", unit=MetricUnit.Count, value=1)
-        return True
-    return False
+        return stored.refused(TOO_YOUNG, stored.issued_at + MIN_REFRESH_AGE)
+    if stored.good_for(min_validity, now):
+        seen = budget()
+        if spend_forced_refresh(seen, int(now)) is None:
+            return budget_refused(stored, seen, now, kind=kind, owner=owner)
+    return None
+
+
+def is_forced(stored: Reported | None, matches: bool, min_validity: float, now: float) -> bool:
+    """A refresh of `stored` is forced when it is the reported value (`matches`) and would serve a
+    vend still: the report alone asks for it, so it spends the budget."""
+    return stored is not None and matches and stored.good_for(min_validity, now)
+
+
+def spend_forced[V: Reported](
+    failures: RefreshFailures, name: str, seen: ForcedRefreshes | None, stored: V, now: float, *, kind: str, owner: str
+) -> V | None:
+    """Under the lease, before a forced refresh: spends one of `name`'s budget, as read in `seen`
+    (compare-and-set: two containers never both spend the last). None: refresh; or, when none is
+    left (or another container spent it meanwhile), `stored` marked `BUDGET`."""
+    spent = spend_forced_refresh(seen, int(now))
+    if spent is None or not failures.record_forced_refresh(name, seen, spent):
+        return budget_refused(stored, seen, now, kind=kind, owner=owner)
+    logger.info("refresh forced by a report", extra={"kind": kind, "appid": owner})
+    with single_metric(name="ForcedRefresh", unit=MetricUnit.Count, value=1) as metric:
+        metric.add_dimension(name="kind", value=kind)
+    return None
+
+
+def budget_refused[V: Reported](stored: V, seen: ForcedRefreshes | None, now: float, *, kind: str, owner: str) -> V:
+    logger.warning("forced-refresh budget spent; answered with the stored one", extra={"kind": kind, "appid": owner})
+    metrics.add_metric(name="ForcedRefreshRefused", unit=MetricUnit.Count, value=1)
+    return stored.refused(BUDGET, forced_refresh_allowed_at(seen, now))
 
 
 def unless_refused[R](
@@ -152,12 +248,16 @@ def unless_refused[R](
         raise
 
 
-def remember_refusal(failures: RefreshFailures, name: str, error: WxComponentError, now: float) -> None:
-    """Keeps a refresh WeChat refused for its retry-after, and counts it by errcode (the alarms on
-    61004, a missing IP whitelist entry, and 45009, the daily quota, watch this metric)."""
+def remember_refusal(
+    failures: RefreshFailures, name: str, error: WxComponentError, now: float, *, until: float | None = None
+) -> None:
+    """Keeps a refresh WeChat refused for its retry-after (or `until`), and counts it by errcode (the
+    alarms on 61004, a missing IP whitelist entry, and 45009, the daily quota, watch this metric)."""
     failure = RefreshFailure.of(error, now)
     if failure is None:
         return
+    if until is not None:
+        failure = RefreshFailure(failure.kind, failure.errcode, failure.message, until)
     failures.remember_failure(name, failure)
     errcode = "none" if failure.errcode is None else str(failure.errcode)
     with single_metric(name="RefreshRefusedByWeChat", unit=MetricUnit.Count, value=1) as metric:

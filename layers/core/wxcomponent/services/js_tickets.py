@@ -5,8 +5,11 @@ remembered refusals as the tokens.
 A fetch is three requests when the authorizer's token is good (the read, the lease taken only while
 the ticket read is still stored, the outcome with the lease given back) and one getticket. When
 WeChat rejects the authorizer's token (40001/40014/42001), the token is compare-and-refreshed once
-and getticket asked once more. A reported ticket (`invalid_token`) is refetched only if it is still
-the stored one and old enough to have been superseded, as tokens are.
+and getticket asked once more; when the token cannot be replaced now (too young, or its
+forced-refresh budget spent), getticket is not asked again with it until it can be: the refusal is
+remembered till then. A reported ticket (`invalid_token`) obeys the rules every token obeys
+(`component_token.refused_report`): refetched only if it is still the stored one, old enough to
+have been superseded, and within its own forced-refresh budget.
 """
 
 from __future__ import annotations
@@ -31,12 +34,19 @@ from wxcomponent.ports import (
     WeChatApi,
     js_ticket_lease,
 )
-from wxcomponent.services.component_token import unless_refused
+from wxcomponent.services.component_token import (
+    is_forced,
+    refused_report,
+    remember_refusal,
+    spend_forced,
+    unless_refused,
+)
 from wxcomponent.services.single_flight import Lease, SingleFlight
 from wxcomponent.settings import REFRESH_MARGIN
 
 TOKEN_MIN_VALIDITY = 60  # the authorizer token a fetch uses must outlive the call
 Renewal = Literal["renewed", "fresh", "cold"]
+Report = tuple[str, float]  # a reported ticket, and the reporter's min_validity
 
 
 class JsTicketService:
@@ -61,25 +71,29 @@ class JsTicketService:
         self._margin = refresh_margin
 
     def ticket(self, authorizer_appid: str, kind: str, min_validity: float = 300) -> JsTicket:
-        """A ticket valid for at least `min_validity` seconds, for a vend: one request when the
-        stored one serves (and a second, at most once an hour, to mark it vended)."""
-        return self._obtain(authorizer_appid, kind, lambda stored: stored.valid_for(min_validity, self._clock()))
+        """A ticket valid for at least `min_validity` seconds (or the freshest WeChat gives), for a
+        vend: one request when the stored one serves (and a second, at most once an hour, to mark
+        it vended)."""
+
+        def answer(state: JsTicketState) -> JsTicket | None:
+            stored = state.ticket
+            return stored if stored is not None and stored.good_for(min_validity, self._clock()) else None
+
+        return self._obtain(authorizer_appid, kind, answer, None)
 
     def replace_rejected(self, authorizer_appid: str, kind: str, rejected: str, min_validity: float = 0) -> JsTicket:
-        """Compare-and-refresh: refetches only if `rejected` is still the stored ticket, and only
-        once it is old enough to have been superseded."""
+        """Compare-and-refresh: refetches only if `rejected` is still the stored ticket, and the
+        report may refetch it (`refused_report`: else it is returned, marked with why)."""
 
-        def good(stored: JsTicket) -> bool:
-            now = self._clock()
-            if stored.ticket == rejected:
-                if stored.too_young_to_refresh(now):
-                    logger.warning("rejected ticket too young to refresh; answered with the stored one")
-                    metrics.add_metric(name="RefreshRefusedTooYoung", unit=MetricUnit.Count, value=1)
-                    return True
-                return False
-            return stored.valid_for(min_validity, now)
+        def answer(state: JsTicketState) -> JsTicket | None:
+            stored, now = state.ticket, self._clock()
+            if stored is None:
+                return None
+            if stored.ticket != rejected:
+                return stored if stored.good_for(min_validity, now) else None
+            return refused_report(stored, min_validity, now, lambda: state.forced, kind=kind, owner=authorizer_appid)
 
-        return self._obtain(authorizer_appid, kind, good)
+        return self._obtain(authorizer_appid, kind, answer, (rejected, min_validity))
 
     def renew(self, authorizer_appid: str, kind: str) -> Renewal:
         """The refresher's turn, when the ticket is due: a ticket vended in the last day is
@@ -99,24 +113,36 @@ class JsTicketService:
             js_ticket_lease(authorizer_appid, kind),
             state,
             self._acquire(authorizer_appid, kind),
-            self._reread(authorizer_appid, kind, lambda fresh: fresh.valid_for(self._margin, self._clock())),
-            lambda seen, lease: self._fetch(seen, kind, lease, vended=False),
+            self._reread(authorizer_appid, kind, self._renewed),
+            lambda seen, lease: self._fetch(seen, kind, lease, None, vended=False),
         )
         return "renewed" if renewed.issued_at >= int(now) else "fresh"
 
+    def _renewed(self, state: JsTicketState) -> JsTicket | None:
+        """The stored ticket, when someone renewed it (it is good for the refresh margin again)."""
+        stored = state.ticket
+        return stored if stored is not None and stored.valid_for(self._margin, self._clock()) else None
+
     # -- under the lease -------------------------------------------------------------------------
 
-    def _obtain(self, authorizer_appid: str, kind: str, good: Callable[[JsTicket], bool]) -> JsTicket:
+    def _obtain(
+        self,
+        authorizer_appid: str,
+        kind: str,
+        answer: Callable[[JsTicketState], JsTicket | None],
+        report: Report | None,
+    ) -> JsTicket:
         state = self._read(authorizer_appid, kind)
-        if state.ticket is not None and good(state.ticket):
-            self._mark_vended(state.ticket)
-            return state.ticket
+        found = answer(state)
+        if found is not None:
+            self._mark_vended(found)
+            return found
         return self._flight.run_guarded(
             js_ticket_lease(authorizer_appid, kind),
             state,
             self._acquire(authorizer_appid, kind),
-            self._reread(authorizer_appid, kind, good),
-            lambda seen, lease: self._fetch(seen, kind, lease, vended=True),
+            self._reread(authorizer_appid, kind, answer),
+            lambda seen, lease: self._fetch(seen, kind, lease, report, vended=True),
         )
 
     def _acquire(self, authorizer_appid: str, kind: str) -> Callable[[JsTicketState, str], bool]:
@@ -128,24 +154,32 @@ class JsTicketService:
         return acquire
 
     def _reread(
-        self, authorizer_appid: str, kind: str, good: Callable[[JsTicket], bool]
+        self, authorizer_appid: str, kind: str, answer: Callable[[JsTicketState], JsTicket | None]
     ) -> Callable[[], tuple[JsTicket | None, JsTicketState]]:
         def reread() -> tuple[JsTicket | None, JsTicketState]:
             fresh = self._read(authorizer_appid, kind)
-            return (fresh.ticket if fresh.ticket is not None and good(fresh.ticket) else None), fresh
+            return answer(fresh), fresh
 
         return reread
 
-    def _fetch(self, state: JsTicketState, kind: str, lease: Lease, *, vended: bool) -> JsTicket:
+    def _fetch(self, state: JsTicketState, kind: str, lease: Lease, report: Report | None, *, vended: bool) -> JsTicket:
         assert state.grant is not None  # _read refuses anything else
-        # A TokenRejected is the token's own refresh refused or looping: nothing about the ticket.
+        appid, stored, now = state.grant.authorizer_appid, state.ticket, self._clock()
+
+        def attempt() -> JsTicket:
+            if (
+                report is not None
+                and stored is not None
+                and is_forced(stored, stored.ticket == report[0], report[1], now)
+            ):
+                refused = spend_forced(self._failures, lease.name, state.forced, stored, now, kind=kind, owner=appid)
+                if refused is not None:
+                    return refused
+            return self._fetch_now(state, kind, lease, vended=vended)
+
+        # A TokenRejected is the token's own: remembered by `_fetch_now` only until it can be replaced.
         return unless_refused(
-            self._failures,
-            lease.name,
-            state.failure,
-            self._clock(),
-            lambda: self._fetch_now(state, kind, lease, vended=vended),
-            never_remembered=(TokenRejected,),
+            self._failures, lease.name, state.failure, now, attempt, never_remembered=(TokenRejected,)
         )
 
     def _fetch_now(self, state: JsTicketState, kind: str, lease: Lease, *, vended: bool) -> JsTicket:
@@ -154,14 +188,16 @@ class JsTicketService:
         token = self._token(appid, state.token)
         try:
             issued = self._api.get_ticket(token.access_token, WECHAT_TYPE[kind])
-        except TokenRejected:
-            # Superseded or expired early: one compare-and-refresh (too young a token is answered
-            # as it is, and the retry meets the same refusal), and one more getticket.
+        except TokenRejected as exc:
+            # Superseded or expired early: one compare-and-refresh, and one more getticket.
             logger.warning(
                 "authorizer token rejected by getticket; compare-and-refresh", extra={"authorizer_appid": appid}
             )
-            token = self._authorizer_tokens.replace_rejected(appid, token.access_token, TOKEN_MIN_VALIDITY)
-            issued = self._api.get_ticket(token.access_token, WECHAT_TYPE[kind])
+            replaced = self._authorizer_tokens.replace_rejected(appid, token.access_token, TOKEN_MIN_VALIDITY)
+            if replaced.access_token == token.access_token:
+                self._remember_rejected_token(lease.name, exc, replaced)
+                raise
+            issued = self._api.get_ticket(replaced.access_token, WECHAT_TYPE[kind])
         now = int(self._clock())
         previous = state.ticket
         kept = previous.vended_at if previous is not None else None
@@ -172,7 +208,10 @@ class JsTicketService:
             # again (docs/protocol.md, observed): its life runs from when we first had it, never
             # from now. Asked again only once it has run out.
             ticket = replace(
-                ticket, issued_at=previous.issued_at, expires_at=min(ticket.expires_at, previous.expires_at)
+                ticket,
+                issued_at=previous.issued_at,
+                expires_at=min(ticket.expires_at, previous.expires_at),
+                fetched_at=now,  # asked again only once it has run out, whatever a vend's min_validity
             )
             due = ticket.expires_at
             logger.info("getticket answered the ticket it gave before", extra={"authorizer_appid": appid, "kind": kind})
@@ -183,6 +222,15 @@ class JsTicketService:
         logger.info("js-sdk ticket fetched", extra={"authorizer_appid": appid, "kind": kind, "vended": vended})
         metrics.add_metric(name="JsTicketFetched", unit=MetricUnit.Count, value=1)
         return ticket
+
+    def _remember_rejected_token(self, name: str, error: TokenRejected, token: AccessToken) -> None:
+        """getticket refused a token that cannot be replaced now (too young to have been superseded,
+        or its forced-refresh budget spent): asking again with it would meet the same refusal, so
+        every vend gets this one without a call until it can be replaced, or is due anyway."""
+        refused, now = token.refresh_refused, self._clock()
+        until = min(token.expires_at - self._margin, refused.until if refused is not None else now)
+        if until > now:
+            remember_refusal(self._failures, name, error, now, until=until)
 
     def _token(self, authorizer_appid: str, stored: AccessToken | None) -> AccessToken:
         """The token read with the ticket when it is good (no request), else the token service's."""

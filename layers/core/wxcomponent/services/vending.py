@@ -30,7 +30,7 @@ from typing import Any
 from wxcomponent.domain.errors import BadRequest, ConfigurationError, NotAuthorized, WxComponentError, http_status
 from wxcomponent.domain.grants import APPID_RE
 from wxcomponent.domain.js_tickets import CARD_TICKET, JSAPI_TICKET, TICKET_KINDS, JsTicket
-from wxcomponent.domain.tokens import AccessToken
+from wxcomponent.domain.tokens import AccessToken, RefreshRefused
 from wxcomponent.domain.web_login import CODE_RE, DEFAULT_LANG, LANGS
 from wxcomponent.observability import MetricUnit, logger, metrics
 from wxcomponent.ports import AuthorizerTokens, ComponentTokens, JsTickets, WebLogins
@@ -205,12 +205,13 @@ class TokenVendor:
             return self._web_logins.exchange(request.appid, request.code, request.lang).body(WEB_LOGIN), False
         if request.kind in TICKET_KINDS:
             ticket = self._ticket(request)  # never from memory, as authorizer tokens
-            return {
+            body = {
                 "kind": request.kind,
                 "appid": ticket.owner,
                 "ticket": ticket.ticket,
                 "expires_at": ticket.expires_at,
-            }, False
+            }
+            return _with_refusal(body, request, ticket.refresh_refused), False
         token, from_memory = self._token((request.kind, request.appid), request)
         body = {
             "kind": request.kind,
@@ -218,7 +219,7 @@ class TokenVendor:
             "access_token": token.access_token,
             "expires_at": token.expires_at,
         }
-        return body, from_memory
+        return _with_refusal(body, request, token.refresh_refused), from_memory
 
     def _ticket(self, request: VendRequest) -> JsTicket:
         if self._js_tickets is None:
@@ -278,6 +279,14 @@ class TokenVendor:
         if request.invalid_token is not None:
             return self._authorizer_tokens.replace_rejected(request.appid, request.invalid_token, request.min_validity)
         return self._authorizer_tokens.token(request.appid, request.min_validity)
+
+
+def _with_refusal(body: dict[str, Any], request: VendRequest, refused: RefreshRefused | None) -> dict[str, Any]:
+    """A report that could not refresh is answered with the stored value and why (`too_young`,
+    `budget`: docs/token-vending.md); a plain vend never carries a reason, even from memory."""
+    if request.invalid_token is None or refused is None:
+        return body
+    return {**body, "refresh_refused": refused.reason}
 
 
 def refusal(error: Exception, caller: str | None = None, payload: object = None, *, door: str = INVOKE) -> VendAnswer:

@@ -1,6 +1,7 @@
 """`AuthorizerRecords`: an authorizer's items share its partition `AUTHORIZER#<appid>` (GRANT,
-TOKEN, its refresh LEASE and REFRESH_FAILURE), so they are read and written together. A vend is
-one request (BatchGetItem of the grant, the token and any remembered refusal); a refresh is three
+TOKEN, its refresh LEASE, REFRESH_FAILURE and FORCED_REFRESH), so they are read and written
+together. A vend is one request (BatchGetItem of the grant, the token, any remembered refusal and
+the token's forced-refresh budget); a refresh is three
 (that read, the lease in a transaction that also checks the token, the outcome in another).
 """
 
@@ -9,9 +10,17 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from wxcomponent.adapters.dynamodb.failures import failure_from_item
+from wxcomponent.adapters.dynamodb.failures import failure_from_item, forced_from_item
 from wxcomponent.adapters.dynamodb.grants import STATUS_NAMES, grant_from_item
-from wxcomponent.adapters.dynamodb.keys import GRANT, LEASE, REFRESH_FAILURE, TOKEN, authorizer_key, refresh_shard
+from wxcomponent.adapters.dynamodb.keys import (
+    FORCED_REFRESH,
+    GRANT,
+    LEASE,
+    REFRESH_FAILURE,
+    TOKEN,
+    authorizer_key,
+    refresh_shard,
+)
 from wxcomponent.adapters.dynamodb.leases import FREE, lease_item, lease_values
 from wxcomponent.adapters.dynamodb.table import Table, key, storage_errors
 from wxcomponent.adapters.dynamodb.tokens import NOT_NEWER, token_from_item, token_item
@@ -25,12 +34,14 @@ class AuthorizerTable:
         self._table = table
 
     def read_for_refresh(self, authorizer_appid: str) -> RefreshState:
-        items = self._read(authorizer_appid, (GRANT, TOKEN, REFRESH_FAILURE))
+        items = self._read(authorizer_appid, (GRANT, TOKEN, REFRESH_FAILURE, FORCED_REFRESH))
         grant, token, failure = items.get(GRANT), items.get(TOKEN), items.get(REFRESH_FAILURE)
+        forced = items.get(FORCED_REFRESH)
         return RefreshState(
             None if grant is None else grant_from_item(authorizer_appid, grant),
             None if token is None else token_from_item(authorizer_appid, token),
             None if failure is None else failure_from_item(failure),
+            None if forced is None else forced_from_item(forced),
         )
 
     def acquire_refresh_lease(

@@ -1,10 +1,12 @@
 """`JsTicketRecords`: an authorizer's JS-SDK tickets, `AUTHORIZER#<appid>` / `JSAPI_TICKET` and
 `CARD_TICKET`, each with `expires_at`, a TTL at expiry, its vend mark (`vended_at`) and, while it is
 worth renewing, its place in the refresh-due index (`refresh_shard`, `refresh_due`) beside the
-grants'. A fetch's lease and remembered refusal are `<js_ticket_lease>` / `LEASE` and
-`REFRESH_FAILURE`, as `LeaseStore` and `RefreshFailures` keep every other.
+grants'. A fetch's lease, remembered refusal and forced-refresh budget are `<js_ticket_lease>` /
+`LEASE`, `REFRESH_FAILURE` and `FORCED_REFRESH`, as `LeaseStore` and `RefreshFailures` keep every
+other. A ticket getticket answered again (the same one) carries when it did (`fetched_at`).
 
-A vend is one request (the grant, the token, the ticket and the refusal in one BatchGetItem); a
+A vend is one request (the grant, the token, the ticket, the refusal and the budget in one
+BatchGetItem); a
 fetch three (that read, the lease in a transaction that also checks the ticket read, the outcome
 in another that also checks the grant is still authorized).
 """
@@ -14,9 +16,10 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from wxcomponent.adapters.dynamodb.failures import failure_from_item
+from wxcomponent.adapters.dynamodb.failures import failure_from_item, forced_from_item
 from wxcomponent.adapters.dynamodb.grants import STATUS_NAMES, grant_from_item
 from wxcomponent.adapters.dynamodb.keys import (
+    FORCED_REFRESH,
     GRANT,
     LEASE,
     REFRESH_FAILURE,
@@ -39,14 +42,17 @@ class JsTicketTable:
 
     def read_for_ticket(self, authorizer_appid: str, kind: str) -> JsTicketState:
         pk, sk, name = _keys(authorizer_appid, kind)
-        items = self._table.get_many([(pk, GRANT), (pk, TOKEN), (pk, sk), (name, REFRESH_FAILURE)])
-        grant, token = items.get((pk, GRANT)), items.get((pk, TOKEN))
-        ticket, failure = items.get((pk, sk)), items.get((name, REFRESH_FAILURE))
+        items = self._table.get_many(
+            [(pk, GRANT), (pk, TOKEN), (pk, sk), (name, REFRESH_FAILURE), (name, FORCED_REFRESH)]
+        )
+        grant, token, ticket = items.get((pk, GRANT)), items.get((pk, TOKEN)), items.get((pk, sk))
+        failure, forced = items.get((name, REFRESH_FAILURE)), items.get((name, FORCED_REFRESH))
         return JsTicketState(
             None if grant is None else grant_from_item(authorizer_appid, grant),
             None if token is None else token_from_item(authorizer_appid, token),
             None if ticket is None else ticket_from_item(authorizer_appid, kind, ticket),
             None if failure is None else failure_from_item(failure),
+            None if forced is None else forced_from_item(forced),
         )
 
     def acquire_ticket_lease(
@@ -95,6 +101,11 @@ class JsTicketTable:
                 raise ValueError("a vended ticket carries its vend mark")
             update += ", vended_at = :vended_at"
             values[":vended_at"] = _n(ticket.vended_at)
+        if ticket.fetched_at is not None:
+            update += ", fetched_at = :fetched_at"
+            values[":fetched_at"] = _n(ticket.fetched_at)
+        else:  # a new ticket, fetched when it was issued
+            update += " REMOVE fetched_at"
         return self._table.transact_if(
             [
                 {
@@ -152,7 +163,7 @@ class JsTicketTable:
 
 
 def ticket_from_item(authorizer_appid: str, kind: str, item: dict[str, Any]) -> JsTicket:
-    vended = item.get("vended_at", {}).get("N")
+    vended, fetched = item.get("vended_at", {}).get("N"), item.get("fetched_at", {}).get("N")
     return JsTicket(
         authorizer_appid,
         kind,
@@ -160,6 +171,7 @@ def ticket_from_item(authorizer_appid: str, kind: str, item: dict[str, Any]) -> 
         int(item["issued_at"]["N"]),
         int(item["expires_at"]["N"]),
         None if vended is None else int(vended),
+        None if fetched is None else int(fetched),
     )
 
 

@@ -15,6 +15,7 @@ GRANT = "GRANT"
 PROFILE = "PROFILE"
 LEASE = "LEASE"
 REFRESH_FAILURE = "REFRESH_FAILURE"
+FORCED_REFRESH = "FORCED_REFRESH"  # beside REFRESH_FAILURE: the refreshes reports forced (their budget)
 EXCHANGE = "EXCHANGE"
 STATE = "STATE"  # an authorization state the start page issued (`AUTHSTATE#<sha256 of the state>`)
 JSAPI_TICKET = "JSAPI_TICKET"  # an authorizer's JS-SDK tickets, by kind (`jsapi_ticket`, `card_ticket`)
