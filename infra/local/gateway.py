@@ -321,7 +321,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
             return
         try:
             event = json.loads(body) if body.strip() else {}
-        except ValueError:
+        except (ValueError, RecursionError):  # nested too deep to parse is JSON Lambda cannot take either
             self._lambda_error(400, "InvalidRequestContentException", "Could not parse request body into json")
             return
         invocation_type = self.headers.get("X-Amz-Invocation-Type") or "RequestResponse"

@@ -143,6 +143,18 @@ def test_boto3_lambda_invoke_and_token_client_through_the_gateway(world: World) 
     assert raised.value.code == "not_authorized"
 
 
+def test_deeply_nested_json_by_invoke_is_refused_never_a_crash(world: World) -> None:
+    """L2, the Invoke door: JSON nested deeper than a parser allows never reaches the handler (the
+    gateway refuses it as Lambda refuses JSON it cannot parse); as deep as reaches it is bad_request."""
+    client = lambda_client(world)
+    with pytest.raises(client.exceptions.InvalidRequestContentException):
+        client.invoke(FunctionName="token_vending", Payload=b"[" * 100_000 + b"]" * 100_000)
+    nested = b'{"kind": ' + b"[" * 500 + b"]" * 500 + b"}"
+    answer = client.invoke(FunctionName="token_vending", Payload=nested)
+    assert "FunctionError" not in answer
+    assert json.loads(answer["Payload"].read())["error"]["code"] == "bad_request"
+
+
 # -- one refresh, however many callers ---------------------------------------------------------------
 
 
