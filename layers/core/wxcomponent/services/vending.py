@@ -15,7 +15,10 @@ entry and the compare-and-refresh's answer replaces it.
 
 The two JS-SDK ticket kinds (`jsapi_ticket`, `card_ticket`) take an authorizer's appid, like
 `authorizer`, and are never answered from memory either; their answer carries `ticket` where a
-token's carries `access_token`.
+token's carries `access_token`. `web_login` takes an authorizer's appid and a visitor's code, and
+answers the visitor (services/web_login.py): the component token it needs never leaves.
+
+Every answer is audited with its `door`: `http` for `POST /tokens`, `invoke` for a direct Invoke.
 """
 
 from __future__ import annotations
