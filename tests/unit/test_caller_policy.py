@@ -266,7 +266,7 @@ def test_an_unreadable_secret_or_a_bad_policy_fails_closed(secret: FakeSecret) -
 def test_a_malformed_policy_is_answered_500_internal_never_503(configured: str) -> None:
     """L10: the contract keeps 503 for ticket_missing; a caller switching on the status would wait for
     the next ticket push when an operator must fix the policy."""
-    vendor = TokenVendor(NoTokens(), NoTokens())  # type: ignore[arg-type]  # the check refuses first
+    vendor = TokenVendor(NoTokens(), NoTokens())  # the check refuses first
 
     def check(caller: str | None, request: VendRequest) -> None:
         caller_policy.check(caller, request, configured, FakeSecret())
@@ -277,7 +277,7 @@ def test_a_malformed_policy_is_answered_500_internal_never_503(configured: str) 
 
 
 def test_an_unreadable_secret_while_reading_the_policy_is_500_internal() -> None:
-    vendor = TokenVendor(NoTokens(), NoTokens())  # type: ignore[arg-type]
+    vendor = TokenVendor(NoTokens(), NoTokens())
     unreadable = FakeSecret(error=ConfigurationError("the component secret could not be read"))
 
     def check(caller: str | None, request: VendRequest) -> None:
