@@ -187,7 +187,7 @@ def run_stack(
         os.environ.update(local_environment(emulator.url, sandbox_url, gateway_url))
         apply_template_defaults(load_template())
         component = devconfig.component_settings()
-        sandbox = _sandbox(ports, gateway_url, ticket_interval)
+        sandbox = _sandbox(ports, gateway_url, ticket_interval, console)
         world = sandbox.world if sandbox is not None else None
         create_table(emulator.url, TABLE_NAME)
         create_event_bus(emulator.url, EVENT_BUS_NAME)
@@ -252,8 +252,9 @@ def _gateway(port: int) -> Gateway:
         raise
 
 
-def _sandbox(ports: StackPorts, gateway_url: str, ticket_interval: float) -> Any:
-    """The WeChat sandbox, built but not started (its world may be restored first)."""
+def _sandbox(ports: StackPorts, gateway_url: str, ticket_interval: float, console: IO[str]) -> Any:
+    """The WeChat sandbox, built but not started (its world may be restored first); what it reports
+    (the release checks' outcome) goes to the console."""
     if str(CORE) not in sys.path:  # the sandbox seals its pushes with the core's crypto
         sys.path.insert(0, str(CORE))
     try:
@@ -266,6 +267,7 @@ def _sandbox(ports: StackPorts, gateway_url: str, ticket_interval: float) -> Any
         component_events_url=f"{gateway_url}/wechat/component/events",
         account_messages_url=gateway_url + "/wechat/accounts/{appid}/messages",
         start_domain=gateway_url,
+        report=lambda line: print(line, file=console, flush=True),
     )
     return Sandbox(config)
 

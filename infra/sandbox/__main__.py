@@ -57,11 +57,13 @@ def parse_args(argv: Sequence[str] | None = None) -> SandboxConfig:
         released=a.released,
         test_accounts=None if a.test_accounts is None else [x.strip() for x in a.test_accounts.split(",") if x.strip()],
         ticket_mode=a.ticket_mode,
+        report=say,
     )
 
 
 def say(line: str) -> None:
     sys.stdout.write(line + "\n")
+    sys.stdout.flush()  # a report comes from a request's thread, at any time
 
 
 def main(argv: Sequence[str] | None = None) -> int:

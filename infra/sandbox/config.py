@@ -184,6 +184,9 @@ class SandboxConfig:
     ip_whitelist: list[str] | None = None
     clock: Callable[[], float] = time.time
     accounts: list[MerchantAccount] | None = None  # None: seeded_accounts(seed)
+    # Where the sandbox says, a line at a time, what a person watching should see (the release
+    # checks' outcome): make dev's console, the standalone sandbox's stdout; None: nowhere.
+    report: Callable[[str], None] | None = None
 
     @property
     def web_origin(self) -> str:

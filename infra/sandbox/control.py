@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from infra.sandbox.pusher import Pusher
-from infra.sandbox.release import run_release_checks
+from infra.sandbox.release import run_release_checks, summary_lines
 from infra.sandbox.state import AUTH_CODE_TTL, JSON, WeChatError, World
 from infra.sandbox.state.web import OAUTH_CODE_TTL, JSSDKConfig
 
@@ -138,7 +138,12 @@ class Control:
     def release_checks(self, body: JSON) -> JSON:
         wait = _number(body, "wait", self.world.config.release_wait)
         appid = _str(body, "appid", required=False) or None
-        return run_release_checks(self.world, self.pusher, appid=appid, wait=wait)
+        result = run_release_checks(self.world, self.pusher, appid=appid, wait=wait)
+        report = self.world.config.report
+        if report is not None:
+            for line in summary_lines(result):
+                report(f"sandbox: {line}")
+        return result
 
     def set_fault(self, body: JSON) -> JSON:
         count = body.get("count")

@@ -62,7 +62,8 @@ def _query_auth_code_check(
         detail = f"{sent} customer-service messages with {want!r}: one was expected"
     else:
         detail = "custom message received"
-    detail += f" (api_query_auth on the code: {len(exchanges)} calls, {accepted} accepted)"
+    calls = f"{len(exchanges)} call{'' if len(exchanges) == 1 else 's'}"
+    detail += f" (api_query_auth on the code: {calls}, {accepted} accepted)"
     result = _check(name, True, answered_empty and message is not None and sent == 1, detail, delivery)
     result["authorized_push"] = pushed[0] if pushed else None
     return result
@@ -98,15 +99,12 @@ def run_release_checks(world: World, pusher: Pusher, *, appid: str | None = None
         and fields.get("ToUserName") == openid
         and fields.get("FromUserName") == account.user_name
     )
-    checks.append(
-        _check(
-            "text",
-            True,
-            passed,
-            f"expected an encrypted text reply {expected!r} to {openid}, got {fields!r}",
-            delivery,
-        )
+    detail = (
+        f"the encrypted text reply {expected!r}"
+        if passed
+        else f"expected an encrypted text reply {expected!r} to {openid}, got {fields!r}"
     )
+    checks.append(_check("text", True, passed, detail, delivery))
 
     checks.append(_query_auth_code_check("query_auth_code", world, pusher, account, openid, wait))
     if account.appid != RELEASE_TEST_MINI_PROGRAM.appid:
@@ -118,12 +116,32 @@ def run_release_checks(world: World, pusher: Pusher, *, appid: str | None = None
     fields = _reply_fields(delivery)
     expected = f"{EVENT_CHECK}from_callback"
     passed = fields is not None and fields.get("Content") == expected
-    detail = f"expected a text reply {expected!r}, got {fields!r}"
+    detail = f"the text reply {expected!r}" if passed else f"expected a text reply {expected!r}, got {fields!r}"
     checks.append(_check("event", False, passed, detail, delivery))
 
+    # The verdict and each check's in a few words first, the deliveries after: a person reading the
+    # answer (or grepping it) sees which check passed without reading the pushes.
     return {
+        "passed": all(c["passed"] for c in checks if c["required"]),
+        "summary": {c["name"]: _verdict(c) for c in checks},
         "appid": account.appid,
         "openid": openid,
-        "passed": all(c["passed"] for c in checks if c["required"]),
         "checks": checks,
     }
+
+
+def _verdict(check: JSON) -> str:
+    outcome = "passed" if check["passed"] else "failed"
+    return f"{outcome}{'' if check['required'] else ' (not required)'}: {check['detail']}"
+
+
+def summary_lines(result: JSON) -> list[str]:
+    """The release checks as a person reads them: the verdict, then one line per check (its name,
+    passed or FAILED, what it saw)."""
+    checks = result["checks"]
+    width = max(len(c["name"]) for c in checks)
+    lines = [f"release checks for {result['appid']}: {'passed' if result['passed'] else 'failed'}"]
+    for c in checks:
+        optional = "" if c["required"] else " (not required)"
+        lines.append(f"  {c['name']:<{width}}  {'passed' if c['passed'] else 'FAILED'}  {c['detail']}{optional}")
+    return lines

@@ -16,6 +16,7 @@ from infra.sandbox.api import API_PATHS, GET_API_PATHS, WeChatApi
 from infra.sandbox.config import SandboxConfig
 from infra.sandbox.control import Control
 from infra.sandbox.pusher import Pusher
+from infra.sandbox.release import summary_lines
 from infra.sandbox.state import AUTH_CODE_TTL, JSON, World
 from infra.sandbox.state.errors import WeChatError
 from infra.sandbox.state.web import domain
@@ -28,6 +29,7 @@ OAUTH_CONFIRM_PATH = "/sandbox/oauth-confirm"
 OAUTH_DENY_PATH = "/sandbox/oauth-deny"
 JSSDK_PATH = "/open/js/jweixin-1.6.0.js"  # WeChat's is on res.wx.qq.com
 JSSDK_VERIFY_PATH = "/sandbox/jsapi-verify"
+RELEASE_CHECKS_PATH = "/sandbox/release-checks"  # `?format=text`: the summary a person reads
 DEFAULT_TIMEOUT_FAULT = 30.0
 
 
@@ -537,6 +539,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(400, {"error": "the body must be a JSON object"})
             return
         status, value = self.sandbox.control.handle(method, path, query, body)
+        if path.rstrip("/") == RELEASE_CHECKS_PATH and status == 200 and query.get("format") == "text":
+            text = "".join(line + "\n" for line in summary_lines(value))
+            self._send(status, text.encode("utf-8"), "text/plain; charset=utf-8")
+            return
         # Pages on other origins ask for the config check from their browsers, as the JS-SDK does.
         cors = {"Access-Control-Allow-Origin": "*"} if path == JSSDK_VERIFY_PATH else {}
         payload = json.dumps(value, ensure_ascii=False, default=str).encode("utf-8")

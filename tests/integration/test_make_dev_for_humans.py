@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -20,6 +21,7 @@ import pytest
 
 from infra.local.devconfig import component_settings
 from infra.local.emulator import EmulatorFailed, start_emulator
+from infra.local.template import ROOT
 from tests.integration.test_readme import marked_blocks, stranger_environment
 from tests.support.make_dev import MakeDev, free_ports, run_reset, until
 
@@ -176,6 +178,30 @@ def test_the_readme_example_runs_again_after_a_restart(tmp_path: Path) -> None:
         assert (done.returncode, done.stdout) == (0, expected), done.stdout + done.stderr
         assert second.control("ticket-mode") == {"mode": "same"}
         assert second.stop() == 0
+
+
+def test_the_release_checks_name_each_check_in_the_answer_and_in_the_console(tmp_path: Path) -> None:
+    """The README's `grep passed` printed five bare `true`s (issue 21): which check was that?"""
+    names = ["ticket", "text", "query_auth_code", "mini_program", "event"]
+    with MakeDev(tmp_path / "dev-state.json") as dev:
+        answer = _http_post(f"{dev.sandbox}/sandbox/release-checks?format=text", {"wait": 20})
+        lines = answer.splitlines()
+        assert lines[0] == "release checks for wx570bc396a51b8ff8: passed", answer
+        assert [line.split()[:2] for line in lines[1:]] == [[name, "passed"] for name in names], answer
+        readme = (ROOT / "README.md").read_text(encoding="utf-8")
+        assert f"```text\n{answer}```\n" in readme  # the README shows what it prints, line for line
+        for line in lines:  # the same lines in make dev's console, as they were answered
+            assert dev.wait_for(f"sandbox: {line}") == f"sandbox: {line}"
+        summary = dev.control("release-checks", {"wait": 20})["summary"]
+        assert list(summary) == names and all(verdict.startswith("passed") for verdict in summary.values()), summary
+        assert dev.stop() == 0
+
+
+def _http_post(url: str, body: dict[str, Any]) -> str:
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST")
+    with urllib.request.urlopen(request, timeout=60) as answer:
+        text: str = answer.read().decode("utf-8")
+        return text
 
 
 @pytest.fixture

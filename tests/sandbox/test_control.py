@@ -196,6 +196,15 @@ def test_release_checks_pass(wx: Wx, client: Client, receiver: Receiver, sandbox
     ], [c["detail"] for c in result["checks"]]
     assert result["passed"] is True
     assert result["appid"] == RELEASE_TEST_ACCOUNT.appid
+    # Which check passed, by name, in a few words (issue 21: `grep passed` printed five bare `true`s).
+    assert list(result)[:2] == ["passed", "summary"]
+    assert result["summary"] == {
+        "ticket": "passed: answered success",
+        "text": "passed: the encrypted text reply 'TESTCOMPONENT_MSG_TYPE_TEXT_callback'",
+        "query_auth_code": "passed: custom message received (api_query_auth on the code: 1 call, 1 accepted)",
+        "mini_program": "passed: custom message received (api_query_auth on the code: 1 call, 1 accepted)",
+        "event": "passed (not required): the text reply 'LOCATIONfrom_callback'",
+    }
     got = receiver.wait_for(lambda r: r.fields.get("Content") == "TESTCOMPONENT_MSG_TYPE_TEXT")
     assert got.envelope["ToUserName"] == RELEASE_TEST_ACCOUNT.user_name
 
@@ -205,6 +214,26 @@ def test_release_checks_fail_without_the_system(client: Client, receiver: Receiv
     assert result["passed"] is False
     by_name = {c["name"]: c["passed"] for c in result["checks"]}
     assert by_name == {"ticket": True, "text": False, "query_auth_code": False, "mini_program": False, "event": False}
+    assert result["summary"]["text"].startswith("failed: expected an encrypted text reply")
+
+
+def test_release_checks_in_text_and_on_the_console_name_each_check(receiver: Receiver) -> None:
+    """`?format=text` answers the summary a person reads; `make dev` prints it in its console."""
+    reported: list[str] = []
+    with Sandbox(make_config(receiver, report=reported.append)) as sandbox:
+        status, headers, data = Client(sandbox.url).post_raw("/sandbox/release-checks", {"wait": 0.1}, format="text")
+    assert status == 200 and headers["Content-Type"] == "text/plain; charset=utf-8"
+    lines = data.decode().splitlines()
+    assert lines[0] == f"release checks for {RELEASE_TEST_ACCOUNT.appid}: failed"
+    assert [line.split()[:2] for line in lines[1:]] == [
+        ["ticket", "passed"],
+        ["text", "FAILED"],
+        ["query_auth_code", "FAILED"],
+        ["mini_program", "FAILED"],
+        ["event", "FAILED"],
+    ]
+    assert "answered success" in lines[1] and "(not required)" in lines[5]
+    assert reported == [f"sandbox: {line}" for line in lines]
 
 
 def test_update_authorization_and_func_info(wx: Wx, client: Client, receiver: Receiver) -> None:
