@@ -117,3 +117,20 @@ def test_quota_reached_is_a_typed_error_without_retries(world: World) -> None:
     assert raised.value.errcode == 45009
     assert world.calls("api_component_token") == 1
     assert graph().tokens.get_component_token(APPID) is None
+
+
+def test_reports_force_two_refreshes_per_lifetime_and_then_get_the_stored_token(world: World) -> None:
+    """Issue 19, M2, over the wires: the budget is in the table, so every container (each
+    `service()` is one) agrees; the third report is answered with the stored token and why."""
+    world.push_ticket()
+    token = service().token()
+    for turn in (1, 2):
+        replaced = service(later=turn * (MIN_REFRESH_AGE + 1)).replace_rejected(token.access_token)
+        assert replaced.access_token != token.access_token and replaced.refresh_refused is None
+        token = replaced
+    refused = service(later=3 * (MIN_REFRESH_AGE + 1)).replace_rejected(token.access_token)
+    assert refused.access_token == token.access_token
+    assert refused.refresh_refused is not None and refused.refresh_refused.reason == "budget"
+    assert world.calls("api_component_token") == 3
+    forced = graph().stores.failures.forced_refreshes(f"COMPONENT#{APPID}")
+    assert forced is not None and len(forced.at) == 2

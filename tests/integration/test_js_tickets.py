@@ -209,6 +209,20 @@ def test_a_getticket_that_answers_the_same_ticket_never_extends_its_life(world: 
     assert stored.fetched_at is not None and stored.fetched_at > stored.issued_at
 
 
+def test_reports_refetch_a_ticket_twice_per_lifetime_and_then_get_the_stored_one(world: World) -> None:
+    """Issue 19, M2, over the wires: the ticket's own budget, in the table."""
+    authorize(world)
+    module = load_function("token_vending")
+    answers = [invoke(module, {"kind": "jsapi_ticket", "appid": ACCOUNT})]
+    for _ in range(3):
+        issued_long_ago(ACCOUNT, "jsapi_ticket")  # old enough to have been superseded
+        report = {"kind": "jsapi_ticket", "appid": ACCOUNT, "invalid_token": answers[-1]["ticket"]}
+        answers.append(invoke(module, report))
+    assert [a.get("refresh_refused") for a in answers[1:]] == [None, None, "budget"]
+    assert len({a["ticket"] for a in answers}) == 3 and answers[3]["ticket"] == answers[2]["ticket"]
+    assert world.calls("getticket") == 3
+
+
 def issued_long_ago(appid: str, kind: str) -> None:
     """Makes the stored ticket look issued (and so fetched) 2 hours ago."""
     boto3.client("dynamodb").update_item(

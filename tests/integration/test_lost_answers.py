@@ -19,7 +19,7 @@ from wxcomponent.adapters.dynamodb.table import CLIENT_CONFIG
 from wxcomponent.domain.grants import AUTHORIZED, Grant
 from wxcomponent.domain.js_tickets import JsTicket
 from wxcomponent.domain.tickets import PushRecord, Ticket
-from wxcomponent.domain.tokens import AccessToken
+from wxcomponent.domain.tokens import AccessToken, ForcedRefreshes
 from wxcomponent.ports import Stores
 
 COMPONENT = "wx0123456789abcdef"
@@ -58,7 +58,30 @@ def stored_js_ticket(vended_at: int) -> Callable[[Stores], object]:
     return setup
 
 
+def forced_refresh() -> Write:
+    """Spending the second of a budget (issue 19, M2), by compare-and-set on what was read."""
+    name, seen = "AUTHORIZER#" + A, list[ForcedRefreshes | None]()
+
+    def setup(s: Stores) -> object:
+        seen.clear()
+        assert s.failures.record_forced_refresh(name, None, ForcedRefreshes((NOW - 10,)))
+        seen.append(s.failures.forced_refreshes(name))
+        return seen
+
+    return Write(
+        setup,
+        lambda s: s.failures.record_forced_refresh(name, seen[0], ForcedRefreshes((NOW - 10, NOW))),
+        lambda s: s.failures.record_forced_refresh(name, seen[0], ForcedRefreshes((NOW - 10, NOW + 1))),
+    )
+
+
 WRITES = {
+    "forced refresh, the first": Write(
+        nothing,
+        lambda s: s.failures.record_forced_refresh("COMPONENT#" + COMPONENT, None, ForcedRefreshes((NOW,))),
+        lambda s: s.failures.record_forced_refresh("COMPONENT#" + COMPONENT, None, ForcedRefreshes((NOW + 1,))),
+    ),
+    "forced refresh, on what was read": forced_refresh(),
     "message receipt": Write(
         nothing,
         lambda s: s.receipts.claim(A, "msgid-1", NOW, 60, 600),

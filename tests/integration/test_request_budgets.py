@@ -18,9 +18,10 @@ from infra.local.gateway import FakeLambdaContext
 from tests.conftest import World
 from tests.integration.conftest import load_function
 from tests.support.fault_proxy import FaultProxy
-from tests.support.graph import age_js_ticket, graph
+from tests.support.graph import age_js_ticket, age_stored_token, graph
 from tests.support.pushes import account_message_xml, signed_message, signed_push, ticket_xml
 from wxcomponent import bootstrap
+from wxcomponent.adapters.dynamodb.keys import authorizer_key
 
 WECHAT_APIS = ("api_component_token", "api_authorizer_token", "api_query_auth", "api_get_authorizer_info")
 
@@ -98,6 +99,32 @@ def test_an_authorizer_refresh_costs_three_requests_and_one_wechat_call(world: W
     assert wechat == Counter(api_authorizer_token=1)
     # the read; the lease, checking the token read; the outcome, giving the lease back
     assert ddb == Counter(BatchGetItem=1, TransactWriteItems=2), ddb
+
+
+def test_a_forced_refresh_costs_one_write_more_and_a_report_past_the_budget_one_read(
+    world: World, meter: Meter
+) -> None:
+    """Issue 19, M2: a caller looping on invalid_token costs no WeChat call once the budget is spent."""
+    world.push_ticket()
+    appid = accounts(world)[0]
+    world.control("POST", "authorize", {"appid": appid})
+    vend({"kind": "component"})  # the component token is stored and fresh
+    answers = [vend({"kind": "authorizer", "appid": appid})]
+
+    def report() -> None:
+        answers.append(vend({"kind": "authorizer", "appid": appid, "invalid_token": str(answers[-1]["access_token"])}))
+
+    for _ in range(2):
+        age_stored_token(authorizer_key(appid))  # old enough to have been superseded
+        ddb, wechat = meter(report)
+        assert wechat == Counter(api_authorizer_token=1) and "refresh_refused" not in answers[-1]
+        # the read (grant, token, refusal, budget); the lease; the budget, spent by compare-and-set;
+        # the outcome, giving the lease back
+        assert ddb == Counter(BatchGetItem=1, TransactWriteItems=2, PutItem=1), ddb
+    age_stored_token(authorizer_key(appid))
+    ddb, wechat = meter(report)
+    assert answers[-1]["refresh_refused"] == "budget" and answers[-1]["access_token"] == answers[-2]["access_token"]
+    assert (ddb, wechat) == (Counter(BatchGetItem=1), Counter())
 
 
 def test_a_sweep_costs_three_requests_per_refreshed_authorizer(world: World, meter: Meter) -> None:

@@ -133,6 +133,14 @@ def test_a_revoked_authorization_found_by_the_sweep_is_marked_revoked(
     grant = graph().grants.get_grant(appid)
     # WeChat still lists the account: one 61003 is not believed, and nothing is lost (issue 10).
     assert grant is not None and grant.status == "authorized"
+    # Nor asked again for 10 minutes, by the next sweeps or any vend (issue 19, M3).
+    calls = (world.calls("api_authorizer_token"), world.calls("api_get_authorizer_list"))
+    assert dict(sweep()["failed"]) == {"61003": 1}
+    answer = load_function("token_vending").lambda_handler(
+        {"kind": "authorizer", "appid": appid}, FakeLambdaContext("token_vending")
+    )
+    assert answer["error"]["errcode"] == 61003
+    assert (world.calls("api_authorizer_token"), world.calls("api_get_authorizer_list")) == calls
 
 
 def test_a_stale_ticket_asks_wechat_to_push_again_at_most_once_an_hour(quiet_world: World) -> None:
