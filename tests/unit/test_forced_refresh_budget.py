@@ -62,6 +62,7 @@ def counted(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, int]]:
 
     monkeypatch.setattr(metrics, "add_metric", add_metric)
     monkeypatch.setattr(component_token, "single_metric", Single)
+    monkeypatch.setattr(component_token, "is_metrics_disabled", lambda: False)
     yield seen
 
 
@@ -238,3 +239,16 @@ def test_the_getticket_40001_path_spends_the_authorizer_tokens_budget() -> None:
         assert answer.status == 502 and answer.body["error"]["errcode"] == 40001
     assert world.wechat.calls["api_authorizer_token"] == PER_LIFETIME
     assert world.wechat.calls["getticket"] == 2 * PER_LIFETIME + 1  # each refused once, the last remembered
+
+
+def test_no_metric_is_printed_while_metrics_are_switched_off(capsys: pytest.CaptureFixture[str]) -> None:
+    """Powertools' single metrics print at once, switched off or not: the operator CLI's `--json`
+    (which reports through the vending function, in process locally) read them as its output."""
+    world = World()
+    world.authorize()
+    token = vend(world.wx, payload("authorizer"))["access_token"]
+    world.wechat.fail("api_authorizer_token", QuotaExceeded("errcode 45009", errcode=45009))
+    world.now += 301
+    capsys.readouterr()
+    assert world.wx.vendor.answer(payload("authorizer", invalid_token=token)).status == 502  # forced, refused
+    assert '"_aws"' not in capsys.readouterr().out

@@ -14,6 +14,8 @@ import time
 from collections.abc import Callable
 from typing import Protocol, Self, TypeVar
 
+from aws_lambda_powertools.metrics.functions import is_metrics_disabled
+
 from wxcomponent.domain.errors import TicketMissing, WxComponentError
 from wxcomponent.domain.tokens import (
     BUDGET,
@@ -213,8 +215,9 @@ def spend_forced[V: Reported](
     if spent is None or not failures.record_forced_refresh(name, seen, spent):
         return budget_refused(stored, seen, now, kind=kind, owner=owner)
     logger.info("refresh forced by a report", extra={"kind": kind, "appid": owner})
-    with single_metric(name="ForcedRefresh", unit=MetricUnit.Count, value=1) as metric:
-        metric.add_dimension(name="kind", value=kind)
+    if not is_metrics_disabled():  # a single metric prints at once, switched off or not
+        with single_metric(name="ForcedRefresh", unit=MetricUnit.Count, value=1) as metric:
+            metric.add_dimension(name="kind", value=kind)
     return None
 
 
@@ -260,8 +263,9 @@ def remember_refusal(
         failure = RefreshFailure(failure.kind, failure.errcode, failure.message, until)
     failures.remember_failure(name, failure)
     errcode = "none" if failure.errcode is None else str(failure.errcode)
-    with single_metric(name="RefreshRefusedByWeChat", unit=MetricUnit.Count, value=1) as metric:
-        metric.add_dimension(name="errcode", value=errcode)
+    if not is_metrics_disabled():  # a single metric prints at once, switched off or not
+        with single_metric(name="RefreshRefusedByWeChat", unit=MetricUnit.Count, value=1) as metric:
+            metric.add_dimension(name="errcode", value=errcode)
 
 
 def _lease(component_appid: str) -> str:

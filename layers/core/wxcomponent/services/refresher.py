@@ -21,6 +21,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from aws_lambda_powertools.metrics.functions import is_metrics_disabled
+
 from wxcomponent.domain.errors import ConfigurationError, StorageUnavailable, WxComponentError
 from wxcomponent.domain.wechat import UpstreamError
 from wxcomponent.observability import MetricUnit, logger, metrics, single_metric
@@ -225,6 +227,8 @@ class Refresher:
         metrics.add_metric(name="JsTicketsLeftCold", unit=MetricUnit.Count, value=report.tickets_left_cold)
         metrics.add_metric(name="RefreshFailures", unit=MetricUnit.Count, value=sum(report.failed.values()))
         for key, count in report.failed.items():  # failed, by WeChat's errcode (or our error code)
+            if is_metrics_disabled():  # a single metric prints at once, switched off or not
+                break
             with single_metric(name="RefreshFailed", unit=MetricUnit.Count, value=count) as metric:
                 metric.add_dimension(name="errcode", value=key)
         if report.ticket_age is not None:
