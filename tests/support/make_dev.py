@@ -32,7 +32,17 @@ def free_port() -> int:
 
 
 def free_ports() -> dict[str, int]:
-    return {"GATEWAY_PORT": free_port(), "SANDBOX_PORT": free_port(), "EMULATOR_PORT": free_port()}
+    """Three distinct free ports: all three probes stay bound until each has its port (one at a time,
+    the kernel may hand the same ephemeral port out twice)."""
+    names = ("GATEWAY_PORT", "SANDBOX_PORT", "EMULATOR_PORT")
+    probes = [socket.socket() for _ in names]
+    try:
+        for probe in probes:
+            probe.bind(("127.0.0.1", 0))
+        return {name: int(probe.getsockname()[1]) for name, probe in zip(names, probes, strict=True)}
+    finally:
+        for probe in probes:
+            probe.close()
 
 
 def dev_command(*args: str) -> list[str]:
