@@ -186,7 +186,11 @@ class Pusher:
             if ok and self.world.faults.take(PUSH) is not None:
                 ok = False  # answered, but the answer never reached WeChat: it retries
                 result["lost"] = True
-            result.update({"attempt": attempt, "url": full_url, "info_type": info_type, "ok": ok})
+            # `started`: the monotonic clock when this attempt began, so the retry interval can be
+            # read from the sandbox's own record rather than from when a busy receiver noticed it.
+            result.update(
+                {"attempt": attempt, "url": full_url, "info_type": info_type, "ok": ok, "started": round(started, 4)}
+            )
             attempts.append(result)
             if ok:
                 last_body = body

@@ -79,8 +79,10 @@ def test_retries_come_late_and_signed_anew_as_wechats_do(client: Client, receive
     assert len({p.query["nonce"] for p in pushes}) == 3
     assert len({p.query["msg_signature"] for p in pushes}) == 3
     assert len({p.envelope["Encrypt"] for p in pushes}) == 1
-    gaps = [later.at - earlier.at for earlier, later in itertools.pairwise(pushes)]
-    assert all(gap >= RETRY_INTERVAL * 0.95 for gap in gaps), gaps
+    # The gaps by the sandbox's own clock: when a loaded receiver noticed each push says nothing.
+    starts = [attempt["started"] for attempt in delivery["attempts"]]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(starts)]
+    assert all(gap >= RETRY_INTERVAL - 0.001 for gap in gaps), gaps  # 0.001: the record is rounded
 
 
 def delivered_on_start(client: Client) -> None:
