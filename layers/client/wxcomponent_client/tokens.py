@@ -61,14 +61,27 @@ class LambdaInvoker(Protocol):
 class TokenError(Exception):
     """The vending function refused: `code` is the contract's (`bad_request`, `not_authorized`,
     `ticket_missing`, `upstream_error`, `internal`), `errcode` WeChat's when there is one, and
-    `retryable` true when nothing was decided (the table was busy) even after this client's retry."""
+    `retryable` true when nothing was decided (the table was busy) even after this client's retry.
+    `reason` says why a `not_authorized` came, when the token center tells a caller allowed to ask
+    (`unknown`, `revoked`, `needs_reauthorization`, `no_api_permission`, `component_appid`), and the
+    message then says what to do next."""
 
-    def __init__(self, code: str, message: str, errcode: int | None = None, *, retryable: bool = False) -> None:
-        super().__init__(f"{code}: {message}" + (f" (errcode {errcode})" if errcode is not None else ""))
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        errcode: int | None = None,
+        *,
+        retryable: bool = False,
+        reason: str | None = None,
+    ) -> None:
+        named = f"{code} ({reason})" if reason else code
+        super().__init__(f"{named}: {message}" + (f" (errcode {errcode})" if errcode is not None else ""))
         self.code = code
         self.message = message
         self.errcode = errcode
         self.retryable = retryable
+        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -325,12 +338,13 @@ class TokenClient:
             raise TokenError("internal", "the vending function answered something that is not an object")
         error = body.get("error")
         if isinstance(error, dict):
-            errcode = error.get("errcode")
+            errcode, reason = error.get("errcode"), error.get("reason")
             raise TokenError(
                 _text(error, "code"),
                 _text(error, "message"),
                 errcode if isinstance(errcode, int) else None,
                 retryable=error.get("retryable") is True,
+                reason=reason if isinstance(reason, str) and reason else None,
             )
         if request["kind"] == WEB_LOGIN:  # the visitor, never a token: nothing of the answer is repeated
             if not all(isinstance(body.get(key), str) and body[key] for key in ("openid", "scope")):
