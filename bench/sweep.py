@@ -70,7 +70,7 @@ def _sweep(parallelism: int) -> tuple[float, int, int, dict[str, int]]:
                 code, _ = world.merchants.authorize(account.appid)
                 info = world.merchants.query_auth(code.value)["authorization_info"]
                 grant = Grant(account.appid, appid, info["authorizer_refresh_token"], (), AUTHORIZED, now, now)
-                stores.grants.save_grant(grant, refresh_due=now - 1)
+                stores.authorizers.save_grant(grant, refresh_due=now - 1)
             world.faults.set("api_authorizer_token", "latency", LATENCY, None)
             wx = Container(Settings.from_environment(), stores=stores)
             wx.component_tokens.token()  # the component token first, as every sweep does

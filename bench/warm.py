@@ -145,10 +145,10 @@ def _operations() -> tuple[dict[str, dict[str, Callable[[int], _Serve]]], Callab
         component=lambda: component,
     )
     stores.tickets.save_ticket(Ticket.received(APPID, "ticket@@@bench", now, now))
-    stores.grants.save_grant(
+    stores.authorizers.save_grant(
         Grant(MERCHANT, APPID, "refresh@@@bench", (1,), AUTHORIZED, now, now), refresh_due=now + 6000
     )
-    stores.tokens.save_authorizer_token(AccessToken.issued(MERCHANT, "authorizer-token", 7200, now))
+    stores.authorizers.save_authorizer_token(AccessToken.issued(MERCHANT, "authorizer-token", 7200, now))
     events, messages, vending = (
         _handler(name, graph) for name in ("component_events", "account_messages", "token_vending")
     )

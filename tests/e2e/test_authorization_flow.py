@@ -31,9 +31,9 @@ def test_clicking_through_ends_on_our_result_page_naming_the_account(world: Worl
     assert profile is not None
     assert page.locator("#nick-name").inner_text() == profile.nick_name
     assert page.locator("#avatar").get_attribute("src") == profile.head_img
-    grant = graph().grants.get_grant(appid)
+    grant = graph().authorizers.get_grant(appid)
     assert grant is not None and grant.active
-    assert graph().tokens.get_authorizer_token(appid) is not None
+    assert graph().authorizers.get_authorizer_token(appid) is not None
     assert world.calls("api_query_auth") == 1  # the callback and the push shared one exchange
 
 

@@ -138,11 +138,11 @@ def test_a_direct_invoke_of_token_vending_makes_the_table_client_only(table: str
     and still no HTTP resolver."""
     appid, now = "wx0123456789abcdef", int(time.time())
     stores = graph()
-    stores.grants.save_grant(
+    stores.authorizers.save_grant(
         Grant(appid, DEFAULTS["WECHAT_COMPONENT_APPID"], "refresh@@@guard", (1,), AUTHORIZED, now, now),
         refresh_due=now + 6000,
     )
-    stores.tokens.save_authorizer_token(AccessToken.issued(appid, "guard-token", 7200, now))
+    stores.authorizers.save_authorizer_token(AccessToken.issued(appid, "guard-token", 7200, now))
     env = _lambda_env(
         AWS_ENDPOINT_URL=emulator.url, TABLE_NAME=table, EVENT_BUS_NAME="default", COMPONENT_SECRET_ID="unused"
     )

@@ -66,7 +66,7 @@ def authorized_account(world: World) -> tuple[str, str]:
     world.push_ticket()
     account = next(a for a in world.control("GET", "state")["accounts"] if a["kind"] == "official_account")
     assert world.control("POST", "authorize", {"appid": account["appid"]})["delivery"]["ok"]
-    assert graph().grants.get_grant(account["appid"]) is not None
+    assert graph().authorizers.get_grant(account["appid"]) is not None
     return account["appid"], account["user_name"]
 
 
@@ -105,7 +105,7 @@ def test_the_sandboxs_release_checks_pass_end_to_end(world: World, account: tupl
         ("event", True),
     ], [c["detail"] for c in result["checks"]]
     assert result["passed"]
-    grant = graph().grants.get_grant(account[0])  # the test account is now an authorizer like any other
+    grant = graph().authorizers.get_grant(account[0])  # the test account is now an authorizer like any other
     assert grant is not None and grant.active
     assert world.gateway.wait_for_async()
     checked = 1 + len(mini)  # one exchange and one customer-service text per check, push or no push

@@ -166,7 +166,7 @@ def test_callback_and_push_racing_for_one_code_exchange_it_once(quiet_world: Wor
         results = list(pool.map(complete, range(4)))
     assert [r for i, r in enumerate(results) if i % 2 == 0] == [ACCOUNT, ACCOUNT]
     assert quiet_world.calls("api_query_auth") == 1
-    grant = graph().grants.get_grant(ACCOUNT)
+    grant = graph().authorizers.get_grant(ACCOUNT)
     assert grant is not None and grant.active
 
 
@@ -209,7 +209,7 @@ def test_a_refused_code_is_a_typed_error_and_leaves_the_grant_alone(quiet_world:
     quiet_world.fault("api_query_auth", "errcode", 61010, count=1)
     with pytest.raises(AuthorizationCodeRejected):
         authorizations().complete(code + "x")  # WeChat says expired: typed error, nothing changes
-    grant = graph().grants.get_grant(ACCOUNT)
+    grant = graph().authorizers.get_grant(ACCOUNT)
     assert grant is not None and grant.active
 
 
@@ -217,15 +217,15 @@ def test_wechat_failing_during_reauthorization_never_loses_the_grant(quiet_world
     quiet_world.push_ticket_to_table()
     first = quiet_world.control("POST", "authorize", {"appid": ACCOUNT})["auth_code"]
     authorizations().complete(first)
-    before = graph().grants.get_grant(ACCOUNT)
+    before = graph().authorizers.get_grant(ACCOUNT)
     second = quiet_world.control("POST", "authorize", {"appid": ACCOUNT})["auth_code"]
     quiet_world.fault("api_query_auth", "errcode", -1, count=None)
     with pytest.raises(SystemBusy):
         authorizations(sleep=lambda _: None).complete(second)
-    assert graph().grants.get_grant(ACCOUNT) == before
+    assert graph().authorizers.get_grant(ACCOUNT) == before
     quiet_world.control("DELETE", "faults")
     assert authorizations().complete(second) is not None  # the claim was given back: a retry works
-    after = graph().grants.get_grant(ACCOUNT)
+    after = graph().authorizers.get_grant(ACCOUNT)
     assert after is not None and before is not None and after.refresh_token != before.refresh_token
 
 
@@ -259,4 +259,4 @@ def test_a_bad_setting_is_refused_before_the_single_use_code_is_spent(
     browser = Browser(quiet_world)
     browser.start()
     page = browser.callback(code)
-    assert page.status == 200 and graph().grants.get_grant(ACCOUNT) is not None
+    assert page.status == 200 and graph().authorizers.get_grant(ACCOUNT) is not None

@@ -52,8 +52,8 @@ def test_sweeps_killed_at_random_points_lose_no_refresh_token(world: World) -> N
     killed_mid_sweep = 0
     for _ in range(CRASHES):
         for appid in accounts:  # every grant due, its token gone: the sweep must call WeChat for each
-            graph().tokens.delete_authorizer_token(appid)
-            graph().grants.set_refresh_due(appid, int(time.time()) - 1)
+            graph().authorizers.delete_authorizer_token(appid)
+            graph().authorizers.set_refresh_due(appid, int(time.time()) - 1)
         before = refreshes_seen(world)
         worker = subprocess.Popen(
             [sys.executable, "-c", SWEEP], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL

@@ -53,7 +53,7 @@ def test_a_forced_refresh_is_recorded_only_on_what_was_read(stores: Stores) -> N
 
 
 def test_an_authorizers_budget_is_read_with_its_grant_and_token(stores: Stores) -> None:
-    stores.grants.save_grant(Grant(A, COMPONENT, "refresh@@@1", (1,), AUTHORIZED, NOW, NOW), NOW)
+    stores.authorizers.save_grant(Grant(A, COMPONENT, "refresh@@@1", (1,), AUTHORIZED, NOW, NOW), NOW)
     assert stores.authorizers.read_for_refresh(A).forced is None
     assert stores.failures.record_forced_refresh(f"AUTHORIZER#{A}", None, ForcedRefreshes((NOW,)))
     forced = stores.authorizers.read_for_refresh(A).forced
@@ -66,7 +66,7 @@ def test_an_authorizers_budget_is_read_with_its_grant_and_token(stores: Stores) 
 
 
 def test_a_ticket_keeps_when_getticket_last_answered_it(stores: Stores) -> None:
-    stores.grants.save_grant(Grant(A, COMPONENT, "refresh@@@1", (1,), AUTHORIZED, NOW, NOW), NOW)
+    stores.authorizers.save_grant(Grant(A, COMPONENT, "refresh@@@1", (1,), AUTHORIZED, NOW, NOW), NOW)
     records = stores.js_tickets
     first = JsTicket(A, JS, "ticket-1", NOW, NOW + 7140, NOW)
     assert records.acquire_ticket_lease(A, JS, None, "h", NOW, 100)

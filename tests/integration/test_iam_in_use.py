@@ -278,12 +278,12 @@ def test_pushes_pages_messages_vends_sweeps_and_revocation_stay_within_their_pol
     age_js_ticket(ACCOUNT, "jsapi_ticket", left=60)  # due: fetched again under its lease
     token_of(vend(world, {"kind": "jsapi_ticket", "appid": ACCOUNT}))
 
-    graph().grants.set_refresh_due(ACCOUNT, int(time.time()) - 1)
-    graph().tokens.delete_authorizer_token(ACCOUNT)
+    graph().authorizers.set_refresh_due(ACCOUNT, int(time.time()) - 1)
+    graph().authorizers.delete_authorizer_token(ACCOUNT)
     sweep(ledger)  # the refresher renews it
 
     world.fault("api_authorizer_token", "errcode", 61004, count=None)
-    graph().tokens.delete_authorizer_token(ACCOUNT)
+    graph().authorizers.delete_authorizer_token(ACCOUNT)
     refused = vend(world, {"kind": "authorizer", "appid": ACCOUNT})  # WeChat's refusal, remembered
     assert refused["error"]["errcode"] == 61004, refused
     world.control("DELETE", "faults")
@@ -312,7 +312,7 @@ def test_a_callback_that_exchanges_the_code_itself_stays_within_its_policy(quiet
     code = browser.authorize_at_wechat(ACCOUNT)
     assert browser.callback(code).status == 200
     assert quiet_world.gateway.wait_for_async(timeout=60)
-    assert graph().grants.get_grant(ACCOUNT) is not None
+    assert graph().authorizers.get_grant(ACCOUNT) is not None
     assert_allowed(ledger, {"AuthorizationFunction"})
     exchanged = {(r.action, r.partition_keys[0].split("#")[0]) for r in ledger.requests if r.partition_keys}
     assert {("dynamodb:PutItem", "AUTHCODE"), ("dynamodb:PutItem", "AUTHORIZER")} <= exchanged

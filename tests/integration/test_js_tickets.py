@@ -178,7 +178,7 @@ def test_the_refresher_renews_a_ticket_vended_today_and_lets_one_unused_for_a_da
     assert config_check(world, renewed.ticket)["valid"] is True
     left = records.read_for_ticket(ACCOUNT, "card_ticket").ticket
     assert left is not None and left.ticket == cold["ticket"]  # kept for the 10 minutes it has left
-    due = graph().grants.due_refreshes(refresh_shard(ACCOUNT), int(time.time()) + 10**6).js_tickets
+    due = graph().authorizers.due_refreshes(refresh_shard(ACCOUNT), int(time.time()) + 10**6).js_tickets
     assert due == [(ACCOUNT, "jsapi_ticket")]  # the card ticket left the index
     run = graph().refresh_runs.last_run(graph().component().component_appid)
     assert run is not None

@@ -34,6 +34,6 @@ def test_authorization_events_from_the_sandbox_are_answered_success(world: World
         answer = world.control("POST", path, {"appid": "wx570bc396a51b8ff8", **body})
         assert answer["delivery"]["ok"] is True, (path, answer["delivery"])
         assert answer["delivery"]["attempts"][0]["body"] == "success"
-    grant = graph().grants.get_grant("wx570bc396a51b8ff8")
+    grant = graph().authorizers.get_grant("wx570bc396a51b8ff8")
     assert grant is not None and grant.status == "revoked"
     assert world.calls("api_query_auth") == 2

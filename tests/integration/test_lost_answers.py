@@ -51,7 +51,7 @@ def js_ticket(value: str, issued_at: int, vended_at: int | None = NOW) -> JsTick
 
 def stored_js_ticket(vended_at: int) -> Callable[[Stores], object]:
     def setup(s: Stores) -> object:
-        s.grants.save_grant(grant(), NOW + 6000)
+        s.authorizers.save_grant(grant(), NOW + 6000)
         s.js_tickets.acquire_ticket_lease(A, "jsapi_ticket", None, "h", NOW, 60)
         return s.js_tickets.store_ticket(js_ticket("jsticket-1", NOW, vended_at), "h", NOW + 5940, vended=True)
 
@@ -88,26 +88,26 @@ WRITES = {
         lambda s: s.receipts.claim(A, "msgid-1", NOW + 1, 60, 600),
     ),
     "revocation": Write(
-        lambda s: s.grants.save_grant(grant(), NOW + 6000),
-        lambda s: s.grants.revoke_grant(A, NOW + 10),
-        lambda s: s.grants.revoke_grant(A, NOW + 10),
+        lambda s: s.authorizers.save_grant(grant(), NOW + 6000),
+        lambda s: s.authorizers.revoke_grant(A, NOW + 10),
+        lambda s: s.authorizers.revoke_grant(A, NOW + 10),
     ),
     "revocation confirmed by the list": Write(
-        lambda s: s.grants.save_grant(grant(), NOW + 6000),
-        lambda s: s.grants.revoke_unlisted(A, "refresh@@@1", NOW + 10),
-        lambda s: s.grants.revoke_unlisted(A, "refresh@@@1", NOW + 10),
+        lambda s: s.authorizers.save_grant(grant(), NOW + 6000),
+        lambda s: s.authorizers.revoke_unlisted(A, "refresh@@@1", NOW + 10),
+        lambda s: s.authorizers.revoke_unlisted(A, "refresh@@@1", NOW + 10),
     ),
     "needs reauthorization": Write(
-        lambda s: s.grants.save_grant(grant(), NOW + 6000),
-        lambda s: s.grants.mark_needs_reauthorization(A, "refresh@@@1", NOW + 10),
-        lambda s: s.grants.mark_needs_reauthorization(A, "refresh@@@1", NOW + 10),
+        lambda s: s.authorizers.save_grant(grant(), NOW + 6000),
+        lambda s: s.authorizers.mark_needs_reauthorization(A, "refresh@@@1", NOW + 10),
+        lambda s: s.authorizers.mark_needs_reauthorization(A, "refresh@@@1", NOW + 10),
     ),
     "refresh token rotation": Write(
-        lambda s: s.grants.save_grant(grant(), NOW + 6000),
-        lambda s: s.grants.update_refresh_token(A, "refresh@@@1", "refresh@@@2", NOW + 10),
-        lambda s: s.grants.update_refresh_token(A, "refresh@@@1", "refresh@@@2", NOW + 10),
+        lambda s: s.authorizers.save_grant(grant(), NOW + 6000),
+        lambda s: s.authorizers.update_refresh_token(A, "refresh@@@1", "refresh@@@2", NOW + 10),
+        lambda s: s.authorizers.update_refresh_token(A, "refresh@@@1", "refresh@@@2", NOW + 10),
     ),
-    "grant": Write(nothing, lambda s: s.grants.save_grant(grant(), NOW + 6000), None),
+    "grant": Write(nothing, lambda s: s.authorizers.save_grant(grant(), NOW + 6000), None),
     "verify ticket": Write(
         nothing,
         lambda s: s.tickets.save_ticket(Ticket.received(COMPONENT, "ticket@@@1", NOW, NOW)),
@@ -124,7 +124,7 @@ WRITES = {
         lambda s: s.tickets.claim_ticket_restart(COMPONENT, NOW + 1, 3600),
     ),
     "authorizer token": Write(
-        nothing, lambda s: s.tokens.save_authorizer_token(AccessToken(A, "token@@@1", NOW, NOW + 7200)), None
+        nothing, lambda s: s.authorizers.save_authorizer_token(AccessToken(A, "token@@@1", NOW, NOW + 7200)), None
     ),
     "code claim": Write(
         nothing,
@@ -132,13 +132,13 @@ WRITES = {
         lambda s: s.code_claims.claim_code("hash-1", "holder-b", NOW + 1, 60),
     ),
     "refresh lease (a transaction)": Write(
-        lambda s: s.grants.save_grant(grant(), NOW + 6000),
+        lambda s: s.authorizers.save_grant(grant(), NOW + 6000),
         lambda s: s.authorizers.acquire_refresh_lease(A, None, "holder-a", NOW, 60),
         lambda s: s.authorizers.acquire_refresh_lease(A, None, "holder-b", NOW + 1, 60),
     ),
     "refresh outcome (a transaction)": Write(
         lambda s: (
-            s.grants.save_grant(grant(), NOW + 6000),
+            s.authorizers.save_grant(grant(), NOW + 6000),
             s.authorizers.acquire_refresh_lease(A, None, "h", NOW, 60),
         ),
         lambda s: s.authorizers.store_refresh(
@@ -149,13 +149,13 @@ WRITES = {
         ),
     ),
     "js-sdk ticket lease (a transaction)": Write(
-        lambda s: s.grants.save_grant(grant(), NOW + 6000),
+        lambda s: s.authorizers.save_grant(grant(), NOW + 6000),
         lambda s: s.js_tickets.acquire_ticket_lease(A, "jsapi_ticket", None, "holder-a", NOW, 60),
         lambda s: s.js_tickets.acquire_ticket_lease(A, "jsapi_ticket", None, "holder-b", NOW + 1, 60),
     ),
     "js-sdk ticket outcome (a transaction)": Write(
         lambda s: (
-            s.grants.save_grant(grant(), NOW + 6000),
+            s.authorizers.save_grant(grant(), NOW + 6000),
             s.js_tickets.acquire_ticket_lease(A, "jsapi_ticket", None, "h", NOW, 60),
         ),
         lambda s: s.js_tickets.store_ticket(js_ticket("jsticket-1", NOW), "h", NOW + 5940, vended=True),

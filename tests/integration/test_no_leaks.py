@@ -41,7 +41,7 @@ def test_a_whole_flow_at_debug_prints_no_secret(
     second = world.control("POST", "update-authorization", {"appid": ACCOUNT})["auth_code"]
     secrets["second auth code"] = second
     assert browser.callback(second).status in (200, 400)
-    grant = graph().grants.get_grant(ACCOUNT)
+    grant = graph().authorizers.get_grant(ACCOUNT)
     assert grant is not None
     secrets["refresh token"] = grant.refresh_token
 

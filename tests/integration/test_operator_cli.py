@@ -125,8 +125,8 @@ def test_status_of_a_running_stack(running: World, local_args: list[str]) -> Non
 
 
 def test_status_shows_the_last_runs_failures_and_what_is_remembered(running: World, local_args: list[str]) -> None:
-    graph().grants.set_refresh_due(ACCOUNT, int(time.time()) - 1)
-    graph().tokens.delete_authorizer_token(ACCOUNT)
+    graph().authorizers.set_refresh_due(ACCOUNT, int(time.time()) - 1)
+    graph().authorizers.delete_authorizer_token(ACCOUNT)
     running.fault("api_authorizer_token", "errcode", 45009, count=None)
     sweep()
     status = run_json(local_args, "status")
@@ -172,7 +172,7 @@ def test_authorizers_shows_an_account_without_api_permission_and_a_channels_acco
 
 
 def test_vend_masks_the_token_unless_asked_to_show_it(running: World, local_args: list[str]) -> None:
-    stored = graph().tokens.get_authorizer_token(ACCOUNT)
+    stored = graph().authorizers.get_authorizer_token(ACCOUNT)
     assert stored is not None
     masked = run_json(local_args, "vend", ACCOUNT)
     assert masked["appid"] == ACCOUNT and masked["kind"] == "authorizer"
@@ -198,10 +198,10 @@ def test_refresh_costs_one_call_and_keeps_a_token_younger_than_five_minutes(
     (kept,) = run_json(local_args, "refresh", ACCOUNT)
     assert kept["outcome"] == "kept" and running.calls("api_authorizer_token") == calls
     age_stored_token(authorizer_key(ACCOUNT))
-    before = graph().tokens.get_authorizer_token(ACCOUNT)
+    before = graph().authorizers.get_authorizer_token(ACCOUNT)
     (refreshed,) = run_json(local_args, "refresh", ACCOUNT)
     assert refreshed["outcome"] == "refreshed" and running.calls("api_authorizer_token") == calls + 1
-    after = graph().tokens.get_authorizer_token(ACCOUNT)
+    after = graph().authorizers.get_authorizer_token(ACCOUNT)
     assert before is not None and after is not None and after.access_token != before.access_token
 
 
@@ -232,7 +232,7 @@ def test_refresh_all_and_the_component_and_a_failure(running: World, local_args:
 
 
 def stored_refresh_token(appid: str) -> str:
-    grant = graph().grants.get_grant(appid)
+    grant = graph().authorizers.get_grant(appid)
     assert grant is not None
     return grant.refresh_token
 
@@ -263,7 +263,7 @@ def test_reconcile_repairs_a_stale_and_a_missing_grant_and_names_what_wechat_doe
     # A grant of ours for an account WeChat never listed (a restored backup of another stack, say).
     ghost = next(a["appid"] for a in running.control("GET", "state")["accounts"] if a["status"] == "never")
     now = int(time.time())
-    graph().grants.save_grant(Grant(ghost, COMPONENT_APPID, "ghost-token", (), AUTHORIZED, now, now), now + 3600)
+    graph().authorizers.save_grant(Grant(ghost, COMPONENT_APPID, "ghost-token", (), AUTHORIZED, now, now), now + 3600)
 
     dry = run_json(local_args, "reconcile", "--dry-run")
     assert (dry["listed"], dry["in_order"], dry["unknown_to_wechat"]) == (2, 0, [ghost])
@@ -272,7 +272,7 @@ def test_reconcile_repairs_a_stale_and_a_missing_grant_and_names_what_wechat_doe
         (MINI_PROGRAM, "missing_grant", "would_repair"),
     ]
     assert stored_refresh_token(ACCOUNT) == "stale-refresh-token"  # a dry run changes nothing
-    assert graph().grants.get_grant(MINI_PROGRAM) is None
+    assert graph().authorizers.get_grant(MINI_PROGRAM) is None
 
     done = run_json(local_args, "reconcile")
     assert sorted((f["appid"], f["action"]) for f in done["findings"]) == [

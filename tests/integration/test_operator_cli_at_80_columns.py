@@ -46,7 +46,7 @@ def test_status_authorizers_and_vend_at_80_columns(running: World, local_args: l
     assert "authorized" in whole_on_one_line(lines, MINI_PROGRAM)
     assert all(len(line) <= 80 for line in lines)
 
-    stored = graph().tokens.get_authorizer_token(ACCOUNT)
+    stored = graph().authorizers.get_authorizer_token(ACCOUNT)
     assert stored is not None and len(stored.access_token) > 80
     lines = printed(local_args, "vend", ACCOUNT, "--show")
     assert lines[0].split() == ["authorizer", ACCOUNT]

@@ -38,8 +38,8 @@ def test_each_run_replaces_the_record_with_its_report(world: World) -> None:
     assert before <= run.started_at <= run.finished_at <= time.time()
     # The next run: WeChat refuses the due grant's refresh, and the record says so.
     assert world.control("POST", "authorize", {"appid": ACCOUNT})["delivery"]["ok"]
-    graph().grants.set_refresh_due(ACCOUNT, int(time.time()) - 1)
-    graph().tokens.delete_authorizer_token(ACCOUNT)
+    graph().authorizers.set_refresh_due(ACCOUNT, int(time.time()) - 1)
+    graph().authorizers.delete_authorizer_token(ACCOUNT)
     world.fault("api_authorizer_token", "errcode", 61004, count=None)
     second = sweep()
     run = graph().refresh_runs.last_run(COMPONENT_APPID)

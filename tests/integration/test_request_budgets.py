@@ -94,7 +94,7 @@ def test_an_authorizer_refresh_costs_three_requests_and_one_wechat_call(world: W
     appid = accounts(world)[0]
     world.control("POST", "authorize", {"appid": appid})
     vend({"kind": "component"})  # the component token is stored and fresh
-    graph().tokens.delete_authorizer_token(appid)
+    graph().authorizers.delete_authorizer_token(appid)
     ddb, wechat = meter(lambda: vend({"kind": "authorizer", "appid": appid}))
     assert wechat == Counter(api_authorizer_token=1)
     # the read; the lease, checking the token read; the outcome, giving the lease back
@@ -135,8 +135,8 @@ def test_a_sweep_costs_three_requests_per_refreshed_authorizer(world: World, met
     setup = graph()
     now = int(time.time())
     for appid in due:
-        setup.grants.set_refresh_due(appid, now - 1)
-        setup.tokens.delete_authorizer_token(appid)
+        setup.authorizers.set_refresh_due(appid, now - 1)
+        setup.authorizers.delete_authorizer_token(appid)
     sweep = load_function("token_refresher").lambda_handler
     ddb, wechat = meter(lambda: sweep({"source": "aws.events"}, FakeLambdaContext("token_refresher", 120)))
     assert wechat == Counter(api_authorizer_token=len(due))  # exactly one call per refresh

@@ -62,7 +62,7 @@ def test_the_authorized_push_is_answered_at_once_however_slow_wechat_is(world: W
     [attempt] = delivery["attempts"]  # answered on the first try: WeChat does not retry
     assert attempt["body"] == "success" and attempt["elapsed"] < 1.0
     assert time.monotonic() - started >= 3.0  # control() joined the exchange that ran afterwards
-    grant = graph().grants.get_grant(ACCOUNT)
+    grant = graph().authorizers.get_grant(ACCOUNT)
     assert grant is not None and grant.active
     assert graph().profiles.get_profile(ACCOUNT) is not None
     assert world.calls("api_query_auth") == 1
@@ -72,7 +72,7 @@ def test_a_profile_wechat_refuses_during_the_exchange_is_fetched_later_for_real(
     world.push_ticket()
     world.fault("api_get_authorizer_info", "errcode", 61004, count=1)  # refused once, then given
     world.control("POST", "authorize", {"appid": ACCOUNT})
-    grant = graph().grants.get_grant(ACCOUNT)
+    grant = graph().authorizers.get_grant(ACCOUNT)
     assert grant is not None and grant.active  # the grant never waits for the profile
     profile = graph().profiles.get_profile(ACCOUNT)
     assert profile is not None and profile.nick_name  # fetched by the task the exchange deferred
@@ -148,7 +148,7 @@ def test_without_a_signing_key_there_is_no_redirect_to_forge(
     browser.start()
     answer = browser.callback(code)
     assert answer.status == 503 and "Location" not in answer.headers  # a setting is missing
-    assert graph().grants.get_grant(ACCOUNT) is not None  # the grant is kept: only the redirect is withheld
+    assert graph().authorizers.get_grant(ACCOUNT) is not None  # the grant is kept: only the redirect is withheld
 
 
 # -- issue 19: states and codes are single use on our side ----------------------------------------------
@@ -207,7 +207,7 @@ def test_the_browser_that_started_still_sees_its_account_when_the_push_exchanged
     code = world.sandbox.world.merchants.confirm(ACCOUNT, None).code  # the admin confirmed on WeChat's page
     delivery = world.sandbox.pusher.push_authorized(ACCOUNT, code.value, code.expires_at, browser.pre_auth_code)
     assert delivery["ok"] and world.gateway.wait_for_async()  # the push's exchange is done
-    assert graph().grants.get_grant(ACCOUNT) is not None
+    assert graph().authorizers.get_grant(ACCOUNT) is not None
     refused = other.callback(code.value)  # another start page's state: never this code's
     assert refused.status == 400 and "Location" not in refused.headers
     landed = browser.callback(code.value)
@@ -221,7 +221,7 @@ def test_a_push_without_a_pre_auth_code_cannot_be_claimed_by_any_browser(world: 
     that code, so no callback may present it as its own."""
     world.push_ticket()
     authorized = world.control("POST", "authorize", {"appid": ACCOUNT})  # pushed with PreAuthCode empty
-    assert authorized["delivery"]["ok"] and graph().grants.get_grant(ACCOUNT) is not None
+    assert authorized["delivery"]["ok"] and graph().authorizers.get_grant(ACCOUNT) is not None
     browser = Browser(world)
     browser.start()
     page = browser.callback(authorized["auth_code"])

@@ -48,8 +48,8 @@ def test_faulty_storage_loses_no_refresh_token_and_vends_no_wrong_token(
         for round_ in range(ROUNDS):
             offset = round_ * (SingleFlight.lease_ttl + 1)  # past any lease a faulty round left behind
             for appid in accounts:
-                setup.tokens.delete_authorizer_token(appid)
-                setup.grants.set_refresh_due(appid, int(time.time() + offset) - 1)
+                setup.authorizers.delete_authorizer_token(appid)
+                setup.authorizers.set_refresh_due(appid, int(time.time() + offset) - 1)
             faulty = Container(Settings.from_environment(), clock=shifted_clock(offset))
             proxy.enabled = True
             try:

@@ -14,7 +14,7 @@ from wxcomponent.adapters.dynamodb.keys import refresh_shard
 from wxcomponent.domain.grants import AUTHORIZED, NEEDS_REAUTHORIZATION, REVOKED, Grant, Profile
 from wxcomponent.domain.js_tickets import JsTicket
 from wxcomponent.domain.tickets import PushRecord, Ticket
-from wxcomponent.domain.tokens import AccessToken
+from wxcomponent.domain.tokens import AccessToken, ForcedRefreshes
 from wxcomponent.domain.wechat import RefreshFailure
 from wxcomponent.ports import ClaimLost, JsTicketState, RefreshState, Stores, js_ticket_lease
 
@@ -68,25 +68,29 @@ def test_a_ticket_restart_is_claimed_once_per_window(stores: Stores) -> None:
 
 
 def test_a_token_issued_later_is_never_replaced_by_an_older_one(stores: Stores) -> None:
-    tokens = stores.tokens
+    authorizers, tokens = stores.authorizers, stores.tokens
     newer = AccessToken(A, "token-new", NOW, NOW + 7200)
-    assert tokens.save_authorizer_token(newer)
-    assert not tokens.save_authorizer_token(AccessToken(A, "token-old", NOW - 10, NOW + 7190))
-    assert tokens.get_authorizer_token(A) == newer
-    assert tokens.save_authorizer_token(AccessToken(A, "token-same-second", NOW, NOW + 7200))
-    tokens.delete_authorizer_token(A)
-    tokens.delete_authorizer_token(A)  # deleting what is gone is fine
-    assert tokens.get_authorizer_token(A) is None
+    assert not authorizers.save_authorizer_token(newer)  # no grant: no item to hold it
+    assert authorizers.save_grant(grant(), refresh_due=NOW + 6000)
+    assert authorizers.save_authorizer_token(newer)
+    assert not authorizers.save_authorizer_token(AccessToken(A, "token-old", NOW - 10, NOW + 7190))
+    assert authorizers.get_authorizer_token(A) == newer
+    assert authorizers.save_authorizer_token(AccessToken(A, "token-same-second", NOW, NOW + 7200))
+    authorizers.delete_authorizer_token(A)
+    authorizers.delete_authorizer_token(A)  # deleting what is gone is fine
+    authorizers.delete_authorizer_token(B)  # and where there is no item at all
+    assert authorizers.get_authorizer_token(A) is None and authorizers.get_grant(A) == grant()  # the grant stays
+    assert authorizers.get_grant(B) is None  # no item made for B
     component = AccessToken(COMPONENT, "component-token", NOW, NOW + 7200)
     assert tokens.save_component_token(component) and tokens.get_component_token(COMPONENT) == component
-    assert tokens.get_authorizer_token(COMPONENT) is None  # the two kinds never mix
+    assert authorizers.get_authorizer_token(COMPONENT) is None  # the two kinds never mix
 
 
 # -- grants --------------------------------------------------------------------------------------------
 
 
 def test_a_grant_is_replaced_only_by_a_later_authorization(stores: Stores) -> None:
-    grants = stores.grants
+    grants = stores.authorizers
     assert grants.save_grant(grant(authorized_at=NOW), refresh_due=NOW + 6000)
     assert not grants.save_grant(grant(refresh_token="refresh@@@older", authorized_at=NOW - 1), refresh_due=NOW)
     assert grants.save_grant(grant(refresh_token="refresh@@@again", authorized_at=NOW + 5), refresh_due=NOW)
@@ -97,7 +101,7 @@ def test_a_grant_is_replaced_only_by_a_later_authorization(stores: Stores) -> No
 
 
 def test_the_refresh_token_changes_only_by_compare_and_set_to_a_non_empty_value(stores: Stores) -> None:
-    grants = stores.grants
+    grants = stores.authorizers
     grants.save_grant(grant(), refresh_due=NOW)
     assert not grants.update_refresh_token(A, "refresh@@@1", "", NOW)
     assert not grants.update_refresh_token(A, "refresh@@@not-ours", "refresh@@@2", NOW)
@@ -110,7 +114,7 @@ def test_the_refresh_token_changes_only_by_compare_and_set_to_a_non_empty_value(
 
 
 def test_revocation_keeps_a_later_authorization_and_leaves_the_due_index(stores: Stores) -> None:
-    grants = stores.grants
+    grants = stores.authorizers
     grants.save_grant(grant(authorized_at=NOW), refresh_due=NOW - 1)
     assert not grants.revoke_grant(A, NOW - 1)  # a revocation older than the authorization
     assert grants.revoke_grant(A, NOW + 10)
@@ -123,7 +127,7 @@ def test_revocation_keeps_a_later_authorization_and_leaves_the_due_index(stores:
 
 
 def test_a_revocation_wechat_confirms_keeps_the_refresh_token(stores: Stores) -> None:
-    grants = stores.grants
+    grants = stores.authorizers
     grants.save_grant(grant(), refresh_due=NOW - 1)
     assert not grants.revoke_unlisted(A, "refresh@@@other", NOW)
     assert grants.revoke_unlisted(A, "refresh@@@1", NOW + 1)
@@ -135,7 +139,7 @@ def test_a_revocation_wechat_confirms_keeps_the_refresh_token(stores: Stores) ->
 
 
 def test_needs_reauthorization_keeps_the_refresh_token_and_leaves_the_due_index(stores: Stores) -> None:
-    grants = stores.grants
+    grants = stores.authorizers
     grants.save_grant(grant(), refresh_due=NOW - 1)
     assert not grants.mark_needs_reauthorization(A, "refresh@@@other", NOW)
     assert grants.mark_needs_reauthorization(A, "refresh@@@1", NOW + 1)
@@ -146,7 +150,7 @@ def test_needs_reauthorization_keeps_the_refresh_token_and_leaves_the_due_index(
 
 
 def test_only_due_authorized_grants_are_read_from_the_index(stores: Stores) -> None:
-    grants = stores.grants
+    grants = stores.authorizers
     appids = [f"wx{index:016x}" for index in range(1, 13)]
     for index, appid in enumerate(appids):
         grants.save_grant(grant(appid), refresh_due=NOW + (index - 6) * 60)  # half due by NOW
@@ -162,7 +166,11 @@ def test_only_due_authorized_grants_are_read_from_the_index(stores: Stores) -> N
 
 
 def _due(stores: Stores, now: int) -> list[str]:
-    return [appid for shard in stores.grants.refresh_shards() for appid in stores.grants.due_authorizers(shard, now)[0]]
+    return [
+        appid
+        for shard in stores.authorizers.refresh_shards()
+        for appid in stores.authorizers.due_authorizers(shard, now)[0]
+    ]
 
 
 # -- profiles, code claims, leases --------------------------------------------------------------------------
@@ -261,70 +269,89 @@ def test_a_refresh_failure_is_remembered_until_its_retry_after(stores: Stores) -
     failures.remember_failure("COMPONENT#wx1", quota)
     assert failures.recent_failure("COMPONENT#wx1", NOW + 10) == quota
     assert failures.recent_failure("COMPONENT#wx1", NOW + 3600) is None  # TTL deletes late: reads check
-    assert failures.recent_failure("AUTHORIZER#wx1", NOW) is None  # per lease name
-    unavailable = RefreshFailure("UpstreamUnavailable", None, "api_authorizer_token: HTTP 502", NOW + 10)
-    failures.remember_failure("AUTHORIZER#wx1", unavailable)
-    assert failures.recent_failure("AUTHORIZER#wx1", NOW) == unavailable
+    assert failures.recent_failure("COMPONENT#wx2", NOW) is None  # per lease name
 
 
-def test_an_authorizers_grant_token_and_refusal_are_read_together(stores: Stores) -> None:
-    assert stores.authorizers.read_for_refresh(A) == RefreshState(None, None, None)
-    stores.grants.save_grant(grant(), refresh_due=NOW)
-    token = AccessToken(A, "token-a", NOW, NOW + 7140)
-    stores.tokens.save_authorizer_token(token)
+def test_an_authorizers_grant_token_refusal_and_budget_are_one_item_read_at_once(stores: Stores) -> None:
+    authorizers = stores.authorizers
+    assert authorizers.read_for_refresh(A) == RefreshState(None, None, None)
     refused = RefreshFailure("QuotaExceeded", 45009, "api_authorizer_token: 45009", NOW + 3600)
-    stores.failures.remember_failure(f"AUTHORIZER#{A}", refused)
-    assert stores.authorizers.read_for_refresh(A) == RefreshState(stores.grants.get_grant(A), token, refused)
-    stores.grants.revoke_grant(A, NOW + 1)
-    state = stores.authorizers.read_for_refresh(A)
+    authorizers.remember_failure(A, refused)  # no grant: nothing to remember it in
+    assert not authorizers.record_forced_refresh(A, None, ForcedRefreshes((NOW,)))
+    assert authorizers.read_for_refresh(A) == RefreshState(None, None, None)
+    authorizers.save_grant(grant(), refresh_due=NOW)
+    token = AccessToken(A, "token-a", NOW, NOW + 7140)
+    authorizers.save_authorizer_token(token)
+    authorizers.remember_failure(A, refused)
+    assert authorizers.record_forced_refresh(A, None, ForcedRefreshes((NOW,)))
+    state = authorizers.read_for_refresh(A)
+    assert (state.grant, state.token, state.failure) == (authorizers.get_grant(A), token, refused)
+    assert state.forced is not None and state.forced.at == (NOW,)
+    # the budget is compare-and-set: spent from what was read, once
+    assert not authorizers.record_forced_refresh(A, None, ForcedRefreshes((NOW, NOW + 1)))
+    assert authorizers.record_forced_refresh(A, state.forced, ForcedRefreshes((NOW, NOW + 1)))
+    assert not authorizers.record_forced_refresh(A, state.forced, ForcedRefreshes((NOW, NOW + 2)))
+    authorizers.save_grant(grant(refresh_token="refresh@@@9", authorized_at=NOW + 1), refresh_due=NOW)
+    again = authorizers.read_for_refresh(A)  # a new authorization keeps the item's token, refusal and budget
+    assert again.token == token and again.failure == refused and again.forced is not None
+    authorizers.revoke_grant(A, NOW + 2)
+    state = authorizers.read_for_refresh(A)
     assert state.grant is not None and state.grant.status == REVOKED and state.token == token
-    assert stores.authorizers.read_for_refresh(B) == RefreshState(None, None, None)
+    assert authorizers.read_for_refresh(B) == RefreshState(None, None, None)
 
 
-def test_the_refresh_lease_is_taken_only_while_the_token_read_is_still_stored(stores: Stores) -> None:
-    records, name = stores.authorizers, f"AUTHORIZER#{A}"
-    stores.grants.save_grant(grant(), refresh_due=NOW)
-    assert not records.acquire_refresh_lease(A, AccessToken(A, "token-gone", NOW, NOW + 60), "h1", NOW, 100)
-    assert records.acquire_refresh_lease(A, None, "h1", NOW, 100)  # none stored, none seen
-    assert not records.acquire_refresh_lease(A, None, "h2", NOW + 1, 100)  # held by h1
-    stores.leases.release_lease(name, "h1")
+def test_the_refresh_lease_has_one_holder_and_comes_with_the_item(stores: Stores) -> None:
+    authorizers = stores.authorizers
+    assert authorizers.acquire_refresh_lease(A, "h1", NOW, 100) is None  # no grant
+    authorizers.save_grant(grant(), refresh_due=NOW)
     old = AccessToken(A, "token-old", NOW, NOW + 7140)
-    stores.tokens.save_authorizer_token(old)
-    assert not records.acquire_refresh_lease(A, None, "h2", NOW + 2, 100)  # a token appeared since the read
-    assert records.acquire_refresh_lease(A, old, "h2", NOW + 2, 100)
-    assert records.acquire_refresh_lease(A, old, "h3", NOW + 200, 100)  # h2's lease expired
+    authorizers.save_authorizer_token(old)
+    taken = authorizers.acquire_refresh_lease(A, "h1", NOW, 100)
+    assert taken is not None and taken.grant == grant() and taken.token == old  # the item, in the same request
+    assert authorizers.acquire_refresh_lease(A, "h1", NOW + 0.1, 100) is not None  # its holder again (a resend)
+    assert authorizers.acquire_refresh_lease(A, "h2", NOW + 1, 100) is None  # held by h1
+    authorizers.release_refresh_lease(A, "h2")  # not the holder: nothing
+    assert authorizers.acquire_refresh_lease(A, "h2", NOW + 2, 100) is None
+    authorizers.release_refresh_lease(A, "h1")
+    assert authorizers.acquire_refresh_lease(A, "h2", NOW + 2, 100) is not None
+    assert authorizers.acquire_refresh_lease(A, "h3", NOW + 200, 100) is not None  # h2's lease expired
+    authorizers.revoke_grant(A, NOW + 300)
+    assert authorizers.acquire_refresh_lease(A, "h4", NOW + 400, 100) is None  # not authorized
+    assert authorizers.read_for_refresh(A).token == old  # taking a lease never touched the rest
 
 
 def test_a_refresh_is_stored_all_or_nothing(stores: Stores) -> None:
-    records, name = stores.authorizers, f"AUTHORIZER#{A}"
-    stores.grants.save_grant(grant(refresh_token="refresh@@@1"), refresh_due=NOW)
+    records = stores.authorizers
+    stores.authorizers.save_grant(grant(refresh_token="refresh@@@1"), refresh_due=NOW)
     new = AccessToken(A, "token-new", NOW + 10, NOW + 7210)
-    assert records.acquire_refresh_lease(A, None, "h1", NOW, 100)
+    assert records.acquire_refresh_lease(A, "h1", NOW, 100)
     # the refresh token it used is no longer the grant's (a re-authorization landed): nothing written
     assert not records.store_refresh(A, "refresh@@@0", "refresh@@@2", new, NOW + 6000, "h1")
-    assert stores.tokens.get_authorizer_token(A) is None
-    assert not stores.leases.acquire_lease(name, "h2", NOW + 1, 100)  # and the lease is still h1's
+    assert stores.authorizers.get_authorizer_token(A) is None
+    assert records.acquire_refresh_lease(A, "h2", NOW + 1, 100) is None  # and the lease is still h1's
     # another holder: nothing written
     assert not records.store_refresh(A, "refresh@@@1", "refresh@@@2", new, NOW + 6000, "h9")
-    assert stores.grants.get_grant(A).refresh_token == "refresh@@@1"  # type: ignore[union-attr]
+    assert stores.authorizers.get_grant(A).refresh_token == "refresh@@@1"  # type: ignore[union-attr]
     # ours: the rotated refresh token, the due time, the token, and the lease given back, at once
     assert records.store_refresh(A, "refresh@@@1", "refresh@@@2", new, NOW + 6000, "h1")
-    assert stores.grants.get_grant(A).refresh_token == "refresh@@@2"  # type: ignore[union-attr]
-    assert stores.tokens.get_authorizer_token(A) == new
-    assert stores.grants.due_authorizers(refresh_shard(A), NOW + 6000)[0] == [A]
-    assert stores.grants.due_authorizers(refresh_shard(A), NOW + 5999)[0] == []
-    assert stores.leases.acquire_lease(name, "h2", NOW + 11, 100)  # given back
+    assert stores.authorizers.get_grant(A).refresh_token == "refresh@@@2"  # type: ignore[union-attr]
+    assert stores.authorizers.get_authorizer_token(A) == new
+    assert stores.authorizers.due_authorizers(refresh_shard(A), NOW + 6000)[0] == [A]
+    assert stores.authorizers.due_authorizers(refresh_shard(A), NOW + 5999)[0] == []
+    assert not records.store_refresh(A, "refresh@@@2", None, new, NOW + 6000, "h1")  # the lease is given back
+    assert records.acquire_refresh_lease(A, "h2", NOW + 11, 100)  # given back
     # a later token already stored wins: nothing written
     older = AccessToken(A, "token-older", NOW + 5, NOW + 7205)
     assert not records.store_refresh(A, "refresh@@@2", None, older, NOW + 7000, "h2")
-    assert stores.tokens.get_authorizer_token(A) == new
+    assert stores.authorizers.get_authorizer_token(A) == new
     # not rotated: the refresh token stays, the rest is written
     newest = AccessToken(A, "token-newest", NOW + 20, NOW + 7220)
     assert records.store_refresh(A, "refresh@@@2", "refresh@@@2", newest, NOW + 7020, "h2")
-    assert stores.grants.get_grant(A).refresh_token == "refresh@@@2"  # type: ignore[union-attr]
-    assert stores.tokens.get_authorizer_token(A) == newest
+    assert stores.authorizers.get_grant(A).refresh_token == "refresh@@@2"  # type: ignore[union-attr]
+    assert stores.authorizers.get_authorizer_token(A) == newest
     # a revoked grant takes nothing
-    stores.grants.revoke_grant(A, NOW + 30)
+    assert records.acquire_refresh_lease(A, "h3", NOW + 21, 100)
+    stores.authorizers.revoke_grant(A, NOW + 30)
     assert not records.store_refresh(A, "refresh@@@2", None, AccessToken(A, "t", NOW + 40, NOW + 7240), NOW, "h3")
 
 
@@ -346,21 +373,21 @@ def _store_js_ticket(stores: Stores, ticket: JsTicket, *, vended: bool = True) -
 
 def test_a_tickets_grant_token_ticket_and_refusal_are_read_together(stores: Stores) -> None:
     assert stores.js_tickets.read_for_ticket(A, JS) == JsTicketState(None, None, None, None)
-    stores.grants.save_grant(grant(), refresh_due=NOW)
+    stores.authorizers.save_grant(grant(), refresh_due=NOW)
     token = AccessToken(A, "token-a", NOW, NOW + 7140)
-    stores.tokens.save_authorizer_token(token)
+    stores.authorizers.save_authorizer_token(token)
     assert _store_js_ticket(stores, js_ticket())
     refused = RefreshFailure("QuotaExceeded", 45009, "getticket: 45009", NOW + 3600)
     stores.failures.remember_failure(js_ticket_lease(A, JS), refused)
     state = stores.js_tickets.read_for_ticket(A, JS)
-    assert state == JsTicketState(stores.grants.get_grant(A), token, js_ticket(), refused)
+    assert state == JsTicketState(stores.authorizers.get_grant(A), token, js_ticket(), refused)
     assert stores.js_tickets.read_for_ticket(A, "card_ticket") == JsTicketState(state.grant, token, None, None)
     assert stores.authorizers.read_for_refresh(A).failure is None  # the token's refusals are its own
 
 
 def test_the_ticket_lease_is_taken_only_while_the_ticket_read_is_still_stored(stores: Stores) -> None:
     records, name = stores.js_tickets, js_ticket_lease(A, JS)
-    stores.grants.save_grant(grant(), refresh_due=NOW)
+    stores.authorizers.save_grant(grant(), refresh_due=NOW)
     assert not records.acquire_ticket_lease(A, JS, js_ticket("gone"), "h1", NOW, 100)
     assert records.acquire_ticket_lease(A, JS, None, "h1", NOW, 100)
     assert not records.acquire_ticket_lease(A, JS, None, "h2", NOW + 1, 100)  # held by h1
@@ -377,7 +404,7 @@ def test_a_fetched_ticket_is_stored_all_or_nothing(stores: Stores) -> None:
     assert not _store_js_ticket(stores, js_ticket())  # no grant: nothing written
     assert records.read_for_ticket(A, JS).ticket is None
     stores.leases.release_lease(js_ticket_lease(A, JS), "fetcher")
-    stores.grants.save_grant(grant(), refresh_due=NOW)
+    stores.authorizers.save_grant(grant(), refresh_due=NOW)
     assert _store_js_ticket(stores, js_ticket("ticket-1", NOW, vended_at=NOW))
     # another holder: nothing written
     assert records.acquire_ticket_lease(A, JS, js_ticket(), "h1", NOW + 10, 100)
@@ -389,7 +416,7 @@ def test_a_fetched_ticket_is_stored_all_or_nothing(stores: Stores) -> None:
     assert records.acquire_ticket_lease(A, JS, js_ticket("ticket-2", NOW + 10), "h2", NOW + 20, 100)
     assert not records.store_ticket(js_ticket("ticket-0", NOW + 5), "h2", NOW + 6000, vended=True)
     # revoked meanwhile: nothing written, so a revoked authorizer's ticket never comes back
-    stores.grants.revoke_grant(A, NOW + 30)
+    stores.authorizers.revoke_grant(A, NOW + 30)
     assert not records.store_ticket(js_ticket("ticket-3", NOW + 30), "h2", NOW + 6000, vended=True)
     assert records.read_for_ticket(A, JS).ticket == js_ticket("ticket-2", NOW + 10, vended_at=NOW)
     with pytest.raises(ValueError, match="vend mark"):
@@ -399,7 +426,7 @@ def test_a_fetched_ticket_is_stored_all_or_nothing(stores: Stores) -> None:
 def test_a_vend_is_marked_at_most_once_an_hour(stores: Stores) -> None:
     records = stores.js_tickets
     assert not records.mark_vended(A, JS, NOW, NOW + 6000)  # no ticket
-    stores.grants.save_grant(grant(), refresh_due=NOW)
+    stores.authorizers.save_grant(grant(), refresh_due=NOW)
     assert _store_js_ticket(stores, js_ticket(vended_at=NOW))
     assert not records.mark_vended(A, JS, NOW + 3599, NOW + 6000)
     assert records.mark_vended(A, JS, NOW + 3600, NOW + 6000)
@@ -410,7 +437,7 @@ def test_a_vend_is_marked_at_most_once_an_hour(stores: Stores) -> None:
 
 def test_only_cold_tickets_leave_renewal_and_a_vend_brings_them_back(stores: Stores) -> None:
     records = stores.js_tickets
-    stores.grants.save_grant(grant(), refresh_due=NOW + 6000)  # the grant is not due
+    stores.authorizers.save_grant(grant(), refresh_due=NOW + 6000)  # the grant is not due
     assert _store_js_ticket(stores, js_ticket(vended_at=NOW))  # due at NOW + 7140 - 1200
     due = NOW + 5940
     assert _due_tickets(stores, due - 1) == []
@@ -423,24 +450,26 @@ def test_only_cold_tickets_leave_renewal_and_a_vend_brings_them_back(stores: Sto
     assert records.read_for_ticket(A, JS).ticket == js_ticket(vended_at=NOW)  # kept until it expires
     assert records.mark_vended(A, JS, NOW + 90000, NOW + 5940)  # vended again: renewed again
     assert _due_tickets(stores, due) == [(A, JS)]
-    stores.grants.set_refresh_due(A, NOW)
-    both = stores.grants.due_refreshes(refresh_shard(A), due)
+    stores.authorizers.set_refresh_due(A, NOW)
+    both = stores.authorizers.due_refreshes(refresh_shard(A), due)
     assert (both.authorizers, both.js_tickets, both.read) == ([A], [(A, JS)], 2)
 
 
 def _due_tickets(stores: Stores, now: int) -> list[tuple[str, str]]:
     return [
-        key for shard in stores.grants.refresh_shards() for key in stores.grants.due_refreshes(shard, now).js_tickets
+        key
+        for shard in stores.authorizers.refresh_shards()
+        for key in stores.authorizers.due_refreshes(shard, now).js_tickets
     ]
 
 
 def test_an_authorizers_tickets_are_deleted_with_its_token(stores: Stores) -> None:
-    stores.grants.save_grant(grant(), refresh_due=NOW)
-    stores.tokens.save_authorizer_token(AccessToken(A, "token-a", NOW, NOW + 7140))
+    stores.authorizers.save_grant(grant(), refresh_due=NOW)
+    stores.authorizers.save_authorizer_token(AccessToken(A, "token-a", NOW, NOW + 7140))
     assert _store_js_ticket(stores, js_ticket())
     assert _store_js_ticket(stores, JsTicket(A, "card_ticket", "card-1", NOW, NOW + 7140, NOW))
-    stores.tokens.delete_authorizer_token(A)
+    stores.authorizers.delete_authorizer_token(A)
     assert stores.js_tickets.read_for_ticket(A, JS).ticket is None
     assert stores.js_tickets.read_for_ticket(A, "card_ticket").ticket is None
     assert _due_tickets(stores, NOW + 10**6) == []
-    stores.tokens.delete_authorizer_token(A)  # deleting what is gone is fine
+    stores.authorizers.delete_authorizer_token(A)  # deleting what is gone is fine

@@ -49,7 +49,7 @@ def age_token(emulator: Emulator, table: str, appid: str, left: int = 60) -> Non
         UpdateExpression="SET expires_at = :e, issued_at = :i",
         ExpressionAttributeValues={":e": {"N": str(now + left)}, ":i": {"N": str(now - 7000)}},
     )
-    graph().grants.set_refresh_due(appid, now - 1)
+    graph().authorizers.set_refresh_due(appid, now - 1)
 
 
 def test_a_sweep_refreshes_exactly_the_due_grants_and_a_second_sweep_nothing(
@@ -67,7 +67,7 @@ def test_a_sweep_refreshes_exactly_the_due_grants_and_a_second_sweep_nothing(
     assert (second["due"], second["refreshed"]) == (0, 0)
     assert world.calls("api_authorizer_token") == 3
     for appid in appids:
-        token = graph().tokens.get_authorizer_token(appid)
+        token = graph().authorizers.get_authorizer_token(appid)
         assert token is not None and token.valid_for(1200, time.time())
 
 
@@ -76,11 +76,11 @@ def test_rotated_refresh_tokens_are_kept_and_work_after_the_overlap(
 ) -> None:
     world.push_ticket()
     [appid] = authorize(world, 1)
-    before = graph().grants.get_grant(appid)
+    before = graph().authorizers.get_grant(appid)
     world.control("POST", f"accounts/{appid}/rotation", {"enabled": True})
     age_token(emulator, table, appid)
     assert sweep()["refreshed"] == 1
-    rotated = graph().grants.get_grant(appid)
+    rotated = graph().authorizers.get_grant(appid)
     assert rotated is not None and before is not None
     assert rotated.refresh_token and rotated.refresh_token != before.refresh_token
     world.control("POST", "clock", {"advance": 301})  # the old refresh token is dead now
@@ -94,13 +94,13 @@ def test_61023_recovers_the_refresh_token_from_the_authorizer_list(
 ) -> None:
     world.push_ticket()
     [appid] = authorize(world, 1)
-    real = graph().grants.get_grant(appid)
+    real = graph().authorizers.get_grant(appid)
     assert real is not None
     _replace_refresh_token(emulator, table, appid, "refreshtoken@@@lost-in-a-crash")
     age_token(emulator, table, appid)
     report = sweep()
     assert (report["refreshed"], dict(report["failed"])) == (1, {})
-    recovered = graph().grants.get_grant(appid)
+    recovered = graph().authorizers.get_grant(appid)
     assert recovered is not None and recovered.refresh_token == real.refresh_token
     assert recovered.status == AUTHORIZED
     assert world.calls("api_get_authorizer_list") == 1
@@ -115,10 +115,10 @@ def test_a_failed_recovery_marks_the_grant_and_keeps_its_refresh_token(
     age_token(emulator, table, appid)
     report = sweep()
     assert dict(report["failed"]) == {"61023": 1}
-    grant = graph().grants.get_grant(appid)
+    grant = graph().authorizers.get_grant(appid)
     assert grant is not None and grant.status == NEEDS_REAUTHORIZATION
     assert grant.refresh_token  # kept: never deleted, never overwritten by a worse value
-    assert graph().tokens.get_authorizer_token(appid) is None
+    assert graph().authorizers.get_authorizer_token(appid) is None
     assert sweep()["due"] == 0  # out of the index until the merchant authorizes again
 
 
@@ -130,7 +130,7 @@ def test_a_revoked_authorization_found_by_the_sweep_is_marked_revoked(
     world.fault("api_authorizer_token", "errcode", 61003, count=None)
     age_token(emulator, table, appid)
     assert dict(sweep()["failed"]) == {"61003": 1}
-    grant = graph().grants.get_grant(appid)
+    grant = graph().authorizers.get_grant(appid)
     # WeChat still lists the account: one 61003 is not believed, and nothing is lost (issue 10).
     assert grant is not None and grant.status == "authorized"
     # Nor asked again for 10 minutes, by the next sweeps or any vend (issue 19, M3).

@@ -101,7 +101,7 @@ def test_an_account_without_api_permission_is_recorded_told_apart_and_later_upgr
     # The account gains API permission and authorizes again: a normal grant, tokens vended.
     world.sandbox.world.merchants.set_api_permission(account.appid, True)
     world.control("POST", "update-authorization", {"appid": account.appid, "func_info": [1, 2, 3]})
-    grant = graph().grants.get_grant(account.appid)
+    grant = graph().authorizers.get_grant(account.appid)
     assert grant is not None and grant.status == AUTHORIZED and grant.refresh_token
     assert vend({"kind": "authorizer", "appid": account.appid})["access_token"]
 

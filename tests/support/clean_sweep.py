@@ -14,8 +14,8 @@ from wxcomponent.settings import Settings
 def assert_clean_sweep_holds_wechats_refresh_tokens(world: World, accounts: list[str], later: float) -> None:
     clean = Container(Settings.from_environment(), clock=lambda: time.time() + later)
     for appid in accounts:
-        clean.tokens.delete_authorizer_token(appid)
-        clean.grants.set_refresh_due(appid, int(time.time() + later) - 1)
+        clean.authorizers.delete_authorizer_token(appid)
+        clean.authorizers.set_refresh_due(appid, int(time.time() + later) - 1)
     report = clean.refresher.sweep(lambda: 60_000)
     assert report.refreshed == len(accounts) and dict(report.failed) == {}, report
     listed = {
@@ -23,6 +23,6 @@ def assert_clean_sweep_holds_wechats_refresh_tokens(world: World, accounts: list
         for item in world.sandbox.world.merchants.authorizer_list(0, 500)["list"]
     }
     for appid in accounts:
-        grant = clean.grants.get_grant(appid)
+        grant = clean.authorizers.get_grant(appid)
         assert grant is not None and grant.active
         assert grant.refresh_token == listed[appid], appid

@@ -57,12 +57,11 @@ class MemoryTicketStore:
 
 
 class MemoryTokens:
-    """Tokens; `js_tickets` are the authorizers' JS-SDK tickets (by appid and kind), which
-    `MemoryJsTickets` keeps here because they are deleted with the authorizer's token."""
+    """The component's tokens; `js_tickets` are the authorizers' JS-SDK tickets (by appid and kind),
+    which `MemoryJsTickets` keeps here and `MemoryAuthorizers` deletes with the authorizer's token."""
 
     def __init__(self) -> None:
         self.component: dict[str, AccessToken] = {}
-        self.authorizer: dict[str, AccessToken] = {}
         self.js_tickets: dict[tuple[str, str], JsTicket] = {}
         self.js_ticket_due: dict[tuple[str, str], int] = {}  # their place in the refresh-due index
 
@@ -71,18 +70,6 @@ class MemoryTokens:
 
     def save_component_token(self, token: AccessToken) -> bool:
         return _save_newer(self.component, token)
-
-    def get_authorizer_token(self, authorizer_appid: str) -> AccessToken | None:
-        return self.authorizer.get(authorizer_appid)
-
-    def save_authorizer_token(self, token: AccessToken) -> bool:
-        return _save_newer(self.authorizer, token)
-
-    def delete_authorizer_token(self, authorizer_appid: str) -> None:
-        self.authorizer.pop(authorizer_appid, None)
-        for key in [key for key in self.js_tickets if key[0] == authorizer_appid]:
-            del self.js_tickets[key]
-            self.js_ticket_due.pop(key, None)
 
 
 def _save_newer(tokens: dict[str, AccessToken], token: AccessToken) -> bool:
@@ -93,13 +80,21 @@ def _save_newer(tokens: dict[str, AccessToken], token: AccessToken) -> bool:
     return True
 
 
-class MemoryGrants:
-    """Grants with their place in the refresh-due index (`due`: appid -> due time)."""
+class MemoryAuthorizers:
+    """`Authorizers`: each authorizer's one item, as dictionaries by appid: its grant, its place in
+    the refresh-due index (`due`), its token, its refresh lease (holder, expiry), the refusal
+    remembered and the forced-refresh budget; with the adapter's conditions, each write one item."""
 
-    def __init__(self, *grants: Grant) -> None:
+    def __init__(self, *grants: Grant, tickets: MemoryTokens | None = None) -> None:
         self.grants = {grant.authorizer_appid: grant for grant in grants}
         self.due: dict[str, int] = {}
-        self.js_ticket_due: dict[tuple[str, str], int] = {}  # shared with MemoryTokens by MemoryStores
+        self.tokens: dict[str, AccessToken] = {}
+        self.leases: dict[str, tuple[str, float]] = {}
+        self.failures: dict[str, RefreshFailure] = {}
+        self.forced: dict[str, ForcedRefreshes] = {}
+        self._tickets = tickets or MemoryTokens()
+        self.js_ticket_due = self._tickets.js_ticket_due  # one index, as in the table
+        self._versions = itertools.count(1)
 
     def get_grant(self, authorizer_appid: str) -> Grant | None:
         return self.grants.get(authorizer_appid)
@@ -176,6 +171,75 @@ class MemoryGrants:
             (when, key) for key, when in self.js_ticket_due.items() if when <= now and refresh_shard(key[0]) == shard
         )
         return DueRefreshes(authorizers, [key for _, key in tickets], len(authorizers) + len(tickets))
+
+    def get_authorizer_token(self, authorizer_appid: str) -> AccessToken | None:
+        return self.tokens.get(authorizer_appid)
+
+    def save_authorizer_token(self, token: AccessToken) -> bool:
+        if token.owner not in self.grants:
+            return False
+        return _save_newer(self.tokens, token)
+
+    def delete_authorizer_token(self, authorizer_appid: str) -> None:
+        self.tokens.pop(authorizer_appid, None)
+        for key in [key for key in self._tickets.js_tickets if key[0] == authorizer_appid]:
+            del self._tickets.js_tickets[key]
+            self._tickets.js_ticket_due.pop(key, None)
+
+    def read_for_refresh(self, authorizer_appid: str) -> RefreshState:
+        return RefreshState(
+            self.grants.get(authorizer_appid),
+            self.tokens.get(authorizer_appid),
+            self.failures.get(authorizer_appid),
+            self.forced.get(authorizer_appid),
+        )
+
+    def acquire_refresh_lease(self, authorizer_appid: str, holder: str, now: float, ttl: float) -> RefreshState | None:
+        grant = self.grants.get(authorizer_appid)
+        lease = self.leases.get(authorizer_appid)
+        if grant is None or not grant.active:
+            return None
+        if lease is not None and lease[0] != holder and lease[1] >= now:
+            return None
+        self.leases[authorizer_appid] = (holder, now + ttl)
+        return self.read_for_refresh(authorizer_appid)
+
+    def release_refresh_lease(self, authorizer_appid: str, holder: str) -> None:
+        lease = self.leases.get(authorizer_appid)
+        if lease is not None and lease[0] == holder:
+            del self.leases[authorizer_appid]
+
+    def store_refresh(
+        self, authorizer_appid: str, used: str, rotated: str | None, token: AccessToken, due: int, holder: str
+    ) -> bool:
+        grant = self.grants.get(authorizer_appid)
+        stored = self.tokens.get(authorizer_appid)
+        lease = self.leases.get(authorizer_appid)
+        if grant is None or not grant.active or grant.refresh_token != used:
+            return False
+        if (stored is not None and stored.issued_at > token.issued_at) or lease is None or lease[0] != holder:
+            return False
+        if rotated and rotated != used:
+            self.grants[authorizer_appid] = replace(grant, refresh_token=rotated, updated_at=token.issued_at)
+        self.due[authorizer_appid] = due
+        self.tokens[authorizer_appid] = token
+        del self.leases[authorizer_appid]
+        return True
+
+    def remember_failure(self, authorizer_appid: str, failure: RefreshFailure) -> None:
+        if authorizer_appid in self.grants:
+            self.failures[authorizer_appid] = failure
+
+    def record_forced_refresh(
+        self, authorizer_appid: str, seen: ForcedRefreshes | None, forced: ForcedRefreshes
+    ) -> bool:
+        current = self.forced.get(authorizer_appid)
+        if authorizer_appid not in self.grants:
+            return False
+        if (None if current is None else current.version) != (None if seen is None else seen.version):
+            return False
+        self.forced[authorizer_appid] = replace(forced, version=f"write-{next(self._versions)}")
+        return True
 
 
 class MemoryProfiles:
@@ -327,65 +391,12 @@ class MemoryRefreshFailures:
         return True
 
 
-class MemoryAuthorizers:
-    """`AuthorizerRecords` over the fakes' grants, tokens, leases and remembered refusals, with the
-    adapter's all-or-nothing conditions."""
-
-    def __init__(
-        self, grants: MemoryGrants, tokens: MemoryTokens, leases: MemoryLeases, failures: MemoryRefreshFailures
-    ) -> None:
-        self._grants = grants
-        self._tokens = tokens
-        self._leases = leases
-        self._failures = failures
-
-    def read_for_refresh(self, authorizer_appid: str) -> RefreshState:
-        return RefreshState(
-            self._grants.grants.get(authorizer_appid),
-            self._tokens.authorizer.get(authorizer_appid),
-            self._failures.failures.get(_lease(authorizer_appid)),
-            self._failures.forced.get(_lease(authorizer_appid)),
-        )
-
-    def acquire_refresh_lease(
-        self, authorizer_appid: str, seen: AccessToken | None, holder: str, now: float, ttl: float
-    ) -> bool:
-        current = self._tokens.authorizer.get(authorizer_appid)
-        unchanged = (current is None and seen is None) or (
-            current is not None
-            and seen is not None
-            and (current.access_token, current.issued_at) == (seen.access_token, seen.issued_at)
-        )
-        return unchanged and self._leases.acquire_lease(_lease(authorizer_appid), holder, now, ttl)
-
-    def store_refresh(
-        self, authorizer_appid: str, used: str, rotated: str | None, token: AccessToken, due: int, holder: str
-    ) -> bool:
-        grant = self._grants.grants.get(authorizer_appid)
-        stored = self._tokens.authorizer.get(authorizer_appid)
-        lease = self._leases.leases.get(_lease(authorizer_appid))
-        if grant is None or not grant.active or grant.refresh_token != used:
-            return False
-        if (stored is not None and stored.issued_at > token.issued_at) or (lease is not None and lease[0] != holder):
-            return False
-        if rotated and rotated != used:
-            self._grants.grants[authorizer_appid] = replace(grant, refresh_token=rotated, updated_at=token.issued_at)
-        self._grants.due[authorizer_appid] = due
-        self._tokens.authorizer[authorizer_appid] = token
-        self._leases.leases.pop(_lease(authorizer_appid), None)
-        return True
-
-
-def _lease(authorizer_appid: str) -> str:
-    return f"AUTHORIZER#{authorizer_appid}"
-
-
 class MemoryJsTickets:
-    """`JsTicketRecords` over the fakes' grants, tokens (which hold the tickets), leases and
+    """`JsTicketRecords` over the fakes' authorizers, tokens (which hold the tickets), leases and
     remembered refusals, with the adapter's all-or-nothing conditions."""
 
     def __init__(
-        self, grants: MemoryGrants, tokens: MemoryTokens, leases: MemoryLeases, failures: MemoryRefreshFailures
+        self, grants: MemoryAuthorizers, tokens: MemoryTokens, leases: MemoryLeases, failures: MemoryRefreshFailures
     ) -> None:
         self._grants = grants
         self._tokens = tokens
@@ -395,7 +406,7 @@ class MemoryJsTickets:
     def read_for_ticket(self, authorizer_appid: str, kind: str) -> JsTicketState:
         return JsTicketState(
             self._grants.grants.get(authorizer_appid),
-            self._tokens.authorizer.get(authorizer_appid),
+            self._grants.tokens.get(authorizer_appid),
             self._tokens.js_tickets.get((authorizer_appid, kind)),
             self._failures.failures.get(js_ticket_lease(authorizer_appid, kind)),
             self._failures.forced.get(js_ticket_lease(authorizer_appid, kind)),
@@ -455,7 +466,6 @@ class MemoryStores:
 
     tickets: MemoryTicketStore = field(default_factory=MemoryTicketStore)
     tokens: MemoryTokens = field(default_factory=MemoryTokens)
-    grants: MemoryGrants = field(default_factory=MemoryGrants)
     profiles: MemoryProfiles = field(default_factory=MemoryProfiles)
     code_claims: MemoryCodeClaims = field(default_factory=MemoryCodeClaims)
     authorization_states: MemoryAuthorizationStates = field(default_factory=MemoryAuthorizationStates)
@@ -466,9 +476,8 @@ class MemoryStores:
     js_tickets: MemoryJsTickets = field(init=False)
 
     def __post_init__(self) -> None:
-        self.authorizers = MemoryAuthorizers(self.grants, self.tokens, self.leases, self.failures)
-        self.grants.js_ticket_due = self.tokens.js_ticket_due  # one index, as in the table
-        self.js_tickets = MemoryJsTickets(self.grants, self.tokens, self.leases, self.failures)
+        self.authorizers = MemoryAuthorizers(tickets=self.tokens)
+        self.js_tickets = MemoryJsTickets(self.authorizers, self.tokens, self.leases, self.failures)
 
 
 class MemoryPublisher:

@@ -21,11 +21,13 @@ def age_stored_token(pk: str, seconds: int = MIN_REFRESH_AGE + 1) -> None:
     """Makes the stored token (`COMPONENT#…` or `AUTHORIZER#…`) look issued `seconds` earlier: a
     report of a younger one is answered with it and never refreshed (docs/SECURITY.md)."""
     table = Settings.from_environment().table_name
+    authorizer = pk.startswith("AUTHORIZER#")  # an authorizer's token is in its item (GRANT)
+    issued_at = "token_issued_at" if authorizer else "issued_at"
     boto3.client("dynamodb").update_item(
         TableName=table,
-        Key={"pk": {"S": pk}, "sk": {"S": "TOKEN"}},
-        UpdateExpression="SET issued_at = issued_at - :seconds",
-        ConditionExpression="attribute_exists(pk)",
+        Key={"pk": {"S": pk}, "sk": {"S": "GRANT" if authorizer else "TOKEN"}},
+        UpdateExpression=f"SET {issued_at} = {issued_at} - :seconds",
+        ConditionExpression=f"attribute_exists({issued_at})",
         ExpressionAttributeValues={":seconds": {"N": str(seconds)}},
     )
 

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from tests.support import reference_crypto
-from tests.support.fakes import MemoryGrants, MemoryMessageReceipts, MemoryPublisher, MemoryTaskQueue
+from tests.support.fakes import MemoryAuthorizers, MemoryMessageReceipts, MemoryPublisher, MemoryTaskQueue
 from tests.support.pushes import (
     AES_KEY,
     APPID,
@@ -76,7 +76,7 @@ class ReplyFunctionFake:
 class Harness:
     def __init__(self, *grants: Grant, reply: ReplyFunctionFake | None = None, previous: str = "") -> None:
         self.receipts = MemoryMessageReceipts()
-        self.grants = MemoryGrants(*grants)
+        self.authorizers = MemoryAuthorizers(*grants)
         self.publisher = MemoryPublisher()
         self.tasks = MemoryTaskQueue()
         self.clock = Clock()
@@ -84,7 +84,7 @@ class Harness:
             reply.clock = self.clock
         self.service = AccountMessageService(
             self.receipts,
-            self.grants,
+            self.authorizers,
             self.publisher,
             self.tasks,
             reply_function=lambda: reply,
@@ -328,13 +328,13 @@ def test_no_reply_a_bad_reply_a_timeout_or_an_error_is_answered_success(reply: R
 def test_the_deadline_is_what_is_left_of_the_budget_less_a_margin() -> None:
     reply = ReplyFunctionFake({"type": "text", "content": "late"})
     harness = Harness(grant(), reply=reply)
-    real_get_grant = harness.grants.get_grant
+    real_get_grant = harness.authorizers.get_grant
 
     def slow_table(appid: str) -> Grant | None:
         harness.clock.mono += 1.7  # the table took its time
         return real_get_grant(appid)
 
-    harness.grants.get_grant = slow_table  # type: ignore[method-assign, assignment]
+    harness.authorizers.get_grant = slow_table  # type: ignore[method-assign, assignment]
     harness.send(MERCHANT, text("hello"))
     [(request, timeout)] = reply.requests
     assert timeout == pytest.approx(4.0 - 1.7 - 0.5)
@@ -344,13 +344,13 @@ def test_the_deadline_is_what_is_left_of_the_budget_less_a_margin() -> None:
 def test_with_no_time_left_the_reply_function_is_not_asked() -> None:
     reply = ReplyFunctionFake({"type": "text", "content": "late"})
     harness = Harness(grant(), reply=reply)
-    real_get_grant = harness.grants.get_grant
+    real_get_grant = harness.authorizers.get_grant
 
     def very_slow_table(appid: str) -> Grant | None:
         harness.clock.mono += 3.4
         return real_get_grant(appid)
 
-    harness.grants.get_grant = very_slow_table  # type: ignore[method-assign, assignment]
+    harness.authorizers.get_grant = very_slow_table  # type: ignore[method-assign, assignment]
     assert harness.send(MERCHANT, text("hello")) == SUCCESS
     assert reply.requests == []
 

@@ -184,7 +184,7 @@ def test_a_code_pushed_without_a_pre_auth_code_is_shown_to_no_callback() -> None
     world.wx.authorizations.complete_pushed(code, "authorized", pre_auth_code="")
     with pytest.raises(StateMismatch):
         world.wx.authorizations.complete_callback(code, started.state)
-    assert world.stores.grants.get_grant(MERCHANT) is not None  # the authorization itself is kept
+    assert world.stores.authorizers.get_grant(MERCHANT) is not None  # the authorization itself is kept
 
 
 def test_a_push_whose_pre_auth_code_differs_from_the_callbacks_is_logged(caplog: pytest.LogCaptureFixture) -> None:

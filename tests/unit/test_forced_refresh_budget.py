@@ -177,7 +177,7 @@ def test_a_report_of_a_token_due_anyway_spends_no_budget() -> None:
     for _ in range(PER_LIFETIME):  # the budget is spent
         world.now += 301
         token = vend(world.wx, payload("authorizer", invalid_token=token))["access_token"]
-    stored = world.stores.tokens.get_authorizer_token(MERCHANT)
+    stored = world.stores.authorizers.get_authorizer_token(MERCHANT)
     assert stored is not None
     world.now = stored.expires_at - 200  # short of the vend's 300 s: a plain vend would refresh it
     answer = vend(world.wx, payload("authorizer", invalid_token=token))

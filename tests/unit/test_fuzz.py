@@ -9,7 +9,13 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.support.fakes import MemoryGrants, MemoryMessageReceipts, MemoryPublisher, MemoryTaskQueue, MemoryTicketStore
+from tests.support.fakes import (
+    MemoryAuthorizers,
+    MemoryMessageReceipts,
+    MemoryPublisher,
+    MemoryTaskQueue,
+    MemoryTicketStore,
+)
 from tests.support.pushes import AES_KEY, APPID, TOKEN, signed_message, signed_push
 from tests.unit.test_token_services import World
 from wxcomponent.domain.crypto import MessageCrypto
@@ -106,7 +112,7 @@ def test_the_message_url_answers_or_refuses_whatever_a_signed_envelope_holds(app
     )
     service = AccountMessageService(
         MemoryMessageReceipts(),
-        MemoryGrants(),
+        MemoryAuthorizers(),
         MemoryPublisher(),
         MemoryTaskQueue(),
         component=lambda: COMPONENT,

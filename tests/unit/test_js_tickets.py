@@ -121,7 +121,7 @@ def test_a_superseded_authorizer_token_costs_one_refresh_and_one_retry() -> None
     world.wechat.authorizer_tokens[MERCHANT] = "refreshed-elsewhere"  # WeChat no longer takes ours
     ticket = world.ticket()
     assert world.wechat.calls["getticket"] == 2 and world.wechat.calls["api_authorizer_token"] == 1
-    token = world.stores.tokens.get_authorizer_token(MERCHANT)
+    token = world.stores.authorizers.get_authorizer_token(MERCHANT)
     assert token is not None and token.access_token == world.wechat.authorizer_tokens[MERCHANT]
     assert world.stored() == ticket
 
@@ -132,7 +132,7 @@ def test_getticket_refusing_a_token_too_young_to_refresh_is_remembered_until_it_
     refreshed (too young: a loop must not spend the quota) and getticket is not asked again with
     it: the refusal is remembered until the token is old enough to be replaced."""
     world = World()
-    issued = world.stores.tokens.get_authorizer_token(MERCHANT)
+    issued = world.stores.authorizers.get_authorizer_token(MERCHANT)
     assert issued is not None
     world.wechat.authorizer_tokens[MERCHANT] = "refreshed-elsewhere"
     for _ in range(50):
@@ -245,8 +245,8 @@ def test_the_sweep_renews_tickets_vended_in_the_last_day_and_lets_the_others_exp
     last = world.stored(CARD_TICKET)
     assert last.ticket == card[-1] and last.issued_at == start + 84000 and not last.valid_for(0, world.now)
     assert last.vended_at == start  # renewals never count as vends
-    shards = world.stores.grants.refresh_shards()
-    due = [key for shard in shards for key in world.stores.grants.due_refreshes(shard, 10**12).js_tickets]
+    shards = world.stores.authorizers.refresh_shards()
+    due = [key for shard in shards for key in world.stores.authorizers.due_refreshes(shard, 10**12).js_tickets]
     assert due == [(MERCHANT, JSAPI_TICKET)]  # the cold one left the index
     status, body = vend(world, {"kind": "card_ticket", "appid": MERCHANT})  # a page wants it again
     assert status == 200 and body["ticket"] != last.ticket and len(world.wechat.js_tickets) > len(card)

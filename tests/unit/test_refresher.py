@@ -52,7 +52,7 @@ class AuthorizerTokens:
         self.fresh, self.failing = fresh, failing
         self.asked: list[str] = []
 
-    def token(self, authorizer_appid: str, min_validity: float = 300) -> AccessToken:
+    def refresh_due(self, authorizer_appid: str, min_validity: float = 300) -> AccessToken:
         self.asked.append(authorizer_appid)
         if authorizer_appid in self.failing:
             raise NotAuthorized("gone", errcode=self.failing[authorizer_appid])

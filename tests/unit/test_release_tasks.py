@@ -25,9 +25,9 @@ def test_the_code_is_exchanged_and_code_from_api_sent_to_the_user() -> None:
     assert world.wx.release_tasks.run(task(code)) == {"sent": True, "authorizer_appid": TEST_OA}
     [(token, message)] = world.wechat.sent
     assert message == {"touser": OPENID, "msgtype": "text", "text": {"content": f"{code}_from_api"}}
-    stored = world.stores.tokens.get_authorizer_token(TEST_OA)
+    stored = world.stores.authorizers.get_authorizer_token(TEST_OA)
     assert stored is not None and token == stored.access_token  # the new authorizer's own token
-    assert world.stores.grants.get_grant(TEST_OA) is not None  # the test account is an authorizer now
+    assert world.stores.authorizers.get_grant(TEST_OA) is not None  # the test account is an authorizer now
     assert world.events() == ["authorized", "profile"]
 
 
@@ -105,7 +105,7 @@ def test_a_merchants_fresh_code_sent_through_a_forged_task_sends_nothing() -> No
     code = world.wechat.new_code(MERCHANT)
     assert world.wx.release_tasks.run(task(code)) == {"sent": False, "error": "bad_request"}
     assert world.wechat.sent == []
-    grant = world.stores.grants.get_grant(MERCHANT)  # exchanged, as its push would have: kept, not used
+    grant = world.stores.authorizers.get_grant(MERCHANT)  # exchanged, as its push would have: kept, not used
     assert grant is not None and grant.active
 
 

@@ -38,7 +38,7 @@ def test_one_grants_storage_failure_costs_that_grant_only_and_the_sweep_complete
         world.authorize(appid)
     world.now += 7200  # every authorizer is due
     for appid in (MERCHANT, OTHER, THIRD):
-        world.stores.grants.due[appid] = int(world.now) - 1
+        world.stores.authorizers.due[appid] = int(world.now) - 1
     store = world.stores.authorizers.store_refresh
 
     def flaky_store(appid: str, *args: Any) -> bool:
@@ -50,7 +50,7 @@ def test_one_grants_storage_failure_costs_that_grant_only_and_the_sweep_complete
     report = world.wx.refresher.sweep(lambda: 60_000)
     assert report.refreshed == 2 and dict(report.failed) == {"storage": 1}
     for appid in (MERCHANT, THIRD):
-        stored = world.stores.tokens.get_authorizer_token(appid)
+        stored = world.stores.authorizers.get_authorizer_token(appid)
         assert stored is not None and stored.issued_at == int(world.now)
 
 
@@ -69,9 +69,9 @@ def test_a_shard_that_cannot_be_read_costs_that_shard_only() -> None:
     world = World()
     world.authorize()
     world.now += 7200
-    world.stores.grants.due[MERCHANT] = int(world.now) - 1
-    due = world.stores.grants.due_refreshes
-    shards = world.stores.grants.refresh_shards()
+    world.stores.authorizers.due[MERCHANT] = int(world.now) - 1
+    due = world.stores.authorizers.due_refreshes
+    shards = world.stores.authorizers.refresh_shards()
     broken = next(shard for shard in shards if MERCHANT not in due(shard, 10**12).authorizers)
     tried: list[str] = []
 
@@ -81,7 +81,7 @@ def test_a_shard_that_cannot_be_read_costs_that_shard_only() -> None:
             raise throttled("Query")
         return due(shard, now)
 
-    world.stores.grants.due_refreshes = one_shard_broken  # type: ignore[method-assign]
+    world.stores.authorizers.due_refreshes = one_shard_broken  # type: ignore[method-assign]
     report = world.wx.refresher.sweep(lambda: 60_000)
     assert dict(report.failed) == {"storage": 1} and report.refreshed == 1  # the other shards were swept
-    assert sorted(tried) == sorted(world.stores.grants.refresh_shards())
+    assert sorted(tried) == sorted(world.stores.authorizers.refresh_shards())

@@ -72,7 +72,7 @@ def test_61003_while_wechat_still_lists_the_authorizer_keeps_the_grant_whole() -
     world.now += 7200
     with pytest.raises(AccountRevokedAuthorization):
         world.wx.authorizer_tokens.token(MERCHANT)
-    grant = world.stores.grants.get_grant(MERCHANT)
+    grant = world.stores.authorizers.get_grant(MERCHANT)
     assert grant is not None and grant.active and grant.refresh_token == refresh_token
     assert "revoked" not in world.events()
     assert world.wechat.calls["api_get_authorizer_list"] == 1  # asked before believing it
@@ -88,7 +88,7 @@ def test_61003_confirmed_by_the_list_revokes_but_keeps_the_refresh_token() -> No
     world.now += 7200
     with pytest.raises(NotAuthorized):
         world.wx.authorizer_tokens.token(MERCHANT)
-    grant = world.stores.grants.get_grant(MERCHANT)
+    grant = world.stores.authorizers.get_grant(MERCHANT)
     assert grant is not None and grant.status == REVOKED
     assert grant.refresh_token == refresh_token  # only a signed `unauthorized` push deletes anything
     assert world.events().count("revoked") == 1
@@ -187,8 +187,8 @@ def test_an_authorizer_vend_reads_grant_and_token_in_one_request() -> None:
         return count
 
     stores = world.stores
-    stores.grants.get_grant = counted("get_grant", stores.grants.get_grant)  # type: ignore[method-assign]
-    stores.tokens.get_authorizer_token = counted("get_authorizer_token", stores.tokens.get_authorizer_token)  # type: ignore[method-assign]
+    stores.authorizers.get_grant = counted("get_grant", stores.authorizers.get_grant)  # type: ignore[method-assign]
+    stores.authorizers.get_authorizer_token = counted("get_authorizer_token", stores.authorizers.get_authorizer_token)  # type: ignore[method-assign]
     stores.authorizers.read_for_refresh = counted("read_for_refresh", stores.authorizers.read_for_refresh)  # type: ignore[method-assign]
     assert world.wx.vendor.answer({"kind": "authorizer", "appid": MERCHANT}).status == 200
     assert reads == ["read_for_refresh"]
@@ -214,12 +214,12 @@ def test_a_crash_after_wechat_rotated_the_refresh_token_never_loses_it() -> None
     world.stores.authorizers.store_refresh = crash  # type: ignore[method-assign,assignment]
     with pytest.raises(RuntimeError):
         world.wx.authorizer_tokens.token(MERCHANT)
-    stored = world.stores.tokens.get_authorizer_token(MERCHANT)
+    stored = world.stores.authorizers.get_authorizer_token(MERCHANT)
     assert stored is None or stored.issued_at < world.now  # not half written: no new token without its refresh token
     world.stores.authorizers.store_refresh = store  # type: ignore[method-assign]
-    world.stores.leases.leases.clear()  # the dead holder's lease has expired
+    world.stores.authorizers.leases.clear()  # the dead holder's lease has expired
     assert world.wx.authorizer_tokens.token(MERCHANT)  # the next refresh works
-    grant = world.stores.grants.get_grant(MERCHANT)
+    grant = world.stores.authorizers.get_grant(MERCHANT)
     assert grant is not None and grant.refresh_token == world.wechat.refresh_tokens[MERCHANT]
 
 
@@ -251,7 +251,7 @@ def test_a_code_wechat_consumed_whose_answer_was_lost_is_recovered_from_the_auth
     with pytest.raises(UpstreamUnavailable):
         world.wx.task_runner.run(task)  # Lambda will retry it
     assert world.wx.task_runner.run(task)["done"] is True  # the retry: 61010, then the list
-    grant = world.stores.grants.get_grant(MERCHANT)
+    grant = world.stores.authorizers.get_grant(MERCHANT)
     assert grant is not None and grant.active and grant.refresh_token == world.wechat.refresh_tokens[MERCHANT]
     assert world.wx.authorizer_tokens.token(MERCHANT)  # and it serves
     assert "authorized" in world.events()
@@ -269,10 +269,10 @@ def test_a_late_unauthorized_push_never_revokes_the_authorization_that_followed_
     world.now += 92  # by our clock, the merchant authorizes again right after revoking
     renewed = world.authorize()
     assert world.wx.authorizations.revoke(MERCHANT, revoked_at_wechat) is False  # delivered late
-    grant = world.stores.grants.get_grant(MERCHANT)
+    grant = world.stores.authorizers.get_grant(MERCHANT)
     assert grant is not None and grant.active and grant.refresh_token == renewed
     # A revocation WeChat confirms (the account no longer listed) is applied, skew or not.
     del world.wechat.listed[MERCHANT]
     assert world.wx.authorizations.revoke(MERCHANT, revoked_at_wechat + 1)
-    revoked = world.stores.grants.get_grant(MERCHANT)
+    revoked = world.stores.authorizers.get_grant(MERCHANT)
     assert revoked is not None and revoked.status == REVOKED

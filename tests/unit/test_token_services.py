@@ -136,12 +136,12 @@ def test_a_code_is_exchanged_once_and_leaves_grant_token_profile_and_one_event()
     assert first.new and first.profile is not None
     assert not again.new and again.authorizer_appid == MERCHANT
     assert world.wechat.calls["api_query_auth"] == 1
-    grant = world.stores.grants.get_grant(MERCHANT)
+    grant = world.stores.authorizers.get_grant(MERCHANT)
     assert grant is not None and grant.status == AUTHORIZED and grant.func_info == (1, 15)
     assert grant.refresh_token == world.wechat.refresh_tokens[MERCHANT]
-    token = world.stores.tokens.get_authorizer_token(MERCHANT)
+    token = world.stores.authorizers.get_authorizer_token(MERCHANT)
     assert token is not None and token.expires_at == int(NOW) + 7200 - EXPIRY_SAFETY
-    assert world.stores.grants.due[MERCHANT] == token.expires_at - 1200  # the settings' margin
+    assert world.stores.authorizers.due[MERCHANT] == token.expires_at - 1200  # the settings' margin
     assert world.stores.profiles.get_profile(MERCHANT) is not None
     assert world.events() == ["authorized", "profile"]  # the grant first, the profile after
 
@@ -163,7 +163,7 @@ def test_a_failed_exchange_gives_the_code_back_and_a_profile_failure_loses_nothi
     world.wechat.fail("api_get_authorizer_info", UpstreamUnavailable("api_get_authorizer_info: HTTP 502"))
     result = world.wx.authorizations.complete(code)  # the claim was given back: try again
     assert result.new and result.profile is None
-    assert world.stores.grants.get_grant(MERCHANT) is not None
+    assert world.stores.authorizers.get_grant(MERCHANT) is not None
     assert world.events() == ["authorized"]
 
 
@@ -171,7 +171,7 @@ def test_an_expired_code_stores_nothing() -> None:
     world = World()
     with pytest.raises(AuthorizationCodeRejected):
         world.wx.authorizations.complete("queryauthcode@@@never-issued")
-    assert world.stores.grants.get_grant(MERCHANT) is None and world.events() == []
+    assert world.stores.authorizers.get_grant(MERCHANT) is None and world.events() == []
 
 
 def test_authorizing_again_is_an_update_and_revocation_is_ordered_by_time() -> None:
@@ -183,9 +183,9 @@ def test_authorizing_again_is_an_update_and_revocation_is_ordered_by_time() -> N
     assert not world.wx.authorizations.revoke(MERCHANT, int(NOW))  # older than the re-authorization
     world.wechat.revoke(MERCHANT)
     assert world.wx.authorizations.revoke(MERCHANT, int(world.now) + 5)
-    grant = world.stores.grants.get_grant(MERCHANT)
+    grant = world.stores.authorizers.get_grant(MERCHANT)
     assert grant is not None and grant.status == REVOKED and grant.refresh_token == ""
-    assert world.stores.tokens.get_authorizer_token(MERCHANT) is None
+    assert world.stores.authorizers.get_authorizer_token(MERCHANT) is None
     assert world.events()[-1] == "revoked"
 
 
@@ -213,7 +213,7 @@ def test_a_stored_token_is_served_and_an_expiring_one_refreshed_once() -> None:
     fresh = world.wx.authorizer_tokens.token(MERCHANT)
     assert fresh != stored and world.wx.authorizer_tokens.token(MERCHANT) == fresh
     assert world.wechat.calls["api_authorizer_token"] == 1
-    assert world.stores.grants.due[MERCHANT] == fresh.expires_at - 1200
+    assert world.stores.authorizers.due[MERCHANT] == fresh.expires_at - 1200
 
 
 def test_a_rotated_refresh_token_is_kept() -> None:
@@ -222,7 +222,7 @@ def test_a_rotated_refresh_token_is_kept() -> None:
     world.wechat.rotate.add(MERCHANT)
     world.now += 7200
     world.wx.authorizer_tokens.token(MERCHANT)
-    grant = world.stores.grants.get_grant(MERCHANT)
+    grant = world.stores.authorizers.get_grant(MERCHANT)
     assert grant is not None and grant.refresh_token != first
     assert grant.refresh_token == world.wechat.refresh_tokens[MERCHANT]
 
@@ -233,7 +233,7 @@ def test_61023_recovers_the_refresh_token_from_the_authorizer_list() -> None:
     world.wechat.refresh_tokens[MERCHANT] = world.wechat.listed[MERCHANT] = "refresh@@@issued-elsewhere"
     world.now += 7200
     world.wx.authorizer_tokens.token(MERCHANT)
-    grant = world.stores.grants.get_grant(MERCHANT)
+    grant = world.stores.authorizers.get_grant(MERCHANT)
     assert grant is not None and grant.refresh_token == "refresh@@@issued-elsewhere" and grant.active
     assert world.wechat.calls["api_authorizer_token"] == 2 and world.wechat.calls["api_get_authorizer_list"] == 1
 
@@ -245,9 +245,9 @@ def test_61023_with_nothing_to_recover_keeps_the_refresh_token_and_asks_for_reau
     world.now += 7200
     with pytest.raises(NotAuthorized):
         world.wx.authorizer_tokens.token(MERCHANT)
-    grant = world.stores.grants.get_grant(MERCHANT)
+    grant = world.stores.authorizers.get_grant(MERCHANT)
     assert grant is not None and grant.status == NEEDS_REAUTHORIZATION and grant.refresh_token == ours
-    assert world.stores.tokens.get_authorizer_token(MERCHANT) is None
+    assert world.stores.authorizers.get_authorizer_token(MERCHANT) is None
     assert world.events()[-1] == "needs_reauthorization"
 
 
@@ -296,9 +296,9 @@ def test_an_unconfirmed_61003_is_remembered_for_ten_minutes_like_any_refusal_an_
         answer = world.wx.vendor.answer({"kind": "authorizer", "appid": MERCHANT})
         assert answer.status == 502 and answer.body["error"]["errcode"] == 61003
     assert world.wechat.calls["api_authorizer_token"] == 1 and world.wechat.calls["api_get_authorizer_list"] == 1
-    failure = world.stores.failures.recent_failure(f"AUTHORIZER#{MERCHANT}", world.now)
+    failure = world.stores.authorizers.failures.get(MERCHANT)
     assert failure is not None and failure.errcode == 61003 and failure.until == world.now + 600
-    grant = world.stores.grants.get_grant(MERCHANT)
+    grant = world.stores.authorizers.get_grant(MERCHANT)
     assert grant is not None and grant.active
     world.now += 600  # asked again once the 10 minutes are up
     assert world.wx.vendor.answer({"kind": "authorizer", "appid": MERCHANT}).status == 502

@@ -56,10 +56,10 @@ def test_an_authorization_without_tokens_is_recorded_and_told_apart() -> None:
     code = world.wechat.new_code(MERCHANT)
     result = world.wx.authorizations.complete(code)
     assert result.new and not result.api_permission and result.authorizer_appid == MERCHANT
-    grant = world.stores.grants.get_grant(MERCHANT)
+    grant = world.stores.authorizers.get_grant(MERCHANT)
     assert grant is not None and grant.status == NO_API_PERMISSION and grant.func_info == (1, 15)
-    assert world.stores.tokens.get_authorizer_token(MERCHANT) is None
-    assert MERCHANT not in world.stores.grants.due  # the refresher has nothing to do for it
+    assert world.stores.authorizers.get_authorizer_token(MERCHANT) is None
+    assert MERCHANT not in world.stores.authorizers.due  # the refresher has nothing to do for it
     assert world.stores.profiles.get_profile(MERCHANT) is not None  # WeChat gave a profile
     assert world.events() == ["authorized_without_api_permission", "profile"]
     assert world.wechat.calls["api_query_auth"] == 1
@@ -97,7 +97,7 @@ def test_a_later_authorization_with_tokens_makes_it_a_normal_grant() -> None:
     world.now += 60
     world.wechat.without_api_permission.discard(MERCHANT)
     assert world.wx.authorizations.complete(world.wechat.new_code(MERCHANT)).api_permission
-    grant = world.stores.grants.get_grant(MERCHANT)
+    grant = world.stores.authorizers.get_grant(MERCHANT)
     assert grant is not None and grant.status == AUTHORIZED and grant.refresh_token
     status, body = world.vend()
     assert status == 200 and body["access_token"] == world.wechat.authorizer_tokens[MERCHANT]
@@ -110,10 +110,10 @@ def test_losing_api_permission_keeps_the_refresh_token_but_vends_nothing() -> No
     world.now += 60
     world.wechat.without_api_permission.add(MERCHANT)
     world.wx.authorizations.complete(world.wechat.new_code(MERCHANT))
-    grant = world.stores.grants.get_grant(MERCHANT)
+    grant = world.stores.authorizers.get_grant(MERCHANT)
     assert grant is not None and grant.status == NO_API_PERMISSION
     assert grant.refresh_token == ours  # never replaced by nothing
-    assert world.stores.tokens.get_authorizer_token(MERCHANT) is None
+    assert world.stores.authorizers.get_authorizer_token(MERCHANT) is None
     assert world.vend()[0] == 404
 
 
@@ -169,7 +169,7 @@ def test_61023_recovers_the_refresh_token_from_the_authorizer_info_when_the_list
     world.wechat.info_refresh_tokens[MERCHANT] = "refresh@@@issued-elsewhere"
     world.now += 7200
     world.wx.authorizer_tokens.token(MERCHANT)
-    grant = world.stores.grants.get_grant(MERCHANT)
+    grant = world.stores.authorizers.get_grant(MERCHANT)
     assert grant is not None and grant.active and grant.refresh_token == "refresh@@@issued-elsewhere"
     assert world.wechat.calls["api_get_authorizer_list"] == 1
     assert world.wechat.calls["api_authorizer_token"] == 2

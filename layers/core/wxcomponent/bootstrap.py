@@ -24,9 +24,9 @@ if TYPE_CHECKING:  # the imports below are made lazily, inside each part
     from wxcomponent.adapters.lambda_invoke import LambdaReplyFunction, LambdaTaskQueue
     from wxcomponent.ports import (
         AuthorizationStates,
+        Authorizers,
         CodeClaims,
         EventPublisher,
-        GrantStore,
         LeaseStore,
         MessageReceipts,
         ProfileStore,
@@ -114,8 +114,8 @@ class Container:
         return self.stores.tokens
 
     @property
-    def grants(self) -> GrantStore:
-        return self.stores.grants
+    def authorizers(self) -> Authorizers:
+        return self.stores.authorizers
 
     @property
     def profiles(self) -> ProfileStore:
@@ -196,11 +196,7 @@ class Container:
         from wxcomponent.services.authorizer_token import AuthorizerTokenService
 
         return AuthorizerTokenService(
-            self.grants,
-            self.tokens,
-            self.stores.authorizers,
-            self.leases,
-            self.stores.failures,
+            self.authorizers,
             self.wechat,
             self.component_tokens,
             self.publisher,
@@ -228,8 +224,7 @@ class Container:
         from wxcomponent.services.authorization import AuthorizationService
 
         return AuthorizationService(
-            self.grants,
-            self.tokens,
+            self.authorizers,
             self.profiles,
             self.code_claims,
             self.wechat,
@@ -258,7 +253,7 @@ class Container:
 
         return AccountMessageService(
             self.receipts,
-            self.grants,
+            self.authorizers,
             self.publisher,
             self.tasks,
             reply_function=self.reply_function,
@@ -295,7 +290,7 @@ class Container:
         """Web login's code exchange, which needs the component token and so stays in here."""
         from wxcomponent.services.web_login import WebLoginService
 
-        return WebLoginService(self.grants, self.wechat, self.component_tokens, component=self.component)
+        return WebLoginService(self.authorizers, self.wechat, self.component_tokens, component=self.component)
 
     @cached_property
     def refresher(self) -> Refresher:
@@ -303,7 +298,7 @@ class Container:
 
         return Refresher(
             self.tickets,
-            self.grants,
+            self.authorizers,
             self.wechat,
             self.component_tokens,
             self.authorizer_tokens,

@@ -1,10 +1,11 @@
 """Every interface the core owns, in one place: adapters implement them, tests hand in fakes
 (tests/support/fakes.py), and one contract test holds fakes and adapters to the same behaviour.
 
-The stores are cut by aggregate, one per item type of the table: tickets (and push records),
-tokens, grants (with the refresh-due index), profiles, authorization-code claims, leases, message
-receipts, and the authorizers' JS-SDK tickets. Each method's conditions are part of its contract,
-spelled out in its docstring.
+The stores are cut by aggregate: the authorizer (grant, token, refresh lease, remembered refusal
+and forced-refresh budget in one item, with the refresh-due index), the verify ticket (and push
+records), the component token, profiles, authorization-code claims, leases and refusals (the
+component's and the JS-SDK tickets'), message receipts, and the authorizers' JS-SDK tickets.
+Each method's conditions are part of its contract, spelled out in its docstring.
 """
 
 from __future__ import annotations
@@ -60,20 +61,12 @@ class TicketStore(Protocol):
 
 
 class TokenStore(Protocol):
-    """Access tokens, the component's and each authorizer's. A save never replaces a token issued
-    later (a holder whose lease ran out may finish late)."""
+    """The component's access token (an authorizer's lives in its item: `Authorizers`). A save
+    never replaces a token issued later (a holder whose lease ran out may finish late)."""
 
     def get_component_token(self, component_appid: str) -> AccessToken | None: ...
 
     def save_component_token(self, token: AccessToken) -> bool: ...
-
-    def get_authorizer_token(self, authorizer_appid: str) -> AccessToken | None: ...
-
-    def save_authorizer_token(self, token: AccessToken) -> bool: ...
-
-    def delete_authorizer_token(self, authorizer_appid: str) -> None:
-        """The authorizer's token, and its JS-SDK tickets with it (a revoked account's go at once)."""
-        ...
 
 
 @dataclass(frozen=True)
@@ -86,8 +79,26 @@ class DueRefreshes:
     read: int
 
 
-class GrantStore(Protocol):
-    """Grants: never a TTL, never a refresh token replaced by an empty or other-than-expected one."""
+@dataclass(frozen=True)
+class RefreshState:
+    """An authorizer's item as a refresh needs it: the grant, the stored token, the refusal
+    remembered (expired or not: the caller compares `until` with its clock), and the refreshes
+    reports forced on the token lately (its forced-refresh budget)."""
+
+    grant: Grant | None
+    token: AccessToken | None
+    failure: RefreshFailure | None
+    forced: ForcedRefreshes | None = None
+
+
+class Authorizers(Protocol):
+    """The authorizer aggregate: its grant (with its place in the refresh-due index), its access
+    token, its refresh lease, the refusal remembered and the forced-refresh budget, in one item
+    (`AUTHORIZER#<appid>` / `GRANT`), so that each is read and written with the others and the
+    item is the consistency boundary. A vend is one read; a refresh two writes (the lease, taken
+    with the item returned, and the outcome on condition of holding it).
+
+    Grants: never a TTL, never a refresh token replaced by an empty or other-than-expected one."""
 
     def get_grant(self, authorizer_appid: str) -> Grant | None: ...
 
@@ -132,6 +143,50 @@ class GrantStore(Protocol):
 
     def due_refreshes(self, shard: str, now: int) -> DueRefreshes:
         """Everything due in one shard, grants and JS-SDK tickets, in one read of the index."""
+        ...
+
+    def get_authorizer_token(self, authorizer_appid: str) -> AccessToken | None: ...
+
+    def save_authorizer_token(self, token: AccessToken) -> bool:
+        """Unless a token issued later is stored, or there is no grant to hold it."""
+        ...
+
+    def delete_authorizer_token(self, authorizer_appid: str) -> None:
+        """The authorizer's token, and its JS-SDK tickets with it (a revoked account's go at once)."""
+        ...
+
+    def read_for_refresh(self, authorizer_appid: str) -> RefreshState:
+        """The whole item, in one request (a vend's only read)."""
+        ...
+
+    def acquire_refresh_lease(self, authorizer_appid: str, holder: str, now: float, ttl: float) -> RefreshState | None:
+        """The authorizer's refresh lease, unless another holder has it unexpired or the grant is
+        not authorized, and the item as it stands with the lease taken, in one request. None, with
+        nothing written, otherwise."""
+        ...
+
+    def release_refresh_lease(self, authorizer_appid: str, holder: str) -> None:
+        """Gives the lease back, only if `holder` still holds it."""
+        ...
+
+    def store_refresh(
+        self, authorizer_appid: str, used: str, rotated: str | None, token: AccessToken, due: int, holder: str
+    ) -> bool:
+        """A refresh's outcome, in one request, all or nothing: the rotated refresh token (when it
+        differs from `used`), the next refresh due, the token, and the lease given back. False, with
+        nothing written, when the grant is no longer authorized with `used`, a token issued later is
+        stored, or `holder` no longer holds the lease."""
+        ...
+
+    def remember_failure(self, authorizer_appid: str, failure: RefreshFailure) -> None:
+        """A refresh WeChat refused, until its `until` (readers compare it with their clock)."""
+        ...
+
+    def record_forced_refresh(
+        self, authorizer_appid: str, seen: ForcedRefreshes | None, forced: ForcedRefreshes
+    ) -> bool:
+        """The token's forced-refresh budget: `forced`, only while what is recorded is still `seen`
+        (None: nothing), so two containers never both spend the last of it."""
         ...
 
 
@@ -201,44 +256,6 @@ class LeaseStore(Protocol):
 
 
 @dataclass(frozen=True)
-class RefreshState:
-    """What a refresh needs to know, read together: the grant, the stored token, the refusal
-    remembered for this authorizer (expired or not: the caller compares `until` with its clock),
-    and the refreshes reports forced on the token lately (its forced-refresh budget)."""
-
-    grant: Grant | None
-    token: AccessToken | None
-    failure: RefreshFailure | None
-    forced: ForcedRefreshes | None = None
-
-
-class AuthorizerRecords(Protocol):
-    """An authorizer's grant, token, refresh lease and remembered refusal, which share one
-    partition: read and written together, so that a vend costs one request and a refresh three."""
-
-    def read_for_refresh(self, authorizer_appid: str) -> RefreshState:
-        """The grant, the token and the remembered refusal, in one request (a vend's only read)."""
-        ...
-
-    def acquire_refresh_lease(
-        self, authorizer_appid: str, seen: AccessToken | None, holder: str, now: float, ttl: float
-    ) -> bool:
-        """The authorizer's refresh lease (as `LeaseStore.acquire_lease` names it `AUTHORIZER#<appid>`),
-        taken only while the stored token is still `seen` (None: no token stored), in one request.
-        False when another holds the lease or the token changed: nothing is written then."""
-        ...
-
-    def store_refresh(
-        self, authorizer_appid: str, used: str, rotated: str | None, token: AccessToken, due: int, holder: str
-    ) -> bool:
-        """A refresh's outcome, in one request, all or nothing: the rotated refresh token (when it
-        differs from `used`), the next refresh due, the token, and the lease given back. False, with
-        nothing written, when the grant is no longer authorized with `used`, a token issued later is
-        stored, or another holder took the lease."""
-        ...
-
-
-@dataclass(frozen=True)
 class JsTicketState:
     """What a JS-SDK ticket vend needs, read together in one request: the grant, the authorizer's
     token (to fetch with), the stored ticket, the fetch's remembered refusal, and the refetches
@@ -292,8 +309,17 @@ def js_ticket_lease(authorizer_appid: str, kind: str) -> str:
     return f"AUTHORIZER#{authorizer_appid}#{kind.upper()}"
 
 
+class Refusals(Protocol):
+    """Where a refresh's refusals and forced refreshes are written, per lease name: `RefreshFailures`
+    for the component token and the JS-SDK tickets, the authorizer's item for its token."""
+
+    def remember_failure(self, name: str, failure: RefreshFailure) -> None: ...
+
+    def record_forced_refresh(self, name: str, seen: ForcedRefreshes | None, forced: ForcedRefreshes) -> bool: ...
+
+
 class RefreshFailures(Protocol):
-    """Refreshes WeChat refused, per lease name (`COMPONENT#…`, `AUTHORIZER#…`), until their
+    """Refreshes WeChat refused, per lease name (`COMPONENT#…`, a JS-SDK ticket's), until their
     retry-after; and the refreshes reports forced, per lease name, that count against its budget."""
 
     def remember_failure(self, name: str, failure: RefreshFailure) -> None: ...
@@ -431,8 +457,6 @@ class Stores(Protocol):
     @property
     def tokens(self) -> TokenStore: ...
     @property
-    def grants(self) -> GrantStore: ...
-    @property
     def profiles(self) -> ProfileStore: ...
     @property
     def code_claims(self) -> CodeClaims: ...
@@ -447,7 +471,7 @@ class Stores(Protocol):
     def failures(self) -> RefreshFailures: ...
 
     @property
-    def authorizers(self) -> AuthorizerRecords: ...
+    def authorizers(self) -> Authorizers: ...
 
     @property
     def js_tickets(self) -> JsTicketRecords: ...

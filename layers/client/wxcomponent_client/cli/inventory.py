@@ -33,8 +33,11 @@ _PUBLIC = (
     "errcode",
     "message",
     "until",
+    "token_issued_at",
+    "token_expires_at",
+    "refusal",
 )
-_KINDS = ("GRANT", "PROFILE", "TOKEN", "REFRESH_FAILURE")
+_KINDS = ("GRANT", "PROFILE", "REFRESH_FAILURE")  # GRANT: the authorizer's item, its token and refusal in it
 _KIND_NAMES = {
     "official_account": "Official Account",
     "mini_program": "Mini Program",
@@ -132,14 +135,24 @@ def _add(inventory: Inventory, item: dict[str, Any]) -> None:
         authorizer.authorized_at = _n(item, "authorized_at")
         authorizer.revoked_at = _n(item, "revoked_at")
         authorizer.refresh_due = _n(item, "refresh_due")
+        authorizer.token_expires_at = _n(item, "token_expires_at")
+        authorizer.token_issued_at = _n(item, "token_issued_at")
+        refusal = item.get("refusal", {}).get("M")
+        if refusal:
+            inventory.failures.append(
+                Failure(
+                    pk,
+                    _s(refusal, "kind"),
+                    _n(refusal, "errcode"),
+                    _s(refusal, "message"),
+                    float(refusal["until"]["N"]),
+                )
+            )
     elif sk == "PROFILE":
         authorizer.name = _s(item, "nick_name")
         authorizer.principal = _s(item, "principal_name")
         authorizer.mini_program = item.get("is_mini_program", {}).get("BOOL")
         authorizer.account_kind = _s(item, "account_kind")
-    elif sk == "TOKEN":
-        authorizer.token_expires_at = _n(item, "expires_at")
-        authorizer.token_issued_at = _n(item, "issued_at")
 
 
 def _s(item: dict[str, Any], name: str) -> str:

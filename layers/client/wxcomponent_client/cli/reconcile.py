@@ -4,7 +4,7 @@
 For each listed account:
 - our grant holds the listed refresh token: nothing to do;
 - an authorized grant with another refresh token (stale: a rotation whose answer was lost): the
-  listed one replaces it, compare-and-set on ours (`GrantStore.update_refresh_token`);
+  listed one replaces it, compare-and-set on ours (`Authorizers.update_refresh_token`);
 - no grant, or one marked `needs_reauthorization` whose token WeChat has since replaced: the core's
   `AuthorizationService.reconcile` stores the listed one, due for refresh at once, and publishes it;
 - a grant we hold as revoked: only reported. A list can lag a revocation, and only a new
@@ -86,7 +86,7 @@ def reconcile(
 
 def _check(wx: Container, item: AuthorizerListItem, *, repair: bool) -> Finding | None:
     appid = item.authorizer_appid
-    grant = wx.grants.get_grant(appid)
+    grant = wx.authorizers.get_grant(appid)
     if grant is not None and grant.status == "revoked":
         return Finding(appid, "revoked_but_listed", "reported")
     if grant is not None and grant.refresh_token == item.refresh_token:
@@ -96,7 +96,7 @@ def _check(wx: Container, item: AuthorizerListItem, *, repair: bool) -> Finding 
     if grant is not None and grant.active:
         if not repair:
             return Finding(appid, "stale_refresh_token", "would_repair")
-        done = wx.grants.update_refresh_token(appid, grant.refresh_token, item.refresh_token, int(time.time()))
+        done = wx.authorizers.update_refresh_token(appid, grant.refresh_token, item.refresh_token, int(time.time()))
         return Finding(appid, "stale_refresh_token", "repaired" if done else "not_repaired")
     problem = "missing_grant" if grant is None else "needs_reauthorization"
     if not repair:

@@ -31,7 +31,14 @@ from wxcomponent.domain.replies import (
 )
 from wxcomponent.domain.signed import SignedPush, component_crypto, open_signed
 from wxcomponent.observability import MetricUnit, logger, metrics
-from wxcomponent.ports import EventPublisher, GrantStore, MessageReceipts, ReplyFunction, TaskQueue, publish_best_effort
+from wxcomponent.ports import (
+    Authorizers,
+    EventPublisher,
+    MessageReceipts,
+    ReplyFunction,
+    TaskQueue,
+    publish_best_effort,
+)
 from wxcomponent.settings import ComponentSettings
 
 SUCCESS = "success"
@@ -61,7 +68,7 @@ class AccountMessageService:
     def __init__(
         self,
         receipts: MessageReceipts,
-        grants: GrantStore,
+        grants: Authorizers,
         publisher: EventPublisher,
         tasks: TaskQueue,
         reply_function: Callable[[], ReplyFunction | None] = lambda: None,

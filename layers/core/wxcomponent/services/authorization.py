@@ -38,12 +38,11 @@ from wxcomponent.domain.wechat import AuthorizationCodeRejected, AuthorizationIn
 from wxcomponent.observability import MetricUnit, logger, metrics
 from wxcomponent.ports import (
     AuthorizationStates,
+    Authorizers,
     CodeClaims,
     EventPublisher,
-    GrantStore,
     ProfileStore,
     TaskQueue,
-    TokenStore,
     WeChatApi,
     publish_best_effort,
 )
@@ -154,8 +153,7 @@ class AuthorizationResult:
 class AuthorizationService:
     def __init__(
         self,
-        grants: GrantStore,
-        tokens: TokenStore,
+        authorizers: Authorizers,
         profiles: ProfileStore,
         code_claims: CodeClaims,
         api: WeChatApi,
@@ -172,8 +170,7 @@ class AuthorizationService:
         open_base: str = DEFAULT_OPEN_BASE,
         tasks: TaskQueue | None = None,
     ) -> None:
-        self._grants = grants
-        self._tokens = tokens
+        self._grants = authorizers
         self._profiles = profiles
         self._code_claims = code_claims
         self._states = states
@@ -338,7 +335,7 @@ class AuthorizationService:
             at = max(revoked_at, grant.authorized_at)  # WeChat confirms it: order it after ours
         revoked = self._grants.revoke_grant(authorizer_appid, at)
         if revoked:
-            self._tokens.delete_authorizer_token(authorizer_appid)
+            self._grants.delete_authorizer_token(authorizer_appid)
             self._publish(EVENT_REVOKED, {"authorizer_appid": authorizer_appid, "revoked_at": revoked_at})
         logger.info("authorization revoked", extra={"authorizer_appid": authorizer_appid, "changed": revoked})
         return revoked
@@ -366,7 +363,7 @@ class AuthorizationService:
         )
         token = AccessToken.issued(info.authorizer_appid, info.authorizer_access_token, info.expires_in, now)
         self._grants.save_grant(grant, refresh_due=token.expires_at - self._refresh_margin)
-        self._tokens.save_authorizer_token(token)
+        self._grants.save_authorizer_token(token)
         # Everything that must not be lost is stored: finish the claim and tell the vendor before the
         # optional profile, which WeChat may be slow to give (a push has 5 seconds in all).
         self._code_claims.finish_code(code_hash, holder, info.authorizer_appid)
@@ -416,7 +413,7 @@ class AuthorizationService:
             updated_at=now,
         )
         if self._grants.save_grant_without_api_permission(grant):
-            self._tokens.delete_authorizer_token(appid)  # a token of an earlier grant is not this grant's
+            self._grants.delete_authorizer_token(appid)  # a token of an earlier grant is not this grant's
         self._code_claims.finish_code(code_hash, holder, appid)
         known = self._profiles.get_profile(appid)
         self._publish(

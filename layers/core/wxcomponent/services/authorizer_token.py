@@ -16,27 +16,18 @@ from collections.abc import Callable
 
 from wxcomponent.domain.errors import NotAuthorized
 from wxcomponent.domain.grants import Grant, require_active
-from wxcomponent.domain.tokens import AccessToken
+from wxcomponent.domain.tokens import AccessToken, ForcedRefreshes
 from wxcomponent.domain.wechat import (
     AccountRevokedAuthorization,
     AuthorizerListItem,
     AuthorizerToken,
+    RefreshFailure,
     RefreshTokenRejected,
     RevocationNotConfirmed,
     UpstreamError,
 )
 from wxcomponent.observability import MetricUnit, logger, metrics
-from wxcomponent.ports import (
-    AuthorizerRecords,
-    EventPublisher,
-    GrantStore,
-    LeaseStore,
-    RefreshFailures,
-    RefreshState,
-    TokenStore,
-    WeChatApi,
-    publish_best_effort,
-)
+from wxcomponent.ports import Authorizers, EventPublisher, RefreshState, WeChatApi, publish_best_effort
 from wxcomponent.services.authorizer_list import find_listed
 from wxcomponent.services.component_token import (
     ComponentTokenService,
@@ -57,11 +48,7 @@ Report = tuple[str, float]  # a reported token, and the reporter's min_validity
 class AuthorizerTokenService:
     def __init__(
         self,
-        grants: GrantStore,
-        tokens: TokenStore,
-        records: AuthorizerRecords,
-        leases: LeaseStore,
-        failures: RefreshFailures,
+        authorizers: Authorizers,
         api: WeChatApi,
         component_tokens: ComponentTokenService,
         publisher: EventPublisher,
@@ -71,16 +58,14 @@ class AuthorizerTokenService:
         single_flight: SingleFlight | None = None,
         refresh_margin: int = REFRESH_MARGIN[2],
     ) -> None:
-        self._grants = grants
-        self._tokens = tokens
-        self._records = records
-        self._failures = failures
+        self._grants = authorizers
+        self._records = authorizers
         self._api = api
         self._component_tokens = component_tokens
         self._publisher = publisher
         self._component = component
         self._clock = clock
-        self._flight = single_flight or SingleFlight(leases, clock=clock)
+        self._flight = single_flight or SingleFlight(clock=clock)
         self._margin = refresh_margin
 
     def token(self, authorizer_appid: str, min_validity: float = 300) -> AccessToken:
@@ -93,6 +78,17 @@ class AuthorizerTokenService:
             return stored if stored is not None and stored.good_for(min_validity, self._clock()) else None
 
         return self._obtain(authorizer_appid, answer, None)
+
+    def refresh_due(self, authorizer_appid: str, min_validity: float) -> AccessToken:
+        """The sweep's refresh of a token the index says is due: no read first, the lease is taken
+        with the item returned (two requests in all: the lease, the outcome); a token found good
+        enough under the lease (a vend renewed it) is returned as it is."""
+
+        def answer(state: RefreshState) -> AccessToken | None:
+            stored = state.token
+            return stored if stored is not None and stored.good_for(min_validity, self._clock()) else None
+
+        return self._obtain(authorizer_appid, answer, None, read_first=False)
 
     def replace_rejected(self, authorizer_appid: str, rejected: str, min_validity: float = 0) -> AccessToken:
         """Compare-and-refresh: refreshes only if `rejected` is still the stored token, and the
@@ -113,27 +109,35 @@ class AuthorizerTokenService:
     # -- the refresh, under the lease ----------------------------------------------------------------
 
     def _obtain(
-        self, authorizer_appid: str, answer: Callable[[RefreshState], AccessToken | None], report: Report | None
+        self,
+        authorizer_appid: str,
+        answer: Callable[[RefreshState], AccessToken | None],
+        report: Report | None,
+        *,
+        read_first: bool = True,
     ) -> AccessToken:
-        """`answer` from the stored state if it gives one; else one refresh across all containers,
-        in three requests: the read, the lease (taken only while the token is still the one read),
-        the outcome."""
-        state = self._read(authorizer_appid)
-        found = answer(state)
-        if found is not None:
-            return found
+        """`answer` from the stored item if it gives one; else one refresh across all containers,
+        in two requests more: the lease, taken with the item returned (checked by `answer` again:
+        someone may have just finished), and the outcome."""
+        if read_first:
+            found = answer(self._read(authorizer_appid))
+            if found is not None:
+                return found
 
-        def acquire(seen: RefreshState, holder: str) -> bool:
-            return self._records.acquire_refresh_lease(
-                authorizer_appid, seen.token, holder, self._clock(), self._flight.lease_ttl
-            )
+        def take(holder: str) -> RefreshState | None:
+            return self._records.acquire_refresh_lease(authorizer_appid, holder, self._clock(), self._flight.lease_ttl)
 
-        def reread() -> tuple[AccessToken | None, RefreshState]:
-            fresh = self._read(authorizer_appid)
-            return answer(fresh), fresh
+        def checked(state: RefreshState) -> AccessToken | None:
+            require_active(state.grant)
+            return answer(state)
 
-        return self._flight.run_guarded(
-            _lease(authorizer_appid), state, acquire, reread, lambda seen, lease: self._refresh(seen, lease, report)
+        return self._flight.run_taking(
+            _lease(authorizer_appid),
+            take,
+            checked,
+            lambda: self._read(authorizer_appid),
+            lambda taken, lease: self._refresh(taken, lease, report),
+            lambda holder: self._records.release_refresh_lease(authorizer_appid, holder),
         )
 
     def _refresh(self, state: RefreshState, lease: Lease, report: Report | None) -> AccessToken:
@@ -147,13 +151,21 @@ class AuthorizerTokenService:
                 and is_forced(stored, stored.access_token == report[0], report[1], now)
             ):
                 refused = spend_forced(
-                    self._failures, lease.name, state.forced, stored, now, kind=AUTHORIZER, owner=grant.authorizer_appid
+                    _ItemRefusals(self._records, grant.authorizer_appid),
+                    lease.name,
+                    state.forced,
+                    stored,
+                    now,
+                    kind=AUTHORIZER,
+                    owner=grant.authorizer_appid,
                 )
                 if refused is not None:
                     return refused
             return self._refresh_now(grant, lease)
 
-        return unless_refused(self._failures, lease.name, state.failure, now, attempt)
+        return unless_refused(
+            _ItemRefusals(self._records, grant.authorizer_appid), lease.name, state.failure, now, attempt
+        )
 
     def _refresh_now(self, grant: Grant, lease: Lease) -> AccessToken:
         # The grant was read with the token, and the lease was taken only while that token was still
@@ -206,7 +218,7 @@ class AuthorizerTokenService:
         else:
             logger.info("grant changed during the refresh", extra={"authorizer_appid": authorizer_appid})
             kept = rotates and self._grants.update_refresh_token(authorizer_appid, used, rotated, token.issued_at)
-            self._tokens.save_authorizer_token(token)
+            self._grants.save_authorizer_token(token)
             self._grants.set_refresh_due(authorizer_appid, due)
         if kept:
             logger.info("refresh token rotated and kept", extra={"authorizer_appid": authorizer_appid})
@@ -255,7 +267,7 @@ class AuthorizerTokenService:
 
     def _needs_reauthorization(self, grant: Grant, errcode: int | None) -> None:
         if self._grants.mark_needs_reauthorization(grant.authorizer_appid, grant.refresh_token, int(self._clock())):
-            self._tokens.delete_authorizer_token(grant.authorizer_appid)
+            self._grants.delete_authorizer_token(grant.authorizer_appid)
             self._publish(EVENT_NEEDS_REAUTHORIZATION, {"authorizer_appid": grant.authorizer_appid, "errcode": errcode})
         logger.warning("authorizer needs reauthorization", extra={"authorizer_appid": grant.authorizer_appid})
         metrics.add_metric(name="NeedsReauthorization", unit=MetricUnit.Count, value=1)
@@ -270,8 +282,7 @@ class AuthorizerTokenService:
             )
 
     def _read(self, authorizer_appid: str) -> RefreshState:
-        """The grant, token and remembered refusal of an authorizer whose grant is active (one
-        request); NotAuthorized otherwise."""
+        """The item of an authorizer whose grant is active (one request); NotAuthorized otherwise."""
         state = self._records.read_for_refresh(authorizer_appid)
         require_active(state.grant)
         return state
@@ -282,3 +293,17 @@ class AuthorizerTokenService:
 
 def _lease(authorizer_appid: str) -> str:
     return f"AUTHORIZER#{authorizer_appid}"
+
+
+class _ItemRefusals:
+    """`Refusals` for one authorizer: its refusal and forced-refresh budget are in its item."""
+
+    def __init__(self, authorizers: Authorizers, authorizer_appid: str) -> None:
+        self._authorizers = authorizers
+        self._appid = authorizer_appid
+
+    def remember_failure(self, name: str, failure: RefreshFailure) -> None:
+        self._authorizers.remember_failure(self._appid, failure)
+
+    def record_forced_refresh(self, name: str, seen: ForcedRefreshes | None, forced: ForcedRefreshes) -> bool:
+        return self._authorizers.record_forced_refresh(self._appid, seen, forced)

@@ -28,7 +28,7 @@ from wxcomponent.domain.tokens import (
 )
 from wxcomponent.domain.wechat import RefreshFailure, TicketRejected, TokenRejected
 from wxcomponent.observability import MetricUnit, logger, metrics, single_metric
-from wxcomponent.ports import LeaseStore, RefreshFailures, TicketStore, TokenStore, WeChatApi
+from wxcomponent.ports import LeaseStore, RefreshFailures, Refusals, TicketStore, TokenStore, WeChatApi
 from wxcomponent.services.single_flight import SingleFlight
 from wxcomponent.settings import ComponentSettings
 
@@ -206,7 +206,7 @@ def is_forced(stored: Reported | None, matches: bool, min_validity: float, now: 
 
 
 def spend_forced[V: Reported](
-    failures: RefreshFailures, name: str, seen: ForcedRefreshes | None, stored: V, now: float, *, kind: str, owner: str
+    failures: Refusals, name: str, seen: ForcedRefreshes | None, stored: V, now: float, *, kind: str, owner: str
 ) -> V | None:
     """Under the lease, before a forced refresh: spends one of `name`'s budget, as read in `seen`
     (compare-and-set: two containers never both spend the last). None: refresh; or, when none is
@@ -228,7 +228,7 @@ def budget_refused[V: Reported](stored: V, seen: ForcedRefreshes | None, now: fl
 
 
 def unless_refused[R](
-    failures: RefreshFailures,
+    failures: Refusals,
     name: str,
     remembered: RefreshFailure | None,
     now: float,
@@ -252,7 +252,7 @@ def unless_refused[R](
 
 
 def remember_refusal(
-    failures: RefreshFailures, name: str, error: WxComponentError, now: float, *, until: float | None = None
+    failures: Refusals, name: str, error: WxComponentError, now: float, *, until: float | None = None
 ) -> None:
     """Keeps a refresh WeChat refused for its retry-after (or `until`), and counts it by errcode (the
     alarms on 61004, a missing IP whitelist entry, and 45009, the daily quota, watch this metric)."""

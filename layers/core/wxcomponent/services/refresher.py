@@ -26,7 +26,7 @@ from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 from wxcomponent.domain.errors import ConfigurationError, StorageUnavailable, WxComponentError
 from wxcomponent.domain.wechat import UpstreamError
 from wxcomponent.observability import MetricUnit, logger, metrics, single_metric
-from wxcomponent.ports import GrantStore, TicketStore, WeChatApi
+from wxcomponent.ports import Authorizers, TicketStore, WeChatApi
 from wxcomponent.services.authorizer_token import AuthorizerTokenService
 from wxcomponent.services.component_token import ComponentTokenService
 from wxcomponent.services.js_tickets import JsTicketService
@@ -58,7 +58,7 @@ class Refresher:
     def __init__(
         self,
         tickets: TicketStore,
-        grants: GrantStore,
+        grants: Authorizers,
         api: WeChatApi,
         component_tokens: ComponentTokenService,
         authorizer_tokens: AuthorizerTokenService,
@@ -184,7 +184,7 @@ class Refresher:
 
     def _refresh_authorizer(self, appid: str, now: int, report: SweepReport, lock: threading.Lock) -> None:
         try:
-            token = self._authorizer_tokens.token(appid, min_validity=self._margin)
+            token = self._authorizer_tokens.refresh_due(appid, min_validity=self._margin)
             if token.issued_at < now:  # due by the index but still good (a vend renewed it): move it
                 self._grants.set_refresh_due(appid, token.expires_at - self._margin)
         except Exception as exc:  # noqa: BLE001 - one grant's failure, WeChat's or the table's, costs that grant only

@@ -38,7 +38,7 @@ class RefreshContended(WxComponentError):
 
 @dataclass
 class SingleFlight:
-    leases: LeaseStore
+    leases: LeaseStore | None = None  # what `run` and `run_guarded` take; `run_taking` is handed its store
     clock: Callable[[], float] = time.time
     sleep: Callable[[float], None] = time.sleep
     # Longer than a refresh can take: its longest path is four WeChat calls (a nested component-token
@@ -49,11 +49,16 @@ class SingleFlight:
     wait: float = 8.0  # how long a waiter waits for the winner
     poll: float = 0.05
 
+    def _leases(self) -> LeaseStore:
+        if self.leases is None:
+            raise TypeError("this SingleFlight was made without a LeaseStore")
+        return self.leases
+
     def _release(self, name: str, holder: str) -> None:
         """A lease that cannot be given back (the table throttles, the connection drops) is left
         to expire: it blocks nobody for longer than `lease_ttl`, and the outcome stands."""
         try:
-            self.leases.release_lease(name, holder)
+            self._leases().release_lease(name, holder)
         except Exception:  # noqa: BLE001 - see above
             logger.warning("lease not released; it will expire", extra={"lease": name})
 
@@ -70,7 +75,7 @@ class SingleFlight:
         deadline = self.clock() + self.wait
         delay = self.poll
         while True:
-            if self.leases.acquire_lease(name, holder, self.clock(), self.lease_ttl):
+            if self._leases().acquire_lease(name, holder, self.clock(), self.lease_ttl):
                 try:
                     found = current()  # someone may have finished just before we took the lease
                     return found if found is not None else refresh()
@@ -83,6 +88,48 @@ class SingleFlight:
             found = current()
             if found is not None:
                 return found
+
+    def run_taking(
+        self,
+        name: str,
+        take: Callable[[str], S | None],
+        answer: Callable[[S], T | None],
+        reread: Callable[[], S],
+        refresh: Callable[[S, Lease], T],
+        release: Callable[[str], None],
+    ) -> T:
+        """`run` for a value whose store takes the lease and returns what it guards in the same
+        request (`take`: None when another holds it), so no re-read follows: `answer` says whether
+        what came back is good enough now (someone finished just before), else `refresh` runs
+        under the lease, and its final write may give it back (`Lease.released`). While another
+        holds it, `reread` is asked until `answer` is satisfied or `wait` runs out."""
+        lease = Lease(name, secrets.token_hex(8))
+        deadline = self.clock() + self.wait
+        delay = self.poll
+        while True:
+            taken = take(lease.holder)
+            if taken is not None:
+                try:
+                    found = answer(taken)
+                    return found if found is not None else refresh(taken, lease)
+                finally:
+                    if not lease.released:
+                        self._release_with(release, name, lease.holder)
+            if self.clock() >= deadline:
+                raise RefreshContended(f"refresh of {name} is taking too long elsewhere")
+            found = answer(reread())  # the lease is held: perhaps its holder has just finished
+            if found is not None:
+                return found
+            self.sleep(delay)
+            delay = min(delay * 2, 0.5)
+
+    @staticmethod
+    def _release_with(release: Callable[[str], None], name: str, holder: str) -> None:
+        """As `_release`, through the store that holds the lease."""
+        try:
+            release(holder)
+        except Exception:  # noqa: BLE001 - see _release
+            logger.warning("lease not released; it will expire", extra={"lease": name})
 
     def run_guarded(
         self,

@@ -17,14 +17,14 @@ from wxcomponent.domain.grants import require_active
 from wxcomponent.domain.web_login import CODE_REJECTED, WebLogin
 from wxcomponent.domain.wechat import WebAccessToken, WebLoginCodeRejected
 from wxcomponent.observability import MetricUnit, logger, metrics
-from wxcomponent.ports import ComponentCalls, GrantStore, WeChatApi
+from wxcomponent.ports import Authorizers, ComponentCalls, WeChatApi
 from wxcomponent.settings import ComponentSettings
 
 
 class WebLoginService:
     def __init__(
         self,
-        grants: GrantStore,
+        grants: Authorizers,
         api: WeChatApi,
         component_tokens: ComponentCalls,
         *,

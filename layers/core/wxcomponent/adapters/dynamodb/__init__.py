@@ -1,6 +1,7 @@
-"""The single table, cut by aggregate: one small store per item type, all sharing one `Table`
-(its name and one boto3 client). Each store keeps its items' shape beside the code that reads and
-writes them; every key is built by `keys`. Layout: docs/architecture.md, Data."""
+"""The single table, cut by aggregate: one small store per aggregate (the authorizer's item is
+one: `authorizers.py`), all sharing one `Table` (its name and one boto3 client). Each store keeps
+its items' shape beside the code that reads and writes them; every key is built by `keys`.
+Layout: docs/architecture.md, Data."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ from wxcomponent.adapters.dynamodb.authorization_states import AuthorizationStat
 from wxcomponent.adapters.dynamodb.authorizers import AuthorizerTable
 from wxcomponent.adapters.dynamodb.code_claims import CodeClaimTable
 from wxcomponent.adapters.dynamodb.failures import RefreshFailureTable
-from wxcomponent.adapters.dynamodb.grants import GrantTable
 from wxcomponent.adapters.dynamodb.js_tickets import JsTicketTable
 from wxcomponent.adapters.dynamodb.leases import LeaseTable
 from wxcomponent.adapters.dynamodb.profiles import ProfileTable
@@ -23,7 +23,6 @@ __all__ = [
     "AuthorizationStateTable",
     "AuthorizerTable",
     "CodeClaimTable",
-    "GrantTable",
     "JsTicketTable",
     "LeaseTable",
     "MessageReceiptTable",
@@ -42,7 +41,6 @@ class Tables:
 
     tickets: TicketTable
     tokens: TokenTable
-    grants: GrantTable
     profiles: ProfileTable
     code_claims: CodeClaimTable
     authorization_states: AuthorizationStateTable
@@ -57,7 +55,6 @@ class Tables:
         return cls(
             TicketTable(table),
             TokenTable(table),
-            GrantTable(table),
             ProfileTable(table),
             CodeClaimTable(table),
             AuthorizationStateTable(table),

@@ -5,8 +5,8 @@ grants'. A fetch's lease, remembered refusal and forced-refresh budget are `<js_
 `LEASE`, `REFRESH_FAILURE` and `FORCED_REFRESH`, as `LeaseStore` and `RefreshFailures` keep every
 other. A ticket getticket answered again (the same one) carries when it did (`fetched_at`).
 
-A vend is one request (the grant, the token, the ticket, the refusal and the budget in one
-BatchGetItem); a
+A vend is one request (the authorizer's item, with its grant and token, the ticket, the refusal
+and the budget in one BatchGetItem); a
 fetch three (that read, the lease in a transaction that also checks the ticket read, the outcome
 in another that also checks the grant is still authorized).
 """
@@ -16,21 +16,19 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from wxcomponent.adapters.dynamodb.authorizers import STATUS_NAMES, state_from_item
 from wxcomponent.adapters.dynamodb.failures import failure_from_item, forced_from_item
-from wxcomponent.adapters.dynamodb.grants import STATUS_NAMES, grant_from_item
 from wxcomponent.adapters.dynamodb.keys import (
     FORCED_REFRESH,
     GRANT,
     LEASE,
     REFRESH_FAILURE,
-    TOKEN,
     authorizer_key,
     js_ticket_sort_key,
     refresh_shard,
 )
 from wxcomponent.adapters.dynamodb.leases import FREE, lease_item, lease_values
 from wxcomponent.adapters.dynamodb.table import Table, key
-from wxcomponent.adapters.dynamodb.tokens import token_from_item
 from wxcomponent.domain.grants import AUTHORIZED
 from wxcomponent.domain.js_tickets import HOT_FOR, VENDED_MARK_EVERY, JsTicket
 from wxcomponent.ports import JsTicketState, js_ticket_lease
@@ -42,14 +40,12 @@ class JsTicketTable:
 
     def read_for_ticket(self, authorizer_appid: str, kind: str) -> JsTicketState:
         pk, sk, name = _keys(authorizer_appid, kind)
-        items = self._table.get_many(
-            [(pk, GRANT), (pk, TOKEN), (pk, sk), (name, REFRESH_FAILURE), (name, FORCED_REFRESH)]
-        )
-        grant, token, ticket = items.get((pk, GRANT)), items.get((pk, TOKEN)), items.get((pk, sk))
+        items = self._table.get_many([(pk, GRANT), (pk, sk), (name, REFRESH_FAILURE), (name, FORCED_REFRESH)])
+        authorizer, ticket = state_from_item(authorizer_appid, items.get((pk, GRANT))), items.get((pk, sk))
         failure, forced = items.get((name, REFRESH_FAILURE)), items.get((name, FORCED_REFRESH))
         return JsTicketState(
-            None if grant is None else grant_from_item(authorizer_appid, grant),
-            None if token is None else token_from_item(authorizer_appid, token),
+            authorizer.grant,
+            authorizer.token,
             None if ticket is None else ticket_from_item(authorizer_appid, kind, ticket),
             None if failure is None else failure_from_item(failure),
             None if forced is None else forced_from_item(forced),

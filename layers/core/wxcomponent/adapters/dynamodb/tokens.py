@@ -1,13 +1,13 @@
-"""`TokenStore`: `COMPONENT#<appid>` / `TOKEN` and `AUTHORIZER#<appid>` / `TOKEN`, each with its
-`expires_at` and a TTL at expiry (TTL deletes late: readers check `expires_at`). An authorizer's
-token is deleted together with its JS-SDK tickets (`js_tickets.py`), in one request."""
+"""`TokenStore`: `COMPONENT#<appid>` / `TOKEN`, with its `expires_at` and a TTL at expiry (TTL
+deletes late: readers check `expires_at`). An authorizer's token lives in its item
+(`authorizers.py`)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from wxcomponent.adapters.dynamodb.keys import JS_TICKET_SORT_KEYS, TOKEN, authorizer_key, component_key
-from wxcomponent.adapters.dynamodb.table import Table, key
+from wxcomponent.adapters.dynamodb.keys import TOKEN, component_key
+from wxcomponent.adapters.dynamodb.table import Table
 from wxcomponent.domain.tokens import AccessToken
 
 
@@ -20,17 +20,6 @@ class TokenTable:
 
     def save_component_token(self, token: AccessToken) -> bool:
         return self._save(component_key(token.owner), token)
-
-    def get_authorizer_token(self, authorizer_appid: str) -> AccessToken | None:
-        return self._get(authorizer_key(authorizer_appid), authorizer_appid)
-
-    def save_authorizer_token(self, token: AccessToken) -> bool:
-        return self._save(authorizer_key(token.owner), token)
-
-    def delete_authorizer_token(self, authorizer_appid: str) -> None:
-        pk = authorizer_key(authorizer_appid)
-        # Unconditional deletes: what is gone already stays gone, so a resend changes nothing.
-        self._table.transact_if([{"Delete": {"Key": key(pk, sk)}} for sk in (TOKEN, *JS_TICKET_SORT_KEYS)])
 
     def _get(self, pk: str, owner: str) -> AccessToken | None:
         item = self._table.get(pk, TOKEN)
