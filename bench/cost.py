@@ -40,14 +40,15 @@ SWEEPS = MONTH_S // 300  # rate(5 minutes)
 TICKET_PUSHES = MONTH_S // 600  # one every 10 minutes
 VENDS_PER_AUTHORIZER = 3_000  # an assumption: a hundred vends a day per account (callers cache tokens)
 # Billed milliseconds (Lambda bills by the ms), from the sections above:
-REFRESH_MS = 25  # a refresh's share of a sweep at parallelism 8: jitter, WeChat and 3 requests over 8 threads
+REFRESH_MS = 25  # a refresh's share of a sweep at parallelism 8: jitter, WeChat and 2 requests over 8 threads
 SWEEP_BASE_MS = 300  # a sweep's fixed part: 8 index Queries, the ticket, the component token, its record
-VEND_MS = 12  # a vend from the table: one BatchGetItem (~8 ms on AWS) and our CPU
+VEND_MS = 12  # a vend from the table: one GetItem (~8 ms on AWS) and our CPU
 PUSH_MS = 40  # a ticket push: verify, decrypt, one PutItem
-# DynamoDB units (items under 1 KB): per refresh, the read (3 items, strongly consistent: 3 RRU), the
-# lease transaction (2 items x 2 WRU), the outcome (3 items x 2 WRU) and the index's update (2 WRU).
-REFRESH_RRU, REFRESH_WRU = 3, 12
-VEND_RRU = 3
+# DynamoDB units (the authorizer's one item, under 1 KB: tests/integration/test_store_contract.py
+# measures it): per refresh, the lease (an UpdateItem returning the item: 1 WRU, no read unit), the
+# outcome (an UpdateItem: 1 WRU) and the index's update (its sort key moves: a delete and a put, 2 WRU).
+REFRESH_RRU, REFRESH_WRU = 0, 4
+VEND_RRU = 1  # one strongly consistent read of the one item
 LOG_BYTES_PER_REFRESH = 600  # one INFO line per refresh, as Powertools writes it
 METRICS = 40  # EMF metric and dimension sets the functions create
 ALARM_METRICS = 11 + 2 * 5  # eleven single-metric alarms, two over five functions each
@@ -135,9 +136,10 @@ The formula (`bench/cost.py`):
   sweeps = {SWEEPS:,}; ticket pushes = {TICKET_PUSHES:,}.
 - Lambda GB-s = {MEMORY_GB} GB x (sweeps x {SWEEP_BASE_MS} ms + refreshes x {REFRESH_MS} ms + vends x {VEND_MS} ms
   + pushes x {PUSH_MS} ms); requests at {PRICES["lambda_request"] * 1e6:.2f} USD a million.
-- DynamoDB: a refresh {REFRESH_RRU} read and {REFRESH_WRU} write units (the requests section's 3 requests: one
-  strongly consistent read of 3 items, two transactions of 2 and 3 items at 2 units each, and the
-  index's update); a vend {VEND_RRU} read units (one read of 3 items).
+- DynamoDB: a refresh {REFRESH_RRU} read and {REFRESH_WRU} write units (the requests section's 2 requests on the
+  authorizer's one item, under 1 KB: the lease, an UpdateItem that returns the item, 1 unit; the outcome,
+  1 unit; and the index's update, 2 units); a vend {VEND_RRU} read unit (one strongly consistent read of
+  the one item).
 - CloudWatch: {LOG_BYTES_PER_REFRESH} bytes of log per refresh, {METRICS} EMF metrics, {ALARM_METRICS} alarm
   metrics, one dashboard: mostly fixed, the largest line for a small platform.
 - Account messages, bus events and X-Ray traces depend on your traffic and are not in the table:
@@ -149,13 +151,11 @@ Reading it:
   leave through subnets you already have (`existing-subnets`), less than the smallest always-on
   pair; with `create-vpc`, WeChat's IP whitelist makes the NAT the largest line, and the stack costs
   more than that pair.
-- **Large platforms**: DynamoDB is the largest line. Most of it is the refreshes' writes: the two
-  transactions that bring a refresh to 3 requests (and make it all or nothing) cost 2 write units
-  per item, 12 per refresh where writing item by item cost about 6 (in 5 to 6 requests). At 10,000
-  authorizers that choice costs about 16 USD a month; we chose the fewer requests (each is a round
-  trip on the path of a vend that refreshes) and atomicity (no token stored without its refresh
-  token). The vends' reads come next (3 strongly consistent items each, strong so that a
-  revocation stops vending at once).
+- **Large platforms**: Lambda and DynamoDB are the largest lines. The authorizer's grant, token,
+  lease and refusal are one item (docs/decisions.md, "The authorizer as one aggregate"), so a refresh
+  is all or nothing without a transaction: 4 write units where the three items written in two
+  transactions cost 12 (and a read of 3 units), and a vend reads 1 unit where it read 3. The vends'
+  reads are strongly consistent, so that a revocation stops vending at once.
 - An always-on pair carrying 100,000 authorizers would need a larger database and a second
   instance for the same availability; the stack needs nothing but its parallelism.
 

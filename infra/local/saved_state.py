@@ -32,7 +32,8 @@ from infra.local.template import ROOT, load_template, table_definition
 STATE_VARIABLE = "WXCOMPONENT_DEV_STATE"
 DEFAULT_PATH = ROOT / ".local" / "dev-state.json"
 FORMAT = "wxcomponent make dev state"
-VERSION = 1
+VERSION = 2  # 2: an authorizer's grant, token, lease, refusal and budget in one item (docs/decisions.md)
+OLDER_SHAPES = {1: "an authorizer's grant, token and lease in items of their own"}
 
 
 class StateUnusable(Exception):
@@ -107,6 +108,11 @@ def read(path: Path, component_appid: str) -> Saved | None:
         raise StateUnusable("not JSON, damaged") from None
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         raise StateUnusable("not a make dev state")
+    if document.get("version") in OLDER_SHAPES:
+        raise StateUnusable(
+            f"saved in an older shape of the table (format {document['version']}: "
+            f"{OLDER_SHAPES[document['version']]}); this is format {VERSION}, which it cannot be read into"
+        )
     if document.get("version") != VERSION:
         raise StateUnusable(f"written by another version (format {document.get('version')!r}, this is {VERSION})")
     if document.get("component_appid") != component_appid:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import parse_qs, quote, urlencode, urlsplit
@@ -132,11 +133,11 @@ def test_push_then_callback_store_one_grant_and_call_query_auth_once(
     delivery = world.sandbox.pusher.push_authorized(ACCOUNT, code.value, code.expires_at, browser.pre_auth_code)
     assert delivery["ok"] and world.gateway.wait_for_async()  # the push first, its exchange done
     items = items_of(emulator, table, ACCOUNT)
-    assert set(items) == {"GRANT", "TOKEN", "PROFILE"}
+    assert set(items) == {"GRANT", "PROFILE"}  # the token is in the authorizer's item, with its grant
     grant = items["GRANT"]
-    assert grant["status"]["S"] == AUTHORIZED and grant["refresh_token"]["S"]
-    assert "ttl" not in grant  # losing it means the merchant must authorize again
-    assert "ttl" in items["TOKEN"]
+    assert grant["status"]["S"] == AUTHORIZED and grant["refresh_token"]["S"] and grant["access_token"]["S"]
+    assert "ttl" not in grant  # losing it means the merchant must authorize again: the token's expiry is
+    assert int(grant["token_expires_at"]["N"]) > time.time()  # an attribute, not the item's TTL
     page = browser.callback(code.value)
     assert page.status == 200
     # The push exchanged it first, with the PreAuthCode of this browser's link (its state was
@@ -176,7 +177,7 @@ def test_a_revoke_marks_the_grant_and_removes_the_tokens(world: World, emulator:
     revoked = world.control("POST", "revoke", {"appid": ACCOUNT})
     assert revoked["delivery"]["ok"]
     items = items_of(emulator, table, ACCOUNT)
-    assert "TOKEN" not in items
+    assert "access_token" not in items["GRANT"]
     assert items["GRANT"]["status"]["S"] == REVOKED
     assert "refresh_token" not in items["GRANT"]
 

@@ -55,7 +55,7 @@ def test_a_forced_refresh_is_recorded_only_on_what_was_read(stores: Stores) -> N
 def test_an_authorizers_budget_is_read_with_its_grant_and_token(stores: Stores) -> None:
     stores.authorizers.save_grant(Grant(A, COMPONENT, "refresh@@@1", (1,), AUTHORIZED, NOW, NOW), NOW)
     assert stores.authorizers.read_for_refresh(A).forced is None
-    assert stores.failures.record_forced_refresh(f"AUTHORIZER#{A}", None, ForcedRefreshes((NOW,)))
+    assert stores.authorizers.record_forced_refresh(A, None, ForcedRefreshes((NOW,)))  # in its item
     forced = stores.authorizers.read_for_refresh(A).forced
     assert forced is not None and forced.at == (NOW,)
     assert stores.js_tickets.read_for_ticket(A, JS).forced is None  # a ticket's budget is its own

@@ -20,7 +20,7 @@ from wxcomponent.domain.grants import AUTHORIZED, Grant
 from wxcomponent.domain.js_tickets import JsTicket
 from wxcomponent.domain.tickets import PushRecord, Ticket
 from wxcomponent.domain.tokens import AccessToken, ForcedRefreshes
-from wxcomponent.ports import Stores
+from wxcomponent.ports import Stores, js_ticket_lease
 
 COMPONENT = "wx0123456789abcdef"
 A = "wx1111111111111111"
@@ -60,7 +60,7 @@ def stored_js_ticket(vended_at: int) -> Callable[[Stores], object]:
 
 def forced_refresh() -> Write:
     """Spending the second of a budget (issue 19, M2), by compare-and-set on what was read."""
-    name, seen = "AUTHORIZER#" + A, list[ForcedRefreshes | None]()
+    name, seen = js_ticket_lease(A, "jsapi_ticket"), list[ForcedRefreshes | None]()
 
     def setup(s: Stores) -> object:
         seen.clear()
@@ -75,7 +75,26 @@ def forced_refresh() -> Write:
     )
 
 
+def authorizer_forced_refresh() -> Write:
+    """The same, on the authorizer's item: its budget is compare-and-set on its own version."""
+    seen = list[ForcedRefreshes | None]()
+
+    def setup(s: Stores) -> object:
+        seen.clear()
+        assert s.authorizers.save_grant(grant(), NOW + 6000)
+        assert s.authorizers.record_forced_refresh(A, None, ForcedRefreshes((NOW - 10,)))
+        seen.append(s.authorizers.read_for_refresh(A).forced)
+        return seen
+
+    return Write(
+        setup,
+        lambda s: s.authorizers.record_forced_refresh(A, seen[0], ForcedRefreshes((NOW - 10, NOW))),
+        lambda s: s.authorizers.record_forced_refresh(A, seen[0], ForcedRefreshes((NOW - 10, NOW + 1))),
+    )
+
+
 WRITES = {
+    "forced refresh of an authorizer token, on what was read": authorizer_forced_refresh(),
     "forced refresh, the first": Write(
         nothing,
         lambda s: s.failures.record_forced_refresh("COMPONENT#" + COMPONENT, None, ForcedRefreshes((NOW,))),
@@ -124,22 +143,24 @@ WRITES = {
         lambda s: s.tickets.claim_ticket_restart(COMPONENT, NOW + 1, 3600),
     ),
     "authorizer token": Write(
-        nothing, lambda s: s.authorizers.save_authorizer_token(AccessToken(A, "token@@@1", NOW, NOW + 7200)), None
+        lambda s: s.authorizers.save_grant(grant(), NOW + 6000),
+        lambda s: s.authorizers.save_authorizer_token(AccessToken(A, "token@@@1", NOW, NOW + 7200)),
+        None,
     ),
     "code claim": Write(
         nothing,
         lambda s: s.code_claims.claim_code("hash-1", "holder-a", NOW, 60),
         lambda s: s.code_claims.claim_code("hash-1", "holder-b", NOW + 1, 60),
     ),
-    "refresh lease (a transaction)": Write(
+    "refresh lease (the authorizer's item, returned)": Write(
         lambda s: s.authorizers.save_grant(grant(), NOW + 6000),
-        lambda s: s.authorizers.acquire_refresh_lease(A, None, "holder-a", NOW, 60),
-        lambda s: s.authorizers.acquire_refresh_lease(A, None, "holder-b", NOW + 1, 60),
+        lambda s: s.authorizers.acquire_refresh_lease(A, "holder-a", NOW, 60),
+        lambda s: s.authorizers.acquire_refresh_lease(A, "holder-b", NOW + 1, 60),
     ),
-    "refresh outcome (a transaction)": Write(
+    "refresh outcome (on condition of holding the lease)": Write(
         lambda s: (
             s.authorizers.save_grant(grant(), NOW + 6000),
-            s.authorizers.acquire_refresh_lease(A, None, "h", NOW, 60),
+            s.authorizers.acquire_refresh_lease(A, "h", NOW, 60),
         ),
         lambda s: s.authorizers.store_refresh(
             A, "refresh@@@1", "refresh@@@2", AccessToken(A, "t@@@1", NOW, NOW + 7200), NOW + 6000, "h"
@@ -173,8 +194,8 @@ WRITES = {
     ),
     "lease": Write(
         nothing,
-        lambda s: s.leases.acquire_lease("AUTHORIZER#" + A, "holder-a", NOW, 60),
-        lambda s: s.leases.acquire_lease("AUTHORIZER#" + A, "holder-b", NOW + 1, 60),
+        lambda s: s.leases.acquire_lease("COMPONENT#" + COMPONENT, "holder-a", NOW, 60),
+        lambda s: s.leases.acquire_lease("COMPONENT#" + COMPONENT, "holder-b", NOW + 1, 60),
     ),
 }
 

@@ -70,7 +70,7 @@ def test_vends_cost_one_request_from_the_table_and_none_from_memory(world: World
     appid = accounts(world)[0]
     world.control("POST", "authorize", {"appid": appid})
     ddb, wechat = meter(lambda: vend({"kind": "authorizer", "appid": appid}))
-    assert (ddb, wechat) == (Counter(BatchGetItem=1), Counter())
+    assert (ddb, wechat) == (Counter(GetItem=1), Counter())  # the authorizer's one item
     vend({"kind": "component"})
     ddb, wechat = meter(lambda: vend({"kind": "component"}))
     assert (ddb, wechat) == (Counter(), Counter())  # a warm container answers from memory
@@ -89,7 +89,7 @@ def test_a_ticket_vend_costs_one_request_and_a_ticket_fetch_three_and_one_gettic
     assert (ddb, wechat) == (Counter(BatchGetItem=1), Counter())  # marked vended by the fetch: no write
 
 
-def test_an_authorizer_refresh_costs_three_requests_and_one_wechat_call(world: World, meter: Meter) -> None:
+def test_an_authorizer_refresh_costs_two_requests_after_the_vends_read_and_one_wechat_call(world: World, meter: Meter) -> None:
     world.push_ticket()
     appid = accounts(world)[0]
     world.control("POST", "authorize", {"appid": appid})
@@ -97,8 +97,9 @@ def test_an_authorizer_refresh_costs_three_requests_and_one_wechat_call(world: W
     graph().authorizers.delete_authorizer_token(appid)
     ddb, wechat = meter(lambda: vend({"kind": "authorizer", "appid": appid}))
     assert wechat == Counter(api_authorizer_token=1)
-    # the read; the lease, checking the token read; the outcome, giving the lease back
-    assert ddb == Counter(BatchGetItem=1, TransactWriteItems=2), ddb
+    # the vend's read of the item; the lease, with the item returned; the outcome, on condition of
+    # holding the lease, giving it back: no transaction
+    assert ddb == Counter(GetItem=1, UpdateItem=2), ddb
 
 
 def test_a_forced_refresh_costs_one_write_more_and_a_report_past_the_budget_one_read(
@@ -118,16 +119,16 @@ def test_a_forced_refresh_costs_one_write_more_and_a_report_past_the_budget_one_
         age_stored_token(authorizer_key(appid))  # old enough to have been superseded
         ddb, wechat = meter(report)
         assert wechat == Counter(api_authorizer_token=1) and "refresh_refused" not in answers[-1]
-        # the read (grant, token, refusal, budget); the lease; the budget, spent by compare-and-set;
-        # the outcome, giving the lease back
-        assert ddb == Counter(BatchGetItem=1, TransactWriteItems=2, PutItem=1), ddb
+        # the read (the item: grant, token, refusal, budget); the lease; the budget, spent by
+        # compare-and-set; the outcome, giving the lease back
+        assert ddb == Counter(GetItem=1, UpdateItem=3), ddb
     age_stored_token(authorizer_key(appid))
     ddb, wechat = meter(report)
     assert answers[-1]["refresh_refused"] == "budget" and answers[-1]["access_token"] == answers[-2]["access_token"]
-    assert (ddb, wechat) == (Counter(BatchGetItem=1), Counter())
+    assert (ddb, wechat) == (Counter(GetItem=1), Counter())
 
 
-def test_a_sweep_costs_three_requests_per_refreshed_authorizer(world: World, meter: Meter) -> None:
+def test_a_sweep_costs_two_requests_per_refreshed_authorizer(world: World, meter: Meter) -> None:
     world.push_ticket()
     due = accounts(world)
     for appid in due:
@@ -143,7 +144,7 @@ def test_a_sweep_costs_three_requests_per_refreshed_authorizer(world: World, met
     per_sweep = Counter(
         Query=8, GetItem=2, PutItem=1
     )  # 8 index shards; the ticket and the component token, once; the run's record
-    per_authorizer = Counter(BatchGetItem=1, TransactWriteItems=2)
+    per_authorizer = Counter(UpdateItem=2)  # the lease, with the item returned; the outcome
     expected = per_sweep + Counter({op: n * len(due) for op, n in per_authorizer.items()})
     assert ddb == expected, ddb
 

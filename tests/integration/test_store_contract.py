@@ -5,12 +5,13 @@ that drifts from the table fails here, not in production."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
 from tests.support.fakes import MemoryStores
 from wxcomponent.adapters.dynamodb import Table, Tables
-from wxcomponent.adapters.dynamodb.keys import refresh_shard
+from wxcomponent.adapters.dynamodb.keys import authorizer_key, refresh_shard
 from wxcomponent.domain.grants import AUTHORIZED, NEEDS_REAUTHORIZATION, REVOKED, Grant, Profile
 from wxcomponent.domain.js_tickets import JsTicket
 from wxcomponent.domain.tickets import PushRecord, Ticket
@@ -473,3 +474,39 @@ def test_an_authorizers_tickets_are_deleted_with_its_token(stores: Stores) -> No
     assert stores.js_tickets.read_for_ticket(A, "card_ticket").ticket is None
     assert _due_tickets(stores, NOW + 10**6) == []
     stores.authorizers.delete_authorizer_token(A)  # deleting what is gone is fine
+
+
+def _size(value: dict[str, Any]) -> int:
+    """An upper bound of an attribute value's size as DynamoDB bills it (a number: 1 byte per two
+    significant digits, plus 1; a list or map 3 bytes plus 1 per element)."""
+    kind, inner = next(iter(value.items()))
+    if kind == "S":
+        return len(inner.encode())
+    if kind == "N":
+        return len(inner) // 2 + 2
+    if kind == "NS":
+        return sum(len(number) // 2 + 2 for number in inner)
+    if kind == "L":
+        return 3 + sum(1 + _size(element) for element in inner)
+    if kind == "M":
+        return 3 + sum(1 + len(name.encode()) + _size(element) for name, element in inner.items())
+    raise AssertionError(kind)
+
+
+def test_the_authorizers_item_at_its_largest_is_under_one_write_unit(table: str) -> None:
+    """The cost model (bench/cost.py) bills 1 unit per write of the item: it must stay under 1 KB with
+    everything in it. WeChat's authorizer tokens are about 140-160 characters today (200 here); its
+    documentation reserves 512, and at that length each write would cost 2 units (docs/decisions.md)."""
+    stores = Tables.on(Table(table))
+    stores.authorizers.save_grant(
+        Grant(A, COMPONENT, "refreshtoken@@@" + "r" * 120, tuple(range(1, 41)), AUTHORIZED, NOW, NOW), NOW
+    )
+    stores.authorizers.save_authorizer_token(AccessToken(A, "t" * 200, NOW, NOW + 7200))
+    long_message = "api_authorizer_token: errcode 61023: invalid refresh_token rid: 6475f4a5-0123abcd-1234abcd"
+    stores.authorizers.remember_failure(A, RefreshFailure("RefreshTokenRejected", 61023, long_message, NOW + 600))
+    stores.authorizers.record_forced_refresh(A, None, ForcedRefreshes((NOW, NOW + 1)))
+    assert stores.authorizers.acquire_refresh_lease(A, "f" * 16, NOW, 100) is not None
+    item = Table(table).get(authorizer_key(A), "GRANT")
+    assert item is not None and "ttl" not in item  # the refresh token's item never expires
+    size = sum(len(name.encode()) + _size(value) for name, value in item.items())
+    assert size < 1024, size

@@ -41,12 +41,12 @@ def authorize(world: World, count: int) -> list[str]:
 def age_token(emulator: Emulator, table: str, appid: str, left: int = 60) -> None:
     """Time passing: the stored token has `left` seconds and the grant is due."""
     client = boto3.client("dynamodb", endpoint_url=emulator.url)
-    key = {"pk": {"S": authorizer_key(appid)}, "sk": {"S": "TOKEN"}}
+    key = {"pk": {"S": authorizer_key(appid)}, "sk": {"S": "GRANT"}}  # the token is in the authorizer's item
     now = int(time.time())
     client.update_item(
         TableName=table,
         Key=key,
-        UpdateExpression="SET expires_at = :e, issued_at = :i",
+        UpdateExpression="SET token_expires_at = :e, token_issued_at = :i",
         ExpressionAttributeValues={":e": {"N": str(now + left)}, ":i": {"N": str(now - 7000)}},
     )
     graph().authorizers.set_refresh_due(appid, now - 1)
@@ -183,7 +183,7 @@ def test_a_sweep_over_2000_grants_reads_only_the_100_due(quiet_world: World, emu
         )
     for start in range(0, len(requests), 25):
         client.batch_write_item(RequestItems={table: requests[start : start + 25]})  # type: ignore[dict-item]
-    grants = graph().grants
+    grants = graph().authorizers
     due: list[str] = []
     read = 0
     for shard in range(REFRESH_SHARDS):

@@ -87,7 +87,7 @@ def test_an_account_without_api_permission_is_recorded_told_apart_and_later_upgr
     items = items_of(emulator, table, account.appid)
     assert items["GRANT"]["status"]["S"] == NO_API_PERMISSION
     assert "refresh_token" not in items["GRANT"] and "refresh_due" not in items["GRANT"]
-    assert "TOKEN" not in items and items["PROFILE"]["nick_name"]["S"] == account.nick_name
+    assert "access_token" not in items["GRANT"] and items["PROFILE"]["nick_name"]["S"] == account.nick_name
     assert world.calls("api_query_auth") == 1 and world.calls("api_authorizer_token") == 0
     assert "authorized_without_api_permission" in bus.detail_types()
     # The merchant's browser lands after the push: the page says what happened, not "managed".

@@ -49,6 +49,10 @@ def test_no_file_is_no_state(tmp_path: Path) -> None:
         ("[]", "not a make dev state"),
         (json.dumps(document(format="something else")), "not a make dev state"),
         (json.dumps(document(version=VERSION + 1)), "another version"),
+        (
+            json.dumps(document(version=1)),
+            r"older shape of the table \(format 1: an authorizer's grant, token and lease",
+        ),
         (json.dumps(document(component_appid="wx0123456789abcdef")), "saved for component wx0123456789abcdef"),
         (json.dumps(document(table_keys={"KeySchema": []})), "keys in template.yaml changed"),
         (json.dumps(document(items={"pk": "x"})), "not a list of items"),
