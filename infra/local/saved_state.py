@@ -108,13 +108,7 @@ def read(path: Path, component_appid: str) -> Saved | None:
         raise StateUnusable("not JSON, damaged") from None
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         raise StateUnusable("not a make dev state")
-    if document.get("version") in OLDER_SHAPES:
-        raise StateUnusable(
-            f"saved in an older shape of the table (format {document['version']}: "
-            f"{OLDER_SHAPES[document['version']]}); this is format {VERSION}, which it cannot be read into"
-        )
-    if document.get("version") != VERSION:
-        raise StateUnusable(f"written by another version (format {document.get('version')!r}, this is {VERSION})")
+    _check_version(document.get("version"))
     if document.get("component_appid") != component_appid:
         raise StateUnusable(
             f"saved for component {document.get('component_appid')}, this run is {component_appid} "
@@ -135,6 +129,16 @@ def read(path: Path, component_appid: str) -> Saved | None:
     except (ValueError, TypeError, AttributeError):
         raise StateUnusable("its items are not DynamoDB items") from None
     return Saved(float(saved_at), decoded, secret, sandbox)
+
+
+def _check_version(version: object) -> None:
+    if version in OLDER_SHAPES:
+        raise StateUnusable(
+            f"saved in an older shape of the table (format {version}: {OLDER_SHAPES[version]}); "
+            f"this is format {VERSION}, which it cannot be read into"
+        )
+    if version != VERSION:
+        raise StateUnusable(f"written by another version (format {version!r}, this is {VERSION})")
 
 
 def write(path: Path, document: dict[str, Any]) -> None:

@@ -89,7 +89,9 @@ def test_a_ticket_vend_costs_one_request_and_a_ticket_fetch_three_and_one_gettic
     assert (ddb, wechat) == (Counter(BatchGetItem=1), Counter())  # marked vended by the fetch: no write
 
 
-def test_an_authorizer_refresh_costs_two_requests_after_the_vends_read_and_one_wechat_call(world: World, meter: Meter) -> None:
+def test_an_authorizer_refresh_costs_two_requests_after_the_vends_read_and_one_wechat_call(
+    world: World, meter: Meter
+) -> None:
     world.push_ticket()
     appid = accounts(world)[0]
     world.control("POST", "authorize", {"appid": appid})
