@@ -4,7 +4,7 @@
 The table here is the in-memory store: the emulator serves one request at a time (~13 ms each on
 this machine, see the requests section), so over it every sweep measures moto, not us. With the
 store in memory, what is left is our code, the HTTP client and the sandbox over loopback: the
-ceiling of the code. DynamoDB on AWS serves the three requests of a refresh in parallel across
+ceiling of the code. DynamoDB on AWS serves the two requests of a refresh in parallel across
 callers at single-digit milliseconds each, which the last column adds back as a model."""
 
 from __future__ import annotations
