@@ -43,6 +43,7 @@ if TYPE_CHECKING:  # the imports below are made lazily, inside each part
     from wxcomponent.services.component_events import ComponentEventService
     from wxcomponent.services.component_token import ComponentTokenService
     from wxcomponent.services.js_tickets import JsTicketService
+    from wxcomponent.services.migration import MigrationService
     from wxcomponent.services.refresher import Refresher
     from wxcomponent.services.release_tasks import ReleaseTasks
     from wxcomponent.services.tasks import TaskRunner
@@ -242,6 +243,21 @@ class Container:
             mp_base=self.settings.mp_base,
             open_base=self.settings.open_base,
             tasks=self.tasks,
+        )
+
+    @cached_property
+    def migrations(self) -> MigrationService:
+        """Moving a live platform here (the operator CLI's `migrate`)."""
+        from wxcomponent.services.migration import MigrationService
+
+        return MigrationService(
+            self.grants,
+            self.profiles,
+            self.wechat,
+            self.component_tokens,
+            self.publisher,
+            component=self.component,
+            clock=self.clock,
         )
 
     @cached_property
