@@ -144,7 +144,11 @@ class Container:
             return self._wechat
         from wxcomponent.adapters.wechat_http import WeChatHttpApi
 
-        return WeChatHttpApi(self.settings.api_base)
+        return WeChatHttpApi(
+            self.settings.api_base,
+            fallback_urls=self.settings.api_fallbacks,
+            whitelist_ips=self.settings.whitelist_ips,
+        )
 
     @cached_property
     def publisher(self) -> EventPublisher:

@@ -35,6 +35,7 @@ from wxcomponent.domain.grants import APPID_RE
 from wxcomponent.domain.js_tickets import CARD_TICKET, JSAPI_TICKET, TICKET_KINDS, JsTicket
 from wxcomponent.domain.tokens import AccessToken, RefreshRefused
 from wxcomponent.domain.web_login import CODE_RE, DEFAULT_LANG, LANGS
+from wxcomponent.domain.wechat import rid_of
 from wxcomponent.observability import MetricUnit, logger, metrics
 from wxcomponent.ports import AuthorizerTokens, ComponentTokens, JsTickets, WebLogins
 
@@ -306,9 +307,10 @@ def error_body(error: Exception) -> dict[str, Any]:
     logged with its traceback and answered `internal` with a generic message."""
     if isinstance(error, WxComponentError):
         status = http_status(error)
+        rid = rid_of(error)  # WeChat's request id: `wxcomponent rid` looks it up (7 days)
         (logger.warning if status < 500 else logger.error)(
             "vend refused" if status < 500 else "vend failed",
-            extra={"error": type(error).__name__, "reason": error.message, "errcode": error.errcode},
+            extra={"error": type(error).__name__, "reason": error.message, "errcode": error.errcode, "rid": rid},
         )
         # One message for every not_authorized: a caller the policy refuses learns no more than one
         # asking for an authorizer we do not know (the reason is in the log above).
@@ -320,6 +322,8 @@ def error_body(error: Exception) -> dict[str, Any]:
             detail["reason"] = error.reason
         if error.errcode is not None:
             detail["errcode"] = error.errcode
+        if rid is not None:
+            detail["rid"] = rid
         if error.retryable:
             detail["retryable"] = True  # nothing was decided: the same request may succeed in a moment
         return {"error": detail}
