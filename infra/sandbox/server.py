@@ -15,6 +15,7 @@ from infra.sandbox import pages
 from infra.sandbox.api import API_PATHS, GET_API_PATHS, WeChatApi
 from infra.sandbox.config import SandboxConfig
 from infra.sandbox.control import Control
+from infra.sandbox.previous import PreviousPlatform, is_receiver_path
 from infra.sandbox.pusher import Pusher
 from infra.sandbox.release import summary_lines
 from infra.sandbox.state import AUTH_CODE_TTL, JSON, World
@@ -58,7 +59,8 @@ class Sandbox:
         self.world = World(self.config)
         self.pusher = Pusher(self.world)
         self.api = WeChatApi(self.world, self.pusher)
-        self.control = Control(self.world, self.pusher)
+        self.previous = PreviousPlatform(self.world, self.pusher, self.call_api)
+        self.control = Control(self.world, self.pusher, self.previous)
         self._server: ThreadingHTTPServer | None = None
         self._threads: list[threading.Thread] = []
 
@@ -292,6 +294,7 @@ class Sandbox:
         self, name: str, query: dict[str, str], raw: bytes, client_ip: str = "127.0.0.1"
     ) -> tuple[int, bytes | None]:
         """Applies any fault, answers, records the call. (status, None) means: close unanswered."""
+        self.previous.catch_up()  # a sweep the clock made due is done before WeChat answers anyone
         started = self.world.clock.now()
         if not self.world.whitelisted(client_ip):
             return self._not_whitelisted(name, query, raw, client_ip, started)
@@ -505,6 +508,9 @@ class _Handler(BaseHTTPRequestHandler):
         if path.startswith(("/sandbox/avatar/", "/sandbox/qrcode/", "/sandbox/users/")):
             self._image(path)
             return
+        if method == "POST" and is_receiver_path(path):
+            self._previous_platform(path, raw)
+            return
         if path.startswith("/sandbox/"):
             self._control(method, path, query, raw)
             return
@@ -528,6 +534,18 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             return False
         return True
+
+    def _previous_platform(self, path: str, raw: bytes) -> None:
+        """The previous platform's receiver (previous.py): its pushes, and its users' messages."""
+        if path.endswith("/messages"):
+            self._send(200, b"success", "text/plain; charset=utf-8")
+            return
+        try:
+            answer = self.sandbox.previous.receive_event(raw)
+        except Exception as exc:  # noqa: BLE001 - a push it cannot read is refused, as a platform would
+            self._send(400, f"{type(exc).__name__}".encode(), "text/plain; charset=utf-8")
+            return
+        self._send(200, answer, "text/plain; charset=utf-8")
 
     def _control(self, method: str, path: str, query: dict[str, str], raw: bytes) -> None:
         try:

@@ -17,6 +17,7 @@ from infra.sandbox.config import SandboxConfig
 from infra.sandbox.state import saved
 from infra.sandbox.state.clock import Clock
 from infra.sandbox.state.component import Component
+from infra.sandbox.state.console import ConsoleUrls
 from infra.sandbox.state.credentials import Code
 from infra.sandbox.state.errors import JSON
 from infra.sandbox.state.faults import Faults
@@ -43,6 +44,7 @@ class World:
         self.web = WebPages(config, self.clock, self.random)
         self.faults = Faults()
         self.journal = Journal()
+        self.console = ConsoleUrls(config)  # where WeChat pushes: the platform's console URLs
         self._whitelist_lock = threading.Lock()
         self._whitelist = _checked_whitelist(config.ip_whitelist)
 
@@ -71,6 +73,7 @@ class World:
         self.web.reset()
         self.faults.reset()
         self.journal.reset()
+        self.console.reset()
         self.set_ip_whitelist(self.config.ip_whitelist)
 
     def export(self) -> JSON:
@@ -132,6 +135,7 @@ class World:
             ],
             "faults": self.faults.describe(),
             "ip_whitelist": self.ip_whitelist,
+            "urls": self.console.describe(),
             "released": self.merchants.released,
             "test_accounts": self.merchants.test_accounts(),
             "ticket_mode": self.web.ticket_mode,
