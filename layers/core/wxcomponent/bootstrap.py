@@ -308,6 +308,7 @@ class Container:
             clock=self.clock,
             js_tickets=self.js_tickets,
             web_logins=self.web_logins,
+            component=self.component,
         )
 
     @cached_property

@@ -30,7 +30,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from wxcomponent.domain.errors import BadRequest, ConfigurationError, NotAuthorized, WxComponentError, http_status
+from wxcomponent.domain.errors import (
+    BadRequest,
+    ComponentAppidAsAuthorizer,
+    ConfigurationError,
+    NotAuthorized,
+    UnknownAuthorizer,
+    WxComponentError,
+    http_status,
+)
 from wxcomponent.domain.grants import APPID_RE
 from wxcomponent.domain.js_tickets import CARD_TICKET, JSAPI_TICKET, TICKET_KINDS, JsTicket
 from wxcomponent.domain.tokens import AccessToken, RefreshRefused
@@ -38,6 +46,7 @@ from wxcomponent.domain.web_login import CODE_RE, DEFAULT_LANG, LANGS
 from wxcomponent.domain.wechat import rid_of
 from wxcomponent.observability import MetricUnit, logger, metrics
 from wxcomponent.ports import AuthorizerTokens, ComponentTokens, JsTickets, WebLogins
+from wxcomponent.settings import ComponentSettings
 
 COMPONENT = "component"
 AUTHORIZER = "authorizer"
@@ -157,7 +166,11 @@ class TokenVendor:
         memory_ttl: float = MEMORY_TTL,
         js_tickets: JsTickets | None = None,
         web_logins: WebLogins | None = None,
+        component: Callable[[], ComponentSettings] | None = None,
     ) -> None:
+        """`component` (the settings) tells the component's own appid, sent as an authorizer's,
+        from an appid we hold nothing for: read only to refuse, never on a success."""
+        self._component = component
         self._component_tokens = component_tokens
         self._authorizer_tokens = authorizer_tokens
         self._js_tickets = js_tickets
@@ -191,7 +204,7 @@ class TokenVendor:
     def vend(self, request: VendRequest, caller: str | None = None, *, door: str = INVOKE) -> dict[str, Any]:
         """The contract's success body; raises the services' domain errors (audited either way)."""
         try:
-            body, from_memory = self._answer(request)
+            body, from_memory = self._explained(request)
         except Exception as error:
             _audit(caller, request.kind, request.appid or None, _code(error), from_memory=False, door=door)
             if status_of(error) >= 500:  # ours or WeChat's failure, not the caller's (the alarm's metric)
@@ -200,6 +213,19 @@ class TokenVendor:
         _audit(caller, request.kind, body["appid"], "ok", from_memory=from_memory, door=door)
         metrics.add_metric(name="TokenVended", unit=MetricUnit.Count, value=1)
         return body
+
+    def _explained(self, request: VendRequest) -> tuple[dict[str, Any], bool]:
+        """`_answer`, with an unknown appid that is the component's own said to be that (issue 21)."""
+        try:
+            return self._answer(request)
+        except UnknownAuthorizer as unknown:
+            if self._component is None or request.appid != self._component().component_appid:
+                raise
+            raise ComponentAppidAsAuthorizer(
+                f'{request.appid} is this platform\'s component appid, not an authorized account\'s: its token is'
+                f' asked for with {{"kind": "component"}}; "{request.kind}" names an account that authorized'
+                " the platform"
+            ) from unknown
 
     def _answer(self, request: VendRequest) -> tuple[dict[str, Any], bool]:
         """The success body, and whether it came from memory."""
