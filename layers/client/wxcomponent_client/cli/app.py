@@ -294,8 +294,16 @@ def _authorizer_json(a: Authorizer) -> dict[str, Any]:
 @click.option("--show", is_flag=True, help="Print the token itself (masked otherwise).")
 @click.pass_obj
 def vend(o: Options, appid: str | None, show: bool) -> None:
-    """A token from the vending function: the authorizer's, or the component's without APPID."""
-    token = o.target.token_client().get_token(appid)
+    """A token from the vending function: the authorizer's, or the component's without APPID. A
+    refusal exits 1 (for scripts); with --json its {"error": …} is printed, as the contract has it."""
+    try:
+        token = o.target.token_client().get_token(appid)
+    except TokenError as error:
+        if not o.out.as_json:
+            raise  # one line on stderr, and exit code 1 (_Group)
+        refusal = {"code": error.code, "reason": error.reason, "message": error.message, "errcode": error.errcode}
+        o.out.emit({"error": {k: v for k, v in refusal.items() if v is not None}}, lambda console: None)
+        raise click.exceptions.Exit(1) from None
     shown = token.access_token if show else output.mask(token.access_token)
     kind = "authorizer" if appid else "component"
     data = {
