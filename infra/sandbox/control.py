@@ -88,6 +88,7 @@ class Control:
             "/sandbox/whitelist": lambda: {"ips": w.ip_whitelist},
             "/sandbox/release": self.release_state,
             "/sandbox/ticket-mode": lambda: {"mode": w.web.ticket_mode},
+            "/sandbox/quotas": w.quotas.describe,
             "/sandbox/urls": w.console.describe,
             "/sandbox/previous-platform": self.previous.describe,
         }

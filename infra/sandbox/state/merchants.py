@@ -432,6 +432,12 @@ class Merchants:
             grant = self._grant(appid)
             return grant.account, list(grant.func_info)
 
+    def token_owner(self, token: str | None) -> str | None:
+        """The account an authorizer access token was issued to, live or not (None: never issued,
+        or its grant was revoked since): whose call it was, for getRidInfo."""
+        with self._lock:
+            return self._access_index.get(token) if token else None
+
     def check_access_token(self, token: str | None) -> str:
         """The appid an authorizer access token belongs to."""
         if not token:
