@@ -77,6 +77,7 @@ def local_environment(emulator_url: str, sandbox_url: str, gateway_url: str) -> 
         "MESSAGE_REPLY_FUNCTION_ARN": REPLY_EXAMPLE_ARN,
         "PRODUCT_NAME": "Demo SaaS (local)",
         "TOKENS_DOOR": LOCAL_TOKENS_DOOR,  # the stage variable the local gateway adds, as API Gateway would
+        "POWERTOOLS_SERVICE_NAME": "wxcomponent",  # a stack's name in AWS (the template's !Ref AWS::StackName)
         "POWERTOOLS_TRACE_DISABLED": "true",
         "POWERTOOLS_METRICS_DISABLED": "true",
         **devconfig.component_settings(),
