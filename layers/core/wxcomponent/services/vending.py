@@ -222,7 +222,7 @@ class TokenVendor:
             if self._component is None or request.appid != self._component().component_appid:
                 raise
             raise ComponentAppidAsAuthorizer(
-                f'{request.appid} is this platform\'s component appid, not an authorized account\'s: its token is'
+                f"{request.appid} is this platform's component appid, not an authorized account's: its token is"
                 f' asked for with {{"kind": "component"}}; "{request.kind}" names an account that authorized'
                 " the platform"
             ) from unknown
