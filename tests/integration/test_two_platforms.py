@@ -6,6 +6,7 @@ GATEWAY_PORT, SANDBOX_PORT, EMULATOR_PORT) and the client (its gateway) address 
 from __future__ import annotations
 
 import json
+import os
 import socket
 import time
 from collections.abc import Iterator
@@ -32,6 +33,16 @@ PLATFORM_B = {  # a second component, every value of its own
 }
 PLATFORM_A_APPID = "wx5a0d8c0ffee5a4d1"  # make dev's default component
 NAMES = ("GATEWAY_PORT", "SANDBOX_PORT", "EMULATOR_PORT")
+
+
+@pytest.fixture(autouse=True)
+def environment_restored() -> Iterator[None]:
+    """The CLI sets Powertools' variables for an operator's terminal (log level WARNING among them)
+    when it runs; run in process, that must not outlive the test (a later make dev's INFO lines vanished)."""
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
 
 
 def six_free_ports() -> tuple[dict[str, int], dict[str, int]]:
