@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 
-from infra.sandbox import Sandbox
+from infra.sandbox import Sandbox, SandboxConfig
 from infra.sandbox.previous import EVENTS_PATH
+from infra.sandbox.state import World
 from tests.sandbox.helpers import Client, Receiver, Wx, make_config
 
 INTERVAL = 3600
@@ -187,3 +188,17 @@ def test_bad_set_ups_are_refused_and_reset_forgets_it(sandbox: Sandbox, client: 
     client.post("/sandbox/reset")
     assert previous(client)["set_up"] is False and previous(client)["refresh_tokens"] == {}
     assert client.get_json("/sandbox/urls")["component_events_url"] == receiver.url + "/wechat/component/events"
+
+
+def test_a_hidden_refresh_token_stays_hidden_across_a_restart_and_a_new_authorization_shows_it() -> None:
+    world = World(SandboxConfig(port=0))
+    appid = world.merchants.accounts()[0].appid
+    code, _ = world.merchants.authorize(appid)
+    world.merchants.query_auth(code.value)
+    world.merchants.hide_refresh_token(appid)
+    restored = World(SandboxConfig(port=0))
+    restored.restore(json.loads(json.dumps(world.export())))  # what make dev keeps
+    assert [i["refresh_token"] for i in restored.merchants.authorizer_list(0, 500)["list"]] == [""]
+    code, _ = restored.merchants.authorize(appid, [1, 2])  # the merchant authorizes again
+    restored.merchants.query_auth(code.value)
+    assert restored.merchants.authorizer_list(0, 500)["list"][0]["refresh_token"].startswith("refreshtoken@@@")
