@@ -1,11 +1,16 @@
 """A local HTTP API: serves every HttpApi route declared in template.yaml by building payload-v2
 events for the handlers and turning their answers back into HTTP.
 
+Routes with `AWS_IAM` auth (`POST /tokens`) check the request's SigV4 signature as API Gateway does,
+against make dev's documented credentials (`infra/local/sigv4.py`: access key `local`, secret
+`local`, region `us-east-1`), and answer a signed request as the local developer (`LOCAL_IAM`).
+
 It also serves Lambda's Invoke API (`POST /2015-03-31/functions/{name}/invocations`, the path boto3
 uses), so `boto3.client("lambda", endpoint_url="http://127.0.0.1:3000").invoke(...)` reaches a
 function by its template logical id (`TokenVendingFunction`) or its folder (`token_vending`). An
 asynchronous invocation (`InvocationType: Event`) is answered 202 at once and run afterwards, with
-Lambda's two retries when it raises, as Lambda's own queue does.
+Lambda's two retries when it raises, as Lambda's own queue does. Its signature is not checked: our
+own functions invoke each other through it with whatever credentials their process has.
 
 Each function runs one event at a time (as one Lambda container does), whether the event comes from
 a route or an Invoke, so module-level state in a handler behaves as in AWS. Handlers and the core
@@ -30,7 +35,7 @@ from types import ModuleType
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from infra.local import invocations
+from infra.local import invocations, sigv4
 from infra.local.events import http_api_event
 from infra.local.template import ROOT, Route, http_routes, load_template, resources_of_type
 
@@ -291,6 +296,15 @@ class _RequestHandler(BaseHTTPRequestHandler):
             self._answer(404, {"content-type": "application/json"}, b'{"message":"Not Found"}')
             return
         target, path_parameters = found
+        if target.route.auth == "AWS_IAM":
+            # API Gateway's SigV4 check, against make dev's documented credentials (infra/local/sigv4.py).
+            raw_path, _, raw_query = self.path.partition("?")
+            request = sigv4.Request(self.command, raw_path, raw_query, list(self.headers.items()), body)
+            refused = sigv4.check(request)
+            if refused is not None:
+                payload = json.dumps({"message": refused.message}).encode("utf-8")
+                self._answer(403, {"content-type": "application/json", "x-amzn-ErrorType": refused.kind}, payload)
+                return
         event = http_api_event(
             self.command,
             split.path,

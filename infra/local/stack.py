@@ -25,6 +25,7 @@ from infra.local.events import LOCAL_TOKENS_DOOR
 from infra.local.gateway import CORE, Gateway
 from infra.local.ports import EMULATOR, GATEWAY, SANDBOX, PortInUse, PortProblem, check_ports, read_port
 from infra.local.saved_state import Keeper, StateUnusable, shown
+from infra.local.sigv4 import LOCAL_ACCESS_KEY, LOCAL_REGION, LOCAL_SECRET_KEY
 from infra.local.template import Route, http_routes, load_template
 
 TABLE_NAME = "wxcomponent-local"
@@ -77,6 +78,7 @@ def local_environment(emulator_url: str, sandbox_url: str, gateway_url: str) -> 
         "MESSAGE_REPLY_FUNCTION_ARN": REPLY_EXAMPLE_ARN,
         "PRODUCT_NAME": "Demo SaaS (local)",
         "TOKENS_DOOR": LOCAL_TOKENS_DOOR,  # the stage variable the local gateway adds, as API Gateway would
+        "POWERTOOLS_SERVICE_NAME": "wxcomponent",  # a stack's name in AWS (the template's !Ref AWS::StackName)
         "POWERTOOLS_TRACE_DISABLED": "true",
         "POWERTOOLS_METRICS_DISABLED": "true",
         **devconfig.component_settings(),
@@ -121,6 +123,10 @@ class Stack:
         )
         lines.append(f"  schedule: token_refresher every {self.schedule.interval:g} s (EventBridge in AWS)")
         lines.append(f"  Lambda Invoke: boto3.client('lambda', endpoint_url='{self.gateway.url}')")
+        lines.append(
+            f"  credentials: access key {LOCAL_ACCESS_KEY}, secret {LOCAL_SECRET_KEY}, region {LOCAL_REGION}"
+            " (POST /tokens checks the SigV4 signature: docs/callers.md)"
+        )
         lines.append(f"  reply function: {REPLY_EXAMPLE} (examples/message_reply); bus events are echoed as 'bus: …'")
         lines.append(
             f"  demo page: {self.gateway.url}{WEB_LOGIN_DEMO_PATH}?appid=wx570bc396a51b8ff8"

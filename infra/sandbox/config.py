@@ -182,6 +182,13 @@ class SandboxConfig:
     # The platform's IP whitelist (白名单IP地址列表): None checks nothing; a list refuses every API
     # call from another address with 61004, as WeChat does. Changeable at run time (control API).
     ip_whitelist: list[str] | None = None
+    # Daily limits by API name, over the defaults (state/quotas.py: WeChat's published figures
+    # where there are, else choices): a test reaches 45009 in two calls rather than thousands.
+    daily_quotas: dict[str, int] | None = None
+    # A second listener, WeChat's disaster-recovery host (api2.weixin.qq.com): None, none; 0, any
+    # free port. Either listener can be taken down (`POST /sandbox/listeners`): its port then
+    # refuses connections, as an unreachable host does.
+    dr_port: int | None = None
     clock: Callable[[], float] = time.time
     accounts: list[MerchantAccount] | None = None  # None: seeded_accounts(seed)
     # Where the sandbox says, a line at a time, what a person watching should see (the release

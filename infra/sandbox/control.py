@@ -7,6 +7,7 @@ import urllib.parse
 from collections.abc import Callable
 from typing import Any
 
+from infra.sandbox.previous import PreviousPlatform, set_up_body
 from infra.sandbox.pusher import Pusher
 from infra.sandbox.release import run_release_checks, summary_lines
 from infra.sandbox.state import AUTH_CODE_TTL, JSON, WeChatError, World
@@ -59,12 +60,14 @@ def _func_info(body: JSON) -> list[int] | None:
 
 
 class Control:
-    def __init__(self, world: World, pusher: Pusher) -> None:
+    def __init__(self, world: World, pusher: Pusher, previous: PreviousPlatform) -> None:
         self.world = world
         self.pusher = pusher
+        self.previous = previous
 
     def handle(self, method: str, path: str, query: dict[str, str], body: JSON) -> tuple[int, Any]:
         try:
+            self.previous.catch_up()  # what is read or done here sees the sweeps the clock made due
             return 200, self._route(method, path.rstrip("/") or "/", query, body)
         except ControlError as exc:
             return exc.status, {"error": exc.message}
@@ -85,6 +88,9 @@ class Control:
             "/sandbox/whitelist": lambda: {"ips": w.ip_whitelist},
             "/sandbox/release": self.release_state,
             "/sandbox/ticket-mode": lambda: {"mode": w.web.ticket_mode},
+            "/sandbox/quotas": w.quotas.describe,
+            "/sandbox/urls": w.console.describe,
+            "/sandbox/previous-platform": self.previous.describe,
         }
         posts: dict[str, Callable[[JSON], Any]] = {
             "/sandbox/push-ticket": lambda _: self.push_ticket(),
@@ -106,6 +112,10 @@ class Control:
             "/sandbox/reset": lambda _: self.reset(),
             "/sandbox/oauth-code": self.oauth_code,
             "/sandbox/jsapi-verify": self.jsapi_verify,
+            "/sandbox/urls": lambda b: w.console.set(b.get("component_events_url"), b.get("account_messages_url")),
+            "/sandbox/previous-platform": lambda b: self.previous.set_up(*set_up_body(b)),
+            "/sandbox/previous-platform/stop": lambda _: self.previous.stop(),
+            "/sandbox/previous-platform/start": lambda _: self.previous.start(),
         }
         if method == "GET":
             if path not in gets:
@@ -154,6 +164,7 @@ class Control:
 
     def reset(self) -> JSON:
         self.world.reset()
+        self.previous.reset()
         return {"reset": True, "state": self.world.snapshot()}
 
     def set_rotation(self, appid: str, body: JSON) -> JSON:

@@ -65,7 +65,8 @@ class Pusher:
     def push_component(self, info_type: str, fields: list[tuple[str, str | int]]) -> JSON:
         plaintext = self.component_event(info_type, fields)
         push = self.envelope(plaintext, ("AppId", self.config.component_appid))
-        return self.deliver(self.config.component_events_url, push, info_type, kind="component", plaintext=plaintext)
+        url = self.world.console.component_events_url  # the console's, changed when a platform moves
+        return self.deliver(url, push, info_type, kind="component", plaintext=plaintext)
 
     def push_ticket(self) -> tuple[Ticket, JSON]:
         ticket = self.world.component.new_ticket()
@@ -116,7 +117,7 @@ class Pusher:
         push = self.envelope(plaintext, ("ToUserName", user_name), openid=openid)
         if opens is not None:
             self.world.journal.record_interaction(appid, openid, opens, self.world.clock.now())
-        url = self.config.account_messages_url.format(appid=appid)
+        url = self.world.console.account_messages_url.format(appid=appid)
         delivery = self.deliver(url, push, info_type, kind="message", plaintext=plaintext, record=False)
         delivery["appid"] = appid
         delivery["openid"] = openid

@@ -15,6 +15,7 @@ from infra.sandbox import pages
 from infra.sandbox.api import API_PATHS, GET_API_PATHS, WeChatApi
 from infra.sandbox.config import SandboxConfig
 from infra.sandbox.control import Control
+from infra.sandbox.previous import PreviousPlatform, is_receiver_path
 from infra.sandbox.pusher import Pusher
 from infra.sandbox.release import summary_lines
 from infra.sandbox.state import AUTH_CODE_TTL, JSON, World
@@ -31,6 +32,10 @@ JSSDK_PATH = "/open/js/jweixin-1.6.0.js"  # WeChat's is on res.wx.qq.com
 JSSDK_VERIFY_PATH = "/sandbox/jsapi-verify"
 RELEASE_CHECKS_PATH = "/sandbox/release-checks"  # `?format=text`: the summary a person reads
 DEFAULT_TIMEOUT_FAULT = 30.0
+# The listeners: WeChat's main API host, and its disaster-recovery host (config.dr_port), either of
+# which `POST /sandbox/listeners` takes down (its port refuses connections) and brings back.
+MAIN, DR = "main", "dr"
+LISTENERS_PATH = "/sandbox/listeners"
 
 
 NOT_RELEASED_ZH = "该第三方平台尚未全网发布，此账号不在其授权测试公众号/小程序列表中，无法授权。"  # noqa: RUF001
@@ -58,9 +63,14 @@ class Sandbox:
         self.world = World(self.config)
         self.pusher = Pusher(self.world)
         self.api = WeChatApi(self.world, self.pusher)
-        self.control = Control(self.world, self.pusher)
+        self.previous = PreviousPlatform(self.world, self.pusher, self.call_api)
+        self.control = Control(self.world, self.pusher, self.previous)
         self._server: ThreadingHTTPServer | None = None
         self._threads: list[threading.Thread] = []
+        self._dr: ThreadingHTTPServer | None = None
+        self._down: set[str] = set()  # listeners taken down on purpose (not a death: see join)
+        self._listener_lock = threading.Lock()
+        self._ended = threading.Event()
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -75,17 +85,26 @@ class Sandbox:
     def port(self) -> int:
         return int(self.url.rsplit(":", 1)[1])
 
+    @property
+    def dr_url(self) -> str:
+        """The disaster-recovery listener's URL (config.dr_port), up or down."""
+        if self._dr is None:
+            raise RuntimeError("the sandbox has no disaster-recovery listener (config.dr_port)")
+        host, port = self._dr.server_address[:2]
+        return f"http://{host!s}:{port}"
+
     def start(self) -> Sandbox:
         if self._server is not None:
             raise RuntimeError("already started")
         self.world.stopping.clear()
+        self._ended.clear()
         server = ThreadingHTTPServer((self.config.host, self.config.port), _make_handler(self))
         server.daemon_threads = True
         self._server = server
         self.world.base_url = self.url
-        serving = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="sandbox-http", daemon=True
-        )
+        if self.config.dr_port is not None:
+            self._dr = self._listen(DR, (self.config.host, self.config.dr_port))
+        serving = threading.Thread(target=self._serve, args=(MAIN, server), name="sandbox-http", daemon=True)
         ticker = threading.Thread(target=self._push_tickets, name="sandbox-tickets", daemon=True)
         self._threads = [serving, ticker]
         serving.start()
@@ -95,18 +114,72 @@ class Sandbox:
     def stop(self) -> None:
         self.world.stopping.set()
         server, self._server = self._server, None
-        if server is not None:
-            server.shutdown()
-            server.server_close()
+        with self._listener_lock:
+            dr, self._dr = self._dr, None
+            down, self._down = self._down, set()
+        for name, listener in ((MAIN, server), (DR, dr)):
+            if listener is not None and name not in down:
+                listener.shutdown()
+                listener.server_close()
+        self._ended.set()
         for thread in self._threads:
             thread.join(timeout=1.0)  # both are daemons; a push in flight gives up at its next attempt
         self._threads = []
 
     def join(self, timeout: float | None = None) -> None:
         """Returns once the sandbox stops serving: after `stop()`, or when its server thread died."""
-        threads = list(self._threads)
-        if threads:
-            threads[0].join(timeout)
+        if self._threads:
+            self._ended.wait(timeout)
+
+    # -- the listeners: WeChat's main and disaster-recovery hosts ------------------------------------
+
+    def _serve(self, name: str, server: ThreadingHTTPServer) -> None:
+        """Serves until shut down; a listener that ends otherwise (it died) ends the sandbox's join."""
+        try:
+            server.serve_forever(poll_interval=0.05)
+        finally:
+            with self._listener_lock:
+                deliberate = name in self._down
+            if not deliberate:
+                self._ended.set()
+
+    def _listen(self, name: str, address: tuple[str, int]) -> ThreadingHTTPServer:
+        server = ThreadingHTTPServer(address, _make_handler(self))
+        server.daemon_threads = True
+        threading.Thread(target=self._serve, args=(name, server), name=f"sandbox-http-{name}", daemon=True).start()
+        return server
+
+    def listener_of(self, server: object) -> str:
+        return DR if server is not None and server is self._dr else MAIN
+
+    def listeners(self) -> JSON:
+        with self._listener_lock:
+            down = set(self._down)
+        shown = {MAIN: {"url": self.url, "up": MAIN not in down}}
+        if self._dr is not None:
+            shown[DR] = {"url": self.dr_url, "up": DR not in down}
+        return shown
+
+    def set_listener(self, name: str, up: bool) -> JSON:
+        """Takes a listener down (its port then refuses connections, as an unreachable host does)
+        or brings it back on the same port."""
+        with self._listener_lock:
+            current = self._server if name == MAIN else self._dr
+            if current is None or name not in (MAIN, DR):
+                raise ValueError(f"no listener {name!r}")
+            if not up and name not in self._down:
+                self._down.add(name)
+                current.shutdown()
+                current.server_close()
+            elif up and name in self._down:
+                self._down.discard(name)
+                host, port = current.server_address[:2]
+                server = self._listen(name, (str(host), int(port)))
+                if name == MAIN:
+                    self._server = server
+                else:
+                    self._dr = server
+        return self.listeners()
 
     def __enter__(self) -> Sandbox:
         return self.start()
@@ -289,9 +362,11 @@ class Sandbox:
     # -- the API paths ---------------------------------------------------------------------------
 
     def call_api(
-        self, name: str, query: dict[str, str], raw: bytes, client_ip: str = "127.0.0.1"
+        self, name: str, query: dict[str, str], raw: bytes, client_ip: str = "127.0.0.1", listener: str = MAIN
     ) -> tuple[int, bytes | None]:
-        """Applies any fault, answers, records the call. (status, None) means: close unanswered."""
+        """Applies any fault, answers, records the call (and an error's rid: api.answered), with the
+        listener it came in on. (status, None) means: close unanswered."""
+        self.previous.catch_up()  # a sweep the clock made due is done before WeChat answers anyone
         started = self.world.clock.now()
         if not self.world.whitelisted(client_ip):
             return self._not_whitelisted(name, query, raw, client_ip, started)
@@ -334,11 +409,11 @@ class Sandbox:
             payload = f"<html><body>{status} sandbox fault</body></html>".encode()
         elif fault is not None and fault.kind == "errcode":
             answer = {"errcode": int(fault.value), "errmsg": "fault injected by the sandbox"}
-            payload = json.dumps(answer).encode()
+            payload = self.api.answered(name, query, raw, answer, client_ip, started)
         else:
             if not answer:
                 answer = self.api.handle(name, query, body)
-            payload = json.dumps(answer, ensure_ascii=False).encode("utf-8")
+            payload = self.api.answered(name, query, raw, answer, client_ip, started)
         self.world.journal.record_call(
             {
                 "api": name,
@@ -348,6 +423,7 @@ class Sandbox:
                 "http_status": status if payload is not None else None,
                 "fault": fault.describe() if fault else None,
                 "time": started,
+                "listener": listener,
             }
         )
         return status, payload
@@ -357,6 +433,7 @@ class Sandbox:
     ) -> tuple[int, bytes]:
         """61004, before anything else is looked at (WeChat checks the address first)."""
         answer = WeChatError(61004, f"access clientip is not registered requestIP: {client_ip}").answer()
+        payload = self.api.answered(name, query, raw, answer, client_ip, started)
         self.world.journal.record_call(
             {
                 "api": name,
@@ -368,7 +445,7 @@ class Sandbox:
                 "time": started,
             }
         )
-        return 200, json.dumps(answer, ensure_ascii=False).encode("utf-8")
+        return 200, payload
 
 
 def _make_handler(sandbox: Sandbox) -> type[BaseHTTPRequestHandler]:
@@ -442,7 +519,8 @@ class _Handler(BaseHTTPRequestHandler):
         if method != "POST":
             self._json(200, {"errcode": 43002, "errmsg": "require POST method"})
             return
-        status, payload = self.sandbox.call_api(API_PATHS[path], query, raw, self.client_address[0])
+        listener = self.sandbox.listener_of(self.server)
+        status, payload = self.sandbox.call_api(API_PATHS[path], query, raw, self.client_address[0], listener)
         if payload is None:
             self.close_connection = True
             return
@@ -453,7 +531,8 @@ class _Handler(BaseHTTPRequestHandler):
         if method != "GET":
             self._json(200, {"errcode": 43001, "errmsg": "require GET method"})
             return
-        status, payload = self.sandbox.call_api(GET_API_PATHS[path], query, raw, self.client_address[0])
+        listener = self.sandbox.listener_of(self.server)
+        status, payload = self.sandbox.call_api(GET_API_PATHS[path], query, raw, self.client_address[0], listener)
         if payload is None:
             self.close_connection = True
             return
@@ -505,6 +584,12 @@ class _Handler(BaseHTTPRequestHandler):
         if path.startswith(("/sandbox/avatar/", "/sandbox/qrcode/", "/sandbox/users/")):
             self._image(path)
             return
+        if method == "POST" and is_receiver_path(path):
+            self._previous_platform(path, raw)
+            return
+        if path == LISTENERS_PATH:
+            self._listeners(method, raw)
+            return
         if path.startswith("/sandbox/"):
             self._control(method, path, query, raw)
             return
@@ -528,6 +613,34 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             return False
         return True
+
+    def _previous_platform(self, path: str, raw: bytes) -> None:
+        """The previous platform's receiver (previous.py): its pushes, and its users' messages."""
+        if path.endswith("/messages"):
+            self._send(200, b"success", "text/plain; charset=utf-8")
+            return
+        try:
+            answer = self.sandbox.previous.receive_event(raw)
+        except Exception as exc:  # noqa: BLE001 - a push it cannot read is refused, as a platform would
+            self._send(400, f"{type(exc).__name__}".encode(), "text/plain; charset=utf-8")
+            return
+        self._send(200, answer, "text/plain; charset=utf-8")
+
+    def _listeners(self, method: str, raw: bytes) -> None:
+        """GET: each listener's URL and whether it is up; POST `{"main": false}` (or "dr", true)."""
+        if method == "GET":
+            self._json(200, self.sandbox.listeners())
+            return
+        try:
+            body = json.loads(raw.decode("utf-8")) if raw.strip() else {}
+            if not isinstance(body, dict) or not body or not all(isinstance(v, bool) for v in body.values()):
+                raise ValueError('give {"main": true|false, "dr": true|false}')
+            for name, up in body.items():
+                shown = self.sandbox.set_listener(name, up)
+        except (ValueError, UnicodeDecodeError) as exc:
+            self._json(400, {"error": str(exc)})
+            return
+        self._json(200, shown)
 
     def _control(self, method: str, path: str, query: dict[str, str], raw: bytes) -> None:
         try:

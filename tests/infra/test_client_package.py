@@ -7,6 +7,8 @@ The README's examples run with both interpreters too (tests/integration/test_rea
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import subprocess
 import sys
@@ -18,7 +20,9 @@ from pathlib import Path
 import pytest
 
 from infra.local.template import ROOT
+from tests.conftest import World
 from tests.support.client_venvs import CLIENT, NEWEST, OLDEST, SUPPORTED, client_venv, constraints
+from tests.support.pushes import APPID
 
 
 def _run(*command: str | Path, cwd: Path) -> str:
@@ -164,28 +168,40 @@ def test_pip_installs_it_on_the_oldest_and_newest_python_and_it_works_there(vers
 
 
 @pytest.mark.parametrize("version", SUPPORTED)
-def test_the_operator_cli_says_what_it_needs_where_it_cannot_run(version: str, tmp_path: Path) -> None:
-    """The console script comes with the package; the operator CLI runs the token center's core
-    (Python 3.12+) and needs the `cli` extra. Without either, one line says so, not a traceback."""
+def test_the_console_script_without_the_cli_extra_says_what_to_install(version: str, tmp_path: Path) -> None:
     done = subprocess.run(
-        [venv_script(version), "--local", "status"],
+        [client_venv(version) / "bin" / "wxcomponent", "--local", "status"],
         cwd=tmp_path,
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
     )
-    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
-    if tuple(map(int, version.split("."))) < (3, 12):
-        assert done.stderr.strip() == (
-            f"wxcomponent: the operator CLI runs the token center's core, which needs Python 3.12 or newer"
-            f" (this is {version}); TokenClient itself works here."
-        )
-    else:
-        assert done.stderr.strip() == (
-            "wxcomponent: the operator CLI needs its extra: pip install './layers/client[cli]' (click is missing)"
-        )
+    assert (done.returncode, done.stderr) == (
+        1,
+        "wxcomponent: the operator CLI needs its extra: pip install './layers/client[cli]' (click is missing)\n",
+    )
 
 
-def venv_script(version: str) -> Path:
-    return client_venv(version) / "bin" / "wxcomponent"
+def test_the_operator_cli_on_the_oldest_python_vends_and_says_what_needs_the_core(world: World, tmp_path: Path) -> None:
+    """Click and Rich run on 3.9: vend, refresh, authorizers and events need nothing else. The
+    commands that run the core (3.12, the Lambda runtime's) say so in one line."""
+    world.push_ticket()
+    script = client_venv(OLDEST, "cli") / "bin" / "wxcomponent"
+    local = ["--local", "--gateway-url", world.gateway.url, "--sandbox-url", world.sandbox.url]
+
+    def run(*command: str) -> subprocess.CompletedProcess[str]:
+        env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "LANG": "C.UTF-8"}
+        return subprocess.run(
+            [script, *local, *command], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60, check=False
+        )
+
+    vended = run("--json", "vend")
+    assert vended.returncode == 0, vended.stderr
+    assert json.loads(vended.stdout)["appid"] == APPID
+    status = run("status")
+    assert status.returncode == 1 and "Traceback" not in status.stderr, status.stderr
+    assert (
+        f"this command runs the token center's core, which needs Python 3.12 or newer (this is {OLDEST})"
+        in status.stderr
+    )

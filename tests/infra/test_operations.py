@@ -15,6 +15,7 @@ from samtranslator.translator.transform import transform
 from infra.local.template import ROOT, load_template, resources_of_type
 
 CORE = ROOT / "layers" / "core" / "wxcomponent"
+STACK_NAME = {"Ref": "AWS::StackName"}  # the metrics' `service` (tests/infra/test_several_platforms.py)
 FUNCTIONS = [
     "ComponentEventsFunction",
     "AuthorizationFunction",
@@ -160,7 +161,7 @@ def test_the_alarms_an_operator_needs_watch_metrics_the_core_emits(transformed: 
     for name, (metric, dimensions, threshold, missing) in WANTED.items():
         properties = alarms[name]["Properties"]
         assert properties["Namespace"] == "WxComponent" and properties["MetricName"] == metric
-        assert {d["Name"]: d["Value"] for d in properties["Dimensions"]} == {**dimensions, "service": "wxcomponent"}
+        assert {d["Name"]: d["Value"] for d in properties["Dimensions"]} == {**dimensions, "service": STACK_NAME}
         assert properties["Threshold"] == threshold and properties["TreatMissingData"] == missing
     for name, alarm in alarms.items():  # every alarm on our namespace watches a metric that exists
         properties = alarm["Properties"]
@@ -195,7 +196,7 @@ def test_every_alarm_notifies_the_topic_when_one_is_given(transformed: dict[str,
 def test_the_dashboard_shows_tickets_tokens_refreshes_vends_and_errors(transformed: dict[str, Any]) -> None:
     body_template = transformed["Resources"]["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
     names = set(re.findall(r"\$\{([A-Za-z0-9:.]+)\}", body_template))
-    known = set(transformed["Resources"]) | set(load_template()["Parameters"]) | {"AWS::Region"}
+    known = set(transformed["Resources"]) | set(load_template()["Parameters"]) | {"AWS::Region", "AWS::StackName"}
     assert {n.split(".")[0] for n in names} <= known, names - known
     body = json.loads(re.sub(r"\$\{[A-Za-z0-9:.]+\}", "1200", body_template))
     shown = json.dumps(body)

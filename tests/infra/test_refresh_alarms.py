@@ -43,7 +43,7 @@ def watched(properties: dict[str, Any]) -> Watched:
     found: Watched = []
     for stat in stats:
         dimensions = {d["Name"]: d["Value"] for d in stat["Dimensions"]}
-        assert dimensions.pop("service") == "wxcomponent"
+        assert dimensions.pop("service") == {"Ref": "AWS::StackName"}  # each stack's own (several platforms)
         found.append((stat["MetricName"], dimensions))
     return found
 

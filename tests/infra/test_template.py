@@ -419,7 +419,7 @@ def test_refresh_rate_and_looping_callers_have_alarms(transformed: dict[str, Any
     for metric in ("ComponentTokenRefreshed", "RefreshRefusedTooYoung"):
         alarm = alarms[metric]
         assert alarm["Namespace"] == "WxComponent"
-        assert alarm["Dimensions"] == [{"Name": "service", "Value": "wxcomponent"}]
+        assert alarm["Dimensions"] == [{"Name": "service", "Value": {"Ref": "AWS::StackName"}}]
         assert alarm["ComparisonOperator"] == "GreaterThanThreshold" and alarm["TreatMissingData"] == "notBreaching"
 
 

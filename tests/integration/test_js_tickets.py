@@ -23,6 +23,7 @@ import pytest
 from infra.local.gateway import LOCAL_IAM, FakeLambdaContext
 from tests.integration.conftest import load_function
 from tests.support.graph import age_js_ticket, age_stored_token, graph
+from tests.support.sigv4 import post_tokens
 from tests.support.workers import run_in_processes
 from wxcomponent.adapters.dynamodb.keys import authorizer_key, refresh_shard
 from wxcomponent.settings import Settings
@@ -147,7 +148,7 @@ def test_tickets_go_through_post_tokens_and_the_caller_policy(world: World, monk
     monkeypatch.setenv("CALLER_POLICY", json.dumps({caller: [ACCOUNT]}))
 
     def post(payload: dict[str, Any]) -> tuple[int, Any]:
-        answer = world.http.request("POST", f"{world.gateway.url}/tokens", body=json.dumps(payload).encode())
+        answer = post_tokens(world.http, world.gateway.url, payload)  # signed, as the gateway checks
         return answer.status, json.loads(answer.data)
 
     status, body = post({"kind": "jsapi_ticket", "appid": ACCOUNT})

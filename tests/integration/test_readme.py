@@ -4,7 +4,9 @@ The blocks marked `<!-- readme-test: run -->` in each section of `SECTIONS` are 
 fresh processes that know nothing of this repository or of the developer's shell: no AWS variables,
 no ~/.aws, no PYTHONPATH, a scratch directory (each of the three ways the old example failed:
 `No module named 'wxcomponent'`, `NoRegionError`, `NoCredentialsError`). What the Python block
-prints must be the block marked `<!-- readme-test: output -->`, word for word.
+prints must be the block marked `<!-- readme-test: output -->`, word for word, with the interpreter
+of make dev's venv and with the oldest and the newest Python the client package supports (each a
+venv where `pip install ./layers/client` went: tests/support/client_venvs.py).
 
 The one difference from `make dev`: the stack's parts listen on ephemeral ports, substituted for the
 README's in `LOCAL_URLS` below, and nothing else is changed.
@@ -22,6 +24,7 @@ import pytest
 
 from infra.local.template import ROOT
 from tests.conftest import World
+from tests.support.client_venvs import SUPPORTED, client_venv
 
 SECTIONS = ("## Token-vending contract", "## Web pages of authorized accounts")
 BLOCK = re.compile(
@@ -49,8 +52,16 @@ def stranger_environment(home: Path) -> dict[str, str]:
     return {"PATH": os.environ["PATH"], "HOME": str(home), "LANG": "C.UTF-8"}
 
 
+def interpreter(python: str) -> str:
+    """make dev's venv (`.venv/bin/python`, where the client is installed), or a vendor's Python."""
+    return sys.executable if python == "make dev's" else str(client_venv(python) / "bin" / "python")
+
+
+@pytest.mark.parametrize("python", ["make dev's", *SUPPORTED])
 @pytest.mark.parametrize("section", SECTIONS)
-def test_the_readme_examples_run_as_pasted_against_the_local_stack(world: World, tmp_path: Path, section: str) -> None:
+def test_the_readme_examples_run_as_pasted_against_the_local_stack(
+    world: World, tmp_path: Path, section: str, python: str
+) -> None:
     # The README's addresses are make dev's defaults; here they are ephemeral ports. This is the
     # only change made to the README's code.
     local_urls = {"http://127.0.0.1:3000": world.gateway.url, "http://127.0.0.1:3100": world.sandbox.url}
@@ -62,7 +73,7 @@ def test_the_readme_examples_run_as_pasted_against_the_local_stack(world: World,
 
     world.push_ticket()  # make dev's sandbox pushes one on start; the fixture's does not
     blocks = marked_blocks(section)
-    (_, _, shell), (_, _, python), (_, _, expected) = blocks
+    (_, _, shell), (_, _, code), (_, _, expected) = blocks
     env = stranger_environment(tmp_path)
     done = subprocess.run(
         ["bash", "-euo", "pipefail", "-c", localised(shell)],
@@ -76,9 +87,9 @@ def test_the_readme_examples_run_as_pasted_against_the_local_stack(world: World,
     assert done.returncode == 0, done.stdout + done.stderr
     # The push is answered at once and the code exchanged just after (milliseconds, in make dev too).
     assert world.gateway.wait_for_async(timeout=60)
-    # The interpreter of the venv the README's `pip install ./layers/client` went into.
+    # The interpreter of a venv the README's `pip install ./layers/client` went into.
     done = subprocess.run(
-        [sys.executable, "-c", localised(python)],
+        [interpreter(python), "-c", localised(code)],
         cwd=tmp_path,
         env=env,
         capture_output=True,

@@ -24,10 +24,12 @@ from infra.local.gateway import LOCAL_IAM, FakeLambdaContext
 from tests.integration.conftest import load_function
 from tests.support.graph import age_stored_token, graph
 from tests.support.pushes import APPID
+from tests.support.sigv4 import post_tokens as signed_post
 from tests.support.workers import run_in_processes
 from wxcomponent.adapters.dynamodb.keys import authorizer_key, component_key
 from wxcomponent.client import TokenClient, TokenError
 from wxcomponent.domain.tokens import AccessToken
+from wxcomponent.services.vending import NOT_AUTHORIZED_MESSAGE
 
 if TYPE_CHECKING:
     from tests.conftest import World
@@ -49,13 +51,8 @@ def invoke(module: ModuleType, payload: Any) -> dict[str, Any]:
 
 
 def post_tokens(world: World, payload: Any, **headers: str) -> tuple[int, dict[str, str], Any]:
-    body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-    answer = world.http.request(
-        "POST",
-        f"{world.gateway.url}/tokens",
-        body=body,
-        headers={"Content-Type": "application/json", **headers},
-    )
+    """Signed as make dev's documented credentials sign it: the gateway checks SigV4, as AWS does."""
+    answer = signed_post(world.http, world.gateway.url, payload, **{"Content-Type": "application/json", **headers})
     return answer.status, {k.lower(): v for k, v in answer.headers.items()}, json.loads(answer.data)
 
 
@@ -279,9 +276,9 @@ def test_bad_requests_over_http_are_400(world: World, body: bytes, reason: str) 
 
 def test_a_caller_outside_the_policy_learns_nothing(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     authorize(world)
-    status, _, unknown = post_tokens(world, {"kind": "authorizer", "appid": UNKNOWN})
-    assert status == 404 and unknown["error"]["code"] == "not_authorized"
     monkeypatch.setenv("CALLER_POLICY", json.dumps({"arn:aws:iam::123456789012:role/orders": "*"}))
+    status, _, unknown = post_tokens(world, {"kind": "authorizer", "appid": UNKNOWN})
+    assert status == 404 and unknown == {"error": {"code": "not_authorized", "message": NOT_AUTHORIZED_MESSAGE}}
     for request in ({"kind": "component"}, {"kind": "authorizer", "appid": ACCOUNT}):
         status, _, body = post_tokens(world, request)
         assert status == 404 and body == unknown  # the same answer as an account we do not know

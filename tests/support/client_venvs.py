@@ -87,13 +87,14 @@ def _locked() -> Iterator[None]:
         yield
 
 
-def client_venv(version: str) -> Path:
+def client_venv(version: str, extra: str = "") -> Path:
     """The venv of Python `version` with the client package installed from this checkout, as the
-    README tells a vendor to (its `bin/python`, `bin/wxcomponent`)."""
+    README tells a vendor to (its `bin/python`, `bin/wxcomponent`); with `extra="cli"`, as
+    docs/operator-cli.md tells an operator to (a venv of its own)."""
     python = find_python(version)
-    venv = CACHE / f"python{version}"
+    venv = CACHE / (f"python{version}-{extra}" if extra else f"python{version}")
     with _locked():
-        stamp = _stamp(python, version)
+        stamp = _stamp(python, version) + extra
         stamp_file = venv / ".installed"
         if stamp_file.is_file() and stamp_file.read_text() == stamp:
             return venv
@@ -109,7 +110,7 @@ def client_venv(version: str) -> Path:
             "--disable-pip-version-check",
             "--quiet",
         ]
-        _run([*pip, "-c", constraints(version), CLIENT], cwd=CACHE)
+        _run([*pip, "-c", constraints(version), f"{CLIENT}[{extra}]" if extra else CLIENT], cwd=CACHE)
         stamp_file.write_text(stamp)
         return venv
 

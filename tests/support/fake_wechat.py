@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from wxcomponent.domain.wechat import (
+    ApiQuota,
     AuthorizationCodeRejected,
     AuthorizationInfo,
     AuthorizerListItem,
@@ -21,7 +22,9 @@ from wxcomponent.domain.wechat import (
     PermissionRejected,
     PreAuthCode,
     RefreshTokenRejected,
+    RidInfo,
     TokenRejected,
+    UnknownWeChatError,
     UpstreamError,
     UpstreamUnavailable,
     WebAccessToken,
@@ -220,6 +223,19 @@ class FakeWeChat:
         if visit.scope != "snsapi_userinfo" or visit.snapshot:
             raise PermissionRejected("sns_userinfo: errcode 48001: api unauthorized", errcode=48001)
         return WebUserInfo(openid, visit.nickname, f"https://thirdwx.qlogo.cn/{openid}/132", visit.unionid)
+
+    # -- diagnosis (issue 22): the services never call these; the operator CLI does, over HTTP ------
+
+    def get_rid_info(self, access_token: str, rid: str) -> RidInfo:
+        self._call("rid_get")
+        raise UnknownWeChatError(f"rid_get: errcode 76001: rid not found rid: {rid}", errcode=76001)
+
+    def get_api_quota(self, access_token: str, cgi_path: str) -> ApiQuota:
+        self._call("quota_get")
+        return ApiQuota(cgi_path, daily_limit=10000, used=self.calls[cgi_path.rsplit("/", 1)[-1]], remain=0)
+
+    def clear_quota(self, component_appid: str, component_appsecret: str, authorizer_appid: str = "") -> None:
+        self._call("clear_quota")
 
     def _authorizer_token(self, authorizer_appid: str) -> str:
         self.authorizer_tokens[authorizer_appid] = f"authorizer-token-{next(self._serial)}"

@@ -89,7 +89,8 @@ def test_tokens_are_asked_with_the_safety_margin_and_cached(client: TokenClient,
     ]
 
 
-def test_the_cache_holds_until_the_safety_margin(client: TokenClient, fake: FakeLambda, clock: FakeClock) -> None:
+def test_the_cache_holds_until_the_safety_margin(fake: FakeLambda, clock: FakeClock) -> None:
+    client = TokenClient("my-stack-TokenVending", lambda_client=fake, clock=clock, max_age=7200)
     first = client.get_authorizer_token(ACCOUNT)
     clock.now = NOW + 7140 - 120 - 1  # 121 s left: still good
     assert client.get_authorizer_token(ACCOUNT) == first
@@ -97,6 +98,26 @@ def test_the_cache_holds_until_the_safety_margin(client: TokenClient, fake: Fake
     clock.now = NOW + 7140 - 120  # 120 s left: ask again (the vendor refreshes it)
     second = client.get_authorizer_token(ACCOUNT)
     assert second != first and len(fake.requests) == 2
+
+
+def test_a_held_token_or_ticket_is_asked_again_after_max_age(
+    client: TokenClient, fake: FakeLambda, clock: FakeClock
+) -> None:
+    """Issue 19, S6: a process kept a revoked account's ticket (and signed wx.config with it) until
+    2 minutes before its expiry, up to 2 hours; now the token center is asked again within 5 minutes,
+    and it refuses a revoked account."""
+    client.get_authorizer_token(ACCOUNT)
+    client.get_ticket(ACCOUNT)
+    clock.now = NOW + 299
+    client.get_authorizer_token(ACCOUNT)
+    client.get_ticket(ACCOUNT)
+    assert len(fake.requests) == 2  # held
+    clock.now = NOW + 300
+    client.get_authorizer_token(ACCOUNT)
+    client.get_ticket(ACCOUNT)
+    assert len(fake.requests) == 4  # asked again: a revocation would answer not_authorized here
+    with pytest.raises(ValueError, match="max_age"):
+        TokenClient("f", lambda_client=fake, max_age=7201)
 
 
 def test_report_invalid_asks_for_a_replacement_once(client: TokenClient, fake: FakeLambda) -> None:

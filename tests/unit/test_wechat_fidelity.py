@@ -84,10 +84,13 @@ def test_a_vend_for_an_account_without_api_permission_names_why_and_costs_nothin
     assert sum(world.wechat.calls.values()) == calls  # no WeChat call for it
 
 
-def test_an_unknown_authorizer_still_gets_the_one_vague_refusal() -> None:
+def test_an_unknown_authorizer_is_told_apart_and_where_to_send_the_merchant() -> None:
+    # Issue 21: a caller allowed to ask learns the reason (the policy's refusal stays vague:
+    # tests/unit/test_refusal_reasons.py).
     status, body = World().vend()
     error = body["error"]
-    assert status == 404 and isinstance(error, dict) and "reason" not in error
+    assert status == 404 and isinstance(error, dict) and error["reason"] == "unknown"
+    assert "/wechat/authorize" in error["message"]
 
 
 def test_a_later_authorization_with_tokens_makes_it_a_normal_grant() -> None:

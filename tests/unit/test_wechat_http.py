@@ -650,3 +650,216 @@ def test_single_use_calls_are_retried_when_the_connection_never_opened() -> None
     )
     assert h.api.query_auth(COMPONENT_TOKEN, APPID, AUTH_CODE).authorizer_appid == AUTHORIZER
     assert len(h.transport.calls) == 2
+
+
+# -- rids, whitelist refusals, diagnosis APIs (issue 22) ------------------------------------------
+
+RID = "61725984-6126f6f9-040f19c4"
+
+
+def test_an_error_carries_wechats_rid_and_the_failure_line_names_it(caplog: pytest.LogCaptureFixture) -> None:
+    h = harness(wechat_error(40001, f"invalid credential, access_token is invalid or not latest rid: {RID}"))
+    with caplog.at_level("INFO", logger="wxcomponent"), pytest.raises(TokenRejected) as raised:
+        h.api.create_preauthcode(COMPONENT_TOKEN, APPID)
+    assert raised.value.rid == RID
+    [record] = [r.__dict__ for r in caplog.records if r.getMessage() == "wechat call failed"]
+    assert (record["rid"], record["errcode"], record["host"]) == (RID, 40001, "wechat.test")
+
+
+def test_an_unavailable_wechat_has_no_rid(caplog: pytest.LogCaptureFixture) -> None:
+    h = harness((502, b"<html>bad gateway</html>"), max_attempts=1)
+    with caplog.at_level("INFO", logger="wxcomponent"), pytest.raises(UpstreamUnavailable) as raised:
+        h.api.create_preauthcode(COMPONENT_TOKEN, APPID)
+    assert raised.value.rid is None
+    [record] = [r.__dict__ for r in caplog.records if r.getMessage() == "wechat call failed"]
+    assert record["rid"] is None and "client_ip" not in record
+
+
+@pytest.mark.parametrize(
+    ("errcode", "errmsg"),
+    [
+        (61004, f"access clientip is not registered requestIP: 203.0.113.9 rid: {RID}"),
+        (40164, f"invalid ip 203.0.113.9 ipv6 ::ffff:203.0.113.9, not in whitelist rid: {RID}"),
+    ],
+    ids=["61004", "40164"],
+)
+def test_a_whitelist_refusal_names_the_address_wechat_saw_beside_the_whitelist(
+    errcode: int, errmsg: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    transport = FakeTransport([wechat_error(errcode, errmsg)])
+    api = WeChatHttpApi(BASE, http=transport, sleep=lambda _: None, whitelist_ips=("198.51.100.7",))
+    with caplog.at_level("INFO", logger="wxcomponent"), pytest.raises(ConfigurationRejected) as raised:
+        api.create_preauthcode(COMPONENT_TOKEN, APPID)
+    assert raised.value.client_ip == "203.0.113.9" and raised.value.rid == RID
+    [record] = [r.__dict__ for r in caplog.records if r.getMessage() == "wechat call failed"]
+    assert record["client_ip"] == "203.0.113.9" and record["whitelist_ips"] == ["198.51.100.7"]
+
+
+def rid_answer(**request: Any) -> tuple[int, bytes]:
+    return ok(errcode=0, errmsg="ok", request=request)
+
+
+def test_get_rid_info_asks_with_the_token_in_the_query_and_masks_what_wechat_saw() -> None:
+    h = harness(
+        rid_answer(
+            invoke_time=1_635_156_704,
+            cost_in_ms=30,
+            request_url=f"component_access_token={COMPONENT_TOKEN}",
+            request_body=json.dumps(
+                {"component_appid": APPID, "component_appsecret": SECRET, "component_verify_ticket": TICKET}
+            ),
+            response_body=json.dumps({"errcode": 45009, "errmsg": f"reach max api daily quota limit rid: {RID}"}),
+            client_ip="203.0.113.9",
+        )
+    )
+    info = h.api.get_rid_info(COMPONENT_TOKEN, RID)
+    [call] = h.transport.calls
+    assert (call.method, call.path) == ("POST", "/cgi-bin/openapi/rid/get")
+    assert call.query == {"access_token": [COMPONENT_TOKEN]} and call.json == {"rid": RID}
+    assert (info.rid, info.invoke_time, info.cost_in_ms, info.client_ip) == (RID, 1_635_156_704, 30, "203.0.113.9")
+    assert info.request_url == "component_access_token=<redacted>"
+    assert json.loads(info.request_body) == {
+        "component_appid": APPID,
+        "component_appsecret": "<redacted>",
+        "component_verify_ticket": "<redacted>",
+    }
+    assert json.loads(info.response_body)["errcode"] == 45009
+    assert_no_secret(repr(info))
+
+
+def test_get_rid_info_masks_tokens_in_an_authorizers_call_and_in_a_body_that_is_not_json() -> None:
+    h = harness(
+        rid_answer(
+            invoke_time=1,
+            cost_in_ms=2,
+            request_url=f"access_token={AUTHORIZER_TOKEN}&type=jsapi",
+            request_body=f"<xml><ticket>{TICKET}</ticket></xml>",
+            response_body=json.dumps({"authorizer_refresh_token": REFRESH_TOKEN, "code": AUTH_CODE}),
+            client_ip="",
+        )
+    )
+    info = h.api.get_rid_info(AUTHORIZER_TOKEN, RID)
+    assert info.request_url == "access_token=<redacted>&type=jsapi"
+    assert info.request_body == "<xml><ticket><redacted></ticket></xml>"
+    assert_no_secret(repr(info))
+
+
+@pytest.mark.parametrize(("errcode", "cls"), [(76001, UnknownWeChatError), (76003, UnknownWeChatError)])
+def test_get_rid_info_refusals_are_typed_errors(errcode: int, cls: type[UpstreamError]) -> None:
+    h = harness(wechat_error(errcode, f"rid not found rid: {RID}"))
+    with pytest.raises(cls) as raised:
+        h.api.get_rid_info(COMPONENT_TOKEN, RID)
+    assert raised.value.errcode == errcode and len(h.transport.calls) == 1
+
+
+def test_get_api_quota_asks_for_one_cgi_path() -> None:
+    h = harness(ok(errcode=0, errmsg="ok", quota={"daily_limit": 2000, "used": 12, "remain": 1988}))
+    quota = h.api.get_api_quota(COMPONENT_TOKEN, "/cgi-bin/component/api_component_token")
+    [call] = h.transport.calls
+    assert call.path == "/cgi-bin/openapi/quota/get" and call.query == {"access_token": [COMPONENT_TOKEN]}
+    assert call.json == {"cgi_path": "/cgi-bin/component/api_component_token"}
+    assert (quota.daily_limit, quota.used, quota.remain) == (2000, 12, 1988)
+
+
+@pytest.mark.parametrize("appid", ["", AUTHORIZER])
+def test_clear_quota_sends_the_appsecret_alone_and_the_account_when_named(appid: str) -> None:
+    h = harness(ok(errcode=0, errmsg="ok"))
+    h.api.clear_quota(APPID, SECRET, appid)
+    [call] = h.transport.calls
+    assert call.path == "/cgi-bin/component/clear_quota/v2" and call.query == {}
+    assert call.json == {"component_appid": APPID, "appsecret": SECRET, **({"appid": appid} if appid else {})}
+
+
+def test_clear_quota_is_never_sent_twice_once_wechat_may_have_seen_it() -> None:
+    h = harness(read_timeout(), ok(errcode=0, errmsg="ok"))
+    with pytest.raises(UpstreamUnavailable):
+        h.api.clear_quota(APPID, SECRET)
+    assert len(h.transport.calls) == 1
+
+
+# -- the disaster-recovery host --------------------------------------------------------------------
+
+DR = "https://dr.wechat.test"
+
+
+@dataclass
+class Clock:
+    now: float = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def with_fallback(*script: Answer, clock: Clock | None = None, max_attempts: int = 3) -> Harness:
+    transport = FakeTransport(list(script))
+    sleeps: list[float] = []
+    api = WeChatHttpApi(
+        BASE,
+        fallback_urls=(DR,),
+        http=transport,
+        max_attempts=max_attempts,
+        sleep=sleeps.append,
+        rng=random.Random(7),
+        clock=clock or Clock(),
+    )
+    return Harness(transport, api, sleeps)
+
+
+def hosts(h: Harness) -> list[str]:
+    return [f"{urlsplit(call.url).scheme}://{urlsplit(call.url).netloc}" for call in h.transport.calls]
+
+
+def test_the_same_attempt_goes_on_to_the_next_host_when_the_first_cannot_be_reached(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    h = with_fallback(connection_refused(), ok(pre_auth_code=PRE_AUTH, expires_in=600))
+    with caplog.at_level("INFO", logger="wxcomponent"):
+        assert h.api.create_preauthcode(COMPONENT_TOKEN, APPID).pre_auth_code == PRE_AUTH
+    assert hosts(h) == [BASE, DR] and h.sleeps == []  # no backoff: nothing was sent anywhere
+    assert [urlsplit(c.url).path for c in h.transport.calls] == ["/cgi-bin/component/api_create_preauthcode"] * 2
+    messages = [(r.getMessage(), r.__dict__.get("host")) for r in caplog.records]
+    assert messages == [("wechat host unreachable", "wechat.test"), ("wechat call", "dr.wechat.test")]
+
+
+def test_a_single_use_call_goes_to_the_next_host_only_when_it_was_never_sent() -> None:
+    answer = ok(
+        authorization_info={
+            "authorizer_appid": AUTHORIZER,
+            "authorizer_access_token": AUTHORIZER_TOKEN,
+            "expires_in": 7200,
+            "authorizer_refresh_token": REFRESH_TOKEN,
+        }
+    )
+    h = with_fallback(connection_refused(), answer)
+    assert h.api.query_auth(COMPONENT_TOKEN, APPID, AUTH_CODE).authorizer_appid == AUTHORIZER
+    assert hosts(h) == [BASE, DR]
+    for seen in (read_timeout(), connection_reset(), (503, b"busy")):
+        h = with_fallback(seen, answer)
+        with pytest.raises(UpstreamUnavailable):
+            h.api.query_auth(COMPONENT_TOKEN, APPID, AUTH_CODE)
+        assert hosts(h) == [BASE]  # the main host may have used the code: never a second send
+
+
+def test_a_call_the_host_may_have_seen_is_retried_there_not_elsewhere() -> None:
+    h = with_fallback(read_timeout(), ok(pre_auth_code=PRE_AUTH, expires_in=600))
+    assert h.api.create_preauthcode(COMPONENT_TOKEN, APPID).pre_auth_code == PRE_AUTH
+    assert hosts(h) == [BASE, BASE] and len(h.sleeps) == 1
+
+
+def test_an_unreachable_host_is_tried_last_for_a_while_then_first_again() -> None:
+    clock = Clock()
+    token = ok(pre_auth_code=PRE_AUTH, expires_in=600)
+    h = with_fallback(connection_refused(), token, token, token, clock=clock)
+    for _ in range(2):
+        h.api.create_preauthcode(COMPONENT_TOKEN, APPID)
+    assert hosts(h) == [BASE, DR, DR]  # the second call skips the main host's connect timeout
+    clock.now += wechat_http.HOST_COOLDOWN
+    h.api.create_preauthcode(COMPONENT_TOKEN, APPID)
+    assert hosts(h)[-1] == BASE
+
+
+def test_when_no_host_can_be_reached_each_attempt_tries_them_all() -> None:
+    h = with_fallback(connection_refused(), max_attempts=2)
+    with pytest.raises(UpstreamUnavailable, match="NewConnectionError"):
+        h.api.create_preauthcode(COMPONENT_TOKEN, APPID)
+    assert hosts(h) == [BASE, DR, BASE, DR] and len(h.sleeps) == 1

@@ -2,11 +2,13 @@
 
 - `clock.Clock`: the configured time source plus the offset the control API moves.
 - `randomness.Randomness`: the one `random.Random(seed)` every random value is drawn from.
-- `component.Component`: tickets, component access tokens, pre-auth codes, the clear_quota count.
+- `component.Component`: tickets, component access tokens, pre-auth codes.
 - `merchants.Merchants`: accounts, grants, authorization codes, authorizer tokens, rotation.
 - `faults.Faults`: injected faults per API.
 - `journal.Journal`: the call, push and custom-message logs, and the wait for a message.
-- `world.World`: the composition, plus reset, snapshot and clear_quota, which span parts.
+- `quotas.Quotas`: each account's calls per API today (getApiQuota, 45009) and its clears this month.
+- `rids.Rids`: the calls answered with an error, by rid, for 7 days (getRidInfo).
+- `world.World`: the composition, plus reset, snapshot and clear_quota/v2, which span parts.
 
 Each part owns its data behind its own lock, which nothing outside it takes; none does I/O, so a
 lock is always held briefly. `credentials` (token pairs, codes) and `errors` (`WeChatError`, `JSON`)

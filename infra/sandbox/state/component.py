@@ -1,4 +1,4 @@
-"""WeChat's record of our component: verify tickets, component access tokens, pre-auth codes, quota clears.
+"""WeChat's record of our component: verify tickets, component access tokens, pre-auth codes.
 
 Owns its data behind its own lock; reads the clock and draws from the world's one random source.
 """
@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 import threading
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,12 +15,13 @@ from infra.sandbox.state import saved
 from infra.sandbox.state.clock import Clock
 from infra.sandbox.state.credentials import Code, TokenPair
 from infra.sandbox.state.errors import JSON, WeChatError
+from infra.sandbox.state.quotas import CLEARS_PER_MONTH
 from infra.sandbox.state.randomness import Randomness
 
 COMPONENT_TOKEN_TTL = 7200
 TICKET_TTL = 12 * 3600
 PRE_AUTH_CODE_TTL = 1800
-CLEAR_QUOTA_PER_MONTH = 10
+CLEAR_QUOTA_PER_MONTH = CLEARS_PER_MONTH  # kept for importers; the count lives in quotas.py
 _APPID_RE = re.compile(r"wx[0-9a-f]{16}")
 _INVALID_CREDENTIAL = "invalid credential, access_token is invalid or not latest"
 
@@ -34,7 +34,7 @@ class Ticket:
 
 
 class Component:
-    """Tickets pushed, the component token pair, pre-auth codes and the monthly clear_quota count."""
+    """Tickets pushed, the component token pair and pre-auth codes."""
 
     def __init__(self, config: SandboxConfig, clock: Clock, random: Randomness) -> None:
         self._config = config
@@ -44,14 +44,12 @@ class Component:
         self._tickets: dict[str, Ticket] = {}
         self._tokens = TokenPair()
         self._pre_auth_codes: dict[str, Code] = {}
-        self._clear_quota_used: dict[str, int] = {}  # "YYYY-MM" -> count
 
     def reset(self) -> None:
         with self._lock:
             self._tickets = {}
             self._tokens = TokenPair()
             self._pre_auth_codes = {}
-            self._clear_quota_used = {}
 
     def export(self) -> JSON:
         """Everything above, as JSON (`make dev` saves it across restarts)."""
@@ -60,20 +58,18 @@ class Component:
                 "tickets": [saved.dump(t) for t in self._tickets.values()],
                 "tokens": saved.dump(self._tokens),
                 "pre_auth_codes": [saved.dump(c) for c in self._pre_auth_codes.values()],
-                "clear_quota_used": dict(self._clear_quota_used),
             }
 
     def restore(self, data: JSON) -> None:
-        """`export`'s JSON back; ValueError (and nothing changed) when it is not one."""
+        """`export`'s JSON back; ValueError (and nothing changed) when it is not one. A file saved
+        when the month's quota clears were kept here still restores (they are in quotas.py now)."""
         tickets = [saved.load(Ticket, t) for t in saved.checked(data.get("tickets"), list[Any], "tickets")]
         tokens = saved.load(TokenPair, data.get("tokens"))
         codes = [saved.load(Code, c) for c in saved.checked(data.get("pre_auth_codes"), list[Any], "pre_auth_codes")]
-        used = saved.checked(data.get("clear_quota_used"), dict[str, int], "clear_quota_used")
         with self._lock:
             self._tickets = {t.value: t for t in tickets}
             self._tokens = tokens
             self._pre_auth_codes = {c.value: c for c in codes}
-            self._clear_quota_used = used
 
     # -- credentials -----------------------------------------------------------------------------
 
@@ -129,6 +125,13 @@ class Component:
         if code:
             raise WeChatError(40001, _INVALID_CREDENTIAL)
 
+    def owns_token(self, token: str | None) -> bool:
+        """Whether `token` is the component's current or previous one, live or not (whose call it
+        was, for getRidInfo and getApiQuota)."""
+        with self._lock:
+            pair = (self._tokens.current, self._tokens.previous)
+            return bool(token) and any(issued is not None and issued.value == token for issued in pair)
+
     def live_token(self, now: float) -> str | None:
         """The current component access token if it has not expired at `now`."""
         with self._lock:
@@ -165,14 +168,3 @@ class Component:
         if self._clock.now() >= code.expires_at:
             return "pre_auth_code is expired"
         return None
-
-    # -- clear_quota -----------------------------------------------------------------------------
-
-    def spend_clear_quota(self, appid: Any, secret: Any) -> None:
-        """Counts one clear_quota against this month's CLEAR_QUOTA_PER_MONTH (48006 when spent)."""
-        with self._lock:
-            self.check_credentials(appid, secret)
-            month = time.strftime("%Y-%m", time.gmtime(self._clock.now()))
-            if self._clear_quota_used.get(month, 0) >= CLEAR_QUOTA_PER_MONTH:
-                raise WeChatError(48006, "forbid to clear quota because of reaching the limit")
-            self._clear_quota_used[month] = self._clear_quota_used.get(month, 0) + 1

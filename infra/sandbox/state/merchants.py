@@ -39,11 +39,15 @@ class Grant:
     exchanged: bool = False
     # The account had API permission when it authorized: else no token, no refresh token.
     api_permission: bool = True
+    # False: WeChat shows this grant's refresh token nowhere, though its code was exchanged and the
+    # token works (list entries without one are observed, C10): played for a previous platform's
+    # accounts (previous.py), whose own record then holds the only copy. A new authorization shows it.
+    shown: bool = True
 
     def listed_refresh_token(self) -> str:
         """The refresh token api_get_authorizer_list and api_get_authorizer_info show: empty until
-        the code was exchanged, and for an account without API permission."""
-        return self.refresh_token if self.exchanged and self.api_permission else ""
+        the code was exchanged, for an account without API permission, and for one not `shown`."""
+        return self.refresh_token if self.exchanged and self.api_permission and self.shown else ""
 
 
 @dataclass
@@ -60,6 +64,7 @@ class _SavedGrant:
     access: TokenPair
     exchanged: bool = True
     api_permission: bool = True
+    shown: bool = True
 
 
 @dataclass(frozen=True)
@@ -129,6 +134,7 @@ class Merchants:
                         "access": saved.dump(grant.access),
                         "exchanged": grant.exchanged,
                         "api_permission": grant.api_permission,
+                        "shown": grant.shown,
                     }
                     for appid, grant in self._grants.items()
                 ],
@@ -167,6 +173,7 @@ class Merchants:
                 record.access,
                 record.exchanged,
                 record.api_permission,
+                record.shown,
             )
         index = saved.checked(data.get("access_index"), dict[str, str], "access_index")
         # Saved before these existed: the configuration's defaults.
@@ -277,6 +284,12 @@ class Merchants:
             if grant is None or not grant.authorized:
                 return self._authorize(appid, None).code
             return self._new_code(appid, self._clock.now())
+
+    def hide_refresh_token(self, appid: str) -> None:
+        """WeChat shows this grant's refresh token nowhere from now on (see `Grant.shown`); 61003
+        without a live grant."""
+        with self._lock:
+            self._grant(appid).shown = False
 
     def is_authorized(self, appid: str) -> bool:
         with self._lock:
@@ -419,6 +432,12 @@ class Merchants:
             grant = self._grant(appid)
             return grant.account, list(grant.func_info)
 
+    def token_owner(self, token: str | None) -> str | None:
+        """The account an authorizer access token was issued to, live or not (None: never issued,
+        or its grant was revoked since): whose call it was, for getRidInfo."""
+        with self._lock:
+            return self._access_index.get(token) if token else None
+
     def check_access_token(self, token: str | None) -> str:
         """The appid an authorizer access token belongs to."""
         if not token:
@@ -461,6 +480,7 @@ class Merchants:
             grant.func_info = permissions
             grant.auth_time = int(now)
             grant.exchanged = False
+            grant.shown = True
             if not api_permission:
                 self._forget_access(appid)
             grant.api_permission = api_permission

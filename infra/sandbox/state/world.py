@@ -17,12 +17,15 @@ from infra.sandbox.config import SandboxConfig
 from infra.sandbox.state import saved
 from infra.sandbox.state.clock import Clock
 from infra.sandbox.state.component import Component
+from infra.sandbox.state.console import ConsoleUrls
 from infra.sandbox.state.credentials import Code
-from infra.sandbox.state.errors import JSON
+from infra.sandbox.state.errors import JSON, WeChatError
 from infra.sandbox.state.faults import Faults
 from infra.sandbox.state.journal import Journal
 from infra.sandbox.state.merchants import Merchants
+from infra.sandbox.state.quotas import Quotas
 from infra.sandbox.state.randomness import Randomness
+from infra.sandbox.state.rids import Rids
 from infra.sandbox.state.web import WebPages
 
 QUOTA_ERRCODE = 45009  # "reach max api daily quota limit": what clear_quota lifts
@@ -43,6 +46,9 @@ class World:
         self.web = WebPages(config, self.clock, self.random)
         self.faults = Faults()
         self.journal = Journal()
+        self.quotas = Quotas(self.clock, config.daily_quotas)  # today's calls per account, the month's clears
+        self.rids = Rids(self.clock)  # the calls answered with an error, by rid, for getRidInfo
+        self.console = ConsoleUrls(config)  # where WeChat pushes: the platform's console URLs
         self._whitelist_lock = threading.Lock()
         self._whitelist = _checked_whitelist(config.ip_whitelist)
 
@@ -71,6 +77,9 @@ class World:
         self.web.reset()
         self.faults.reset()
         self.journal.reset()
+        self.quotas.reset()
+        self.rids.reset()
+        self.console.reset()
         self.set_ip_whitelist(self.config.ip_whitelist)
 
     def export(self) -> JSON:
@@ -88,6 +97,7 @@ class World:
             "web": self.web.export(),
             "customer_service": self.journal.export_allowances(),
             "ip_whitelist": self.ip_whitelist,
+            "quotas": self.quotas.export(),
         }
 
     def restore(self, data: JSON) -> None:
@@ -111,6 +121,10 @@ class World:
             # Saved before these were kept: nobody has written, and the configured whitelist.
             self.journal.restore_allowances(data.get("customer_service", []))
             self.set_ip_whitelist(data.get("ip_whitelist", self.config.ip_whitelist))
+            if "quotas" in data:  # saved before quotas were played: none spent
+                self.quotas.restore(data["quotas"])
+            else:
+                self.quotas.reset()
         except ValueError:
             self.reset()
             raise
@@ -132,14 +146,23 @@ class World:
             ],
             "faults": self.faults.describe(),
             "ip_whitelist": self.ip_whitelist,
+            "urls": self.console.describe(),
             "released": self.merchants.released,
             "test_accounts": self.merchants.test_accounts(),
             "ticket_mode": self.web.ticket_mode,
         }
 
-    def clear_quota(self, appid: Any, secret: Any) -> None:
-        """WeChat's clear_quota: spends one of the month's clears and lifts the quota faults."""
-        self.component.spend_clear_quota(appid, secret)
+    def clear_quota(self, appid: Any, secret: Any, account: Any = None) -> None:
+        """WeChat's clear_quota/v2, with the component's AppSecret: the component's daily counts,
+        or with `account` an authorized account's (61003 for any other); spends one of that
+        account's 10 clears this month (48006 beyond), and lifts the quota faults."""
+        self.component.check_credentials(appid, secret)
+        owner = self.config.component_appid
+        if account is not None:
+            if not isinstance(account, str) or not self.merchants.is_authorized(account):
+                raise WeChatError(61003, "component is not authorized by this account")
+            owner = account
+        self.quotas.clear(owner)
         self.faults.clear_errcode(QUOTA_ERRCODE)
 
     # -- kept for tests/integration, which reach into the sandbox's world --------------------------

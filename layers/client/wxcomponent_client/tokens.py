@@ -15,9 +15,11 @@ services, and WeChat API calls made with them.
     user = tokens.oauth_exchange("wx0123456789abcdef", code)  # openid, nickname, avatar
 
 Tokens (and JS-SDK tickets) are kept in memory and reused while they are valid for more than
-`safety_margin` seconds; each request asks for `min_validity = safety_margin`, so every answer is
-good for at least that. A token (or ticket) WeChat rejected is reported at most once, however often
-WeChat keeps rejecting it: a rejection the token center would not act on costs it nothing more.
+`safety_margin` seconds, and for at most `max_age` seconds (300 by default: a revoked account's
+tokens and tickets leave every process within it); each request asks for
+`min_validity = safety_margin`, so every answer is good for at least that. A token (or ticket)
+WeChat rejected is reported at most once, however often WeChat keeps rejecting it: a rejection the
+token center would not act on costs it nothing more.
 """
 
 from __future__ import annotations
@@ -124,6 +126,7 @@ class TokenClient:
         *,
         lambda_client: LambdaInvoker | None = None,
         safety_margin: float = 120,
+        max_age: float = 300,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
         api_base: str = DEFAULT_API_BASE,
@@ -137,7 +140,13 @@ class TokenClient:
         given here, else the environment variable `WECHAT_COMPONENT_APPID` (never a vend)."""
         if not 0 <= safety_margin <= 3600:
             raise ValueError("safety_margin must be between 0 and 3600 seconds")
+        if not 0 <= max_age <= 7200:
+            raise ValueError("max_age must be between 0 and 7200 seconds")
         self.function_name = function_name
+        # How long a held token or ticket is used before the token center is asked again: a revoked
+        # account's tokens and tickets (jsapi_config signs with them) leave every process within it.
+        self._max_age = max_age
+        self._fetched: dict[tuple[str, str], float] = {}
         self._client = lambda_client
         self._safety_margin = safety_margin
         self._clock = clock
@@ -284,7 +293,8 @@ class TokenClient:
     def _get(self, key: tuple[str, str]) -> Token:
         with self._lock:
             held = self._held.get(key)
-            if held is not None and self._usable(held):
+            fresh = self._clock() - self._fetched.get(key, float("-inf")) < self._max_age
+            if held is not None and fresh and self._usable(held):
                 return held
         return self._ask(key)
 
@@ -309,6 +319,7 @@ class TokenClient:
             current = self._held.get(key)
             if current is None or current.expires_at <= held.expires_at or current.access_token == invalid_token:
                 self._held[key] = held
+                self._fetched[key] = self._clock()
             self._owners[held.access_token] = key
             self._owners.move_to_end(held.access_token)
             while len(self._owners) > REMEMBERED_TOKENS:

@@ -43,6 +43,7 @@ if TYPE_CHECKING:  # the imports below are made lazily, inside each part
     from wxcomponent.services.component_events import ComponentEventService
     from wxcomponent.services.component_token import ComponentTokenService
     from wxcomponent.services.js_tickets import JsTicketService
+    from wxcomponent.services.migration import MigrationService
     from wxcomponent.services.refresher import Refresher
     from wxcomponent.services.release_tasks import ReleaseTasks
     from wxcomponent.services.tasks import TaskRunner
@@ -143,7 +144,11 @@ class Container:
             return self._wechat
         from wxcomponent.adapters.wechat_http import WeChatHttpApi
 
-        return WeChatHttpApi(self.settings.api_base)
+        return WeChatHttpApi(
+            self.settings.api_base,
+            fallback_urls=self.settings.api_fallbacks,
+            whitelist_ips=self.settings.whitelist_ips,
+        )
 
     @cached_property
     def publisher(self) -> EventPublisher:
@@ -240,6 +245,21 @@ class Container:
         )
 
     @cached_property
+    def migrations(self) -> MigrationService:
+        """Moving a live platform here (the operator CLI's `migrate`)."""
+        from wxcomponent.services.migration import MigrationService
+
+        return MigrationService(
+            self.grants,
+            self.profiles,
+            self.wechat,
+            self.component_tokens,
+            self.publisher,
+            component=self.component,
+            clock=self.clock,
+        )
+
+    @cached_property
     def component_events(self) -> ComponentEventService:
         from wxcomponent.services.component_events import ComponentEventService
 
@@ -283,6 +303,7 @@ class Container:
             clock=self.clock,
             js_tickets=self.js_tickets,
             web_logins=self.web_logins,
+            component=self.component,
         )
 
     @cached_property

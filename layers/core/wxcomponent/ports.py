@@ -25,6 +25,7 @@ from wxcomponent.domain.web_login import WebLogin
 if TYPE_CHECKING:
     from wxcomponent.services.authorization import AuthorizationResult
 from wxcomponent.domain.wechat import (
+    ApiQuota,
     AuthorizationInfo,
     AuthorizerListPage,
     AuthorizerProfile,
@@ -33,6 +34,7 @@ from wxcomponent.domain.wechat import (
     IssuedToken,
     PreAuthCode,
     RefreshFailure,
+    RidInfo,
     WebAccessToken,
     WebUserInfo,
 )
@@ -422,6 +424,23 @@ class WeChatApi(Protocol):
 
     def sns_userinfo(self, web_access_token: str, openid: str, lang: str) -> WebUserInfo:
         """sns/userinfo (GET): the visitor's nickname and avatar, with their own web token."""
+        ...
+
+    def get_rid_info(self, access_token: str, rid: str) -> RidInfo:
+        """getRidInfo (openapi/rid/get): what WeChat saw of the call that answered with `rid`, asked
+        with the token of the account that made it (the component's, or an authorizer's), within 7
+        days; tokens and secrets in what it saw come back masked."""
+        ...
+
+    def get_api_quota(self, access_token: str, cgi_path: str) -> ApiQuota:
+        """getApiQuota (openapi/quota/get): today's limit, use and remainder of one API, for the
+        account whose token asks (the component's APIs with its token, an authorizer's with its)."""
+        ...
+
+    def clear_quota(self, component_appid: str, component_appsecret: str, authorizer_appid: str = "") -> None:
+        """clear_quota/v2 with the AppSecret alone (no token: it works when the token APIs' quota is
+        spent): the component's daily quotas, or an authorizer's with its appid. 10 a month per
+        account; 48006 beyond. Single use: never sent twice once WeChat may have seen it."""
         ...
 
 

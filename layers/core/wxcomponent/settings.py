@@ -10,6 +10,7 @@ secret named by `COMPONENT_SECRET_ID`, fetched through Powertools parameters and
 from __future__ import annotations
 
 import functools
+import ipaddress
 import os
 import re
 from collections.abc import Mapping
@@ -29,6 +30,10 @@ if TYPE_CHECKING:
 SECRET_MAX_AGE = 300
 SECRETS_CLIENT_CONFIG = Config(connect_timeout=2, read_timeout=3, retries={"max_attempts": 3, "mode": "standard"})
 DEFAULT_API_BASE = "https://api.weixin.qq.com"
+# WeChat's disaster-recovery host, "when the host above cannot be reached" (its API domain page;
+# docs/protocol.md §8). A base on one of WeChat's hosts falls back to the general host and this one.
+DR_API_BASE = "https://api2.weixin.qq.com"
+_WECHAT_API_HOST = re.compile(r"https://([a-z]{2}\.)?api2?\.weixin\.qq\.com")
 DEFAULT_MP_BASE = "https://mp.weixin.qq.com"
 DEFAULT_OPEN_BASE = "https://open.weixin.qq.com"
 DEFAULT_PRODUCT_NAME = "wxcomponent"
@@ -84,6 +89,10 @@ class Settings:
     event_bus_name: str
     component_secret_id: str = ""
     api_base: str = DEFAULT_API_BASE
+    # Tried in order when `api_base` cannot be connected to (adapters/wechat_http.py).
+    api_fallbacks: tuple[str, ...] = ()
+    # The stack's `WhitelistIps`: logged beside the address WeChat saw when it answers 61004/40164.
+    whitelist_ips: tuple[str, ...] = ()
     mp_base: str = DEFAULT_MP_BASE
     open_base: str = DEFAULT_OPEN_BASE
     refresh_margin: int = REFRESH_MARGIN[2]
@@ -135,11 +144,14 @@ class Settings:
             return value
 
         mp_base = text("WECHAT_MP_BASE", _URL_RE) or DEFAULT_MP_BASE
+        api_base = (text("WECHAT_API_BASE", _URL_RE) or DEFAULT_API_BASE).rstrip("/")
         settings = cls(
             table_name=text("TABLE_NAME", _TABLE_RE, required=True),
             event_bus_name=text("EVENT_BUS_NAME", _BUS_RE, required=True),
             component_secret_id=text("COMPONENT_SECRET_ID"),
-            api_base=(text("WECHAT_API_BASE", _URL_RE) or DEFAULT_API_BASE).rstrip("/"),
+            api_base=api_base,
+            api_fallbacks=_urls(env, "WECHAT_API_FALLBACKS", default_api_fallbacks(api_base), problems),
+            whitelist_ips=_addresses(env, "WHITELIST_IPS", problems),
             mp_base=mp_base.rstrip("/"),
             open_base=(text("WECHAT_OPEN_BASE", _URL_RE) or _open_base(mp_base)).rstrip("/"),
             refresh_margin=number("REFRESH_MARGIN_SECONDS", REFRESH_MARGIN),
@@ -189,6 +201,40 @@ class Settings:
         if not isinstance(value, dict):
             raise ConfigurationError("the component secret is not a JSON object")
         return value
+
+
+def _urls(env: Mapping[str, str], name: str, default: tuple[str, ...], problems: list[str]) -> tuple[str, ...]:
+    """Base URLs separated by commas; unset, `default`; `none`, none."""
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    if raw == "none":
+        return ()
+    values = tuple(value.strip().rstrip("/") for value in raw.split(","))
+    if not all(_URL_RE.fullmatch(value) for value in values):
+        problems.append(f"{name} must be base URLs separated by commas, or none")
+    return values
+
+
+def _addresses(env: Mapping[str, str], name: str, problems: list[str]) -> tuple[str, ...]:
+    """IP addresses separated by commas (none when unset)."""
+    values = tuple(value.strip() for value in env.get(name, "").split(",") if value.strip())
+    for value in values:
+        try:
+            ipaddress.ip_address(value)
+        except ValueError:
+            problems.append(f"{name} must be IP addresses separated by commas")
+            break
+    return values
+
+
+def default_api_fallbacks(api_base: str) -> tuple[str, ...]:
+    """Where to go when `api_base` cannot be reached: for one of WeChat's hosts (the general one,
+    a regional one, the disaster-recovery one), the general host then the disaster-recovery host;
+    for anything else (the sandbox, a proxy of the vendor's), nowhere unless configured."""
+    if not _WECHAT_API_HOST.fullmatch(api_base.rstrip("/")):
+        return ()
+    return tuple(base for base in (DEFAULT_API_BASE, DR_API_BASE) if base != api_base.rstrip("/"))
 
 
 def _open_base(mp_base: str) -> str:

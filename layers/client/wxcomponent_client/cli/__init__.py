@@ -1,9 +1,10 @@
 """The operator CLI (`pip install './layers/client[cli]'`, console script `wxcomponent`).
 
-The console script comes with the client package on every Python it supports (3.9 and newer), but
-the CLI runs the token center's core, which needs Python 3.12, and the `cli` extra's packages: where
-either is missing, `main` says so in one line rather than with a traceback. Nothing here is imported
-before that check, so this module itself imports on Python 3.9.
+The console script comes with the client package on every Python it supports (3.9 and newer); the
+CLI needs the `cli` extra's Click and Rich, and `main` says so in one line, rather than with a
+traceback, where they are missing. Nothing here is imported before that check. The commands that run
+the token center's core (status, reconcile, start-push-ticket, migrate) need Python 3.12 as the core
+does, and say so (`target.core_importable`); the others run on 3.9 too.
 """
 
 from __future__ import annotations
@@ -15,24 +16,17 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from wxcomponent_client.cli.app import cli
 
-CORE_PYTHON = (3, 12)  # the core's (the Lambda runtime's): layers/core/wxcomponent
-EXTRA_MODULES = ("click", "rich", "aws_lambda_powertools", "Crypto", "defusedxml")  # the `cli` extra's
+EXTRA = "pip install './layers/client[cli]'"
 
 
 def main() -> None:
     """The console script."""
-    if sys.version_info < CORE_PYTHON:
-        sys.exit(
-            "wxcomponent: the operator CLI runs the token center's core, which needs Python 3.12 or newer"
-            f" (this is {sys.version_info[0]}.{sys.version_info[1]}); TokenClient itself works here."
-        )
-    for module in EXTRA_MODULES:
+    for module in ("click", "rich"):
         try:
             importlib.import_module(module)
         except ModuleNotFoundError:
-            extra = "pip install './layers/client[cli]'"
-            sys.exit(f"wxcomponent: the operator CLI needs its extra: {extra} ({module} is missing)")
-    from wxcomponent_client.cli.app import main as run  # noqa: PLC0415 - only once the checks passed
+            sys.exit(f"wxcomponent: the operator CLI needs its extra: {EXTRA} ({module} is missing)")
+    from wxcomponent_client.cli.app import main as run  # noqa: PLC0415 - only once the check passed
 
     run()
 

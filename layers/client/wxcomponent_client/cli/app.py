@@ -20,7 +20,7 @@ from wxcomponent_client.cli import output
 from wxcomponent_client.cli.follow import LOCAL_POLL, LONG_POLL, BusFollower, describe
 from wxcomponent_client.cli.inventory import Authorizer, Inventory, read_inventory
 from wxcomponent_client.cli.reconcile import Reconciliation, reconcile
-from wxcomponent_client.cli.target import Target, local_target, stack_target
+from wxcomponent_client.cli.target import Target, core_importable, local_target, stack_target
 from wxcomponent_client.tokens import TokenClient, TokenError
 from wxcomponent_client.wechat import WeChatError
 
@@ -294,8 +294,16 @@ def _authorizer_json(a: Authorizer) -> dict[str, Any]:
 @click.option("--show", is_flag=True, help="Print the token itself (masked otherwise).")
 @click.pass_obj
 def vend(o: Options, appid: str | None, show: bool) -> None:
-    """A token from the vending function: the authorizer's, or the component's without APPID."""
-    token = o.target.token_client().get_token(appid)
+    """A token from the vending function: the authorizer's, or the component's without APPID. A
+    refusal exits 1 (for scripts); with --json its {"error": …} is printed, as the contract has it."""
+    try:
+        token = o.target.token_client().get_token(appid)
+    except TokenError as error:
+        if not o.out.as_json:
+            raise  # one line on stderr, and exit code 1 (_Group)
+        refusal = {"code": error.code, "reason": error.reason, "message": error.message, "errcode": error.errcode}
+        o.out.emit({"error": {k: v for k, v in refusal.items() if v is not None}}, lambda console: None)
+        raise click.exceptions.Exit(1) from None
     shown = token.access_token if show else output.mask(token.access_token)
     kind = "authorizer" if appid else "component"
     data = {
@@ -435,6 +443,100 @@ def _render_reconcile(console: Console, result: Reconciliation) -> None:
         console.print(grid)
     for appid in result.unknown_to_wechat:
         console.print(f"[yellow]![/yellow] {appid}: authorized here, not listed by WeChat")
+
+
+# -- migrate --------------------------------------------------------------------------------------------
+
+MIGRATION_SOURCES = {"authorizer_list": "list", "file": "file"}
+
+
+@cli.command()
+@click.option(
+    "--tokens",
+    "tokens_file",
+    type=click.File("rb"),
+    metavar="FILE",
+    help="The old system's appid → refresh token (JSON object or CSV), for accounts WeChat lists without one.",
+)
+@click.option("--dry-run", is_flag=True, help="Print the plan; change nothing.")
+@click.option("--replace-held", is_flag=True, help="A grant held here with another refresh token: take WeChat's.")
+@click.pass_obj
+def migrate(o: Options, tokens_file: Any, dry_run: bool, replace_held: bool) -> None:
+    """Moves a live platform here: every account WeChat lists (api_get_authorizer_list, every page)
+    becomes a grant with its refresh token, so no merchant authorizes again. Calls WeChat from here.
+    The order of the whole move: docs/deploy.md, "Moving a live platform here"."""
+    core_importable()
+    from wxcomponent.domain.errors import BadRequest  # noqa: PLC0415 - the core is optional
+    from wxcomponent.services.migration import read_old_tokens  # noqa: PLC0415
+
+    old: dict[str, str] = {}
+    if tokens_file is not None:
+        try:
+            old = read_old_tokens(tokens_file.read())
+        except BadRequest as error:  # before anything is asked of AWS or WeChat
+            raise click.BadParameter(str(error), param_hint="--tokens") from None
+    service = o.wx().migrations
+    with _progress(o.out, "api_get_authorizer_list", None) as advance:
+        plan = service.plan(old, on_total=advance.set_total, on_item=advance)
+    outcomes: dict[str, Any] = {}
+    if not dry_run:
+        with _progress(o.out, "importing", len(plan.steps)) as advance:
+            for step in plan.steps:
+                outcomes[step.authorizer_appid] = service.apply(step, replace_held=replace_held)
+                advance()
+    rows = [
+        {
+            "appid": step.authorizer_appid,
+            "plan": step.action,
+            "source": step.source or None,
+            **({} if dry_run else {"outcome": outcomes[step.authorizer_appid].result}),
+        }
+        for step in plan.steps
+    ]
+    data = {
+        "dry_run": dry_run,
+        "listed": plan.listed,
+        "file_entries": len(old),
+        "plan": {action: plan.count(action) for action in _MIGRATION_ACTIONS if plan.count(action)},
+        "imported": sum(1 for outcome in outcomes.values() if outcome.result == "imported"),
+        "accounts": rows,
+    }
+    o.out.emit(data, lambda console: _render_migration(console, data, replace_held=replace_held))
+
+
+_MIGRATION_ACTIONS = ("import", "held", "conflict", "revoked_here", "no_token", "not_listed")
+_MIGRATION_NOTES = {
+    "conflict": "held here with another refresh token: left alone (--replace-held takes WeChat's)",
+    "revoked_here": "revoked here after the authorization WeChat lists: not imported",
+    "no_token": "no refresh token in WeChat's list nor the file: the merchant must authorize again",
+    "not_listed": "in the file, not listed by WeChat: it no longer authorizes the platform",
+}
+
+
+def _render_migration(console: Console, data: dict[str, Any], *, replace_held: bool) -> None:
+    dry_run = data["dry_run"]
+    columns = ("appid", "plan", "source") if dry_run else ("appid", "plan", "source", "outcome")
+    grid = output.table(*columns)
+    for row in data["accounts"]:
+        colour = {"import": "green", "held": "dim"}.get(row["plan"], "yellow")
+        cells = [row["appid"], f"[{colour}]{row['plan']}[/{colour}]", MIGRATION_SOURCES.get(row["source"], output.NONE)]
+        if not dry_run:
+            cells.append(output.safe(row["outcome"]))
+        grid.add_row(*cells)
+    if data["accounts"]:
+        console.print(grid)
+    counts = ", ".join(f"{action} {count}" for action, count in data["plan"].items()) or "nothing"
+    console.print(f"WeChat lists {data['listed']} account(s); the file has {data['file_entries']}. Plan: {counts}.")
+    for action, note in _MIGRATION_NOTES.items():
+        if action in data["plan"] and not (action == "conflict" and replace_held):
+            console.print(f"[yellow]![/yellow] {data['plan'][action]} {note}")
+    if dry_run:
+        console.print("Dry run: nothing was written.")
+    else:
+        console.print(
+            f"[green]✓[/green] {data['imported']} imported, each due for refresh now: the refresher fetches "
+            "their tokens on its next run, a vend at once."
+        )
 
 
 # -- start-push-ticket ----------------------------------------------------------------------------------

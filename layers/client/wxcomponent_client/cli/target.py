@@ -166,9 +166,17 @@ def stack_target(name: str, *, region: str | None = None, profile: str | None = 
     )
 
 
+CORE_PYTHON = (3, 12)  # the core's, the Lambda runtime's: the rest of the CLI runs on 3.9 too
+
+
 def core_importable() -> None:
     """The core package (layers/core/wxcomponent) is not on PyPI: the CLI uses the one of the
     checkout it was installed from (`pip install -e './layers/client[cli]'`), or PYTHONPATH's."""
+    if sys.version_info < CORE_PYTHON:
+        raise click.ClickException(
+            "this command runs the token center's core, which needs Python 3.12 or newer (this is "
+            f"{sys.version_info[0]}.{sys.version_info[1]}); vend, refresh, authorizers and events work here"
+        )
     # Powertools reads these when the core's Logger and Metrics are made: an operator's terminal
     # wants warnings only, no traces and no metrics.
     for name, value in (

@@ -4,8 +4,15 @@ Every call is `POST base + path` with a JSON body, but getticket and web login's
 are `GET`s; a token goes in the query (`component_access_token`, or `access_token` for the
 authorizer's and the visitor's calls), never in the body. urllib3's own retries are off: this
 module retries -1, HTTP ≥ 500, non-JSON answers, timeouts and connection errors with full-jitter
-exponential backoff, and nothing else. Logs carry the API's name, errcode, attempt and elapsed
-time, never a URL, a query, a body or a token.
+exponential backoff, and nothing else. Logs carry the API's name, the host, errcode, WeChat's rid,
+attempt and elapsed time, never a URL, a query, a body or a token.
+
+Hosts (docs/protocol.md §8): `base_url` first, then `fallback_urls` (WeChat's disaster-recovery
+host, api2.weixin.qq.com, by default: settings.py). A connection that could not be made (refused,
+unresolved, or its connect timeout) never carried the request, so the same attempt goes on at
+once to the next host, single-use calls too; a host that failed so is tried last for
+`host_cooldown` seconds. Anything later (a read timeout, a reset, a 5xx) may have been seen by
+WeChat and stays with that host: retried there, as above, unless the call is single-use.
 """
 
 from __future__ import annotations
@@ -15,9 +22,9 @@ import random
 import re
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import urllib3
 
@@ -30,6 +37,7 @@ from wxcomponent.domain.wechat import (
     SHOP,
     SUPPLIER,
     TALENT,
+    ApiQuota,
     AuthorizationInfo,
     AuthorizerListItem,
     AuthorizerListPage,
@@ -38,12 +46,14 @@ from wxcomponent.domain.wechat import (
     IssuedTicket,
     IssuedToken,
     PreAuthCode,
+    RidInfo,
     SystemBusy,
     UpstreamError,
     UpstreamUnavailable,
     WebAccessToken,
     WebUserInfo,
     error_for,
+    masked,
 )
 from wxcomponent.observability import logger
 
@@ -52,13 +62,26 @@ CUSTOM_SEND = "/cgi-bin/message/custom/send"
 GETTICKET = "/cgi-bin/ticket/getticket"
 SNS_ACCESS_TOKEN = "/sns/oauth2/component/access_token"  # noqa: S105 - a path, not a secret
 SNS_USERINFO = "/sns/userinfo"
+RID_GET = "/cgi-bin/openapi/rid/get"
+QUOTA_GET = "/cgi-bin/openapi/quota/get"
+CLEAR_QUOTA = COMPONENT + "clear_quota/v2"
 # The name a call is logged under, where the path's last part would not say which API it is.
-_API_NAMES = {CUSTOM_SEND: "custom_send", SNS_ACCESS_TOKEN: "sns_component_access_token", SNS_USERINFO: "sns_userinfo"}
+_API_NAMES = {
+    CUSTOM_SEND: "custom_send",
+    SNS_ACCESS_TOKEN: "sns_component_access_token",
+    SNS_USERINFO: "sns_userinfo",
+    RID_GET: "rid_get",
+    QUOTA_GET: "quota_get",
+    CLEAR_QUOTA: "clear_quota",
+}
 MAX_LIST_COUNT = 500
 PRE_AUTH_CODE_EXPIRES_IN = 600
 # Bounded calls: a slow WeChat must not hold a Lambda (or a vending caller) for long.
 DEFAULT_TIMEOUT = urllib3.Timeout(connect=2.0, read=5.0)
 POOL_MAXSIZE = 10
+# A host that could not be connected to is tried after the others for this long: every call would
+# otherwise wait out its connect timeout before reaching the host that answers.
+HOST_COOLDOWN = 30.0
 _HEADERS = {"Content-Type": "application/json; charset=utf-8", "Accept": "application/json"}
 
 
@@ -101,29 +124,45 @@ def shared_pool() -> urllib3.PoolManager:
 
 
 class WeChatHttpApi:
-    """`WeChatApi` over HTTP at `base_url` (WeChat's, or the sandbox's). Building one connects to
-    nothing: the shared pool is made on the first call."""
+    """`WeChatApi` over HTTP at `base_url` (WeChat's, or the sandbox's), then `fallback_urls` when
+    it cannot be reached. Building one connects to nothing: the shared pool is made on the first
+    call. `whitelist_ips` (the stack's `WhitelistIps`) is logged beside the address WeChat saw when
+    it refuses a call as off its whitelist."""
 
     def __init__(
         self,
         base_url: str,
         *,
+        fallback_urls: Sequence[str] = (),
         http: Transport | None = None,
         timeout: urllib3.Timeout = DEFAULT_TIMEOUT,
         max_attempts: int = 3,
         backoff: float = 0.2,
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
+        host_cooldown: float = HOST_COOLDOWN,
+        clock: Callable[[], float] = time.monotonic,
+        whitelist_ips: Sequence[str] = (),
     ) -> None:
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
         self.base_url = base_url.rstrip("/")
+        bases = [self.base_url]
+        for url in fallback_urls:
+            if url.rstrip("/") not in bases:
+                bases.append(url.rstrip("/"))
+        self.base_urls: tuple[str, ...] = tuple(bases)
         self._http = http
         self._timeout = timeout
         self._max_attempts = max_attempts
         self._backoff = backoff
         self._sleep = sleep
         self._rng = rng if rng is not None else random.Random()  # noqa: S311 - jitter, not secrets
+        self._host_cooldown = host_cooldown
+        self._clock = clock
+        self._whitelist_ips = list(whitelist_ips)
+        self._unreachable: dict[str, float] = {}  # base URL -> until when it is tried last
+        self._unreachable_lock = threading.Lock()
 
     @property
     def http(self) -> Transport:
@@ -299,6 +338,42 @@ class WeChatHttpApi:
             is_snapshotuser=answer.get("is_snapshotuser") in (1, "1"),
         )
 
+    # -- diagnosis: what WeChat saw, and the daily quotas -----------------------------------------
+
+    def get_rid_info(self, access_token: str, rid: str) -> RidInfo:
+        answer = self._call(RID_GET, {"access_token": access_token}, {"rid": rid}, secrets=(access_token,))
+        request = _dict(answer, "request")
+
+        def shown(key: str) -> str:  # what WeChat saw may hold any token: masked, and ours scrubbed
+            return _scrub(masked(_text(request, key)), (access_token,))
+
+        return RidInfo(
+            rid=rid,
+            invoke_time=_int(request, "invoke_time", default=0),
+            cost_in_ms=_int(request, "cost_in_ms", default=0),
+            request_url=shown("request_url"),
+            request_body=shown("request_body"),
+            response_body=shown("response_body"),
+            client_ip=_text(request, "client_ip"),
+        )
+
+    def get_api_quota(self, access_token: str, cgi_path: str) -> ApiQuota:
+        answer = self._call(QUOTA_GET, {"access_token": access_token}, {"cgi_path": cgi_path}, secrets=(access_token,))
+        quota = _dict(answer, "quota")
+        return ApiQuota(
+            cgi_path=cgi_path,
+            daily_limit=_int(quota, "daily_limit"),
+            used=_int(quota, "used"),
+            remain=_int(quota, "remain"),
+        )
+
+    def clear_quota(self, component_appid: str, component_appsecret: str, authorizer_appid: str = "") -> None:
+        body = {"component_appid": component_appid, "appsecret": component_appsecret}
+        if authorizer_appid:
+            body["appid"] = authorizer_appid
+        # A clear spends one of 10 a month: never sent twice once WeChat may have seen it.
+        self._call(CLEAR_QUOTA, {}, body, secrets=(component_appsecret,), single_use=True)
+
     def sns_userinfo(self, web_access_token: str, openid: str, lang: str) -> WebUserInfo:
         answer = self._call(
             SNS_USERINFO,
@@ -333,36 +408,84 @@ class WeChatHttpApi:
         seen it, a failed connection; never after a read timeout, a 5xx or a -1 (WeChat documents
         -1 as "busy", not as "nothing done")."""
         api = _API_NAMES.get(path) or path.rsplit("/", 1)[-1]
-        url = self.base_url + path + (f"?{urlencode(query)}" if query else "")
+        target = path + (f"?{urlencode(query)}" if query else "")
         payload = json.dumps(body, ensure_ascii=False).encode("utf-8") if method == "POST" else None
         for attempt in range(1, self._max_attempts + 1):
             started = time.monotonic()
-            outcome = self._attempt(api, method, url, payload, secrets, single_use)
+            host, outcome = self._attempt_hosts(api, method, target, payload, secrets, single_use)
             elapsed_ms = round((time.monotonic() - started) * 1000)
             if isinstance(outcome, dict):
                 logger.info(
-                    "wechat call", extra={"api": api, "errcode": 0, "attempt": attempt, "elapsed_ms": elapsed_ms}
+                    "wechat call",
+                    extra={"api": api, "host": host, "errcode": 0, "attempt": attempt, "elapsed_ms": elapsed_ms},
                 )
                 return outcome
             retry = isinstance(outcome, _Retryable) and attempt < self._max_attempts
             error = outcome.error if isinstance(outcome, _Retryable) else outcome
             logger.warning(
-                "wechat call failed",
-                extra={
-                    "api": api,
-                    "errcode": error.errcode,
-                    "error": type(error).__name__,
-                    "reason": error.message,
-                    "attempt": attempt,
-                    "elapsed_ms": elapsed_ms,
-                    "retrying": retry,
-                },
+                "wechat call failed", extra=self._failure_fields(api, host, error, attempt, elapsed_ms, retry)
             )
             if not retry:
                 raise error
             # Full jitter: the n-th wait is uniform in [0, backoff * 2**(n-1)].
             self._sleep(self._rng.uniform(0, self._backoff * 2 ** (attempt - 1)))
         raise AssertionError("unreachable")  # pragma: no cover - the last attempt returns or raises
+
+    def _failure_fields(
+        self, api: str, host: str, error: UpstreamError, attempt: int, elapsed_ms: int, retry: bool
+    ) -> dict[str, Any]:
+        """What "wechat call failed" says: WeChat's rid, and for 61004/40164 the address WeChat saw
+        beside the ones the stack asked to be whitelisted."""
+        fields: dict[str, Any] = {
+            "api": api,
+            "host": host,
+            "errcode": error.errcode,
+            "rid": error.rid,
+            "error": type(error).__name__,
+            "reason": error.message,
+            "attempt": attempt,
+            "elapsed_ms": elapsed_ms,
+            "retrying": retry,
+        }
+        if error.client_ip is not None:
+            fields["client_ip"] = error.client_ip
+            fields["whitelist_ips"] = self._whitelist_ips
+        return fields
+
+    def _attempt_hosts(
+        self, api: str, method: str, target: str, payload: bytes | None, secrets: tuple[str, ...], single_use: bool
+    ) -> tuple[str, dict[str, Any] | _Retryable | UpstreamError]:
+        """One attempt: at each host in turn while none could be connected to (the request went
+        nowhere, so sending it to the next host is never a second send); the host that answered
+        (or the last tried), and its outcome."""
+        hosts = self._hosts_in_order()
+        for index, base in enumerate(hosts):
+            outcome = self._attempt(api, method, base + target, payload, secrets, single_use)
+            if not isinstance(outcome, _Unsent) or len(self.base_urls) == 1:
+                return _host(base), outcome
+            self._mark_unreachable(base)
+            if index + 1 < len(hosts):
+                logger.warning(
+                    "wechat host unreachable",
+                    extra={
+                        "api": api,
+                        "host": _host(base),
+                        "next_host": _host(hosts[index + 1]),
+                        "reason": outcome.error.message,
+                    },
+                )
+        return _host(hosts[-1]), outcome
+
+    def _hosts_in_order(self) -> list[str]:
+        """The configured order, hosts recently unreachable last (still tried: they may be back)."""
+        now = self._clock()
+        with self._unreachable_lock:
+            down = {base for base, until in self._unreachable.items() if until > now}
+        return [b for b in self.base_urls if b not in down] + [b for b in self.base_urls if b in down]
+
+    def _mark_unreachable(self, base: str) -> None:
+        with self._unreachable_lock:
+            self._unreachable[base] = self._clock() + self._host_cooldown
 
     def _attempt(
         self, api: str, method: str, url: str, payload: bytes | None, secrets: tuple[str, ...], single_use: bool
@@ -375,8 +498,9 @@ class WeChatHttpApi:
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             # Only the exception's class: its text may name the URL, and the URL holds the token.
             unsent = UpstreamUnavailable(f"{api}: {type(exc).__name__}")
-            never_sent = isinstance(exc, urllib3.exceptions.ConnectTimeoutError)  # incl. NewConnectionError
-            return _Retryable(unsent) if never_sent or not single_use else unsent
+            if isinstance(exc, urllib3.exceptions.ConnectTimeoutError):  # incl. NewConnectionError
+                return _Unsent(unsent)  # no connection, so nothing was sent: safe to send anywhere
+            return unsent if single_use else _Retryable(unsent)
         if response.status >= 500:
             failed = UpstreamUnavailable(f"{api}: HTTP {response.status}")
             return failed if single_use else _Retryable(failed)
@@ -404,6 +528,17 @@ class _Retryable:
 
     def __init__(self, error: UpstreamError) -> None:
         self.error = error
+
+
+class _Unsent(_Retryable):
+    """No connection could be made: the request went nowhere (another host may take it)."""
+
+    __slots__ = ()
+
+
+def _host(base_url: str) -> str:
+    """A base URL's host (and port), for the logs: never a path or a query."""
+    return urlsplit(base_url).netloc
 
 
 class _Malformed(UpstreamUnavailable):

@@ -67,10 +67,34 @@ class TicketMissing(WxComponentError):
 
 
 class NotAuthorized(WxComponentError):
-    """The authorizer is unknown to us, or has revoked its authorization."""
+    """Nothing may be vended for this: the caller policy refuses it (no reason: such a caller learns
+    nothing about the appid), or the account's grant gives no token (a subclass, with its reason)."""
 
     code = "not_authorized"
     reason: str | None = None  # set where the caller, allowed to ask, may be told why
+
+
+# What the subclasses' messages send the merchant back to: the stack's `AuthorizationStartUrl`.
+START_PAGE = "the authorization start page (/wechat/authorize, the AuthorizationStartUrl output)"
+
+
+class UnknownAuthorizer(NotAuthorized):
+    """We hold no grant from this appid: it never authorized this platform (or is no account)."""
+
+    reason = "unknown"
+
+
+class AuthorizationRevoked(NotAuthorized):
+    """The account revoked its authorization (取消授权): its tokens were deleted."""
+
+    reason = "revoked"
+
+
+class NeedsReauthorization(NotAuthorized):
+    """WeChat refuses the account's refresh token and none could be recovered: only a new
+    authorization brings one."""
+
+    reason = "needs_reauthorization"
 
 
 class NoApiPermission(NotAuthorized):
@@ -78,6 +102,12 @@ class NoApiPermission(NotAuthorized):
     vended until it authorizes again with API permission."""
 
     reason = "no_api_permission"
+
+
+class ComponentAppidAsAuthorizer(NotAuthorized):
+    """The component's own appid, sent where an authorizer's belongs: its token is `kind: component`."""
+
+    reason = "component_appid"
 
 
 _STATUS_BY_CODE = {

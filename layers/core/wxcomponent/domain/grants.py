@@ -11,7 +11,14 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from wxcomponent.domain.errors import NoApiPermission, NotAuthorized
+from wxcomponent.domain.errors import (
+    START_PAGE,
+    AuthorizationRevoked,
+    NeedsReauthorization,
+    NoApiPermission,
+    NotAuthorized,
+    UnknownAuthorizer,
+)
 
 APPID_RE = re.compile(r"wx[0-9a-f]{16}")  # an account's appid: what a grant is keyed by
 AUTHORIZED = "authorized"
@@ -45,16 +52,30 @@ class Grant:
 
 
 def require_active(grant: Grant | None) -> Grant:
-    """The grant, if tokens may be had for it; else the refusal that says why (the reason only for
-    what an allowed caller can act on: an account without API permission)."""
+    """The grant, if tokens may be had for it; else the refusal that says why and what to do next.
+    Only callers the caller policy allowed to ask for this appid ever read it (services/vending.py)."""
     if grant is not None and grant.active:
         return grant
-    if grant is not None and grant.status == NO_API_PERMISSION:
+    if grant is None:
+        raise UnknownAuthorizer(
+            "no merchant has authorized this platform for this appid: send the merchant to " + START_PAGE
+        )
+    if grant.status == REVOKED:
+        raise AuthorizationRevoked(
+            "the account revoked its authorization of this platform, and its tokens were deleted: the merchant"
+            " must authorize again, at " + START_PAGE
+        )
+    if grant.status == NEEDS_REAUTHORIZATION:
+        raise NeedsReauthorization(
+            "WeChat no longer accepts the account's refresh token, and none could be recovered: the merchant"
+            " must authorize again, at " + START_PAGE
+        )
+    if grant.status == NO_API_PERMISSION:
         raise NoApiPermission(
             "the account authorized the platform without API permission: WeChat gives no token for it"
-            " until it authorizes again with API permission"
+            " until it authorizes again with API permission, at " + START_PAGE
         )
-    raise NotAuthorized("the authorizer is unknown or no longer authorized")
+    raise NotAuthorized(f"the grant's state {grant.status!r} gives no token")  # none other is written
 
 
 def func_ids(func_info: list[dict[str, Any]]) -> tuple[int, ...]:

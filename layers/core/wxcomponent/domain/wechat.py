@@ -7,6 +7,8 @@ log: WeChat's errcode and errmsg, never a token, a secret or a request body.
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -184,13 +186,134 @@ class WebUserInfo:
         return "WebUserInfo(<visitor>)"
 
 
+@dataclass(frozen=True)
+class RidInfo:
+    """getRidInfo's `request`: what WeChat saw of one call that answered with this rid. The URL's
+    query and the two bodies come with every token, secret, ticket and code replaced by REDACTED
+    (`masked`), whatever the call was."""
+
+    rid: str
+    invoke_time: int
+    cost_in_ms: int
+    request_url: str
+    request_body: str
+    response_body: str
+    client_ip: str
+
+
+@dataclass(frozen=True)
+class ApiQuota:
+    """getApiQuota's `quota` for one API (`cgi_path`), today: the limit, what was used, what remains."""
+
+    cgi_path: str
+    daily_limit: int
+    used: int
+    remain: int
+
+
+# -- rids, and the address WeChat saw ------------------------------------------------------------
+
+# WeChat ends an error's errmsg with its request id: `… rid: 61725984-6126f6f9-040f19c4`
+# (getRidInfo's page); getRidInfo answers for it for 7 days, to the account that made the call.
+RID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{8}")
+RID_DAYS = 7
+_RID_IN_TEXT = re.compile(r"\brid:\s*([0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{8})(?![0-9a-f-])")
+# 61004 (component APIs) says `access clientip is not registered requestIP: 1.2.3.4`, 40164 (the
+# accounts' APIs) `invalid ip 1.2.3.4 ipv6 ::ffff:1.2.3.4, not in whitelist`.
+WHITELIST_ERRCODES = frozenset({61004, 40164})
+_INVALID_IP = re.compile(r"invalid ip ([0-9A-Fa-f.:]*)(?: ipv6 ([0-9A-Fa-f.:]+))?")
+_REQUEST_IP = re.compile(r"requestIP:\s*([0-9A-Fa-f.:]+)")
+# What a call may send or be answered that must never be shown: tokens, secrets, tickets, codes.
+_SECRET_FIELDS = (
+    "access_token",
+    "component_access_token",
+    "authorizer_access_token",
+    "authorizer_refresh_token",
+    "refresh_token",
+    "component_appsecret",
+    "appsecret",
+    "component_secret",
+    "secret",
+    "component_verify_ticket",
+    "ticket",
+    "authorization_code",
+    "auth_code",
+    "code",
+    "pre_auth_code",
+    "encoding_aes_key",
+)
+_FIELDS = "|".join(_SECRET_FIELDS)
+_QUERY_FIELD = re.compile(rf"(?<![A-Za-z0-9_])({_FIELDS})=[^&\s\"'#]*", re.IGNORECASE)
+_JSON_FIELD = re.compile(rf'("(?:{_FIELDS})"\s*:\s*)"(?:[^"\\]|\\.)*"', re.IGNORECASE)
+_XML_FIELD = re.compile(rf"<({_FIELDS})>.*?</\1>", re.IGNORECASE | re.DOTALL)
+
+
+def rid_in(text: str) -> str | None:
+    """The rid a WeChat errmsg (or a message quoting one) ends with, or None."""
+    found = _RID_IN_TEXT.search(text)
+    return found.group(1) if found else None
+
+
+def client_ip_in(errmsg: str) -> str | None:
+    """The address a 61004/40164 errmsg says WeChat saw (an IPv4 one for `::ffff:` mapped), or None."""
+    candidates: list[str] = []
+    invalid = _INVALID_IP.search(errmsg)
+    if invalid:
+        candidates += [group for group in invalid.groups() if group]
+    requested = _REQUEST_IP.search(errmsg)
+    if requested:
+        candidates.append(requested.group(1))
+    for candidate in candidates:
+        try:
+            address = ipaddress.ip_address(candidate.rstrip(".:"))
+        except ValueError:
+            continue
+        mapped = address.ipv4_mapped if isinstance(address, ipaddress.IPv6Address) else None
+        return str(mapped or address)
+    return None
+
+
+def rid_of(error: BaseException) -> str | None:
+    """The rid behind `error`: its own, or that of the WeChat error it was raised from (a
+    `NotAuthorized` from a 61023, a `TicketMissing` from a 61006), or the one its message quotes
+    (a refusal remembered from an earlier call)."""
+    seen: BaseException | None = error
+    for _ in range(8):  # a chain of causes is short; never loop on a cycle
+        if seen is None:
+            break
+        if isinstance(seen, UpstreamError) and seen.rid:
+            return seen.rid
+        if isinstance(seen, WxComponentError) and (quoted := rid_in(seen.message)):
+            return quoted
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+def masked(text: str) -> str:
+    """`text` (a query string, a JSON, XML or form body) with the value of every token, secret,
+    ticket or code field replaced by REDACTED."""
+    text = _QUERY_FIELD.sub(lambda m: f"{m.group(1)}={REDACTED}", text)
+    text = _JSON_FIELD.sub(lambda m: f'{m.group(1)}"{REDACTED}"', text)
+    return _XML_FIELD.sub(lambda m: f"<{m.group(1)}>{REDACTED}</{m.group(1)}>", text)
+
+
 # -- errors --------------------------------------------------------------------------------------
 
 
 class UpstreamError(WxComponentError):
-    """WeChat refused or could not answer. `errcode` is WeChat's, or None when no answer came."""
+    """WeChat refused or could not answer. `errcode` is WeChat's, or None when no answer came;
+    `rid` is the request id WeChat ended its errmsg with (what `getRidInfo` looks up), or None."""
 
     code = "upstream_error"
+
+    def __init__(self, message: str, *, errcode: int | None = None, rid: str | None = None) -> None:
+        super().__init__(message, errcode=errcode)
+        self.rid = rid if rid is not None else rid_in(message)
+
+    @property
+    def client_ip(self) -> str | None:
+        """61004/40164: the address WeChat saw the call come from, as its errmsg names it."""
+        return client_ip_in(self.message) if self.errcode in WHITELIST_ERRCODES else None
 
 
 class SystemBusy(UpstreamError):
@@ -300,10 +423,11 @@ MAX_ERRMSG = 200
 
 def error_for(errcode: int, errmsg: str, *, api: str = "") -> UpstreamError:
     """The typed error for a non-zero errcode. `errmsg` is WeChat's text, shortened; the caller
-    removes any value it sent before passing it (the adapter does)."""
+    removes any value it sent before passing it (the adapter does). Its rid is read from the whole
+    text, which WeChat ends with it."""
     cls = _ERRORS.get(errcode, UnknownWeChatError)
     where = f"{api}: " if api else ""
-    return cls(f"{where}errcode {errcode}: {errmsg[:MAX_ERRMSG]}", errcode=errcode)
+    return cls(f"{where}errcode {errcode}: {errmsg[:MAX_ERRMSG]}", errcode=errcode, rid=rid_in(errmsg))
 
 
 # -- failed refreshes, remembered ------------------------------------------------------------------
@@ -330,7 +454,10 @@ class RefreshFailure:
         retry_after = _retry_after(error)
         if retry_after is None:
             return None
-        return cls(type(error).__name__, error.errcode, error.message, now + retry_after)
+        message, rid = error.message, rid_of(error)
+        if rid and rid not in message:  # the caller told later can still look the first refusal up
+            message = f"{message} rid: {rid}"
+        return cls(type(error).__name__, error.errcode, message, now + retry_after)
 
     def error(self) -> WxComponentError:
         """The same typed error again (its message says it is remembered)."""

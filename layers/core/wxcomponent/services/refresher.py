@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 
 from wxcomponent.domain.errors import ConfigurationError, StorageUnavailable, WxComponentError
-from wxcomponent.domain.wechat import UpstreamError
+from wxcomponent.domain.wechat import UpstreamError, rid_of
 from wxcomponent.observability import MetricUnit, logger, metrics, single_metric
 from wxcomponent.ports import Authorizers, TicketStore, WeChatApi
 from wxcomponent.services.authorizer_token import AuthorizerTokenService
@@ -121,7 +121,7 @@ class Refresher:
             logger.warning("verify ticket stale; asked WeChat to push again", extra={"ticket_age": report.ticket_age})
         except UpstreamError as exc:
             report.failed[_failure_key(exc)] += 1
-            logger.error("api_start_push_ticket failed", extra={"errcode": exc.errcode})
+            logger.error("api_start_push_ticket failed", extra={"errcode": exc.errcode, "rid": exc.rid})
 
     # -- the component token -----------------------------------------------------------------------
 
@@ -132,7 +132,10 @@ class Refresher:
             report.component_token_life_left = float(token.expires_at - int(self._clock()))
         except Exception as exc:  # noqa: BLE001 - the authorizers are still swept
             report.failed[_failure_key(exc)] += 1
-            logger.error("component token not refreshed", extra={"error": _error_name(exc), "errcode": _errcode(exc)})
+            logger.error(
+                "component token not refreshed",
+                extra={"error": _error_name(exc), "errcode": _errcode(exc), "rid": rid_of(exc)},
+            )
 
     # -- the authorizers and their JS-SDK tickets ----------------------------------------------------
 
@@ -192,7 +195,12 @@ class Refresher:
                 report.failed[_failure_key(exc)] += 1
             logger.warning(
                 "authorizer not refreshed",
-                extra={"authorizer_appid": appid, "error": _error_name(exc), "errcode": _errcode(exc)},
+                extra={
+                    "authorizer_appid": appid,
+                    "error": _error_name(exc),
+                    "errcode": _errcode(exc),
+                    "rid": rid_of(exc),
+                },
             )
             return
         with lock:
@@ -210,7 +218,13 @@ class Refresher:
                 report.failed[_failure_key(exc)] += 1
             logger.warning(
                 "js-sdk ticket not renewed",
-                extra={"authorizer_appid": appid, "kind": kind, "error": _error_name(exc), "errcode": _errcode(exc)},
+                extra={
+                    "authorizer_appid": appid,
+                    "kind": kind,
+                    "error": _error_name(exc),
+                    "errcode": _errcode(exc),
+                    "rid": rid_of(exc),
+                },
             )
             return
         with lock:

@@ -30,13 +30,23 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from wxcomponent.domain.errors import BadRequest, ConfigurationError, NotAuthorized, WxComponentError, http_status
+from wxcomponent.domain.errors import (
+    BadRequest,
+    ComponentAppidAsAuthorizer,
+    ConfigurationError,
+    NotAuthorized,
+    UnknownAuthorizer,
+    WxComponentError,
+    http_status,
+)
 from wxcomponent.domain.grants import APPID_RE
 from wxcomponent.domain.js_tickets import CARD_TICKET, JSAPI_TICKET, TICKET_KINDS, JsTicket
 from wxcomponent.domain.tokens import AccessToken, RefreshRefused
 from wxcomponent.domain.web_login import CODE_RE, DEFAULT_LANG, LANGS
+from wxcomponent.domain.wechat import rid_of
 from wxcomponent.observability import MetricUnit, logger, metrics
 from wxcomponent.ports import AuthorizerTokens, ComponentTokens, JsTickets, WebLogins
+from wxcomponent.settings import ComponentSettings
 
 COMPONENT = "component"
 AUTHORIZER = "authorizer"
@@ -156,7 +166,11 @@ class TokenVendor:
         memory_ttl: float = MEMORY_TTL,
         js_tickets: JsTickets | None = None,
         web_logins: WebLogins | None = None,
+        component: Callable[[], ComponentSettings] | None = None,
     ) -> None:
+        """`component` (the settings) tells the component's own appid, sent as an authorizer's,
+        from an appid we hold nothing for: read only to refuse, never on a success."""
+        self._component = component
         self._component_tokens = component_tokens
         self._authorizer_tokens = authorizer_tokens
         self._js_tickets = js_tickets
@@ -190,7 +204,7 @@ class TokenVendor:
     def vend(self, request: VendRequest, caller: str | None = None, *, door: str = INVOKE) -> dict[str, Any]:
         """The contract's success body; raises the services' domain errors (audited either way)."""
         try:
-            body, from_memory = self._answer(request)
+            body, from_memory = self._explained(request)
         except Exception as error:
             _audit(caller, request.kind, request.appid or None, _code(error), from_memory=False, door=door)
             if status_of(error) >= 500:  # ours or WeChat's failure, not the caller's (the alarm's metric)
@@ -199,6 +213,19 @@ class TokenVendor:
         _audit(caller, request.kind, body["appid"], "ok", from_memory=from_memory, door=door)
         metrics.add_metric(name="TokenVended", unit=MetricUnit.Count, value=1)
         return body
+
+    def _explained(self, request: VendRequest) -> tuple[dict[str, Any], bool]:
+        """`_answer`, with an unknown appid that is the component's own said to be that (issue 21)."""
+        try:
+            return self._answer(request)
+        except UnknownAuthorizer as unknown:
+            if self._component is None or request.appid != self._component().component_appid:
+                raise
+            raise ComponentAppidAsAuthorizer(
+                f"{request.appid} is this platform's component appid, not an authorized account's: its token is"
+                f' asked for with {{"kind": "component"}}; "{request.kind}" names an account that authorized'
+                " the platform"
+            ) from unknown
 
     def _answer(self, request: VendRequest) -> tuple[dict[str, Any], bool]:
         """The success body, and whether it came from memory."""
@@ -306,9 +333,10 @@ def error_body(error: Exception) -> dict[str, Any]:
     logged with its traceback and answered `internal` with a generic message."""
     if isinstance(error, WxComponentError):
         status = http_status(error)
+        rid = rid_of(error)  # WeChat's request id: `wxcomponent rid` looks it up (7 days)
         (logger.warning if status < 500 else logger.error)(
             "vend refused" if status < 500 else "vend failed",
-            extra={"error": type(error).__name__, "reason": error.message, "errcode": error.errcode},
+            extra={"error": type(error).__name__, "reason": error.message, "errcode": error.errcode, "rid": rid},
         )
         # One message for every not_authorized: a caller the policy refuses learns no more than one
         # asking for an authorizer we do not know (the reason is in the log above).
@@ -320,6 +348,8 @@ def error_body(error: Exception) -> dict[str, Any]:
             detail["reason"] = error.reason
         if error.errcode is not None:
             detail["errcode"] = error.errcode
+        if rid is not None:
+            detail["rid"] = rid
         if error.retryable:
             detail["retryable"] = True  # nothing was decided: the same request may succeed in a moment
         return {"error": detail}
