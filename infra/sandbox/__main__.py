@@ -39,6 +39,7 @@ def parse_args(argv: Sequence[str] | None = None) -> SandboxConfig:
         "--test-accounts", default=None, help="comma-separated appids on the test list; default: every account"
     )
     p.add_argument("--ticket-mode", choices=("new", "same"), default=defaults.ticket_mode, help="getticket's behaviour")
+    p.add_argument("--dr-port", type=int, default=None, help="a second listener: WeChat's DR host (0: any port)")
     a = p.parse_args(argv)
     return SandboxConfig(
         host=a.host,
@@ -57,6 +58,7 @@ def parse_args(argv: Sequence[str] | None = None) -> SandboxConfig:
         released=a.released,
         test_accounts=None if a.test_accounts is None else [x.strip() for x in a.test_accounts.split(",") if x.strip()],
         ticket_mode=a.ticket_mode,
+        dr_port=a.dr_port,
         report=say,
     )
 
@@ -78,6 +80,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"  authorization pages (WECHAT_MP_BASE) {url}/cgi-bin/componentloginpage, {url}/wxaopen/safe/bindcomponent"
         )
         say(f"  control page   {url}/sandbox/")
+        if config.dr_port is not None:
+            say(f"  disaster-recovery host (WECHAT_API_FALLBACKS) {sandbox.dr_url}")
         say(f"  pushes events to {config.component_events_url}")
         say(f"  pushes messages to {config.account_messages_url}")
         interval = config.ticket_interval or 0

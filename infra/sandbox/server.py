@@ -399,6 +399,7 @@ class Sandbox:
                     "http_status": None,
                     "fault": fault.describe(),
                     "time": started,
+                    "listener": listener,
                 }
             )
             self.world.stopping.wait(fault.value or DEFAULT_TIMEOUT_FAULT)

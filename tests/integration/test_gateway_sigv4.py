@@ -43,13 +43,6 @@ def signed(world: World, body: bytes = b'{"kind":"component"}', /, **options: st
     return signed_headers("POST", tokens_url(world), body, {"Content-Type": "application/json"}, **options)
 
 
-def test_a_request_signed_with_the_local_credentials_is_vended(world: World) -> None:
-    world.push_ticket()
-    body = json.dumps(COMPONENT).encode()
-    status, kind, answer = send(world, body, signed(world, body))
-    assert (status, kind, answer["appid"]) == (200, None, APPID)
-
-
 def test_an_unsigned_request_is_forbidden_before_the_function(world: World, caplog: pytest.LogCaptureFixture) -> None:
     world.push_ticket()
     body = json.dumps(COMPONENT).encode()
@@ -57,67 +50,59 @@ def test_an_unsigned_request_is_forbidden_before_the_function(world: World, capl
     status, kind, answer = send(world, body, {"Content-Type": "application/json"})
     assert (status, kind, answer) == (403, "ForbiddenException", {"message": "Forbidden"})
     assert [r for r in caplog.records if r.getMessage() == "vend"] == []  # the function never ran: nothing audited
-    status, _, _ = send(world, body, signed(world, body))
-    assert status == 200 and [r.getMessage() for r in caplog.records].count("vend") == 1  # the guard of the above
+    # Signed with make dev's credentials, it is vended: the guard of the above.
+    status, _, vended = send(world, body, signed(world, body))
+    assert (status, vended["appid"]) == (200, APPID)
+    assert [r.getMessage() for r in caplog.records].count("vend") == 1
 
 
-@pytest.mark.parametrize(
-    ("case", "options", "expected_kind", "expected_message"),
-    [
-        ("another secret", {"secret_key": "not-local"}, "InvalidSignatureException", MISMATCH),
-        (
-            "an unknown access key",
-            {"access_key": "AKIAIOSFODNN7EXAMPLE"},
-            "UnrecognizedClientException",
-            "The security token included in the request is invalid.",
-        ),
-        (
-            "another region",
-            {"region": "eu-west-1"},
-            "InvalidSignatureException",
-            "Credential should be scoped to a valid region.",
-        ),
-        (
-            "another service",
-            {"service": "lambda"},
-            "InvalidSignatureException",
-            "Credential should be scoped to correct service: 'execute-api'.",
-        ),
-    ],
-)
-def test_a_request_signed_wrongly_is_refused_as_aws_refuses_it(
-    world: World, case: str, options: dict[str, str], expected_kind: str, expected_message: str
-) -> None:
-    status, kind, answer = send(world, b'{"kind":"component"}', signed(world, **options))
-    assert (status, kind) == (403, expected_kind), (case, answer)
-    assert set(answer) == {"message"} and answer["message"].startswith(expected_message), (case, answer)
+WRONGLY_SIGNED = [
+    ("another secret", {"secret_key": "not-local"}, "InvalidSignatureException", MISMATCH),
+    (
+        "an unknown access key",
+        {"access_key": "AKIAIOSFODNN7EXAMPLE"},
+        "UnrecognizedClientException",
+        "The security token included in the request is invalid.",
+    ),
+    (
+        "another region",
+        {"region": "eu-west-1"},
+        "InvalidSignatureException",
+        "Credential should be scoped to a valid region.",
+    ),
+    (
+        "another service",
+        {"service": "lambda"},
+        "InvalidSignatureException",
+        "Credential should be scoped to correct service: 'execute-api'.",
+    ),
+]
+MALFORMED = ["Bearer abc", "AWS4-HMAC-SHA256 Credential=local/20260101/us-east-1/execute-api/aws4_request"]
 
 
-def test_a_body_changed_after_signing_is_refused(world: World) -> None:
-    headers = signed(world, b'{"kind":"component"}')
-    status, kind, answer = send(world, b'{"kind":"authorizer","appid":"wx570bc396a51b8ff8"}', headers)
+def test_a_request_signed_wrongly_is_refused_as_aws_refuses_it(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    body = b'{"kind":"component"}'
+    for case, options, expected_kind, expected_message in WRONGLY_SIGNED:
+        status, kind, answer = send(world, body, signed(world, body, **options))
+        assert (status, kind) == (403, expected_kind), (case, answer)
+        assert set(answer) == {"message"} and answer["message"].startswith(expected_message), (case, answer)
+    # A body changed after signing; and what a developer needs to find such a mistake: the canonical
+    # request the gateway computed.
+    status, kind, answer = send(world, b'{"kind":"authorizer","appid":"wx570bc396a51b8ff8"}', signed(world, body))
     assert (status, kind) == (403, "InvalidSignatureException") and answer["message"].startswith(MISMATCH)
-    # What a developer needs to find their mistake: the canonical request the gateway computed.
     assert "The Canonical String for this request should have been" in answer["message"]
-
-
-def test_a_signature_older_than_five_minutes_has_expired(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(botocore.auth, "get_current_datetime", lambda: datetime(2026, 1, 1))  # botocore's clock
-    headers = signed(world)
-    monkeypatch.undo()
-    status, kind, answer = send(world, b'{"kind":"component"}', headers)
+    # A signature older than five minutes.
+    with monkeypatch.context() as patch:
+        patch.setattr(botocore.auth, "get_current_datetime", lambda: datetime(2026, 1, 1))  # botocore's clock
+        old = signed(world, body)
+    status, kind, answer = send(world, body, old)
     assert (status, kind) == (403, "InvalidSignatureException")
     assert answer["message"].startswith("Signature expired: 20260101T000000Z is now earlier than ")
-
-
-@pytest.mark.parametrize(
-    "authorization",
-    ["Bearer abc", "AWS4-HMAC-SHA256 Credential=local/20260101/us-east-1/execute-api/aws4_request"],
-)
-def test_a_malformed_authorization_header_is_refused(world: World, authorization: str) -> None:
-    status, kind, answer = send(world, b"{}", {"Authorization": authorization})
-    assert (status, kind) == (403, "IncompleteSignatureException"), answer
-    assert "Authorization header requires" in answer["message"]
+    # An Authorization header that is not SigV4's, or lacks its parts.
+    for authorization in MALFORMED:
+        status, kind, answer = send(world, b"{}", {"Authorization": authorization})
+        assert (status, kind) == (403, "IncompleteSignatureException"), answer
+        assert "Authorization header requires" in answer["message"]
 
 
 def test_routes_without_iam_auth_and_the_invoke_api_need_no_signature(world: World) -> None:

@@ -5,6 +5,7 @@
 - `component.Component`: tickets, component access tokens, pre-auth codes.
 - `merchants.Merchants`: accounts, grants, authorization codes, authorizer tokens, rotation.
 - `faults.Faults`: injected faults per API.
+- `console.ConsoleUrls`: where WeChat pushes (the platform console's two URLs).
 - `journal.Journal`: the call, push and custom-message logs, and the wait for a message.
 - `quotas.Quotas`: each account's calls per API today (getApiQuota, 45009) and its clears this month.
 - `rids.Rids`: the calls answered with an error, by rid, for 7 days (getRidInfo).

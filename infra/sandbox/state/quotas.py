@@ -41,7 +41,7 @@ class Limit:
 
 
 # cgi_path -> its limit. WeChat publishes none for the component APIs; a developer quoting
-# getApiQuota saw 10000 a day for api_component_token (community thread, docs/protocol.md §8), and
+# getApiQuota saw 10000 a day for api_component_token (community thread, docs/protocol.md §9), and
 # WeChat's own figure for an account's token API is 2000. The choices are generous for what a
 # token center calls, and small enough that a loop spends them in a test.
 LIMITS: dict[str, Limit] = {

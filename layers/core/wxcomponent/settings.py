@@ -31,7 +31,7 @@ SECRET_MAX_AGE = 300
 SECRETS_CLIENT_CONFIG = Config(connect_timeout=2, read_timeout=3, retries={"max_attempts": 3, "mode": "standard"})
 DEFAULT_API_BASE = "https://api.weixin.qq.com"
 # WeChat's disaster-recovery host, "when the host above cannot be reached" (its API domain page;
-# docs/protocol.md §8). A base on one of WeChat's hosts falls back to the general host and this one.
+# docs/protocol.md §9). A base on one of WeChat's hosts falls back to the general host and this one.
 DR_API_BASE = "https://api2.weixin.qq.com"
 _WECHAT_API_HOST = re.compile(r"https://([a-z]{2}\.)?api2?\.weixin\.qq\.com")
 DEFAULT_MP_BASE = "https://mp.weixin.qq.com"

@@ -4,6 +4,7 @@ caller's AWS credentials) or `make dev`'s (`--local`). Tables on a terminal, JSO
 from __future__ import annotations
 
 import os
+import re
 import sys
 import time
 from collections.abc import Iterator
@@ -17,6 +18,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from wxcomponent_client.cli import output
+from wxcomponent_client.cli.clears import CLEARS_PER_MONTH, clears_made, record_clear, record_spent
 from wxcomponent_client.cli.follow import LOCAL_POLL, LONG_POLL, BusFollower, describe
 from wxcomponent_client.cli.inventory import Authorizer, Inventory, read_inventory
 from wxcomponent_client.cli.reconcile import Reconciliation, reconcile
@@ -189,8 +191,42 @@ def status(o: Options) -> None:
             if f.until > now
         ],
     }
-    data["problems"] = _problems(data)
+    data["whitelist"] = _whitelist(o.target, data["remembered_failures"])
+    data["problems"] = _problems(data) + _whitelist_problems(data["whitelist"])
     o.out.emit(data, lambda console: _render_status(console, data))
+
+
+def _whitelist(target: Target, failures: list[dict[str, Any]]) -> dict[str, Any]:
+    """The addresses WeChat is told to accept, beside the ones WeChat said it saw when it refused a
+    call as off the whitelist (61004, 40164: a refusal remembered for 10 minutes)."""
+    from wxcomponent.domain.wechat import WHITELIST_ERRCODES, client_ip_in  # noqa: PLC0415 - the core is optional
+
+    refused: list[dict[str, Any]] = []
+    for failure in failures:
+        if failure["errcode"] in WHITELIST_ERRCODES:
+            seen = {"errcode": failure["errcode"], "client_ip": client_ip_in(failure["message"] or "")}
+            if seen not in refused:
+                refused.append(seen)
+    return {**target.whitelist(), "refused": refused}
+
+
+def _whitelist_problems(whitelist: dict[str, Any]) -> list[str]:
+    listed = ", ".join(whitelist["ips"]) or whitelist["note"] or "nothing"
+    problems = []
+    for seen in whitelist["refused"]:
+        address, errcode = seen["client_ip"] or "an address it did not name", seen["errcode"]
+        if seen["client_ip"] in whitelist["ips"]:
+            problems.append(
+                f"WeChat refused a call from {address} ({errcode}), which {whitelist['source']} lists: check the"
+                " console of this platform holds it (added through 编辑, it applies from the next full-network"
+                " release; through 修改, at once)"
+            )
+        else:
+            problems.append(
+                f"WeChat refused a call from {address} ({errcode}): not in {whitelist['source']} ({listed}); add it to"
+                " the platform's IP whitelist, or send the calls through the whitelisted egress (docs/deploy.md)"
+            )
+    return problems
 
 
 def _problems(data: dict[str, Any]) -> list[str]:
@@ -236,6 +272,12 @@ def _render_status(console: Console, data: dict[str, Any]) -> None:
     for failure in data["remembered_failures"]:
         remembered = f"{failure['owner']}: errcode {failure['errcode']} until {failure['until']}"
         grid.add_row("remembered failure", output.safe(remembered))
+    whitelist = data.get("whitelist")
+    if whitelist is not None:
+        listed = ", ".join(whitelist["ips"]) or whitelist["note"] or output.NONE
+        grid.add_row("whitelist", output.safe(f"{listed} ({whitelist['source']})"))
+        for seen in whitelist["refused"]:
+            grid.add_row("WeChat saw", output.safe(f"{seen['client_ip'] or 'no address named'} ({seen['errcode']})"))
     console.print(grid)
     for problem in data["problems"]:
         console.print(f"[yellow]![/yellow] {output.safe(problem)}")
@@ -574,6 +616,233 @@ def start_push_ticket(o: Options, wait: float) -> None:
             console.print(f"[green]✓[/green] a new ticket arrived at {data['new_ticket_received_at']}.")
         elif wait > 0:
             console.print(f"[yellow]![/yellow] no new ticket within {wait:g} s (WeChat pushes within minutes).")
+
+    o.out.emit(data, render)
+
+
+# -- diagnosis: rid, quota, clear-quota -------------------------------------------------------------
+
+# The token center's own calls, whose quotas `quota` shows: the component's, and an account's.
+COMPONENT_APIS = (
+    "/cgi-bin/component/api_component_token",
+    "/cgi-bin/component/api_create_preauthcode",
+    "/cgi-bin/component/api_query_auth",
+    "/cgi-bin/component/api_authorizer_token",
+    "/cgi-bin/component/api_get_authorizer_info",
+    "/cgi-bin/component/api_get_authorizer_list",
+    "/cgi-bin/component/api_start_push_ticket",
+)
+AUTHORIZER_APIS = ("/cgi-bin/message/custom/send", "/cgi-bin/ticket/getticket")
+_RID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{8}")  # WeChat's rid, as its errmsg ends
+_APPID = re.compile(r"wx[0-9a-f]{16}")
+# An API's path as getApiQuota takes it: no host, a leading slash; WeChat's web-login APIs have none.
+_CGI_PATH = re.compile(r"/(?!sns/)[A-Za-z0-9_.-]{1,64}(/[A-Za-z0-9_.-]{1,64}){0,7}")
+
+
+def _appid(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is not None and not _APPID.fullmatch(value):
+        raise click.BadParameter("an account's appid: wx and 16 hex digits")
+    return value
+
+
+def _cgi_paths(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> tuple[str, ...]:
+    for value in values:
+        if not _CGI_PATH.fullmatch(value):
+            raise click.BadParameter(f"{value!r}: an API's path, as /cgi-bin/component/api_query_auth (not /sns/…)")
+    return values
+
+
+def _token_for(wx: Any, appid: str | None) -> str:
+    """The component's access token, or the account's: the stored one, refreshed here (calling
+    WeChat from this machine) only when it has run out. Never printed."""
+    if appid is None:
+        return str(wx.component_tokens.token(min_validity=60).access_token)
+    return str(wx.authorizer_tokens.token(appid, min_validity=60).access_token)
+
+
+@cli.command("rid")
+@click.argument("rid")
+@click.option(
+    "--appid", callback=_appid, help="The account whose call it was (its token asks), if not the component's."
+)
+@click.pass_obj
+def rid_command(o: Options, rid: str, appid: str | None) -> None:
+    """What WeChat saw of the call that answered with RID (getRidInfo, kept 7 days): when, how long,
+    from which address, the request and the answer, tokens and secrets masked. Calls WeChat from here."""
+    rid = rid.strip().lower()
+    if not _RID.fullmatch(rid):
+        raise click.BadParameter(
+            "WeChat's rid: three groups of 8 hex digits, as 61725984-6126f6f9-040f19c4", param_hint="RID"
+        )
+    wx = o.wx()
+    from wxcomponent.domain.wechat import UpstreamError  # noqa: PLC0415 - the core is optional
+
+    try:
+        info = wx.wechat.get_rid_info(_token_for(wx, appid), rid)
+    except UpstreamError as error:
+        hint = {
+            76001: "WeChat knows no such rid: mistyped, or older than 7 days",
+            76003: "WeChat says that call was not "
+            + ("this account's" if appid else "the component's: ask with --appid, the account whose call it was"),
+            76022: "WeChat looks up no rid of its web-login (/sns/) APIs",
+        }.get(error.errcode or 0)
+        if hint is None:
+            raise
+        raise click.ClickException(f"{hint} (errcode {error.errcode})") from None
+    data = {
+        "rid": rid,
+        "asked_as": appid or "component",
+        "invoke_time": output.stamp(info.invoke_time) if info.invoke_time else None,
+        "cost_in_ms": info.cost_in_ms,
+        "client_ip": info.client_ip,
+        "request_url": info.request_url,
+        "request_body": info.request_body,
+        "response_body": info.response_body,
+    }
+    o.out.emit(data, lambda console: _render_rid(console, data))
+
+
+def _render_rid(console: Console, data: dict[str, Any]) -> None:
+    console.print(f"[bold]rid {data['rid']}[/bold] · what WeChat saw ({data['asked_as']} asked)")
+    grid = output.fields()
+    grid.add_row("invoked", data["invoke_time"] or output.NONE)
+    grid.add_row("took", f"{data['cost_in_ms']} ms")
+    grid.add_row("from", output.safe(data["client_ip"]) or output.NONE)
+    console.print(grid)
+    for label in ("request_url", "request_body", "response_body"):  # whole, each on lines of its own
+        console.print(f"[bold]{label.replace('_', ' ')}[/bold]")
+        output.long_value(console, data[label] or output.NONE)
+
+
+@cli.command()
+@click.option("--appid", callback=_appid, help="An authorized account's quotas (its token asks), not the component's.")
+@click.option(
+    "--api",
+    "apis",
+    multiple=True,
+    metavar="CGI_PATH",
+    callback=_cgi_paths,
+    help="This API's quota instead (repeatable).",
+)
+@click.pass_obj
+def quota(o: Options, appid: str | None, apis: tuple[str, ...]) -> None:
+    """Today's quota of each API the token center calls (getApiQuota): the daily limit, what was used,
+    what remains, for the component or, with --appid, an account; and the clears left this month.
+    Calls WeChat from here."""
+    wx = o.wx()
+    from wxcomponent.domain.wechat import UpstreamError  # noqa: PLC0415 - the core is optional
+
+    token = _token_for(wx, appid)
+    rows: list[dict[str, Any]] = []
+    for path in apis or (AUTHORIZER_APIS if appid else COMPONENT_APIS):
+        try:
+            found = wx.wechat.get_api_quota(token, path)
+        except UpstreamError as error:
+            rows.append({"api": path, "errcode": error.errcode, "rid": error.rid, "message": error.message})
+            continue
+        rows.append({"api": path, "daily_limit": found.daily_limit, "used": found.used, "remain": found.remain})
+    account = appid or o.target.component.component_appid
+    made = clears_made(o.target.client("dynamodb"), o.target.table_name, _partition(account, appid))
+    data = {"account": account, "apis": rows, "clears": _clears(made)}
+    o.out.emit(data, lambda console: _render_quota(console, data))
+    if any("errcode" in row for row in rows):
+        raise click.exceptions.Exit(1)
+
+
+def _render_quota(console: Console, data: dict[str, Any]) -> None:
+    grid = output.table("api", "daily limit", "used", "remain", title=f"today's quotas of {data['account']}")
+    for row in data["apis"]:
+        if "errcode" in row:
+            grid.add_row(row["api"], f"[red]{output.safe(row['message'])}[/red]", "", "")
+            continue
+        remain = str(row["remain"]) if row["remain"] else "[red]0[/red]"
+        grid.add_row(row["api"], str(row["daily_limit"]), str(row["used"]), remain)
+    console.print(grid)
+    console.print(_clears_line(data["clears"]))
+
+
+def _forget_quota_refusals(o: Options, wx: Any, appid: str | None) -> list[str]:
+    """WeChat cleared the quota: the 45009 refusals the token center remembers (an hour, so that
+    nobody asks again meanwhile) need not be waited out. Remembered again as already over; a
+    refusal forgotten too soon costs one call, which WeChat refuses again."""
+    from wxcomponent.domain.wechat import RefreshFailure  # noqa: PLC0415 - the core is optional
+
+    now = time.time()
+    forgotten = []
+    for failure in read_inventory(o.target.client("dynamodb"), o.target.table_name).failures:
+        if failure.errcode == 45009 and failure.until > now and (appid is None or appid in failure.owner):
+            over = RefreshFailure(failure.kind, failure.errcode, failure.message, now)
+            wx.stores.failures.remember_failure(failure.owner, over)
+            forgotten.append(failure.owner)
+    return forgotten
+
+
+def _partition(account: str, appid: str | None) -> str:
+    from wxcomponent.adapters.dynamodb.keys import authorizer_key, component_key  # noqa: PLC0415 - the core is optional
+
+    return authorizer_key(account) if appid else component_key(account)
+
+
+def _clears(made: int) -> dict[str, int]:
+    return {
+        "per_month": CLEARS_PER_MONTH,
+        "made_here_this_month": made,
+        "left_at_most": max(0, CLEARS_PER_MONTH - made),
+    }
+
+
+def _clears_line(clears: dict[str, int]) -> str:
+    return (
+        f"clear-quota: at most {clears['left_at_most']} of {clears['per_month']} clears left this month "
+        f"({clears['made_here_this_month']} made here; WeChat does not say, and the console's count too)"
+    )
+
+
+@cli.command("clear-quota")
+@click.option(
+    "--appid", callback=_appid, help="Clear an authorized account's quotas (spends its clears), not the component's."
+)
+@click.option("--yes", is_flag=True, help="Clear without asking first.")
+@click.pass_obj
+def clear_quota(o: Options, appid: str | None, yes: bool) -> None:
+    """Resets today's API call counts (clear_quota/v2, with the AppSecret alone: it works when even
+    the token APIs' quota is spent), of the component or, with --appid, an account. Each account has
+    10 clears a month, the console's included: asks first, and says how many are left. Calls WeChat
+    from here."""
+    wx = o.wx()
+    from wxcomponent.domain.wechat import UpstreamError  # noqa: PLC0415 - the core is optional
+
+    component = o.target.component
+    account = appid or component.component_appid
+    dynamodb, partition = o.target.client("dynamodb"), _partition(account, appid)
+    made = clears_made(dynamodb, o.target.table_name, partition)
+    if not yes:
+        click.confirm(
+            f"Clear today's API quotas of {account}? It spends one of its {CLEARS_PER_MONTH} clears this month "
+            f"({made} made here so far; the console's count too)",
+            abort=True,
+            err=True,
+        )
+    try:
+        wx.wechat.clear_quota(component.component_appid, component.component_appsecret, appid or "")
+    except UpstreamError as error:
+        if error.errcode != 48006:
+            raise
+        record_spent(dynamodb, o.target.table_name, partition)
+        spent = f"the {CLEARS_PER_MONTH} clears of this month are spent for {account}"
+        refused = {"account": account, "cleared": False, "errcode": 48006, "rid": error.rid}
+        o.out.emit(
+            {**refused, "clears": _clears(CLEARS_PER_MONTH)},
+            lambda console: console.print(f"[red]✗[/red] WeChat refuses (48006): {spent}."),
+        )
+        raise click.exceptions.Exit(1) from None
+    clears = _clears(record_clear(dynamodb, o.target.table_name, partition))
+    forgotten = _forget_quota_refusals(o, wx, appid)
+    data = {"account": account, "cleared": True, "clears": clears, "forgotten_refusals": forgotten}
+
+    def render(console: Console) -> None:
+        console.print(f"[green]✓[/green] WeChat cleared today's API quotas of {account}.")
+        console.print(_clears_line(clears))
 
     o.out.emit(data, render)
 

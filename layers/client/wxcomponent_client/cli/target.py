@@ -12,6 +12,7 @@ variables), and the core's stores, bus and secret are handed to its composition 
 from __future__ import annotations
 
 import functools
+import ipaddress
 import json
 import os
 import sys
@@ -21,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 import click
+import urllib3
 from botocore.config import Config
 
 from wxcomponent_client.tokens import TokenClient
@@ -56,6 +58,10 @@ class Target:
     api_base: str
     session: boto3.Session = field(repr=False)
     endpoints: dict[str, str] = field(default_factory=dict)  # service -> URL (the local stack)
+    # Where the core goes when api_base cannot be reached: a stack's WeChatApiFallbacks; None, the
+    # core's default for api_base (WeChat's disaster-recovery host after WeChat's own hosts).
+    api_fallbacks: tuple[str, ...] | None = None
+    whitelist_output: str | None = None  # a stack's WhitelistIps output, as CloudFormation shows it
 
     def client(self, service: str) -> Any:
         config = {"lambda": LAMBDA_CONFIG, "sqs": SQS_CONFIG}.get(service, CLIENT_CONFIG)
@@ -78,6 +84,24 @@ class Target:
             "wechat_api": self.api_base,
         }
 
+    def whitelist(self) -> dict[str, Any]:
+        """The addresses WeChat is told to accept, for `status`: a stack's WhitelistIps output;
+        make dev's, the sandbox's whitelist (its console's), which by default checks no address."""
+        if not self.local:
+            text = self.whitelist_output or ""
+            ips = [part.strip() for part in text.split(",") if _is_ip(part.strip())]
+            note = None if ips else (text or "the stack has no WhitelistIps output")
+            return {"source": "WhitelistIps", "ips": ips, "note": note}
+        try:
+            answer = urllib3.PoolManager(retries=False, timeout=urllib3.Timeout(connect=2, read=3)).request(
+                "GET", f"{self.api_base}/sandbox/whitelist"
+            )
+            ips = json.loads(answer.data).get("ips")
+        except (urllib3.exceptions.HTTPError, ValueError, AttributeError):
+            return {"source": "the sandbox's whitelist", "ips": [], "note": "the sandbox did not say"}
+        note = None if ips is not None else "the sandbox checks no address"
+        return {"source": "the sandbox's whitelist", "ips": list(ips or []), "note": note}
+
     # -- the core --------------------------------------------------------------------------------
 
     @functools.cached_property
@@ -88,14 +112,17 @@ class Target:
         from wxcomponent.adapters.dynamodb.refresh_runs import RefreshRunTable  # noqa: PLC0415
         from wxcomponent.adapters.eventbridge import EventBridgePublisher  # noqa: PLC0415
         from wxcomponent.bootstrap import Container  # noqa: PLC0415
-        from wxcomponent.settings import Settings  # noqa: PLC0415
+        from wxcomponent.settings import Settings, default_api_fallbacks  # noqa: PLC0415
 
         table = Table(self.table_name, client=self.client("dynamodb"))
+        fallbacks = default_api_fallbacks(self.api_base) if self.api_fallbacks is None else self.api_fallbacks
         settings = Settings(
             table_name=self.table_name,
             event_bus_name=self.event_bus_name,
             component_secret_id=self.component_secret_id,
             api_base=self.api_base,
+            api_fallbacks=fallbacks,
+            whitelist_ips=tuple(self.whitelist()["ips"]) if not self.local else (),
         )
         return Container(
             settings,
@@ -163,7 +190,26 @@ def stack_target(name: str, *, region: str | None = None, profile: str | None = 
         outputs["ComponentSecretId"],
         (parameters.get("WeChatApiBase") or DEFAULT_API_BASE).rstrip("/"),
         session,
+        api_fallbacks=_fallbacks(parameters.get("WeChatApiFallbacks", "")),
+        whitelist_output=outputs.get("WhitelistIps"),
     )
+
+
+def _fallbacks(parameter: str) -> tuple[str, ...] | None:
+    """The WeChatApiFallbacks parameter: empty, the core's default; "none", none; else the URLs."""
+    if not parameter.strip():
+        return None
+    if parameter.strip() == "none":
+        return ()
+    return tuple(part.strip().rstrip("/") for part in parameter.split(",") if part.strip())
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
 
 
 CORE_PYTHON = (3, 12)  # the core's, the Lambda runtime's: the rest of the CLI runs on 3.9 too

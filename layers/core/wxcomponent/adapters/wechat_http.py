@@ -7,7 +7,7 @@ module retries -1, HTTP ≥ 500, non-JSON answers, timeouts and connection error
 exponential backoff, and nothing else. Logs carry the API's name, the host, errcode, WeChat's rid,
 attempt and elapsed time, never a URL, a query, a body or a token.
 
-Hosts (docs/protocol.md §8): `base_url` first, then `fallback_urls` (WeChat's disaster-recovery
+Hosts (docs/protocol.md §9): `base_url` first, then `fallback_urls` (WeChat's disaster-recovery
 host, api2.weixin.qq.com, by default: settings.py). A connection that could not be made (refused,
 unresolved, or its connect timeout) never carried the request, so the same attempt goes on at
 once to the next host, single-use calls too; a host that failed so is tried last for
