@@ -96,7 +96,7 @@ def running(world: World) -> World:
 
 
 def refresh_token_of(appid: str) -> str:
-    grant = graph().grants.get_grant(appid)
+    grant = graph().authorizers.get_grant(appid)
     assert grant is not None
     return grant.refresh_token
 
@@ -107,7 +107,7 @@ def refresh_token_of(appid: str) -> str:
 def test_a_vend_wechat_refused_names_the_rid_and_rid_shows_what_wechat_saw_masked(
     running: World, local_args: list[str], caplog: pytest.LogCaptureFixture
 ) -> None:
-    graph().tokens.delete_authorizer_token(ACCOUNT)  # the next vend must ask WeChat
+    graph().authorizers.delete_authorizer_token(ACCOUNT)  # the next vend must ask WeChat
     running.fault("api_authorizer_token", "errcode", 45009)
     with caplog.at_level("INFO", logger="wxcomponent"):
         refused = vend(kind="authorizer", appid=ACCOUNT)["error"]
@@ -130,8 +130,8 @@ def test_a_vend_wechat_refused_names_the_rid_and_rid_shows_what_wechat_saw_maske
 def test_the_refreshers_failure_lines_carry_the_rid(
     running: World, local_args: list[str], caplog: pytest.LogCaptureFixture
 ) -> None:
-    graph().grants.set_refresh_due(ACCOUNT, int(time.time()) - 1)
-    graph().tokens.delete_authorizer_token(ACCOUNT)
+    graph().authorizers.set_refresh_due(ACCOUNT, int(time.time()) - 1)
+    graph().authorizers.delete_authorizer_token(ACCOUNT)
     running.fault("api_authorizer_token", "errcode", -1, count=None)  # busy on every attempt
     with caplog.at_level("INFO", logger="wxcomponent"):
         sweep()
@@ -218,7 +218,7 @@ def test_past_the_months_clears_wechat_refuses_and_none_are_said_left(running: W
 
 
 def test_clearing_the_quota_lets_the_token_center_past_a_45009_at_once(running: World, local_args: list[str]) -> None:
-    graph().tokens.delete_authorizer_token(ACCOUNT)
+    graph().authorizers.delete_authorizer_token(ACCOUNT)
     running.fault("api_authorizer_token", "errcode", 45009, count=None)  # the day's quota is spent
     assert vend(kind="authorizer", appid=ACCOUNT)["error"]["errcode"] == 45009
     assert "remembered" in vend(kind="authorizer", appid=ACCOUNT)["error"]["message"]  # no call for an hour
@@ -234,7 +234,7 @@ def test_clearing_the_quota_lets_the_token_center_past_a_45009_at_once(running: 
 
 def test_status_names_the_address_wechat_saw_beside_the_whitelist(running: World, local_args: list[str]) -> None:
     running.control("POST", "whitelist", {"ips": ["203.0.113.7"]})  # the console holds another address
-    graph().tokens.delete_authorizer_token(ACCOUNT)
+    graph().authorizers.delete_authorizer_token(ACCOUNT)
     assert vend(kind="authorizer", appid=ACCOUNT)["error"]["errcode"] == 61004
     status = run_json(local_args, "status")
     whitelist = status["whitelist"]

@@ -238,7 +238,7 @@ def test_the_move_in_the_guides_order_leaves_every_account_vending_tokens_wechat
     # The previous platform's own tokens were superseded by ours: it is retired for good.
     old_token = move.previous()["authorizer_access_tokens"][move.official[0]]
     assert move.wechat_says(move.official[0], old_token) == 40001
-    assert graph().grants.get_grant(move.hidden) is not None
+    assert graph().authorizers.get_grant(move.hidden) is not None
 
 
 def test_the_same_move_with_the_previous_refresher_still_running_hands_out_tokens_wechat_refuses(
@@ -284,7 +284,7 @@ def test_going_back_restores_the_previous_platform(
     move.advance(OVERLAP + 1)
     old = move.previous()["authorizer_access_tokens"]
     assert {appid: move.wechat_says(appid, token) for appid, token in old.items()} == dict.fromkeys(old, 0)
-    stored = graph().tokens.get_authorizer_token(move.official[0])
+    stored = graph().authorizers.get_authorizer_token(move.official[0])
     assert stored is not None and move.wechat_says(move.official[0], stored.access_token) in REFUSED
 
 

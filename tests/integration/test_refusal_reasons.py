@@ -76,9 +76,9 @@ def test_a_revoked_account_must_authorize_again(world: World) -> None:
 
 def test_an_account_whose_refresh_token_wechat_refuses_must_authorize_again(world: World) -> None:
     authorize(world)
-    held = graph().grants.get_grant(ACCOUNT)
+    held = graph().authorizers.get_grant(ACCOUNT)
     assert held is not None
-    assert graph().grants.mark_needs_reauthorization(ACCOUNT, held.refresh_token, int(time.time()))
+    assert graph().authorizers.mark_needs_reauthorization(ACCOUNT, held.refresh_token, int(time.time()))
     again = refusal(world, {"kind": "authorizer", "appid": ACCOUNT})
     assert again["reason"] == "needs_reauthorization" and "/wechat/authorize" in again["message"]
 

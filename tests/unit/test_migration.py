@@ -75,9 +75,9 @@ class World:
     def hold(self, appid: str, refresh_token: str, status: str = AUTHORIZED, at: int = AUTH_TIME) -> None:
         grant = Grant(appid, COMPONENT, refresh_token, (1,), status, at, at)
         if status == AUTHORIZED:
-            self.stores.grants.save_grant(grant, refresh_due=at + 6000)
+            self.stores.authorizers.save_grant(grant, refresh_due=at + 6000)
         else:
-            self.stores.grants.grants[appid] = grant
+            self.stores.authorizers.grants[appid] = grant
 
 
 def actions(world: World, old: dict[str, str] | None = None) -> dict[str, tuple[str, str]]:
@@ -129,7 +129,7 @@ def test_the_plan_names_what_each_account_gets_and_writes_nothing() -> None:
     world.hold(D, "refreshtoken@@@d")  # held here already
     unlisted = "wx00000000000000ee"
     old = {B: "refreshtoken@@@b", unlisted: "refreshtoken@@@gone", A: "refreshtoken@@@stale"}
-    grants_before = dict(world.stores.grants.grants)
+    grants_before = dict(world.stores.authorizers.grants)
     assert actions(world, old) == {
         A: (IMPORT, SOURCE_LIST),  # WeChat's list wins over the file
         B: (IMPORT, SOURCE_FILE),
@@ -137,7 +137,7 @@ def test_the_plan_names_what_each_account_gets_and_writes_nothing() -> None:
         D: (HELD, SOURCE_LIST),
         unlisted: (NOT_LISTED, SOURCE_FILE),
     }
-    assert world.stores.grants.grants == grants_before and world.publisher.events == []
+    assert world.stores.authorizers.grants == grants_before and world.publisher.events == []
     assert world.wechat.calls["api_get_authorizer_info"] == 0  # a plan costs the list's pages only
 
 
@@ -152,13 +152,13 @@ def test_a_grant_held_here_with_another_token_is_a_conflict_left_alone_unless_re
     assert (steps[A].action, steps[A].source) == (CONFLICT, SOURCE_LIST)
     assert (steps[B].action, steps[B].source) == (CONFLICT, SOURCE_FILE)
     assert world.wx.migrations.apply(steps[A]).result == "skipped"
-    assert world.stores.grants.grants[A].refresh_token == "refreshtoken@@@ours"
+    assert world.stores.authorizers.grants[A].refresh_token == "refreshtoken@@@ours"
     # Asked: the list's token (WeChat's current one) replaces ours, compare-and-set; a file's never.
     assert world.wx.migrations.apply(steps[A], replace_held=True).result == "replaced"
-    assert world.stores.grants.grants[A].refresh_token == "refreshtoken@@@listed"
-    assert world.stores.grants.due[A] == int(NOW)  # its access token was fetched with the other one
+    assert world.stores.authorizers.grants[A].refresh_token == "refreshtoken@@@listed"
+    assert world.stores.authorizers.due[A] == int(NOW)  # its access token was fetched with the other one
     assert world.wx.migrations.apply(steps[B], replace_held=True).result == "skipped"
-    assert world.stores.grants.grants[B].refresh_token == "refreshtoken@@@ours-b"
+    assert world.stores.authorizers.grants[B].refresh_token == "refreshtoken@@@ours-b"
     again = next(s for s in world.wx.migrations.plan().steps if s.authorizer_appid == A)
     assert again.action == HELD
     assert world.wx.migrations.apply(steps[A], replace_held=True).result == "changed_meanwhile"
@@ -180,7 +180,7 @@ def test_grants_that_give_no_token_are_imported_and_a_revocation_after_the_liste
     }
     for step in world.wx.migrations.plan().steps:
         world.wx.migrations.apply(step)
-    grants = world.stores.grants.grants
+    grants = world.stores.authorizers.grants
     assert [grants[appid].status for appid in (A, B, C, D)] == [AUTHORIZED, AUTHORIZED, REVOKED, AUTHORIZED]
     assert grants[D].authorized_at == AUTH_TIME and grants[C].refresh_token == ""
 
@@ -211,10 +211,10 @@ def test_an_import_stores_the_grant_due_now_with_its_profile_and_announces_it_as
         (A, "imported", "星河咖啡"),
         (B, "imported", "星河咖啡"),
     ]
-    grant = world.stores.grants.grants[B]
+    grant = world.stores.authorizers.grants[B]
     assert (grant.status, grant.refresh_token, grant.authorized_at) == (AUTHORIZED, "refreshtoken@@@b", AUTH_TIME)
-    assert world.stores.grants.due == {A: int(NOW), B: int(NOW)}  # the refresher fetches their tokens now
-    assert world.stores.tokens.get_authorizer_token(A) is None  # none fetched by the migration itself
+    assert world.stores.authorizers.due == {A: int(NOW), B: int(NOW)}  # the refresher fetches their tokens now
+    assert world.stores.authorizers.get_authorizer_token(A) is None  # none fetched by the migration itself
     assert world.stores.profiles.get_profile(A) is not None
     assert [(kind, detail["authorizer_appid"], detail["source"]) for kind, detail in world.publisher.events] == [
         ("migrated", A, SOURCE_LIST),
@@ -230,11 +230,11 @@ def test_an_authorization_stored_meanwhile_is_never_overwritten() -> None:
     world.list_account(A, "refreshtoken@@@listed")
     (step,) = world.wx.migrations.plan().steps
     assert world.wx.authorizations.complete(world.wechat.new_code(A)).new  # the merchant, just now
-    fresh = world.stores.grants.grants[A].refresh_token
+    fresh = world.stores.authorizers.grants[A].refresh_token
     assert fresh != "refreshtoken@@@listed"
     events = len(world.publisher.events)
     assert world.wx.migrations.apply(step).result == "authorized_meanwhile"
-    assert world.stores.grants.grants[A].refresh_token == fresh and len(world.publisher.events) == events
+    assert world.stores.authorizers.grants[A].refresh_token == fresh and len(world.publisher.events) == events
 
 
 def test_an_account_revoked_since_it_was_listed_is_not_imported_and_a_missing_profile_does_not_stop_one() -> None:
@@ -246,8 +246,8 @@ def test_an_account_revoked_since_it_was_listed_is_not_imported_and_a_missing_pr
     world.wechat.fail("api_get_authorizer_info", SystemBusy("errcode -1", errcode=-1))
     results = [world.wx.migrations.apply(step).result for step in steps]
     assert results == ["revoked_since_listed", "imported"]
-    assert A not in world.stores.grants.grants and world.stores.profiles.get_profile(B) is None
-    assert world.stores.grants.grants[B].func_info == ()
+    assert A not in world.stores.authorizers.grants and world.stores.profiles.get_profile(B) is None
+    assert world.stores.authorizers.grants[B].func_info == ()
     assert world.wx.migrations.apply(Step(C, NO_TOKEN)).result == "skipped"
 
 

@@ -250,7 +250,7 @@ class Container:
         from wxcomponent.services.migration import MigrationService
 
         return MigrationService(
-            self.grants,
+            self.authorizers,
             self.profiles,
             self.wechat,
             self.component_tokens,

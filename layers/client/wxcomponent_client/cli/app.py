@@ -772,7 +772,11 @@ def _forget_quota_refusals(o: Options, wx: Any, appid: str | None) -> list[str]:
     for failure in read_inventory(o.target.client("dynamodb"), o.target.table_name).failures:
         if failure.errcode == 45009 and failure.until > now and (appid is None or appid in failure.owner):
             over = RefreshFailure(failure.kind, failure.errcode, failure.message, now)
-            wx.stores.failures.remember_failure(failure.owner, over)
+            account = failure.owner.removeprefix("AUTHORIZER#")
+            if failure.owner.startswith("AUTHORIZER#") and "#" not in account:
+                wx.stores.authorizers.remember_failure(account, over)  # an authorizer's: in its one item
+            else:
+                wx.stores.failures.remember_failure(failure.owner, over)  # the component's, a ticket's
             forgotten.append(failure.owner)
     return forgotten
 

@@ -40,7 +40,7 @@ from wxcomponent.domain.grants import APPID_RE, AUTHORIZED, NEEDS_REAUTHORIZATIO
 from wxcomponent.domain.grants import func_ids as func_ids_of
 from wxcomponent.domain.wechat import AccountRevokedAuthorization, AuthorizerListItem, AuthorizerListPage, UpstreamError
 from wxcomponent.observability import logger
-from wxcomponent.ports import ComponentCalls, EventPublisher, GrantStore, ProfileStore, WeChatApi, publish_best_effort
+from wxcomponent.ports import Authorizers, ComponentCalls, EventPublisher, ProfileStore, WeChatApi, publish_best_effort
 from wxcomponent.services.authorization import profile_from
 from wxcomponent.settings import ComponentSettings
 
@@ -158,7 +158,7 @@ class MigrationService:
 
     def __init__(
         self,
-        grants: GrantStore,
+        grants: Authorizers,
         profiles: ProfileStore,
         api: WeChatApi,
         component_tokens: ComponentCalls,
