@@ -20,7 +20,7 @@ help:
 	@echo "make dev     the whole system on loopback (gateway :3000, WeChat sandbox :3100, emulator :8000)"
 	@echo "make dev-reset  forget what make dev saved (.local/dev-state.json): the next make dev starts fresh"
 	@echo "make test    lint, then every test (unit, integration, infra)"
-	@echo "make lint    ruff (lint, format, complexity) + mypy --strict, over the code and the tests"
+	@echo "make lint    ruff (lint, format, complexity) + mypy --strict, over the code and the tests; the import contracts"
 	@echo "make format  ruff format + the fixes ruff can make"
 	@echo "make hooks   install the pre-commit hooks (the same checks, on every commit)"
 	@echo "make test-e2e  the browser ring (installs Debian's chromium)"
@@ -47,6 +47,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy $(CORE) $(CLIENT) functions/*/app.py infra examples tests bench
+	PYTHONPATH=layers/core $(BIN)/lint-imports
 
 format: $(STAMP)
 	$(BIN)/ruff format .

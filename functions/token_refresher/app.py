@@ -11,7 +11,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from wxcomponent.bootstrap import container
 from wxcomponent.domain.refresh_runs import RefreshRun
 from wxcomponent.observability import logger, metrics
-from wxcomponent.ports import record_run_best_effort
+from wxcomponent.services.best_effort import record_run_best_effort
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -15,7 +15,7 @@ from tests.conftest import World
 from tests.integration.conftest import load_function
 from tests.support.graph import graph
 from wxcomponent.domain.refresh_runs import RefreshRun
-from wxcomponent.ports import record_run_best_effort
+from wxcomponent.services.best_effort import record_run_best_effort
 
 COMPONENT_APPID = DEFAULTS["WECHAT_COMPONENT_APPID"]
 ACCOUNT = "wx570bc396a51b8ff8"

@@ -12,18 +12,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
-from wxcomponent.domain.binding import NO_ORIGIN, CodeExchange, CodeOrigin
+from wxcomponent.domain.binding import NO_ORIGIN, AuthorizationResult, CodeExchange, CodeOrigin
 from wxcomponent.domain.grants import Grant, Profile
 from wxcomponent.domain.js_tickets import JsTicket
 from wxcomponent.domain.refresh_runs import RefreshRun
 from wxcomponent.domain.tickets import PushRecord, Ticket
 from wxcomponent.domain.tokens import AccessToken, ForcedRefreshes
 from wxcomponent.domain.web_login import WebLogin
-
-if TYPE_CHECKING:
-    from wxcomponent.services.authorization import AuthorizationResult
 from wxcomponent.domain.wechat import (
     ApiQuota,
     AuthorizationInfo,
@@ -38,7 +35,6 @@ from wxcomponent.domain.wechat import (
     WebAccessToken,
     WebUserInfo,
 )
-from wxcomponent.observability import MetricUnit, logger, metrics
 
 # -- stores ----------------------------------------------------------------------------------------
 
@@ -543,25 +539,3 @@ class JsTickets(Protocol):
     def replace_rejected(
         self, authorizer_appid: str, kind: str, rejected: str, min_validity: float = ...
     ) -> JsTicket: ...
-
-
-def publish_best_effort(
-    publisher: EventPublisher, component_appid: str, detail_type: str, detail: dict[str, Any]
-) -> None:
-    """The table is the truth and the bus a notification: a failed publish is logged and counted,
-    never allowed to undo or fail what was stored."""
-    try:
-        publisher.publish(detail_type, {"component_appid": component_appid, **detail})
-    except Exception:  # noqa: BLE001 - see above
-        logger.exception("event not published", extra={"detail_type": detail_type})
-        metrics.add_metric(name="EventPublishFailed", unit=MetricUnit.Count, value=1)
-
-
-def record_run_best_effort(runs: RefreshRuns, component_appid: Callable[[], str], run: RefreshRun) -> None:
-    """The run's record is for operators: a failed write (or an unreadable component secret) is
-    logged and counted, never allowed to fail the run that did the work."""
-    try:
-        runs.record_run(component_appid(), run)
-    except Exception:  # noqa: BLE001 - see above
-        logger.exception("refresher run not recorded")
-        metrics.add_metric(name="RefreshRunNotRecorded", unit=MetricUnit.Count, value=1)

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from urllib.parse import urlencode
 
 from wxcomponent.domain.errors import BadRequest, ConfigurationError
+from wxcomponent.domain.grants import Profile
 
 STATE_COOKIE = "__Host-wxcomponent_state"
 PRE_AUTH_CODE_LIFETIME = 600  # seconds, when WeChat's answer gives no usable expires_in (docs/protocol.md §3)
@@ -139,3 +140,14 @@ def vendor_redirect(vendor_url: str, authorizer_appid: str, vendor_state: str, k
     }
     separator = "&" if "?" in vendor_url else "?"
     return f"{vendor_url}{separator}{urlencode(query)}"
+
+
+@dataclass(frozen=True)
+class AuthorizationResult:
+    """What an authorization code's exchange leaves: whose account, its profile, and how it went."""
+
+    authorizer_appid: str
+    profile: Profile | None
+    new: bool  # False when the code had already been exchanged (by the push or the callback)
+    api_permission: bool = True  # False: recorded, but WeChat gave no token for the account
+    exchanged: CodeExchange | None = None  # when not new: that exchange, as the code's claim records it

@@ -8,11 +8,11 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 from wxcomponent.domain.crypto import Decrypted, MessageCrypto
 from wxcomponent.domain.errors import BadRequest, MalformedMessage, PayloadTooLarge, StaleTimestamp
 from wxcomponent.domain.xmlparse import parse_flat_xml
-from wxcomponent.settings import ComponentSettings
 
 MAX_BODY_BYTES = 64 * 1024
 MAX_CLOCK_SKEW = 300  # seconds between the push's timestamp and now, either way
@@ -45,7 +45,23 @@ class SignedPush:
         )
 
 
-def component_crypto(component: ComponentSettings) -> MessageCrypto:
+class CryptoSettings(Protocol):
+    """What the crypto needs of the component's settings (the domain reads no settings itself)."""
+
+    @property
+    def token(self) -> str: ...
+
+    @property
+    def encoding_aes_key(self) -> str: ...
+
+    @property
+    def previous_encoding_aes_key(self) -> str: ...
+
+    @property
+    def component_appid(self) -> str: ...
+
+
+def component_crypto(component: CryptoSettings) -> MessageCrypto:
     """The component's crypto: its token, the current and the previous EncodingAESKey, its appid."""
     return MessageCrypto(
         component.token,

@@ -37,8 +37,8 @@ from wxcomponent.ports import (
     MessageReceipts,
     ReplyFunction,
     TaskQueue,
-    publish_best_effort,
 )
+from wxcomponent.services.best_effort import publish_best_effort
 from wxcomponent.settings import ComponentSettings
 
 SUCCESS = "success"

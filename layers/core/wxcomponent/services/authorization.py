@@ -23,6 +23,7 @@ from wxcomponent.domain.binding import (
     AUTH_CODE_LIFETIME,
     NO_ORIGIN,
     VENDOR_STATE_RE,
+    AuthorizationResult,
     CodeExchange,
     CodeNotStartedHere,
     CodeOrigin,
@@ -44,9 +45,9 @@ from wxcomponent.ports import (
     ProfileStore,
     TaskQueue,
     WeChatApi,
-    publish_best_effort,
 )
 from wxcomponent.services.authorizer_list import find_listed
+from wxcomponent.services.best_effort import publish_best_effort
 from wxcomponent.services.component_token import ComponentTokenService
 from wxcomponent.settings import DEFAULT_MP_BASE, DEFAULT_OPEN_BASE, REFRESH_MARGIN, ComponentSettings
 
@@ -139,15 +140,6 @@ class StartedAuthorization:
 
     def __repr__(self) -> str:  # the state is the browser's proof
         return f"StartedAuthorization(mobile={self.link.mobile}, lifetime={self.lifetime})"
-
-
-@dataclass(frozen=True)
-class AuthorizationResult:
-    authorizer_appid: str
-    profile: Profile | None
-    new: bool  # False when the code had already been exchanged (by the push or the callback)
-    api_permission: bool = True  # False: recorded, but WeChat gave no token for the account
-    exchanged: CodeExchange | None = None  # when not new: that exchange, as the code's claim records it
 
 
 class AuthorizationService:

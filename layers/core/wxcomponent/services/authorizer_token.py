@@ -27,8 +27,9 @@ from wxcomponent.domain.wechat import (
     UpstreamError,
 )
 from wxcomponent.observability import MetricUnit, logger, metrics
-from wxcomponent.ports import Authorizers, EventPublisher, RefreshState, WeChatApi, publish_best_effort
+from wxcomponent.ports import Authorizers, EventPublisher, RefreshState, WeChatApi
 from wxcomponent.services.authorizer_list import find_listed
+from wxcomponent.services.best_effort import publish_best_effort
 from wxcomponent.services.component_token import (
     ComponentTokenService,
     is_forced,

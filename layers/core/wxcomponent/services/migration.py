@@ -40,8 +40,9 @@ from wxcomponent.domain.grants import APPID_RE, AUTHORIZED, NEEDS_REAUTHORIZATIO
 from wxcomponent.domain.grants import func_ids as func_ids_of
 from wxcomponent.domain.wechat import AccountRevokedAuthorization, AuthorizerListItem, AuthorizerListPage, UpstreamError
 from wxcomponent.observability import logger
-from wxcomponent.ports import Authorizers, ComponentCalls, EventPublisher, ProfileStore, WeChatApi, publish_best_effort
+from wxcomponent.ports import Authorizers, ComponentCalls, EventPublisher, ProfileStore, WeChatApi
 from wxcomponent.services.authorization import profile_from
+from wxcomponent.services.best_effort import publish_best_effort
 from wxcomponent.settings import ComponentSettings
 
 LIST_PAGE = 500  # api_get_authorizer_list's largest page
