@@ -16,7 +16,7 @@ from samtranslator.translator.transform import transform
 
 from infra.local.template import ROOT, load_template, resources_of_type
 
-WAF_TEMPLATE = ROOT / "front-waf.yaml"
+WAF_TEMPLATE = ROOT / "infra" / "front-waf.yaml"
 PAGES = ("GET /wechat/authorize", "GET /wechat/authorize/callback")
 WECHAT_ROUTES = ("POST /wechat/component/events", "POST /wechat/accounts/{appid}/messages")
 CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"  # CloudFront's managed cache policy

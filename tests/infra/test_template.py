@@ -94,7 +94,7 @@ def test_checkov_is_clean_on_the_template_and_on_what_sam_makes_of_it(
         [
             *(str(CHECKOV), "--framework", "cloudformation", "--quiet", "--compact", "--skip-download", "-o", "json"),
             *("-f", str(ROOT / "template.yaml"), "-f", str(tmp_path / "transformed.json")),
-            *("-f", str(ROOT / "front-waf.yaml")),
+            *("-f", str(ROOT / "infra" / "front-waf.yaml")),
         ],
         capture_output=True,
         text=True,
@@ -110,7 +110,7 @@ def test_checkov_is_clean_on_the_template_and_on_what_sam_makes_of_it(
 def test_every_checkov_skip_is_justified_in_the_template() -> None:
     skips = [
         (name, skip)
-        for template in (load_template(), load_template(ROOT / "front-waf.yaml"))
+        for template in (load_template(), load_template(ROOT / "infra" / "front-waf.yaml"))
         for name, resource in template["Resources"].items()
         for skip in resource.get("Metadata", {}).get("checkov", {}).get("skip", [])
     ]
@@ -142,7 +142,11 @@ def test_access_logs_carry_no_query_string_and_are_kept_for_a_bounded_time(trans
 
 def test_cfn_lint_is_clean() -> None:
     lint = subprocess.run(
-        [str(Path(sys.executable).parent / "cfn-lint"), str(ROOT / "template.yaml"), str(ROOT / "front-waf.yaml")],
+        [
+            str(Path(sys.executable).parent / "cfn-lint"),
+            str(ROOT / "template.yaml"),
+            str(ROOT / "infra" / "front-waf.yaml"),
+        ],
         capture_output=True,
         text=True,
         check=False,
