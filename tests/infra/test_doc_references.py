@@ -20,8 +20,6 @@ ROOTS = {
     "wxcomponent_client/": ROOT / "layers" / "client",
     **{prefix: ROOT for prefix in ("layers/", "functions/", "infra/", "tests/", "docs/", "bench/", "examples/")},
 }
-# Paths in other projects' repositories, cited as sources.
-ELSEWHERE = {"tests/Kernel/EncryptorTest.php"}
 
 
 def references() -> list[tuple[str, int, str]]:
@@ -37,7 +35,7 @@ def references() -> list[tuple[str, int, str]]:
 def resolves(name: str) -> bool:
     if "/" in name:
         prefix = next((p for p in ROOTS if name.startswith(p)), None)
-        return prefix is None or name in ELSEWHERE or "*" in name or (ROOTS[prefix] / name).exists()
+        return prefix is None or "*" in name or (ROOTS[prefix] / name).exists()
     parts = name.split(".")
     for cut in range(len(parts), 0, -1):
         try:
