@@ -5,42 +5,17 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.fake_wechat import FakeWeChat
-from tests.support.fakes import MemoryPublisher, MemoryStores
-from wxcomponent.bootstrap import Container
+from tests.unit.test_token_services import MERCHANT, NOW
+from tests.unit.test_token_services import World as TokenServicesWorld
 from wxcomponent.domain.errors import NoApiPermission, NotAuthorized
 from wxcomponent.domain.grants import AUTHORIZED, NO_API_PERMISSION
 from wxcomponent.domain.js_tickets import JSAPI_TICKET
 from wxcomponent.domain.replies import InvalidReply, reply_from
-from wxcomponent.domain.tickets import Ticket
 from wxcomponent.domain.wechat import RefreshFailure, error_for
-from wxcomponent.settings import ComponentSettings, Settings
-
-COMPONENT = "wx0123456789abcdef"
-MERCHANT = "wxfedcba9876543210"
-NOW = 1_767_225_600.0
 
 
-class World:
-    def __init__(self) -> None:
-        self.now = NOW
-        self.stores = MemoryStores()
-        self.wechat = FakeWeChat()
-        self.publisher = MemoryPublisher()
-        component = ComponentSettings(COMPONENT, "secret", "token", "A" * 43)
-        settings = Settings(table_name="unused", event_bus_name="unused", refresh_margin=1200)
-        self.wx = Container(
-            settings,
-            stores=self.stores,
-            wechat=self.wechat,
-            publisher=self.publisher,
-            component=lambda: component,
-            clock=lambda: self.now,
-        )
-        self.stores.tickets.save_ticket(Ticket.received(COMPONENT, "ticket@@@1", int(NOW), int(NOW)))
-
-    def events(self) -> list[str]:
-        return [detail_type for detail_type, _ in self.publisher.events]
+class World(TokenServicesWorld):
+    """test_token_services' container on fakes (ticket stored, clock the test moves), and a vend."""
 
     def vend(self, kind: str = "authorizer") -> tuple[int, dict[str, object]]:
         answer = self.wx.vendor.answer({"kind": kind, "appid": MERCHANT}, "arn:aws:iam::123456789012:role/orders")
