@@ -49,6 +49,7 @@ from infra.local.events import http_api_event
 from infra.local.template import load_template
 from infra.sandbox import Sandbox, SandboxConfig
 from tests.support.pushes import account_message_xml, signed_message, signed_push, ticket_xml
+from wxcomponent.keys import GRANT, authorizer_key
 
 TITLE = "Cold start: each function as deployed, against a boto3 baseline"
 COMMAND = "PYTHONPATH=layers/core:. .venv/bin/python -m bench coldstart"
@@ -235,7 +236,7 @@ def _seed(http: urllib3.PoolManager, sandbox_url: str) -> tuple[str, str]:
     """A ticket, the component token and one authorized Official Account in the table, through the
     core itself (the dev venv's copy, in this process), with the sandbox as WeChat."""
     from wxcomponent.bootstrap import Container  # noqa: PLC0415 - after the environment is set
-    from wxcomponent.domain.tickets import Ticket  # noqa: PLC0415
+    from wxcomponent.domain.verify_tickets import VerifyTicket  # noqa: PLC0415
     from wxcomponent.settings import Settings  # noqa: PLC0415
 
     def control(path: str, body: dict[str, Any] | None = None) -> Any:
@@ -247,8 +248,8 @@ def _seed(http: urllib3.PoolManager, sandbox_url: str) -> tuple[str, str]:
 
     graph = Container(Settings.from_environment())
     now = int(time.time())
-    graph.tickets.save_ticket(
-        Ticket.received(DEFAULTS["WECHAT_COMPONENT_APPID"], control("push-ticket", {})["ticket"], now, now)
+    graph.verify_tickets.save_ticket(
+        VerifyTicket.received(DEFAULTS["WECHAT_COMPONENT_APPID"], control("push-ticket", {})["ticket"], now, now)
     )
     account = next(a for a in control("state")["accounts"] if a["kind"] == "official_account")
     graph.authorizations.complete(control("authorize", {"appid": account["appid"]})["auth_code"])
@@ -419,7 +420,7 @@ def _baseline(build: Path, world: World, layer: Path | None = None) -> Sample:
     spec = {
         "path": [str(layer or build / "CoreLayer" / "python")],
         "table": TABLE,
-        "key": {"pk": {"S": f"AUTHORIZER#{world.appid}"}, "sk": {"S": "GRANT"}},
+        "key": {"pk": {"S": authorizer_key(world.appid)}, "sk": {"S": GRANT}},
     }
     sample, answer = _spawn(BASELINE_BOOT, spec, {**world.env, "AWS_LAMBDA_FUNCTION_NAME": "Baseline"})
     if not answer.get("found"):

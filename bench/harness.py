@@ -28,9 +28,9 @@ from infra.sandbox import Sandbox, SandboxConfig
 from infra.sandbox.config import OFFICIAL_ACCOUNT, MerchantAccount
 from tests.support.fault_proxy import FaultProxy
 from wxcomponent import bootstrap, settings
-from wxcomponent.adapters.dynamodb.keys import GRANT, authorizer_key, refresh_shard
 from wxcomponent.bootstrap import Container
-from wxcomponent.domain.tickets import Ticket
+from wxcomponent.domain.verify_tickets import VerifyTicket
+from wxcomponent.keys import GRANT, authorizer_key, refresh_shard
 from wxcomponent.settings import Settings
 
 
@@ -126,7 +126,9 @@ def _seed(bench: Bench, authorizers: int) -> None:
     ticket = world.component.new_ticket()
     now = int(time.time())
     client = boto3.client("dynamodb", endpoint_url=bench.emulator_url)
-    Container(Settings.from_environment()).tickets.save_ticket(Ticket.received(component_appid, ticket.value, now, now))
+    Container(Settings.from_environment()).verify_tickets.save_ticket(
+        VerifyTicket.received(component_appid, ticket.value, now, now)
+    )
     items: list[dict[str, Any]] = []
     for account in world.merchants.accounts():
         if not account.appid.startswith("wx0000"):

@@ -24,7 +24,7 @@ from infra.sandbox import Sandbox, SandboxConfig
 from tests.support.fakes import MemoryStores
 from wxcomponent.bootstrap import Container
 from wxcomponent.domain.grants import AUTHORIZED, Grant
-from wxcomponent.domain.tickets import Ticket
+from wxcomponent.domain.verify_tickets import VerifyTicket
 from wxcomponent.settings import Settings
 
 TITLE = "Sweep scale"
@@ -63,7 +63,9 @@ def _sweep(parallelism: int) -> tuple[float, int, int, dict[str, int]]:
             stores = MemoryStores()
             now = int(time.time())
             appid = DEFAULTS["WECHAT_COMPONENT_APPID"]
-            stores.tickets.save_ticket(Ticket.received(appid, world.component.new_ticket().value, now, now))
+            stores.verify_tickets.save_ticket(
+                VerifyTicket.received(appid, world.component.new_ticket().value, now, now)
+            )
             for account in world.merchants.accounts():
                 if not account.appid.startswith("wx0000"):
                     continue

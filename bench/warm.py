@@ -121,8 +121,8 @@ def _operations() -> tuple[dict[str, dict[str, Callable[[int], _Serve]]], Callab
     from wxcomponent.bootstrap import Container  # noqa: PLC0415
     from wxcomponent.domain.grants import AUTHORIZED, Grant  # noqa: PLC0415
     from wxcomponent.domain.signed import SignedPush  # noqa: PLC0415
-    from wxcomponent.domain.tickets import Ticket  # noqa: PLC0415
     from wxcomponent.domain.tokens import AccessToken  # noqa: PLC0415
+    from wxcomponent.domain.verify_tickets import VerifyTicket  # noqa: PLC0415
     from wxcomponent.settings import ComponentSettings, Settings  # noqa: PLC0415
     from wxcomponent.web.http import raw_body  # noqa: PLC0415
 
@@ -144,7 +144,7 @@ def _operations() -> tuple[dict[str, dict[str, Callable[[int], _Serve]]], Callab
         reply_function=Reply(),
         component=lambda: component,
     )
-    stores.tickets.save_ticket(Ticket.received(APPID, "ticket@@@bench", now, now))
+    stores.verify_tickets.save_ticket(VerifyTicket.received(APPID, "ticket@@@bench", now, now))
     stores.authorizers.save_grant(
         Grant(MERCHANT, APPID, "refresh@@@bench", (1,), AUTHORIZED, now, now), refresh_due=now + 6000
     )

@@ -49,7 +49,7 @@ from infra.local.gateway import Gateway  # noqa: E402
 from infra.sandbox import Sandbox, SandboxConfig  # noqa: E402
 from tests.support.graph import graph  # noqa: E402
 from wxcomponent import settings  # noqa: E402
-from wxcomponent.domain.tickets import Ticket  # noqa: E402
+from wxcomponent.domain.verify_tickets import VerifyTicket  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -109,7 +109,7 @@ class World:
         pushed = self.control("POST", "push-ticket")
         appid = DEFAULTS["WECHAT_COMPONENT_APPID"]
         now = int(time.time())
-        graph().tickets.save_ticket(Ticket.received(appid, pushed["ticket"], now, now))
+        graph().verify_tickets.save_ticket(VerifyTicket.received(appid, pushed["ticket"], now, now))
 
     def fault(self, api: str, kind: str, value: Any, count: int | None = 1) -> None:
         self.control("POST", "faults", {"api": api, "kind": kind, "value": value, "count": count})

@@ -83,6 +83,9 @@ def test_the_wheel_holds_the_client_and_cli_only_and_admits_what_it_is_tested_wi
     packages = {name.split("/")[0] for name in names if not name.split("/")[0].endswith(".dist-info")}
     assert packages == {"wxcomponent_client"}  # never the core, the tests or infra
     assert "wxcomponent_client/py.typed" in names and "wxcomponent_client/cli/app.py" in names
+    # The table's key formats: the core's own module, carried whole (the CLI reads the table on 3.9).
+    with zipfile.ZipFile(wheel) as archive:
+        assert archive.read("wxcomponent_client/keys.py") == (ROOT / "layers/core/wxcomponent/keys.py").read_bytes()
     assert metadata["Name"] == "wxcomponent-client"
     assert metadata["Requires-Python"] == f">={OLDEST}"
     # A library's ranges, not an application's pins: a vendor's service keeps its own boto3. The
@@ -199,6 +202,9 @@ def test_the_operator_cli_on_the_oldest_python_vends_and_says_what_needs_the_cor
     vended = run("--json", "vend")
     assert vended.returncode == 0, vended.stderr
     assert json.loads(vended.stdout)["appid"] == APPID
+    listed = run("--json", "authorizers")  # reads the table with the keys the core writes
+    assert listed.returncode == 0, listed.stderr
+    assert isinstance(json.loads(listed.stdout), (list, dict))
     status = run("status")
     assert status.returncode == 1 and "Traceback" not in status.stderr, status.stderr
     assert (

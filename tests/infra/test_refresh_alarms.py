@@ -12,7 +12,7 @@ import pytest
 
 from infra.local.template import load_template, resources_of_type
 from tests.infra.test_operations import emitted_metrics
-from wxcomponent.domain.js_tickets import TICKET_KINDS
+from wxcomponent.domain.js_tickets import JS_TICKET_KINDS
 from wxcomponent.services.authorizer_token import AUTHORIZER
 from wxcomponent.services.component_token import COMPONENT
 
@@ -57,7 +57,7 @@ def test_the_refresh_alarms_watch_what_the_core_emits(name: str) -> None:
     assert properties["Threshold"] == threshold and properties["ComparisonOperator"] == "GreaterThanThreshold"
     assert properties["TreatMissingData"] == "notBreaching"
     emitted = emitted_metrics()
-    kinds = {COMPONENT, AUTHORIZER, *TICKET_KINDS}  # what the services name ForcedRefresh's `kind`
+    kinds = {COMPONENT, AUTHORIZER, *JS_TICKET_KINDS}  # what the services name ForcedRefresh's `kind`
     for metric, dimensions in metrics:
         assert emitted[metric] == {"service", *dimensions}, metric
         assert dimensions.get("kind", COMPONENT) in kinds

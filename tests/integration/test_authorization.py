@@ -18,11 +18,11 @@ from tests.integration.conftest import World
 from tests.support.browser import Browser
 from tests.support.graph import graph
 from tests.support.pushes import APPID
-from wxcomponent.adapters.dynamodb.keys import authorizer_key
 from wxcomponent.adapters.wechat_http import WeChatHttpApi
 from wxcomponent.bootstrap import Container
 from wxcomponent.domain.grants import AUTHORIZED, REVOKED
 from wxcomponent.domain.wechat import AuthorizationCodeRejected, SystemBusy
+from wxcomponent.keys import authorizer_key
 from wxcomponent.services.authorization import AuthorizationService
 from wxcomponent.settings import Settings
 

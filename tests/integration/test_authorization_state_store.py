@@ -16,9 +16,9 @@ from tests.support.fakes import MemoryStores
 from tests.support.fault_proxy import FaultProxy
 from wxcomponent.adapters.dynamodb import Table, Tables
 from wxcomponent.adapters.dynamodb.code_claims import CODE_CLAIM_LIFETIME
-from wxcomponent.adapters.dynamodb.keys import state_key
 from wxcomponent.adapters.dynamodb.table import CLIENT_CONFIG
 from wxcomponent.domain.binding import CodeOrigin
+from wxcomponent.keys import state_key
 from wxcomponent.ports import StateUse, Stores
 
 A = "wx1111111111111111"

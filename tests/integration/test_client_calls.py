@@ -11,7 +11,7 @@ import pytest
 
 from tests.conftest import World
 from tests.support.graph import age_stored_token
-from wxcomponent.adapters.dynamodb.keys import authorizer_key, component_key
+from wxcomponent.keys import authorizer_key, component_key
 from wxcomponent_client import TokenClient, WeChatError
 
 ACCOUNT = "wx570bc396a51b8ff8"  # the sandbox's release-test Official Account

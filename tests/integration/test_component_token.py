@@ -16,7 +16,7 @@ from tests.support.pushes import APPID
 from tests.support.workers import run_in_processes, vend_component_tokens
 from wxcomponent.adapters.wechat_http import WeChatHttpApi
 from wxcomponent.bootstrap import Container
-from wxcomponent.domain.errors import TicketMissing
+from wxcomponent.domain.errors import VerifyTicketMissing
 from wxcomponent.domain.tokens import MIN_REFRESH_AGE, MIN_VALIDITY_REFRESH_AGE
 from wxcomponent.domain.wechat import QuotaExceeded
 from wxcomponent.services.component_token import ComponentTokenService
@@ -32,7 +32,7 @@ def service(*, later: float = 0, **api_options: Any) -> ComponentTokenService:
 
 
 def test_no_ticket_is_ticket_missing_and_costs_no_call(quiet_world: World) -> None:
-    with pytest.raises(TicketMissing):
+    with pytest.raises(VerifyTicketMissing):
         service().token()
     assert quiet_world.calls("api_component_token") == 0
 

@@ -24,7 +24,7 @@ from infra.local.gateway import FakeLambdaContext
 from tests.conftest import World
 from tests.integration.conftest import load_function
 from tests.support.graph import graph
-from wxcomponent.adapters.dynamodb.keys import authorizer_key
+from wxcomponent.keys import authorizer_key
 from wxcomponent_client.cli import cli
 
 ACCOUNT = "wx570bc396a51b8ff8"  # the sandbox's release-test Official Account

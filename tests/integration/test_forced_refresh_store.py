@@ -12,11 +12,11 @@ import pytest
 
 from tests.support.fakes import MemoryStores
 from wxcomponent.adapters.dynamodb import Table, Tables
-from wxcomponent.adapters.dynamodb.keys import FORCED_REFRESH
 from wxcomponent.domain.grants import AUTHORIZED, Grant
 from wxcomponent.domain.js_tickets import JsTicket
 from wxcomponent.domain.tokens import FORCED_REFRESH_WINDOW, ForcedRefreshes, spend_forced_refresh
-from wxcomponent.ports import Stores, js_ticket_lease
+from wxcomponent.keys import FORCED_REFRESH, js_ticket_lease
+from wxcomponent.ports import Stores
 
 COMPONENT = "wx0123456789abcdef"
 A = "wx1111111111111111"

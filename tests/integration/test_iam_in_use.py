@@ -28,8 +28,8 @@ from tests.integration.conftest import load_function
 from tests.support.browser import Browser
 from tests.support.graph import age_js_ticket, age_stored_token, graph
 from wxcomponent import bootstrap
-from wxcomponent.adapters.dynamodb.keys import authorizer_key
 from wxcomponent.bootstrap import Container
+from wxcomponent.keys import authorizer_key
 from wxcomponent.settings import Settings
 
 TABLE = {"Fn::GetAtt": ["Table", "Arn"]}

@@ -25,7 +25,7 @@ from tests.integration.conftest import load_function
 from tests.support.graph import age_js_ticket, age_stored_token, graph
 from tests.support.sigv4 import post_tokens
 from tests.support.workers import run_in_processes
-from wxcomponent.adapters.dynamodb.keys import authorizer_key, refresh_shard
+from wxcomponent.keys import authorizer_key, refresh_shard
 from wxcomponent.settings import Settings
 
 if TYPE_CHECKING:
@@ -183,7 +183,7 @@ def test_the_refresher_renews_a_ticket_vended_today_and_lets_one_unused_for_a_da
     assert due == [(ACCOUNT, "jsapi_ticket")]  # the card ticket left the index
     run = graph().refresh_runs.last_run(graph().component().component_appid)
     assert run is not None
-    assert (run.summary["tickets_renewed"], run.summary["tickets_left_cold"]) == (1, 1)
+    assert (run.summary["js_tickets_renewed"], run.summary["tickets_left_cold"]) == (1, 1)
     # The renewed ticket is what the next vend gets, from the table.
     assert invoke(module, {"kind": "jsapi_ticket", "appid": ACCOUNT})["ticket"] == renewed.ticket
     assert world.calls("getticket") == fetches + 1

@@ -11,7 +11,7 @@ from tests.support.pushes import APPID
 
 def test_a_sandbox_ticket_reaches_the_table_and_buys_a_component_token(world: World) -> None:
     ticket = world.push_ticket()
-    stored = graph().tickets.get_ticket(APPID)
+    stored = graph().verify_tickets.get_ticket(APPID)
     assert stored is not None and stored.ticket == ticket
     answer = world.http.request(
         "POST",

@@ -18,9 +18,10 @@ from wxcomponent.adapters.dynamodb import Table, Tables
 from wxcomponent.adapters.dynamodb.table import CLIENT_CONFIG
 from wxcomponent.domain.grants import AUTHORIZED, Grant
 from wxcomponent.domain.js_tickets import JsTicket
-from wxcomponent.domain.tickets import PushRecord, Ticket
 from wxcomponent.domain.tokens import AccessToken, ForcedRefreshes
-from wxcomponent.ports import Stores, js_ticket_lease
+from wxcomponent.domain.verify_tickets import PushRecord, VerifyTicket
+from wxcomponent.keys import js_ticket_lease
+from wxcomponent.ports import Stores
 
 COMPONENT = "wx0123456789abcdef"
 A = "wx1111111111111111"
@@ -129,18 +130,18 @@ WRITES = {
     "grant": Write(nothing, lambda s: s.authorizers.save_grant(grant(), NOW + 6000), None),
     "verify ticket": Write(
         nothing,
-        lambda s: s.tickets.save_ticket(Ticket.received(COMPONENT, "ticket@@@1", NOW, NOW)),
-        lambda s: s.tickets.save_ticket(Ticket.received(COMPONENT, "ticket@@@1", NOW, NOW + 5)),
+        lambda s: s.verify_tickets.save_ticket(VerifyTicket.received(COMPONENT, "ticket@@@1", NOW, NOW)),
+        lambda s: s.verify_tickets.save_ticket(VerifyTicket.received(COMPONENT, "ticket@@@1", NOW, NOW + 5)),
     ),
     "push record": Write(
         nothing,
-        lambda s: s.tickets.record_push(PushRecord(COMPONENT, "unauthorized", NOW, A, NOW)),
-        lambda s: s.tickets.record_push(PushRecord(COMPONENT, "unauthorized", NOW, A, NOW + 5)),
+        lambda s: s.verify_tickets.record_push(PushRecord(COMPONENT, "unauthorized", NOW, A, NOW)),
+        lambda s: s.verify_tickets.record_push(PushRecord(COMPONENT, "unauthorized", NOW, A, NOW + 5)),
     ),
     "ticket restart": Write(
         nothing,
-        lambda s: s.tickets.claim_ticket_restart(COMPONENT, NOW, 3600),
-        lambda s: s.tickets.claim_ticket_restart(COMPONENT, NOW + 1, 3600),
+        lambda s: s.verify_tickets.claim_ticket_restart(COMPONENT, NOW, 3600),
+        lambda s: s.verify_tickets.claim_ticket_restart(COMPONENT, NOW + 1, 3600),
     ),
     "authorizer token": Write(
         lambda s: s.authorizers.save_grant(grant(), NOW + 6000),

@@ -17,7 +17,7 @@ from tests.integration.conftest import load_function
 from tests.support.browser import Browser
 from tests.support.graph import age_stored_token, graph
 from tests.support.pushes import account_message_xml, signed_message
-from wxcomponent.adapters.dynamodb.keys import authorizer_key
+from wxcomponent.keys import authorizer_key
 from wxcomponent.observability import logger
 
 ACCOUNT = "wx570bc396a51b8ff8"

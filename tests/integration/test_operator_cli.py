@@ -28,8 +28,8 @@ from infra.local.gateway import FakeLambdaContext
 from tests.conftest import World
 from tests.integration.conftest import load_function
 from tests.support.graph import age_stored_token, graph
-from wxcomponent.adapters.dynamodb.keys import authorizer_key
 from wxcomponent.domain.grants import AUTHORIZED, Grant
+from wxcomponent.keys import authorizer_key
 from wxcomponent_client.cli import cli
 
 
@@ -299,11 +299,11 @@ def test_reconcile_in_a_terminal_shows_a_table(running: World, local_args: list[
 
 
 def test_start_push_ticket_asks_wechat_and_waits_for_the_new_ticket(running: World, local_args: list[str]) -> None:
-    before = graph().tickets.get_ticket(COMPONENT_APPID)
+    before = graph().verify_tickets.get_ticket(COMPONENT_APPID)
     answer = run_json(local_args, "start-push-ticket", "--wait", "30")
     assert answer["requested"] is True and answer["new_ticket_received_at"] is not None
     assert running.calls("api_start_push_ticket") == 1
-    after = graph().tickets.get_ticket(COMPONENT_APPID)
+    after = graph().verify_tickets.get_ticket(COMPONENT_APPID)
     assert before is not None and after is not None and after.ticket != before.ticket
 
 

@@ -21,7 +21,7 @@ from tests.support.fault_proxy import FaultProxy
 from tests.support.graph import age_js_ticket, age_stored_token, graph
 from tests.support.pushes import account_message_xml, signed_message, signed_push, ticket_xml
 from wxcomponent import bootstrap
-from wxcomponent.adapters.dynamodb.keys import authorizer_key
+from wxcomponent.keys import authorizer_key
 
 WECHAT_APIS = ("api_component_token", "api_authorizer_token", "api_query_auth", "api_get_authorizer_info")
 

@@ -11,13 +11,13 @@ import pytest
 
 from tests.support.fakes import MemoryStores
 from wxcomponent.adapters.dynamodb import Table, Tables
-from wxcomponent.adapters.dynamodb.keys import authorizer_key, refresh_shard
 from wxcomponent.domain.grants import AUTHORIZED, NEEDS_REAUTHORIZATION, REVOKED, Grant, Profile
 from wxcomponent.domain.js_tickets import JsTicket
-from wxcomponent.domain.tickets import PushRecord, Ticket
 from wxcomponent.domain.tokens import AccessToken, ForcedRefreshes
+from wxcomponent.domain.verify_tickets import PushRecord, VerifyTicket
 from wxcomponent.domain.wechat import RefreshFailure
-from wxcomponent.ports import ClaimLost, JsTicketState, RefreshState, Stores, js_ticket_lease
+from wxcomponent.keys import authorizer_key, js_ticket_lease, refresh_shard
+from wxcomponent.ports import ClaimLost, JsTicketState, RefreshState, Stores
 
 COMPONENT = "wx0123456789abcdef"
 A, B = "wx1111111111111111", "wx2222222222222222"
@@ -41,25 +41,25 @@ def grant(appid: str = A, refresh_token: str = "refresh@@@1", authorized_at: int
 
 
 def test_tickets_newer_wins_and_a_retry_changes_nothing(stores: Stores) -> None:
-    tickets = stores.tickets
+    tickets = stores.verify_tickets
     assert tickets.get_ticket(COMPONENT) is None
-    assert tickets.save_ticket(Ticket.received(COMPONENT, "ticket@@@b", NOW, NOW))
-    assert not tickets.save_ticket(Ticket.received(COMPONENT, "ticket@@@b", NOW, NOW + 5))  # WeChat's retry
-    assert not tickets.save_ticket(Ticket.received(COMPONENT, "ticket@@@a", NOW - 600, NOW + 6))  # late, older
-    assert tickets.save_ticket(Ticket.received(COMPONENT, "ticket@@@c", NOW, NOW + 7))  # same second, another
+    assert tickets.save_ticket(VerifyTicket.received(COMPONENT, "ticket@@@b", NOW, NOW))
+    assert not tickets.save_ticket(VerifyTicket.received(COMPONENT, "ticket@@@b", NOW, NOW + 5))  # WeChat's retry
+    assert not tickets.save_ticket(VerifyTicket.received(COMPONENT, "ticket@@@a", NOW - 600, NOW + 6))  # late, older
+    assert tickets.save_ticket(VerifyTicket.received(COMPONENT, "ticket@@@c", NOW, NOW + 7))  # same second, another
     stored = tickets.get_ticket(COMPONENT)
     assert stored is not None and stored.ticket == "ticket@@@c"
 
 
 def test_push_records_are_written_once(stores: Stores) -> None:
     record = PushRecord(COMPONENT, "unauthorized", NOW, A, NOW)
-    assert stores.tickets.record_push(record)
-    assert not stores.tickets.record_push(record)
-    assert stores.tickets.record_push(PushRecord(COMPONENT, "unauthorized", NOW, B, NOW))
+    assert stores.verify_tickets.record_push(record)
+    assert not stores.verify_tickets.record_push(record)
+    assert stores.verify_tickets.record_push(PushRecord(COMPONENT, "unauthorized", NOW, B, NOW))
 
 
 def test_a_ticket_restart_is_claimed_once_per_window(stores: Stores) -> None:
-    tickets = stores.tickets
+    tickets = stores.verify_tickets
     assert tickets.claim_ticket_restart(COMPONENT, NOW, 3600)
     assert not tickets.claim_ticket_restart(COMPONENT, NOW + 3599, 3600)
     assert tickets.claim_ticket_restart(COMPONENT, NOW + 3600, 3600)

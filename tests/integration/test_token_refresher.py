@@ -14,9 +14,9 @@ from tests.conftest import World
 from tests.integration.conftest import load_function
 from tests.support.graph import graph
 from tests.support.pushes import APPID
-from wxcomponent.adapters.dynamodb.keys import REFRESH_SHARDS, authorizer_key, refresh_shard
 from wxcomponent.domain.grants import AUTHORIZED, NEEDS_REAUTHORIZATION
-from wxcomponent.domain.tickets import Ticket
+from wxcomponent.domain.verify_tickets import VerifyTicket
+from wxcomponent.keys import REFRESH_SHARDS, authorizer_key, refresh_shard
 
 
 def sweep() -> dict[str, Any]:
@@ -146,10 +146,10 @@ def test_a_revoked_authorization_found_by_the_sweep_is_marked_revoked(
 def test_a_stale_ticket_asks_wechat_to_push_again_at_most_once_an_hour(quiet_world: World) -> None:
     now = int(time.time())
     ticket = quiet_world.control("POST", "push-ticket")["ticket"]  # pushed nowhere: WeChat "stopped"
-    assert graph().tickets.save_ticket(Ticket(APPID, ticket, now - 3600, now - 3600, now + 11 * 3600))
+    assert graph().verify_tickets.save_ticket(VerifyTicket(APPID, ticket, now - 3600, now - 3600, now + 11 * 3600))
     report = sweep()
     assert report["ticket_restart_requested"] is True
-    assert report["ticket_age"] is not None and report["ticket_age"] >= 3600
+    assert report["verify_ticket_age"] is not None and report["verify_ticket_age"] >= 3600
     assert report["component_token_ok"] is True  # a stale ticket still works until its 12 hours are up
     assert quiet_world.calls("api_start_push_ticket") == 1
     assert sweep()["ticket_restart_requested"] is False

@@ -26,9 +26,9 @@ from tests.support.graph import age_stored_token, graph
 from tests.support.pushes import APPID
 from tests.support.sigv4 import post_tokens as signed_post
 from tests.support.workers import run_in_processes
-from wxcomponent.adapters.dynamodb.keys import authorizer_key, component_key
 from wxcomponent.client import TokenClient, TokenError
 from wxcomponent.domain.tokens import AccessToken
+from wxcomponent.keys import authorizer_key, component_key
 from wxcomponent.services.vending import NOT_AUTHORIZED_MESSAGE
 
 if TYPE_CHECKING:

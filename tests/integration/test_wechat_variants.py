@@ -18,8 +18,8 @@ from infra.sandbox.config import CHANNELS, STORE, TALENT, MerchantAccount
 from tests.integration.conftest import World, load_function
 from tests.support.browser import Browser
 from tests.support.graph import graph
-from wxcomponent.adapters.dynamodb.keys import authorizer_key
 from wxcomponent.domain.grants import AUTHORIZED, NO_API_PERMISSION
+from wxcomponent.keys import authorizer_key
 
 
 def account_where(world: World, **wanted: Any) -> MerchantAccount:

@@ -9,24 +9,24 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from wxcomponent.adapters.dynamodb.code_claims import CODE_CLAIM_LIFETIME
-from wxcomponent.adapters.dynamodb.keys import refresh_shard, refresh_shards
 from wxcomponent.domain.binding import NO_ORIGIN, CodeExchange, CodeOrigin
 from wxcomponent.domain.grants import AUTHORIZED, NEEDS_REAUTHORIZATION, NO_API_PERMISSION, REVOKED, Grant, Profile
 from wxcomponent.domain.js_tickets import HOT_FOR, VENDED_MARK_EVERY, JsTicket
-from wxcomponent.domain.tickets import PushRecord, Ticket
 from wxcomponent.domain.tokens import AccessToken, ForcedRefreshes
+from wxcomponent.domain.verify_tickets import PushRecord, VerifyTicket
 from wxcomponent.domain.wechat import RefreshFailure
-from wxcomponent.ports import ClaimLost, DueRefreshes, JsTicketState, RefreshState, StateUse, js_ticket_lease
+from wxcomponent.keys import js_ticket_lease, refresh_shard, refresh_shards
+from wxcomponent.ports import ClaimLost, DueRefreshes, JsTicketState, RefreshState, StateUse
 
 
-class MemoryTicketStore:
+class MemoryVerifyTickets:
     def __init__(self) -> None:
-        self.tickets: dict[str, Ticket] = {}
+        self.tickets: dict[str, VerifyTicket] = {}
         self.records: dict[tuple[str, int, str, str], PushRecord] = {}
         self.restarts: dict[str, int] = {}
         self.writes = 0
 
-    def save_ticket(self, ticket: Ticket) -> bool:
+    def save_ticket(self, ticket: VerifyTicket) -> bool:
         current = self.tickets.get(ticket.component_appid)
         if current is not None and (
             current.create_time > ticket.create_time
@@ -37,7 +37,7 @@ class MemoryTicketStore:
         self.writes += 1
         return True
 
-    def get_ticket(self, component_appid: str) -> Ticket | None:
+    def get_ticket(self, component_appid: str) -> VerifyTicket | None:
         return self.tickets.get(component_appid)
 
     def record_push(self, record: PushRecord) -> bool:
@@ -464,7 +464,7 @@ class MemoryJsTickets:
 class MemoryStores:
     """Every store, in memory: what `Container(settings, stores=MemoryStores())` runs on."""
 
-    tickets: MemoryTicketStore = field(default_factory=MemoryTicketStore)
+    verify_tickets: MemoryVerifyTickets = field(default_factory=MemoryVerifyTickets)
     tokens: MemoryTokens = field(default_factory=MemoryTokens)
     profiles: MemoryProfiles = field(default_factory=MemoryProfiles)
     code_claims: MemoryCodeClaims = field(default_factory=MemoryCodeClaims)

@@ -7,9 +7,9 @@ import time
 
 import boto3
 
-from wxcomponent.adapters.dynamodb.keys import authorizer_key
 from wxcomponent.bootstrap import Container, container
 from wxcomponent.domain.tokens import MIN_REFRESH_AGE
+from wxcomponent.keys import authorizer_key
 from wxcomponent.settings import Settings
 
 

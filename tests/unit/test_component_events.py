@@ -6,7 +6,7 @@ import base64
 
 import pytest
 
-from tests.support.fakes import MemoryTicketStore
+from tests.support.fakes import MemoryVerifyTickets
 from tests.support.pushes import (
     AES_KEY,
     APPID,
@@ -38,11 +38,11 @@ def settings(previous: str = "") -> ComponentSettings:
 
 
 @pytest.fixture
-def store() -> MemoryTicketStore:
-    return MemoryTicketStore()
+def store() -> MemoryVerifyTickets:
+    return MemoryVerifyTickets()
 
 
-def service(store: MemoryTicketStore, *, now: float = NOW, previous: str = "") -> ComponentEventService:
+def service(store: MemoryVerifyTickets, *, now: float = NOW, previous: str = "") -> ComponentEventService:
     return ComponentEventService(store, component=lambda: settings(previous), clock=lambda: now)
 
 
@@ -52,7 +52,7 @@ def as_signed(push: Push, **override: str | None) -> SignedPush:
     return SignedPush.from_query(push.body, query)
 
 
-def test_a_ticket_is_stored_with_12_hours_of_life(store: MemoryTicketStore) -> None:
+def test_a_ticket_is_stored_with_12_hours_of_life(store: MemoryVerifyTickets) -> None:
     answer = service(store).handle(as_signed(signed_push(ticket_xml("ticket@@@one", NOW - 2), timestamp=NOW)))
     assert answer == "success"
     ticket = store.tickets[APPID]
@@ -61,7 +61,7 @@ def test_a_ticket_is_stored_with_12_hours_of_life(store: MemoryTicketStore) -> N
     assert ticket.is_valid(NOW + 12 * 3600 - 1) and not ticket.is_valid(NOW + 12 * 3600)
 
 
-def test_an_older_push_never_replaces_a_newer_ticket(store: MemoryTicketStore) -> None:
+def test_an_older_push_never_replaces_a_newer_ticket(store: MemoryVerifyTickets) -> None:
     svc = service(store)
     svc.handle(as_signed(signed_push(ticket_xml("ticket@@@new", NOW), timestamp=NOW)))
     assert svc.handle(as_signed(signed_push(ticket_xml("ticket@@@old", NOW - 600), timestamp=NOW))) == "success"
@@ -70,13 +70,13 @@ def test_an_older_push_never_replaces_a_newer_ticket(store: MemoryTicketStore) -
     assert store.tickets[APPID].ticket == "ticket@@@newer"
 
 
-def test_a_different_ticket_of_the_same_second_replaces_by_arrival(store: MemoryTicketStore) -> None:
+def test_a_different_ticket_of_the_same_second_replaces_by_arrival(store: MemoryVerifyTickets) -> None:
     service(store).handle(as_signed(signed_push(ticket_xml("ticket@@@a", NOW), timestamp=NOW)))
     service(store).handle(as_signed(signed_push(ticket_xml("ticket@@@b", NOW), timestamp=NOW)))
     assert store.tickets[APPID].ticket == "ticket@@@b"
 
 
-def test_a_retried_identical_push_is_answered_again_and_changes_nothing(store: MemoryTicketStore) -> None:
+def test_a_retried_identical_push_is_answered_again_and_changes_nothing(store: MemoryVerifyTickets) -> None:
     push = as_signed(signed_push(ticket_xml("ticket@@@one", NOW), timestamp=NOW))
     assert service(store).handle(push) == "success"
     first = store.tickets[APPID]
@@ -84,7 +84,7 @@ def test_a_retried_identical_push_is_answered_again_and_changes_nothing(store: M
     assert store.tickets[APPID] == first and store.writes == 1
 
 
-def test_the_previous_aes_key_still_opens_pushes(store: MemoryTicketStore) -> None:
+def test_the_previous_aes_key_still_opens_pushes(store: MemoryVerifyTickets) -> None:
     push = signed_push(ticket_xml("ticket@@@old-key", NOW), timestamp=NOW, aes_key=OTHER_AES_KEY)
     with pytest.raises(DecryptError):
         service(store).handle(as_signed(push))
@@ -93,7 +93,7 @@ def test_the_previous_aes_key_still_opens_pushes(store: MemoryTicketStore) -> No
 
 
 @pytest.mark.parametrize("info_type", ["authorized", "updateauthorized", "unauthorized", "notify_third_fasteregister"])
-def test_other_pushes_are_recorded_once_and_answered_success(store: MemoryTicketStore, info_type: str) -> None:
+def test_other_pushes_are_recorded_once_and_answered_success(store: MemoryVerifyTickets, info_type: str) -> None:
     inner = event_xml(info_type, NOW, "wx1111111111111111")
     if info_type in ("authorized", "updateauthorized"):
         inner = inner.replace(
@@ -108,7 +108,7 @@ def test_other_pushes_are_recorded_once_and_answered_success(store: MemoryTicket
     assert (record.info_type, record.authorizer_appid) == (info_type, "wx1111111111111111")
 
 
-def test_the_component_appid_envelope_and_the_account_envelope_both_work(store: MemoryTicketStore) -> None:
+def test_the_component_appid_envelope_and_the_account_envelope_both_work(store: MemoryVerifyTickets) -> None:
     envelope = "<xml><ToUserName><![CDATA[gh_x]]></ToUserName><Encrypt><![CDATA[{encrypt}]]></Encrypt></xml>"
     push = signed_push(ticket_xml("ticket@@@x", NOW), timestamp=NOW, envelope=envelope)
     assert service(store).handle(as_signed(push)) == "success"
@@ -173,7 +173,7 @@ BAD_INPUTS: dict[str, tuple[SignedPush, type[BadRequest]]] = {
 
 
 @pytest.mark.parametrize("case", sorted(BAD_INPUTS))
-def test_bad_input_is_refused_and_changes_nothing(store: MemoryTicketStore, case: str) -> None:
+def test_bad_input_is_refused_and_changes_nothing(store: MemoryVerifyTickets, case: str) -> None:
     push, error = BAD_INPUTS[case]
     with pytest.raises(error):
         service(store).handle(push)

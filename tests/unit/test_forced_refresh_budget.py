@@ -18,7 +18,7 @@ import pytest
 from tests.support.fakes import MemoryPublisher
 from tests.unit.test_token_services import COMPONENT, MERCHANT, NOW, World
 from wxcomponent.bootstrap import Container
-from wxcomponent.domain.tickets import Ticket
+from wxcomponent.domain.verify_tickets import VerifyTicket
 from wxcomponent.domain.wechat import QuotaExceeded, TokenRejected
 from wxcomponent.settings import ComponentSettings, Settings
 
@@ -83,7 +83,7 @@ def vend(wx: Container, request: dict[str, Any]) -> dict[str, Any]:
 def new_verify_ticket(world: World) -> None:
     """WeChat pushes one every 10 minutes; a day needs them (each lives 12 h)."""
     now = int(world.now)
-    world.stores.tickets.save_ticket(Ticket.received(COMPONENT, f"ticket@@@{now}", now, now))
+    world.stores.verify_tickets.save_ticket(VerifyTicket.received(COMPONENT, f"ticket@@@{now}", now, now))
 
 
 def report_in_a_loop(world: World, kind: str, every: int, containers: list[Container] | None = None) -> list[str]:

@@ -14,7 +14,7 @@ from tests.support.fakes import (
     MemoryMessageReceipts,
     MemoryPublisher,
     MemoryTaskQueue,
-    MemoryTicketStore,
+    MemoryVerifyTickets,
 )
 from tests.support.pushes import AES_KEY, APPID, TOKEN, signed_message, signed_push
 from tests.unit.test_token_services import World
@@ -80,7 +80,7 @@ def test_the_push_url_answers_or_refuses_whatever_arrives(
     msg_signature: str | None,
     encrypt_type: str | None,
 ) -> None:
-    service = ComponentEventService(MemoryTicketStore(), component=lambda: COMPONENT, clock=lambda: NOW)
+    service = ComponentEventService(MemoryVerifyTickets(), component=lambda: COMPONENT, clock=lambda: NOW)
     try:
         assert service.handle(SignedPush(body, signature, timestamp, nonce, msg_signature, encrypt_type)) == "success"
     except Exception as error:
@@ -95,7 +95,7 @@ def test_a_genuine_envelope_around_anything_is_answered_or_refused(inner: bytes)
     signed = SignedPush(
         push.body, query["signature"], query["timestamp"], query["nonce"], query["msg_signature"], "aes"
     )
-    service = ComponentEventService(MemoryTicketStore(), component=lambda: COMPONENT, clock=lambda: NOW)
+    service = ComponentEventService(MemoryVerifyTickets(), component=lambda: COMPONENT, clock=lambda: NOW)
     try:
         service.handle(signed)
     except Exception as error:

@@ -13,8 +13,8 @@ from tests.support.fakes import MemoryPublisher, MemoryStores
 from wxcomponent.bootstrap import Container
 from wxcomponent.domain.errors import NotAuthorized
 from wxcomponent.domain.js_tickets import CARD_TICKET, JSAPI_TICKET, JsTicket
-from wxcomponent.domain.tickets import Ticket
 from wxcomponent.domain.tokens import EXPIRY_SAFETY, MIN_REFRESH_AGE
+from wxcomponent.domain.verify_tickets import VerifyTicket
 from wxcomponent.domain.wechat import QuotaExceeded, TokenRejected
 from wxcomponent.services.vending import VendRequest
 from wxcomponent.settings import ComponentSettings, Settings
@@ -41,7 +41,7 @@ class World:
             component=lambda: component,
             clock=lambda: self.now,
         )
-        self.stores.tickets.save_ticket(Ticket.received(COMPONENT, "ticket@@@1", int(NOW), int(NOW)))
+        self.stores.verify_tickets.save_ticket(VerifyTicket.received(COMPONENT, "ticket@@@1", int(NOW), int(NOW)))
         assert self.wx.authorizations.complete(self.wechat.new_code(MERCHANT)).new
         self.marks: list[int] = []
         mark = self.stores.js_tickets.mark_vended
@@ -232,7 +232,7 @@ def test_the_sweep_renews_tickets_vended_in_the_last_day_and_lets_the_others_exp
     while world.now < start + 26 * 3600:
         world.now += 600  # a sweep every 10 minutes, and WeChat's verify ticket as often
         now = int(world.now)
-        world.stores.tickets.save_ticket(Ticket.received(COMPONENT, f"ticket@@@{now}", now, now))
+        world.stores.verify_tickets.save_ticket(VerifyTicket.received(COMPONENT, f"ticket@@@{now}", now, now))
         if (world.now - start) % (3 * 3600) == 0:
             world.ticket(JSAPI_TICKET)
         report = world.wx.refresher.sweep(lambda: 60_000)

@@ -12,7 +12,7 @@ from tests.support.fakes import MemoryPublisher, MemoryStores
 from wxcomponent.bootstrap import Container
 from wxcomponent.domain.errors import BadRequest
 from wxcomponent.domain.grants import AUTHORIZED, NEEDS_REAUTHORIZATION, NO_API_PERMISSION, REVOKED, Grant
-from wxcomponent.domain.tickets import Ticket
+from wxcomponent.domain.verify_tickets import VerifyTicket
 from wxcomponent.domain.wechat import AccountRevokedAuthorization, AuthorizerListItem, AuthorizerListPage, SystemBusy
 from wxcomponent.services.migration import (
     CONFLICT,
@@ -64,7 +64,7 @@ class World:
             component=lambda: component,
             clock=lambda: self.now,
         )
-        self.stores.tickets.save_ticket(Ticket.received(COMPONENT, "ticket@@@1", int(NOW), int(NOW)))
+        self.stores.verify_tickets.save_ticket(VerifyTicket.received(COMPONENT, "ticket@@@1", int(NOW), int(NOW)))
 
     def list_account(self, appid: str, refresh_token: str) -> None:
         """WeChat lists the account (its refresh token "" when it shows none) and accepts the token."""

@@ -14,8 +14,8 @@ import pytest
 
 from tests.unit.test_token_services import MERCHANT, World
 from wxcomponent.domain.js_tickets import JSAPI_TICKET
-from wxcomponent.domain.tickets import Ticket
 from wxcomponent.domain.tokens import AccessToken
+from wxcomponent.domain.verify_tickets import VerifyTicket
 
 HOUR = 3600
 SHORT = 1800  # what WeChat answers as expires_in here: stored as 1740, short of an hour
@@ -73,7 +73,9 @@ def test_asking_for_an_hour_all_day_refreshes_at_most_once_an_hour() -> None:
     start = world.now
     while world.now < start + 86400:
         now = int(world.now)
-        world.stores.tickets.save_ticket(Ticket.received("wx0123456789abcdef", f"ticket@@@{now}", now, now))
+        world.stores.verify_tickets.save_ticket(
+            VerifyTicket.received("wx0123456789abcdef", f"ticket@@@{now}", now, now)
+        )
         assert world.wx.authorizer_tokens.token(MERCHANT, HOUR).valid_for(HOUR, world.now)
         world.now += 60
     assert world.wechat.calls["api_authorizer_token"] == 86400 // (7140 - HOUR)  # 24; at most 48 (one per 30 min)

@@ -22,7 +22,7 @@ from wxcomponent.domain.errors import (
     ConfigurationError,
     NotAuthorized,
     StorageUnavailable,
-    TicketMissing,
+    VerifyTicketMissing,
     WxComponentError,
     http_status,
 )
@@ -223,7 +223,7 @@ ERRORS: list[tuple[Exception, pages.Failure, int]] = [
     (_bad_start(), pages.LINK_INVALID, 400),
     (BadRequest("state must be 1 to 128 of A-Z a-z 0-9 . _ ~ -"), pages.LINK_INVALID, 400),
     (AuthorizationInProgress("the authorization is still being completed"), pages.IN_PROGRESS, 502),
-    (TicketMissing("no verify ticket yet"), pages.NOT_READY, 503),
+    (VerifyTicketMissing("no verify ticket yet"), pages.NOT_READY, 503),
     (error_for(61005, "component ticket is expired", api="api_component_token"), pages.NOT_READY, 502),
     (error_for(-1, "system error", api="api_create_preauthcode"), pages.WECHAT_UNAVAILABLE, 502),
     (error_for(45009, "reach max api daily quota limit", api="api_query_auth"), pages.SERVICE_UNAVAILABLE, 502),

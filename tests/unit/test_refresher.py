@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from wxcomponent.domain.errors import NotAuthorized
-from wxcomponent.domain.tickets import Ticket
 from wxcomponent.domain.tokens import AccessToken
+from wxcomponent.domain.verify_tickets import VerifyTicket
 from wxcomponent.ports import DueRefreshes
 from wxcomponent.services.refresher import TIME_RESERVE_MS, Refresher
 from wxcomponent.settings import ComponentSettings
@@ -18,15 +18,18 @@ APPID = "wx5a0d8c0ffee5a4d1"
 
 class Store:
     def __init__(
-        self, due: dict[str, list[str]], ticket_age: int = 60, tickets: dict[str, list[tuple[str, str]]] | None = None
+        self,
+        due: dict[str, list[str]],
+        verify_ticket_age: int = 60,
+        tickets: dict[str, list[tuple[str, str]]] | None = None,
     ) -> None:
         self.due = due
         self.tickets = tickets or {}
-        self.ticket = Ticket(APPID, "ticket@@@x", NOW - ticket_age, NOW - ticket_age, NOW + 3600)
+        self.ticket = VerifyTicket(APPID, "ticket@@@x", NOW - verify_ticket_age, NOW - verify_ticket_age, NOW + 3600)
         self.restarts = 0
         self.due_set: dict[str, int] = {}
 
-    def get_ticket(self, component_appid: str) -> Ticket | None:
+    def get_ticket(self, component_appid: str) -> VerifyTicket | None:
         return self.ticket
 
     def due_refreshes(self, shard: str, now: int) -> DueRefreshes:
@@ -122,16 +125,16 @@ def test_what_the_remaining_time_does_not_allow_is_left_for_the_next_run() -> No
 
 
 def test_a_stale_ticket_restarts_pushing_at_most_once() -> None:
-    store, api = Store({}, ticket_age=31 * 60), Api()
+    store, api = Store({}, verify_ticket_age=31 * 60), Api()
     first = refresher(store, AuthorizerTokens(set(), {}), api).sweep(lambda: 60_000)
     second = refresher(store, AuthorizerTokens(set(), {}), api).sweep(lambda: 60_000)
     assert (first.ticket_restart_requested, second.ticket_restart_requested) == (True, False)
     assert api.start_push_ticket_calls == 1
-    assert first.ticket_age == 31 * 60
+    assert first.verify_ticket_age == 31 * 60
 
 
 def test_a_fresh_ticket_is_left_alone() -> None:
-    store, api = Store({}, ticket_age=29 * 60), Api()
+    store, api = Store({}, verify_ticket_age=29 * 60), Api()
     report: Any = refresher(store, AuthorizerTokens(set(), {}), api).sweep(lambda: 60_000)
     assert report.ticket_restart_requested is False and store.restarts == 0
 
@@ -144,7 +147,7 @@ def test_due_tickets_are_renewed_or_left_cold_and_counted() -> None:
     store = Store({"0": ["wxa"]}, tickets=tickets)
     js = JsTickets({"wxa": "renewed", "wxb": "cold", "wxc": "fresh"}, failing={"wxd": 45009})
     report = refresher(store, AuthorizerTokens(set(), {}), js_tickets=js).sweep(lambda: 60_000)
-    assert (report.due, report.tickets_due, report.tickets_renewed, report.tickets_left_cold) == (1, 4, 1, 1)
+    assert (report.due, report.js_tickets_due, report.js_tickets_renewed, report.tickets_left_cold) == (1, 4, 1, 1)
     assert dict(report.failed) == {"45009": 1} and report.index_items_read == 5
     assert sorted(js.asked) == sorted(key for keys in tickets.values() for key in keys)
 
@@ -153,11 +156,11 @@ def test_tickets_wait_for_the_next_run_when_time_is_short() -> None:
     js = JsTickets({"wxa": "renewed"}, failing={})
     report = refresher(Store({}, tickets={"0": [("wxa", "jsapi_ticket")]}), AuthorizerTokens(set(), {}), js_tickets=js)
     swept = report.sweep(lambda: TIME_RESERVE_MS - 1)
-    assert (swept.tickets_due, swept.tickets_renewed, swept.left_over) == (1, 0, 1) and js.asked == []
+    assert (swept.js_tickets_due, swept.js_tickets_renewed, swept.left_over) == (1, 0, 1) and js.asked == []
 
 
 def test_without_a_ticket_service_due_tickets_are_not_touched() -> None:
     report = refresher(Store({}, tickets={"0": [("wxa", "jsapi_ticket")]}), AuthorizerTokens(set(), {})).sweep(
         lambda: 60_000
     )
-    assert (report.tickets_due, report.left_over, dict(report.failed)) == (0, 0, {})
+    assert (report.js_tickets_due, report.left_over, dict(report.failed)) == (0, 0, {})

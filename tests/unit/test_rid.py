@@ -7,11 +7,11 @@ import json
 
 import pytest
 
-from wxcomponent.domain.errors import NotAuthorized, TicketMissing, WxComponentError
+from wxcomponent.domain.errors import NotAuthorized, VerifyTicketMissing, WxComponentError
 from wxcomponent.domain.wechat import (
     RefreshFailure,
-    TicketRejected,
     UpstreamUnavailable,
+    VerifyTicketRejected,
     client_ip_in,
     error_for,
     masked,
@@ -85,13 +85,13 @@ def test_a_wrapped_error_carries_the_rid_of_the_error_it_was_raised_from() -> No
     "error",
     [
         error_for(45009, f"reach max api daily quota limit rid: {RID}", api="api_component_token"),
-        TicketMissing("WeChat refused the stored ticket", errcode=61006),
+        VerifyTicketMissing("WeChat refused the stored ticket", errcode=61006),
     ],
     ids=["quota", "ticket"],
 )
 def test_a_remembered_refusal_keeps_the_rid_of_the_call_wechat_refused(error: WxComponentError) -> None:
-    if isinstance(error, TicketMissing):
-        error.__cause__ = TicketRejected(f"errcode 61006: component ticket is invalid rid: {RID}", errcode=61006)
+    if isinstance(error, VerifyTicketMissing):
+        error.__cause__ = VerifyTicketRejected(f"errcode 61006: component ticket is invalid rid: {RID}", errcode=61006)
     failure = RefreshFailure.of(error, 1000.0)
     assert failure is not None
     again = failure.error()

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.fakes import MemoryLeases, MemoryTicketStore
+from tests.support.fakes import MemoryLeases, MemoryVerifyTickets
 from tests.support.pushes import APPID, event_xml, signed_push
 from tests.unit.test_component_events import as_signed, service
 from tests.unit.test_token_services import MERCHANT, World
@@ -44,7 +44,7 @@ def test_a_unicode_digit_in_a_pushs_create_time_is_a_400_not_a_500() -> None:
         f"<CreateTime>{NOW}</CreateTime>", "<CreateTime>²</CreateTime>"
     )
     with pytest.raises(MalformedMessage):
-        service(MemoryTicketStore()).handle(as_signed(signed_push(inner, timestamp=NOW)))
+        service(MemoryVerifyTickets()).handle(as_signed(signed_push(inner, timestamp=NOW)))
 
 
 # -- hole 9: a retried `unauthorized` push revokes once and publishes once ---------------------------------

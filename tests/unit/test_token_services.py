@@ -11,15 +11,15 @@ import pytest
 from tests.support.fake_wechat import FakeWeChat
 from tests.support.fakes import MemoryPublisher, MemoryStores
 from wxcomponent.bootstrap import Container
-from wxcomponent.domain.errors import NotAuthorized, TicketMissing
+from wxcomponent.domain.errors import NotAuthorized, VerifyTicketMissing
 from wxcomponent.domain.grants import AUTHORIZED, NEEDS_REAUTHORIZATION, REVOKED, Grant
-from wxcomponent.domain.tickets import Ticket
 from wxcomponent.domain.tokens import EXPIRY_SAFETY, MIN_REFRESH_AGE, AccessToken
+from wxcomponent.domain.verify_tickets import VerifyTicket
 from wxcomponent.domain.wechat import (
     AccountRevokedAuthorization,
     AuthorizationCodeRejected,
-    TicketRejected,
     UpstreamUnavailable,
+    VerifyTicketRejected,
 )
 from wxcomponent.services.authorization import AuthorizationRequest
 from wxcomponent.settings import ComponentSettings, Settings
@@ -48,7 +48,7 @@ class World:
             clock=lambda: self.now,
         )
         if ticket:
-            self.stores.tickets.save_ticket(Ticket.received(COMPONENT, "ticket@@@1", int(NOW), int(NOW)))
+            self.stores.verify_tickets.save_ticket(VerifyTicket.received(COMPONENT, "ticket@@@1", int(NOW), int(NOW)))
 
     def authorize(self, appid: str = MERCHANT) -> str:
         """A merchant's authorization, exchanged; returns the refresh token WeChat issued."""
@@ -64,7 +64,7 @@ class World:
 
 def test_without_a_ticket_there_is_no_token_and_no_call() -> None:
     world = World(ticket=False)
-    with pytest.raises(TicketMissing):
+    with pytest.raises(VerifyTicketMissing):
         world.wx.component_tokens.token()
     assert world.wechat.calls["api_component_token"] == 0
 
@@ -104,8 +104,8 @@ def test_a_call_whose_token_wechat_rejects_refreshes_and_retries_once() -> None:
 
 def test_a_ticket_wechat_refuses_is_ticket_missing() -> None:
     world = World()
-    world.wechat.fail("api_component_token", TicketRejected("errcode 61006", errcode=61006))
-    with pytest.raises(TicketMissing) as missing:
+    world.wechat.fail("api_component_token", VerifyTicketRejected("errcode 61006", errcode=61006))
+    with pytest.raises(VerifyTicketMissing) as missing:
         world.wx.component_tokens.token()
     assert missing.value.errcode == 61006
     assert world.stores.tokens.get_component_token(COMPONENT) is None

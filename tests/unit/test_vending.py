@@ -10,7 +10,13 @@ from typing import Any
 import pytest
 
 from tests.support.clock import FakeClock
-from wxcomponent.domain.errors import BadRequest, ConfigurationError, NotAuthorized, TicketMissing, WxComponentError
+from wxcomponent.domain.errors import (
+    BadRequest,
+    ConfigurationError,
+    NotAuthorized,
+    VerifyTicketMissing,
+    WxComponentError,
+)
 from wxcomponent.domain.tokens import AccessToken
 from wxcomponent.domain.wechat import QuotaExceeded, SystemBusy, UpstreamUnavailable
 from wxcomponent.observability import logger
@@ -315,9 +321,9 @@ ERRORS: list[tuple[Exception, int, dict[str, Any]]] = [
     (BadRequest("kind must be given"), 400, {"code": "bad_request", "message": "kind must be given"}),
     (NotAuthorized("wx… revoked", errcode=61003), 404, {"code": "not_authorized", "errcode": 61003}),
     (NotAuthorized("the caller policy does not allow this"), 404, {"code": "not_authorized"}),
-    (TicketMissing("no valid component_verify_ticket yet"), 503, {"code": "ticket_missing"}),
+    (VerifyTicketMissing("no valid component_verify_ticket yet"), 503, {"code": "ticket_missing"}),
     (
-        TicketMissing("WeChat refused the stored ticket", errcode=61006),
+        VerifyTicketMissing("WeChat refused the stored ticket", errcode=61006),
         503,
         {"code": "ticket_missing", "errcode": 61006},
     ),
@@ -389,7 +395,7 @@ def test_every_vend_is_audited_once_without_the_token(h: Harness, caplog: pytest
 
 
 def test_a_failed_vend_is_audited_once_with_its_code(h: Harness, caplog: pytest.LogCaptureFixture) -> None:
-    h.issuer.fail = TicketMissing("no valid component_verify_ticket yet")
+    h.issuer.fail = VerifyTicketMissing("no valid component_verify_ticket yet")
     with caplog.at_level("INFO", logger="wxcomponent"):
         h.vendor.answer({"kind": "component"}, "arn:caller")
     assert [(r["kind"], r["appid"], r["outcome"]) for r in _audit_lines(caplog)] == [

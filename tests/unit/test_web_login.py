@@ -24,8 +24,8 @@ from tests.unit.test_wechat_http import (
 )
 from wxcomponent.bootstrap import Container
 from wxcomponent.domain.errors import BadRequest
-from wxcomponent.domain.tickets import Ticket
 from wxcomponent.domain.tokens import MIN_REFRESH_AGE
+from wxcomponent.domain.verify_tickets import VerifyTicket
 from wxcomponent.domain.wechat import (
     PermissionRejected,
     TokenRejected,
@@ -154,7 +154,7 @@ class World:
             component=lambda: component,
             clock=lambda: self.now,
         )
-        self.stores.tickets.save_ticket(Ticket.received(COMPONENT, "ticket@@@1", int(NOW), int(NOW)))
+        self.stores.verify_tickets.save_ticket(VerifyTicket.received(COMPONENT, "ticket@@@1", int(NOW), int(NOW)))
         assert self.wx.authorizations.complete(self.wechat.new_code(ACCOUNT)).new
 
     def vend(self, caller: str | None = None, policy: Any = None, **payload: Any) -> tuple[int, dict[str, Any]]:

@@ -48,7 +48,7 @@ if TYPE_CHECKING:
 DEFAULT_FUNCTION = "token_vending"
 JSAPI_TICKET = "jsapi_ticket"
 CARD_TICKET = "card_ticket"
-TICKET_KINDS = (JSAPI_TICKET, CARD_TICKET)
+JS_TICKET_KINDS = (JSAPI_TICKET, CARD_TICKET)
 REMEMBERED_TOKENS = 256  # tokens handed out that report_invalid still recognises (and reports made)
 WEB_LOGIN = "web_login"
 RETRY_AFTER = 0.2  # seconds before the one retry of an answer marked retryable (a busy table)
@@ -173,8 +173,8 @@ class TokenClient:
 
     def get_ticket(self, appid: str, kind: str = JSAPI_TICKET) -> Ticket:
         """The authorizer's JS-SDK ticket (`jsapi_ticket`, or `card_ticket` for coupons)."""
-        if kind not in TICKET_KINDS:
-            raise ValueError(f"kind must be one of {', '.join(TICKET_KINDS)}")
+        if kind not in JS_TICKET_KINDS:
+            raise ValueError(f"kind must be one of {', '.join(JS_TICKET_KINDS)}")
         held = self._get((kind, appid))
         return Ticket(held.access_token, held.expires_at, held.appid, kind)
 
@@ -311,7 +311,7 @@ class TokenClient:
         answer = self._invoke(request)
         answered_appid = answer.get("appid")
         held = Token(  # a ticket is held as a token is: its value, expiry and owner
-            str(answer["ticket" if kind in TICKET_KINDS else "access_token"]),
+            str(answer["ticket" if kind in JS_TICKET_KINDS else "access_token"]),
             int(answer["expires_at"]),
             answered_appid if isinstance(answered_appid, str) else appid,
         )
@@ -361,7 +361,7 @@ class TokenClient:
             if not all(isinstance(body.get(key), str) and body[key] for key in ("openid", "scope")):
                 raise TokenError("internal", "the vending function's web_login answer has no openid and scope")
             return body
-        field = "ticket" if request["kind"] in TICKET_KINDS else "access_token"
+        field = "ticket" if request["kind"] in JS_TICKET_KINDS else "access_token"
         if not isinstance(body.get(field), str) or not isinstance(body.get("expires_at"), int):
             raise TokenError("internal", f"the vending function's answer has no {field} and expires_at")
         return body

@@ -33,8 +33,8 @@ if TYPE_CHECKING:  # the imports below are made lazily, inside each part
         RefreshRuns,
         ReplyFunction,
         Stores,
-        TicketStore,
         TokenStore,
+        VerifyTicketStore,
         WeChatApi,
     )
     from wxcomponent.services.account_messages import AccountMessageService
@@ -107,8 +107,8 @@ class Container:
         return RefreshRunTable(self._table)
 
     @property
-    def tickets(self) -> TicketStore:
-        return self.stores.tickets
+    def verify_tickets(self) -> VerifyTicketStore:
+        return self.stores.verify_tickets
 
     @property
     def tokens(self) -> TokenStore:
@@ -187,7 +187,7 @@ class Container:
         from wxcomponent.services.component_token import ComponentTokenService
 
         return ComponentTokenService(
-            self.tickets,
+            self.verify_tickets,
             self.tokens,
             self.leases,
             self.stores.failures,
@@ -264,7 +264,7 @@ class Container:
         from wxcomponent.services.component_events import ComponentEventService
 
         return ComponentEventService(
-            self.tickets, self.authorizations, tasks=self.tasks, component=self.component, clock=self.clock
+            self.verify_tickets, self.authorizations, tasks=self.tasks, component=self.component, clock=self.clock
         )
 
     @cached_property
@@ -318,7 +318,7 @@ class Container:
         from wxcomponent.services.refresher import Refresher
 
         return Refresher(
-            self.tickets,
+            self.verify_tickets,
             self.authorizers,
             self.wechat,
             self.component_tokens,

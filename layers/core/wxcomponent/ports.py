@@ -18,8 +18,8 @@ from wxcomponent.domain.binding import NO_ORIGIN, AuthorizationResult, CodeExcha
 from wxcomponent.domain.grants import Grant, Profile
 from wxcomponent.domain.js_tickets import JsTicket
 from wxcomponent.domain.refresh_runs import RefreshRun
-from wxcomponent.domain.tickets import PushRecord, Ticket
 from wxcomponent.domain.tokens import AccessToken, ForcedRefreshes
+from wxcomponent.domain.verify_tickets import PushRecord, VerifyTicket
 from wxcomponent.domain.web_login import WebLogin
 from wxcomponent.domain.wechat import (
     ApiQuota,
@@ -39,13 +39,13 @@ from wxcomponent.domain.wechat import (
 # -- stores ----------------------------------------------------------------------------------------
 
 
-class TicketStore(Protocol):
-    def save_ticket(self, ticket: Ticket) -> bool:
+class VerifyTicketStore(Protocol):
+    def save_ticket(self, ticket: VerifyTicket) -> bool:
         """Stores the ticket unless a ticket pushed later (or the same push) is already stored.
         Returns whether it was written."""
         ...
 
-    def get_ticket(self, component_appid: str) -> Ticket | None:
+    def get_ticket(self, component_appid: str) -> VerifyTicket | None:
         """The stored ticket, expired or not (the caller checks `is_valid`)."""
         ...
 
@@ -268,7 +268,7 @@ class JsTicketState:
 
 class JsTicketRecords(Protocol):
     """An authorizer's JS-SDK tickets: `AUTHORIZER#<appid>` / `JSAPI_TICKET` or `CARD_TICKET`, read
-    with its grant and token. A fetch's lease and remembered refusal are named by `js_ticket_lease`
+    with its grant and token. A fetch's lease and remembered refusal are named by `keys.js_ticket_lease`
     (`LeaseStore` and `RefreshFailures` keep them). Every stored ticket carries its place in the
     refresh-due index, until the refresher finds it unused (`drop_from_renewal`)."""
 
@@ -300,11 +300,6 @@ class JsTicketRecords(Protocol):
         """Out of the refresh-due index (it expires unrenewed), if the stored ticket is still the one
         issued at `issued_at` and no vend marked it within `HOT_FOR` of `now`."""
         ...
-
-
-def js_ticket_lease(authorizer_appid: str, kind: str) -> str:
-    """The name of a ticket fetch's lease and of its remembered refusal."""
-    return f"AUTHORIZER#{authorizer_appid}#{kind.upper()}"
 
 
 class Refusals(Protocol):
@@ -467,7 +462,7 @@ class Stores(Protocol):
     """One store per aggregate of the table (`adapters.dynamodb.Tables` in AWS, fakes in tests)."""
 
     @property
-    def tickets(self) -> TicketStore: ...
+    def verify_tickets(self) -> VerifyTicketStore: ...
 
     @property
     def tokens(self) -> TokenStore: ...

@@ -23,6 +23,7 @@ from wxcomponent_client.cli.follow import LOCAL_POLL, LONG_POLL, BusFollower, de
 from wxcomponent_client.cli.inventory import Authorizer, Inventory, read_inventory
 from wxcomponent_client.cli.reconcile import Reconciliation, reconcile
 from wxcomponent_client.cli.target import Target, core_importable, local_target, stack_target
+from wxcomponent_client.keys import authorizer_key, authorizer_of, component_key
 from wxcomponent_client.tokens import TokenClient, TokenError
 from wxcomponent_client.wechat import WeChatError
 
@@ -152,7 +153,7 @@ def status(o: Options) -> None:
     wx = o.wx()
     appid = o.target.component.component_appid
     now = time.time()
-    ticket = wx.tickets.get_ticket(appid)
+    ticket = wx.verify_tickets.get_ticket(appid)
     token = wx.tokens.get_component_token(appid)
     run = wx.refresh_runs.last_run(appid)
     inventory = read_inventory(o.target.client("dynamodb"), o.target.table_name)
@@ -591,12 +592,12 @@ def start_push_ticket(o: Options, wait: float) -> None:
     """Asks WeChat to push a verify ticket now (api_start_push_ticket). Calls WeChat from here."""
     wx = o.wx()
     component = o.target.component
-    before = wx.tickets.get_ticket(component.component_appid)
+    before = wx.verify_tickets.get_ticket(component.component_appid)
     wx.wechat.start_push_ticket(component.component_appid, component.component_appsecret)
     arrived = None
     deadline = time.monotonic() + wait
     while wait > 0:
-        ticket = wx.tickets.get_ticket(component.component_appid)
+        ticket = wx.verify_tickets.get_ticket(component.component_appid)
         if ticket is not None and (
             before is None or (ticket.create_time, ticket.ticket) != (before.create_time, before.ticket)
         ):
@@ -772,8 +773,8 @@ def _forget_quota_refusals(o: Options, wx: Any, appid: str | None) -> list[str]:
     for failure in read_inventory(o.target.client("dynamodb"), o.target.table_name).failures:
         if failure.errcode == 45009 and failure.until > now and (appid is None or appid in failure.owner):
             over = RefreshFailure(failure.kind, failure.errcode, failure.message, now)
-            account = failure.owner.removeprefix("AUTHORIZER#")
-            if failure.owner.startswith("AUTHORIZER#") and "#" not in account:
+            account = authorizer_of(failure.owner)
+            if account is not None:
                 wx.stores.authorizers.remember_failure(account, over)  # an authorizer's: in its one item
             else:
                 wx.stores.failures.remember_failure(failure.owner, over)  # the component's, a ticket's
@@ -782,8 +783,6 @@ def _forget_quota_refusals(o: Options, wx: Any, appid: str | None) -> list[str]:
 
 
 def _partition(account: str, appid: str | None) -> str:
-    from wxcomponent.adapters.dynamodb.keys import authorizer_key, component_key  # noqa: PLC0415 - the core is optional
-
     return authorizer_key(account) if appid else component_key(account)
 
 

@@ -15,6 +15,8 @@ import time
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from wxcomponent_client.keys import quota_clears_sort_key
+
 CLEARS_PER_MONTH = 10
 KEEP_FOR = 62 * 86400  # past the month's end, then the table's TTL removes the item
 _BEIJING = timezone(timedelta(hours=8))
@@ -26,7 +28,7 @@ def month_of(now: float) -> str:
 
 
 def _key(partition: str, month: str) -> dict[str, Any]:
-    return {"pk": {"S": partition}, "sk": {"S": f"QUOTA_CLEARS#{month}"}}
+    return {"pk": {"S": partition}, "sk": {"S": quota_clears_sort_key(month)}}
 
 
 def clears_made(dynamodb: Any, table: str, partition: str, now: float | None = None) -> int:

@@ -4,13 +4,17 @@ for the items' public attributes only (never `refresh_token`, `access_token` or 
 The core has no "list everything" on purpose (the refresher reads only what is due, through its
 sparse index, and never scans). An operator's `status` and `authorizers` may: they cost read
 capacity in proportion to the table, as any Scan does. The item layout is the core's
-(`wxcomponent.adapters.dynamodb`, keys in `keys.py`); docs/architecture.md, Data.
+(`wxcomponent.adapters.dynamodb`); its keys come from the core's own `keys.py`, which
+`wxcomponent_client.keys` is (a link to the file), so a renamed key is renamed here too
+(docs/architecture.md, Data).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+
+from wxcomponent_client.keys import GRANT, PROFILE, REFRESH_FAILURE, authorizer_of
 
 # Item attributes an operator may see; everything secret is left out of the projection itself.
 _PUBLIC = (
@@ -37,7 +41,7 @@ _PUBLIC = (
     "token_expires_at",
     "refusal",
 )
-_KINDS = ("GRANT", "PROFILE", "REFRESH_FAILURE")  # GRANT: the authorizer's item, its token and refusal in it
+_KINDS = (GRANT, PROFILE, REFRESH_FAILURE)  # GRANT: the authorizer's item, its token and refusal in it
 _KIND_NAMES = {
     "official_account": "Official Account",
     "mini_program": "Mini Program",
@@ -121,16 +125,16 @@ def read_inventory(dynamodb: Any, table_name: str) -> Inventory:
 
 def _add(inventory: Inventory, item: dict[str, Any]) -> None:
     pk, sk = item["pk"]["S"], item["sk"]["S"]
-    if sk == "REFRESH_FAILURE":
+    if sk == REFRESH_FAILURE:
         inventory.failures.append(
             Failure(pk, _s(item, "kind"), _n(item, "errcode"), _s(item, "message"), float(item["until"]["N"]))
         )
         return
-    if not pk.startswith("AUTHORIZER#"):
+    appid = authorizer_of(pk)
+    if appid is None:
         return
-    appid = pk.removeprefix("AUTHORIZER#")
     authorizer = inventory.authorizers.setdefault(appid, Authorizer(appid))
-    if sk == "GRANT":
+    if sk == GRANT:
         authorizer.status = _s(item, "status")
         authorizer.authorized_at = _n(item, "authorized_at")
         authorizer.revoked_at = _n(item, "revoked_at")
@@ -148,7 +152,7 @@ def _add(inventory: Inventory, item: dict[str, Any]) -> None:
                     float(refusal["until"]["N"]),
                 )
             )
-    elif sk == "PROFILE":
+    elif sk == PROFILE:
         authorizer.name = _s(item, "nick_name")
         authorizer.principal = _s(item, "principal_name")
         authorizer.mini_program = item.get("is_mini_program", {}).get("BOOL")

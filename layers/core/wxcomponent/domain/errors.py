@@ -60,7 +60,7 @@ class StorageUnavailable(WxComponentError):
     retryable = True
 
 
-class TicketMissing(WxComponentError):
+class VerifyTicketMissing(WxComponentError):
     """No verify ticket yet, or only an expired one: wait for WeChat's next push."""
 
     code = "ticket_missing"

@@ -14,7 +14,7 @@ from wxcomponent.domain.tokens import EXPIRY_SAFETY, MIN_REFRESH_AGE, RefreshRef
 
 JSAPI_TICKET = "jsapi_ticket"
 CARD_TICKET = "card_ticket"
-TICKET_KINDS = (JSAPI_TICKET, CARD_TICKET)
+JS_TICKET_KINDS = (JSAPI_TICKET, CARD_TICKET)
 # The kind's `type` in getticket's query.
 WECHAT_TYPE = {JSAPI_TICKET: "jsapi", CARD_TICKET: "wx_card"}
 VENDED_MARK_EVERY = 3600  # a vend writes its mark only when the stored one is older: not a write per vend

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from wxcomponent.domain.errors import TicketMissing, WxComponentError
+from wxcomponent.domain.errors import VerifyTicketMissing, WxComponentError
 
 REDACTED = "<redacted>"
 # WeChat's pages give 7200 in every example; mature SDKs use it when an answer leaves expires_in out.
@@ -275,7 +275,7 @@ def client_ip_in(errmsg: str) -> str | None:
 
 def rid_of(error: BaseException) -> str | None:
     """The rid behind `error`: its own, or that of the WeChat error it was raised from (a
-    `NotAuthorized` from a 61023, a `TicketMissing` from a 61006), or the one its message quotes
+    `NotAuthorized` from a 61023, a `VerifyTicketMissing` from a 61006), or the one its message quotes
     (a refusal remembered from an earlier call)."""
     seen: BaseException | None = error
     for _ in range(8):  # a chain of causes is short; never loop on a cycle
@@ -345,7 +345,7 @@ class RevocationNotConfirmed(AccountRevokedAuthorization):
     and remembered like any refusal an operator must look at (issue 19, M3)."""
 
 
-class TicketRejected(UpstreamError):
+class VerifyTicketRejected(UpstreamError):
     """61005, 61006: the verify ticket is expired or invalid; wait for the next push."""
 
 
@@ -410,8 +410,8 @@ _ERRORS: dict[int, type[UpstreamError]] = {
     **dict.fromkeys((40002, 40003, 40007, 40008, 40097, 43001, 43002, 44002, 44004, 47001), RequestRejected),
     45009: QuotaExceeded,
     61003: AccountRevokedAuthorization,
-    61005: TicketRejected,
-    61006: TicketRejected,
+    61005: VerifyTicketRejected,
+    61006: VerifyTicketRejected,
     61009: AuthorizationCodeRejected,
     61010: AuthorizationCodeRejected,
     61023: RefreshTokenRejected,
@@ -475,7 +475,7 @@ def _retry_after(error: WxComponentError) -> int | None:
         error, ConfigurationRejected | TokenRejected | PermissionRejected | RequestRejected | RevocationNotConfirmed
     ):
         return _CONFIGURATION_RETRY_AFTER  # on a refresh, 40001 is a wrong secret; the rest need a person
-    if isinstance(error, TicketRejected) or (error.code == "ticket_missing" and error.errcode is not None):
+    if isinstance(error, VerifyTicketRejected) or (error.code == "ticket_missing" and error.errcode is not None):
         return _TICKET_RETRY_AFTER
     if isinstance(error, SystemBusy | UpstreamUnavailable | UnknownWeChatError):
         return _TRANSIENT_RETRY_AFTER
@@ -490,8 +490,8 @@ def _remembered_classes() -> dict[str, type[WxComponentError]]:
         PermissionRejected,
         RequestRejected,
         RevocationNotConfirmed,
-        TicketRejected,
-        TicketMissing,
+        VerifyTicketRejected,
+        VerifyTicketMissing,
         SystemBusy,
         UpstreamUnavailable,
         UnknownWeChatError,

@@ -26,6 +26,7 @@ from wxcomponent.domain.wechat import (
     RevocationNotConfirmed,
     UpstreamError,
 )
+from wxcomponent.keys import authorizer_lease
 from wxcomponent.observability import MetricUnit, logger, metrics
 from wxcomponent.ports import Authorizers, EventPublisher, RefreshState, WeChatApi
 from wxcomponent.services.authorizer_list import find_listed
@@ -133,7 +134,7 @@ class AuthorizerTokenService:
             return answer(state)
 
         return self._flight.run_taking(
-            _lease(authorizer_appid),
+            authorizer_lease(authorizer_appid),
             take,
             checked,
             lambda: self._read(authorizer_appid),
@@ -290,10 +291,6 @@ class AuthorizerTokenService:
 
     def _publish(self, detail_type: str, detail: dict[str, object]) -> None:
         publish_best_effort(self._publisher, self._component().component_appid, detail_type, detail)
-
-
-def _lease(authorizer_appid: str) -> str:
-    return f"AUTHORIZER#{authorizer_appid}"
 
 
 class _ItemRefusals:

@@ -17,10 +17,10 @@ from wxcomponent.domain.push import (
     parse_component_push,
 )
 from wxcomponent.domain.signed import MAX_BODY_BYTES, SignedPush, component_crypto, open_signed_push
-from wxcomponent.domain.tickets import PushRecord, Ticket
+from wxcomponent.domain.verify_tickets import PushRecord, VerifyTicket
 from wxcomponent.domain.wechat import AuthorizationCodeRejected
 from wxcomponent.observability import MetricUnit, logger, metrics
-from wxcomponent.ports import Authorizations, TaskQueue, TicketStore
+from wxcomponent.ports import Authorizations, TaskQueue, VerifyTicketStore
 from wxcomponent.services.authorization import AUTH_CODE_RE, EXCHANGE_TASK
 from wxcomponent.settings import ComponentSettings
 
@@ -34,14 +34,14 @@ class ComponentEventService:
 
     def __init__(
         self,
-        tickets: TicketStore,
+        verify_tickets: VerifyTicketStore,
         authorizations: Authorizations | None = None,
         *,
         tasks: TaskQueue | None = None,
         component: Callable[[], ComponentSettings],
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self._tickets = tickets
+        self._verify_tickets = verify_tickets
         self._authorizations = authorizations
         self._tasks = tasks
         self._component = component
@@ -91,7 +91,7 @@ class ComponentEventService:
             logger.warning("pushed authorization code refused", extra={"errcode": exc.errcode})
 
     def _store_ticket(self, push: VerifyTicketPush, now: int) -> None:
-        stored = self._tickets.save_ticket(Ticket.received(push.appid, push.ticket, push.create_time, now))
+        stored = self._verify_tickets.save_ticket(VerifyTicket.received(push.appid, push.ticket, push.create_time, now))
         logger.info(
             "verify ticket received",
             extra={"info_type": push.info_type, "create_time": push.create_time, "stored": stored},
@@ -100,7 +100,9 @@ class ComponentEventService:
 
     def _record(self, push: ComponentPush, now: int) -> None:
         authorizer_appid = getattr(push, "authorizer_appid", "")
-        new = self._tickets.record_push(PushRecord(push.appid, push.info_type, push.create_time, authorizer_appid, now))
+        new = self._verify_tickets.record_push(
+            PushRecord(push.appid, push.info_type, push.create_time, authorizer_appid, now)
+        )
         logger.info(
             "push recorded",
             extra={

@@ -16,7 +16,7 @@ from typing import Protocol, Self, TypeVar
 
 from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 
-from wxcomponent.domain.errors import TicketMissing, WxComponentError
+from wxcomponent.domain.errors import VerifyTicketMissing, WxComponentError
 from wxcomponent.domain.tokens import (
     BUDGET,
     MIN_REFRESH_AGE,
@@ -26,9 +26,10 @@ from wxcomponent.domain.tokens import (
     forced_refresh_allowed_at,
     spend_forced_refresh,
 )
-from wxcomponent.domain.wechat import RefreshFailure, TicketRejected, TokenRejected
+from wxcomponent.domain.wechat import RefreshFailure, TokenRejected, VerifyTicketRejected
+from wxcomponent.keys import component_lease
 from wxcomponent.observability import MetricUnit, logger, metrics, single_metric
-from wxcomponent.ports import LeaseStore, RefreshFailures, Refusals, TicketStore, TokenStore, WeChatApi
+from wxcomponent.ports import LeaseStore, RefreshFailures, Refusals, TokenStore, VerifyTicketStore, WeChatApi
 from wxcomponent.services.single_flight import SingleFlight
 from wxcomponent.settings import ComponentSettings
 
@@ -40,7 +41,7 @@ COMPONENT = "component"  # the kind, as metrics and logs name it
 class ComponentTokenService:
     def __init__(
         self,
-        tickets: TicketStore,
+        verify_tickets: VerifyTicketStore,
         tokens: TokenStore,
         leases: LeaseStore,
         failures: RefreshFailures,
@@ -50,7 +51,7 @@ class ComponentTokenService:
         clock: Callable[[], float] = time.time,
         single_flight: SingleFlight | None = None,
     ) -> None:
-        self._tickets = tickets
+        self._verify_tickets = verify_tickets
         self._tokens = tokens
         self._failures = failures
         self._api = api
@@ -69,14 +70,14 @@ class ComponentTokenService:
             stored = self._tokens.get_component_token(appid)
             return stored if stored is not None and stored.good_for(min_validity, self._clock()) else None
 
-        return self._flight.run(_lease(appid), current, self._refresh)
+        return self._flight.run(component_lease(appid), current, self._refresh)
 
     def replace_rejected(self, rejected: str, min_validity: float = 0) -> AccessToken:
         """Compare-and-refresh: a newer stored token is returned as is; the rejected one is
         refreshed once, however many callers report it, unless the report may not refresh it
         (`refused_report`): then it is returned, marked with why."""
         appid = self._component().component_appid
-        name = _lease(appid)
+        name = component_lease(appid)
         forcing: list[tuple[AccessToken, ForcedRefreshes | None]] = []  # the last look's forced refresh
 
         def current() -> AccessToken | None:
@@ -128,7 +129,7 @@ class ComponentTokenService:
         """Under the lease. `forcing`: the stored token a report forces a refresh of, and its budget."""
         component = self._component()
         now = self._clock()
-        name = _lease(component.component_appid)
+        name = component_lease(component.component_appid)
         remembered = self._failures.recent_failure(name, now)
 
         def attempt() -> AccessToken:
@@ -142,13 +143,13 @@ class ComponentTokenService:
         return unless_refused(self._failures, name, remembered, now, attempt)
 
     def _refresh_now(self, component: ComponentSettings, now: float) -> AccessToken:
-        ticket = self._tickets.get_ticket(component.component_appid)
+        ticket = self._verify_tickets.get_ticket(component.component_appid)
         if ticket is None or not ticket.is_valid(now):
-            raise TicketMissing("no valid component_verify_ticket yet")
+            raise VerifyTicketMissing("no valid component_verify_ticket yet")
         try:
             issued = self._api.component_token(component.component_appid, component.component_appsecret, ticket.ticket)
-        except TicketRejected as exc:
-            raise TicketMissing("WeChat refused the stored ticket", errcode=exc.errcode) from exc
+        except VerifyTicketRejected as exc:
+            raise VerifyTicketMissing("WeChat refused the stored ticket", errcode=exc.errcode) from exc
         token = AccessToken.issued(component.component_appid, issued.access_token, issued.expires_in, int(now))
         self._tokens.save_component_token(token)
         logger.info("component token refreshed", extra={"expires_at": token.expires_at})
@@ -266,7 +267,3 @@ def remember_refusal(
     if not is_metrics_disabled():  # a single metric prints at once, switched off or not
         with single_metric(name="RefreshRefusedByWeChat", unit=MetricUnit.Count, value=1) as metric:
             metric.add_dimension(name="errcode", value=errcode)
-
-
-def _lease(component_appid: str) -> str:
-    return f"COMPONENT#{component_appid}"

@@ -24,6 +24,7 @@ from wxcomponent.domain.grants import require_active
 from wxcomponent.domain.js_tickets import WECHAT_TYPE, JsTicket
 from wxcomponent.domain.tokens import AccessToken
 from wxcomponent.domain.wechat import TokenRejected
+from wxcomponent.keys import js_ticket_lease
 from wxcomponent.observability import MetricUnit, logger, metrics
 from wxcomponent.ports import (
     AuthorizerTokens,
@@ -32,7 +33,6 @@ from wxcomponent.ports import (
     LeaseStore,
     RefreshFailures,
     WeChatApi,
-    js_ticket_lease,
 )
 from wxcomponent.services.component_token import (
     is_forced,

@@ -26,7 +26,7 @@ from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 from wxcomponent.domain.errors import ConfigurationError, StorageUnavailable, WxComponentError
 from wxcomponent.domain.wechat import UpstreamError, rid_of
 from wxcomponent.observability import MetricUnit, logger, metrics, single_metric
-from wxcomponent.ports import Authorizers, TicketStore, WeChatApi
+from wxcomponent.ports import Authorizers, VerifyTicketStore, WeChatApi
 from wxcomponent.services.authorizer_token import AuthorizerTokenService
 from wxcomponent.services.component_token import ComponentTokenService
 from wxcomponent.services.js_tickets import JsTicketService
@@ -45,19 +45,19 @@ class SweepReport:
     failed: Counter[str] = field(default_factory=Counter)  # by errcode, or by error code when none
     left_over: int = 0
     index_items_read: int = 0
-    ticket_age: float | None = None
+    verify_ticket_age: float | None = None
     ticket_restart_requested: bool = False
     component_token_ok: bool = False
     component_token_life_left: float | None = None  # seconds, after the sweep's refresh
-    tickets_due: int = 0  # JS-SDK tickets the index gave as due
-    tickets_renewed: int = 0  # vended in the last day: fetched again before they expire
+    js_tickets_due: int = 0  # JS-SDK tickets the index gave as due
+    js_tickets_renewed: int = 0  # vended in the last day: fetched again before they expire
     tickets_left_cold: int = 0  # not vended for a day (or their authorizer is gone): out of the index
 
 
 class Refresher:
     def __init__(
         self,
-        tickets: TicketStore,
+        verify_tickets: VerifyTicketStore,
         grants: Authorizers,
         api: WeChatApi,
         component_tokens: ComponentTokenService,
@@ -73,7 +73,7 @@ class Refresher:
         refresh_margin: int = REFRESH_MARGIN[2],
         rng: random.Random | None = None,
     ) -> None:
-        self._tickets = tickets
+        self._verify_tickets = verify_tickets
         self._grants = grants
         self._api = api
         self._component_tokens = component_tokens
@@ -109,16 +109,18 @@ class Refresher:
         """A stale ticket still works until its 12 hours are up; ask WeChat to resume pushing."""
         component = self._component()
         now = int(self._clock())
-        ticket = self._tickets.get_ticket(component.component_appid)
-        report.ticket_age = None if ticket is None else float(now - ticket.received_at)
+        ticket = self._verify_tickets.get_ticket(component.component_appid)
+        report.verify_ticket_age = None if ticket is None else float(now - ticket.received_at)
         if ticket is not None and now - ticket.received_at <= TICKET_STALE_AFTER:
             return
-        if not self._tickets.claim_ticket_restart(component.component_appid, now, TICKET_RESTART_EVERY):
+        if not self._verify_tickets.claim_ticket_restart(component.component_appid, now, TICKET_RESTART_EVERY):
             return
         try:
             self._api.start_push_ticket(component.component_appid, component.component_appsecret)
             report.ticket_restart_requested = True
-            logger.warning("verify ticket stale; asked WeChat to push again", extra={"ticket_age": report.ticket_age})
+            logger.warning(
+                "verify ticket stale; asked WeChat to push again", extra={"verify_ticket_age": report.verify_ticket_age}
+            )
         except UpstreamError as exc:
             report.failed[_failure_key(exc)] += 1
             logger.error("api_start_push_ticket failed", extra={"errcode": exc.errcode, "rid": exc.rid})
@@ -141,8 +143,8 @@ class Refresher:
 
     def _authorizers(self, report: SweepReport, remaining_ms: Callable[[], int]) -> None:
         now = int(self._clock())
-        due, tickets = self._read_due(report, now)
-        if not due and not tickets:
+        due, js_tickets = self._read_due(report, now)
+        if not due and not js_tickets:
             return
         lock = threading.Lock()
 
@@ -153,16 +155,16 @@ class Refresher:
 
         def renew(ticket: tuple[str, str]) -> None:
             if self._time_left(report, lock, remaining_ms):
-                self._renew_ticket(*ticket, report, lock)
+                self._renew_js_ticket(*ticket, report, lock)
 
         with ThreadPoolExecutor(self._parallelism, thread_name_prefix="refresh") as pool:
             list(pool.map(refresh, due))
-            list(pool.map(renew, tickets))  # after the tokens: a renewal finds its token fresh
+            list(pool.map(renew, js_tickets))  # after the tokens: a renewal finds its token fresh
 
     def _read_due(self, report: SweepReport, now: int) -> tuple[list[str], list[tuple[str, str]]]:
         """Every shard of the index, once: the due grants and the due JS-SDK tickets."""
         due: list[str] = []
-        tickets: list[tuple[str, str]] = []
+        js_tickets: list[tuple[str, str]] = []
         for shard in self._shards:
             try:
                 found = self._grants.due_refreshes(shard, now)
@@ -171,12 +173,12 @@ class Refresher:
                 logger.warning("refresh shard not read", extra={"shard": shard, "error": type(exc).__name__})
                 continue
             due.extend(found.authorizers)
-            tickets.extend(found.js_tickets)
+            js_tickets.extend(found.js_tickets)
             report.index_items_read += found.read
         if self._js_tickets is None:
-            tickets = []
-        report.due, report.tickets_due = len(due), len(tickets)
-        return due, tickets
+            js_tickets = []
+        report.due, report.js_tickets_due = len(due), len(js_tickets)
+        return due, js_tickets
 
     def _time_left(self, report: SweepReport, lock: threading.Lock, remaining_ms: Callable[[], int]) -> bool:
         if remaining_ms() >= TIME_RESERVE_MS:
@@ -209,7 +211,7 @@ class Refresher:
             else:
                 report.already_fresh += 1
 
-    def _renew_ticket(self, appid: str, kind: str, report: SweepReport, lock: threading.Lock) -> None:
+    def _renew_js_ticket(self, appid: str, kind: str, report: SweepReport, lock: threading.Lock) -> None:
         assert self._js_tickets is not None  # _read_due gives no ticket otherwise
         try:
             outcome = self._js_tickets.renew(appid, kind)
@@ -229,7 +231,7 @@ class Refresher:
             return
         with lock:
             if outcome == "renewed":
-                report.tickets_renewed += 1
+                report.js_tickets_renewed += 1
             elif outcome == "cold":
                 report.tickets_left_cold += 1
 
@@ -237,7 +239,7 @@ class Refresher:
         metrics.add_metric(name="AuthorizersDue", unit=MetricUnit.Count, value=report.due)
         metrics.add_metric(name="AuthorizersRefreshed", unit=MetricUnit.Count, value=report.refreshed)
         metrics.add_metric(name="AuthorizersLeftOver", unit=MetricUnit.Count, value=report.left_over)
-        metrics.add_metric(name="JsTicketsRenewed", unit=MetricUnit.Count, value=report.tickets_renewed)
+        metrics.add_metric(name="JsTicketsRenewed", unit=MetricUnit.Count, value=report.js_tickets_renewed)
         metrics.add_metric(name="JsTicketsLeftCold", unit=MetricUnit.Count, value=report.tickets_left_cold)
         metrics.add_metric(name="RefreshFailures", unit=MetricUnit.Count, value=sum(report.failed.values()))
         for key, count in report.failed.items():  # failed, by WeChat's errcode (or our error code)
@@ -245,8 +247,8 @@ class Refresher:
                 break
             with single_metric(name="RefreshFailed", unit=MetricUnit.Count, value=count) as metric:
                 metric.add_dimension(name="errcode", value=key)
-        if report.ticket_age is not None:
-            metrics.add_metric(name="TicketAge", unit=MetricUnit.Seconds, value=report.ticket_age)
+        if report.verify_ticket_age is not None:
+            metrics.add_metric(name="TicketAge", unit=MetricUnit.Seconds, value=report.verify_ticket_age)
         if report.component_token_life_left is not None:
             metrics.add_metric(
                 name="ComponentTokenLifeLeft", unit=MetricUnit.Seconds, value=report.component_token_life_left
@@ -258,11 +260,11 @@ class Refresher:
                 "refreshed": report.refreshed,
                 "failed": dict(report.failed),
                 "left_over": report.left_over,
-                "tickets_due": report.tickets_due,
-                "tickets_renewed": report.tickets_renewed,
+                "js_tickets_due": report.js_tickets_due,
+                "js_tickets_renewed": report.js_tickets_renewed,
                 "tickets_left_cold": report.tickets_left_cold,
                 "index_items_read": report.index_items_read,
-                "ticket_age": report.ticket_age,
+                "verify_ticket_age": report.verify_ticket_age,
             },
         )
 

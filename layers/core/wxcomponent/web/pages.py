@@ -21,7 +21,7 @@ from wxcomponent.domain.errors import (
     BadRequest,
     ConfigurationError,
     StorageUnavailable,
-    TicketMissing,
+    VerifyTicketMissing,
     WxComponentError,
     http_status,
 )
@@ -30,9 +30,9 @@ from wxcomponent.domain.wechat import (
     AuthorizationCodeRejected,
     ConfigurationRejected,
     QuotaExceeded,
-    TicketRejected,
     TokenRejected,
     UpstreamError,
+    VerifyTicketRejected,
 )
 from wxcomponent.observability import logger
 from wxcomponent.services.authorization import AuthorizationCodeMalformed, AuthorizationInProgress
@@ -288,8 +288,8 @@ FAILURES: tuple[tuple[type[Exception], Failure], ...] = (
     (AuthorizationCodeMalformed, LINK_INCOMPLETE),
     (BadRequest, LINK_INVALID),
     (AuthorizationInProgress, IN_PROGRESS),
-    (TicketMissing, NOT_READY),
-    (TicketRejected, NOT_READY),
+    (VerifyTicketMissing, NOT_READY),
+    (VerifyTicketRejected, NOT_READY),
     # WeChat answered, but only an operator can help: our IP, appid or secret, or the day's quota.
     (ConfigurationRejected, SERVICE_UNAVAILABLE),
     (TokenRejected, SERVICE_UNAVAILABLE),

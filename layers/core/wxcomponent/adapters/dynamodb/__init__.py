@@ -16,8 +16,8 @@ from wxcomponent.adapters.dynamodb.leases import LeaseTable
 from wxcomponent.adapters.dynamodb.profiles import ProfileTable
 from wxcomponent.adapters.dynamodb.receipts import MessageReceiptTable
 from wxcomponent.adapters.dynamodb.table import Table
-from wxcomponent.adapters.dynamodb.tickets import TicketTable
 from wxcomponent.adapters.dynamodb.tokens import TokenTable
+from wxcomponent.adapters.dynamodb.verify_tickets import VerifyTicketTable
 
 __all__ = [
     "AuthorizationStateTable",
@@ -30,8 +30,8 @@ __all__ = [
     "RefreshFailureTable",
     "Table",
     "Tables",
-    "TicketTable",
     "TokenTable",
+    "VerifyTicketTable",
 ]
 
 
@@ -39,7 +39,7 @@ __all__ = [
 class Tables:
     """Every store of the table, over one shared client."""
 
-    tickets: TicketTable
+    verify_tickets: VerifyTicketTable
     tokens: TokenTable
     profiles: ProfileTable
     code_claims: CodeClaimTable
@@ -53,7 +53,7 @@ class Tables:
     @classmethod
     def on(cls, table: Table) -> Tables:
         return cls(
-            TicketTable(table),
+            VerifyTicketTable(table),
             TokenTable(table),
             ProfileTable(table),
             CodeClaimTable(table),

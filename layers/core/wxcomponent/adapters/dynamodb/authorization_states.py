@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import math
 
-from wxcomponent.adapters.dynamodb.keys import STATE, state_key
 from wxcomponent.adapters.dynamodb.table import Table
+from wxcomponent.keys import STATE, state_key
 from wxcomponent.ports import StateUse
 
 

@@ -18,7 +18,11 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from wxcomponent.adapters.dynamodb.keys import (
+from wxcomponent.adapters.dynamodb.table import Table, key, storage_errors
+from wxcomponent.domain.grants import AUTHORIZED, NEEDS_REAUTHORIZATION, NO_API_PERMISSION, REVOKED, Grant
+from wxcomponent.domain.tokens import AccessToken, ForcedRefreshes
+from wxcomponent.domain.wechat import RefreshFailure
+from wxcomponent.keys import (
     GRANT,
     JS_TICKET_SORT_KEYS,
     REFRESH_INDEX,
@@ -28,10 +32,6 @@ from wxcomponent.adapters.dynamodb.keys import (
     refresh_shard,
     refresh_shards,
 )
-from wxcomponent.adapters.dynamodb.table import Table, key, storage_errors
-from wxcomponent.domain.grants import AUTHORIZED, NEEDS_REAUTHORIZATION, NO_API_PERMISSION, REVOKED, Grant
-from wxcomponent.domain.tokens import AccessToken, ForcedRefreshes
-from wxcomponent.domain.wechat import RefreshFailure
 from wxcomponent.ports import DueRefreshes, RefreshState
 
 STATUS_NAMES = {"#status": "status"}
@@ -192,6 +192,8 @@ class AuthorizerTable:
             read += page.get("ScannedCount", 0)
             for item in page.get("Items", []):
                 appid, sk = authorizer_of(item["pk"]["S"]), item["sk"]["S"]
+                if appid is None:  # the index holds authorizers' items only
+                    continue
                 if sk == GRANT:
                     due.authorizers.append(appid)
                 elif sk in JS_TICKET_SORT_KEYS:
@@ -232,9 +234,9 @@ class AuthorizerTable:
 
     def delete_authorizer_token(self, authorizer_appid: str) -> None:
         pk = authorizer_key(authorizer_appid)
-        # Unconditional deletes of the tickets: what is gone already stays gone, so a resend
+        # Unconditional deletes of the JS-SDK tickets: what is gone already stays gone, so a resend
         # changes nothing. The token's attributes go from the item only where there is one.
-        tickets = [{"Delete": {"Key": key(pk, sk)}} for sk in JS_TICKET_SORT_KEYS]
+        js_tickets = [{"Delete": {"Key": key(pk, sk)}} for sk in JS_TICKET_SORT_KEYS]
         token = {
             "Update": {
                 "Key": key(pk, GRANT),
@@ -242,8 +244,8 @@ class AuthorizerTable:
                 "ConditionExpression": "attribute_exists(pk)",
             }
         }
-        if not self._table.transact_if([token, *tickets]):
-            self._table.transact_if(tickets)
+        if not self._table.transact_if([token, *js_tickets]):
+            self._table.transact_if(js_tickets)
 
     # -- the refresh ----------------------------------------------------------------------------
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from wxcomponent.adapters.dynamodb.keys import EXCHANGE, code_key
 from wxcomponent.adapters.dynamodb.table import Table
 from wxcomponent.domain.binding import NO_ORIGIN, CodeExchange, CodeOrigin
+from wxcomponent.keys import EXCHANGE, code_key
 from wxcomponent.ports import ClaimLost
 
 CODE_CLAIM_LIFETIME = 24 * 3600

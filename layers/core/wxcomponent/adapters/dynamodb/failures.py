@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from wxcomponent.adapters.dynamodb.keys import FORCED_REFRESH, REFRESH_FAILURE
 from wxcomponent.adapters.dynamodb.table import Table, storage_errors
 from wxcomponent.domain.tokens import FORCED_REFRESH_WINDOW, ForcedRefreshes
 from wxcomponent.domain.wechat import RefreshFailure
+from wxcomponent.keys import FORCED_REFRESH, REFRESH_FAILURE
 
 GRACE = 60
 

@@ -18,20 +18,21 @@ from typing import Any
 
 from wxcomponent.adapters.dynamodb.authorizers import STATUS_NAMES, state_from_item
 from wxcomponent.adapters.dynamodb.failures import failure_from_item, forced_from_item
-from wxcomponent.adapters.dynamodb.keys import (
+from wxcomponent.adapters.dynamodb.leases import FREE, lease_item, lease_values
+from wxcomponent.adapters.dynamodb.table import Table, key
+from wxcomponent.domain.grants import AUTHORIZED
+from wxcomponent.domain.js_tickets import HOT_FOR, VENDED_MARK_EVERY, JsTicket
+from wxcomponent.keys import (
     FORCED_REFRESH,
     GRANT,
     LEASE,
     REFRESH_FAILURE,
     authorizer_key,
+    js_ticket_lease,
     js_ticket_sort_key,
     refresh_shard,
 )
-from wxcomponent.adapters.dynamodb.leases import FREE, lease_item, lease_values
-from wxcomponent.adapters.dynamodb.table import Table, key
-from wxcomponent.domain.grants import AUTHORIZED
-from wxcomponent.domain.js_tickets import HOT_FOR, VENDED_MARK_EVERY, JsTicket
-from wxcomponent.ports import JsTicketState, js_ticket_lease
+from wxcomponent.ports import JsTicketState
 
 
 class JsTicketTable:

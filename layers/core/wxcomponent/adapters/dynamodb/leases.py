@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from wxcomponent.adapters.dynamodb.keys import LEASE
 from wxcomponent.adapters.dynamodb.table import Table
+from wxcomponent.keys import LEASE
 
 LEASE_GRACE = 60  # the item's TTL lags its expiry: expiry is checked by condition, TTL only tidies
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
-from wxcomponent.adapters.dynamodb.keys import PROFILE, authorizer_key
 from wxcomponent.adapters.dynamodb.table import Table, storage_errors
 from wxcomponent.domain.grants import Profile
+from wxcomponent.keys import PROFILE, authorizer_key
 
 
 class ProfileTable:

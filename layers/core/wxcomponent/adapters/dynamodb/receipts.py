@@ -7,8 +7,8 @@ every read and condition checks the time itself, because TTL deletes late.
 
 from __future__ import annotations
 
-from wxcomponent.adapters.dynamodb.keys import authorizer_key, message_sort_key
 from wxcomponent.adapters.dynamodb.table import Table
+from wxcomponent.keys import authorizer_key, message_sort_key
 
 PENDING = "pending"
 ANSWERED = "answered"

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import json
 
-from wxcomponent.adapters.dynamodb.keys import REFRESH_RUN, component_key
 from wxcomponent.adapters.dynamodb.table import Table, storage_errors
 from wxcomponent.domain.refresh_runs import RefreshRun
+from wxcomponent.keys import REFRESH_RUN, component_key
 
 
 class RefreshRunTable:

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from wxcomponent.adapters.dynamodb.keys import TOKEN, component_key
 from wxcomponent.adapters.dynamodb.table import Table
 from wxcomponent.domain.tokens import AccessToken
+from wxcomponent.keys import TOKEN, component_key
 
 
 class TokenTable:

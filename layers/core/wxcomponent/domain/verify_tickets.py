@@ -8,7 +8,7 @@ TICKET_LIFETIME = 12 * 3600
 
 
 @dataclass(frozen=True)
-class Ticket:
+class VerifyTicket:
     component_appid: str
     ticket: str
     create_time: int  # WeChat's CreateTime: orders pushes
@@ -16,10 +16,10 @@ class Ticket:
     expires_at: int  # received_at + 12 h; also the item's TTL
 
     def __repr__(self) -> str:  # the ticket value stays out of logs
-        return f"Ticket(component_appid={self.component_appid!r}, create_time={self.create_time})"
+        return f"VerifyTicket(component_appid={self.component_appid!r}, create_time={self.create_time})"
 
     @classmethod
-    def received(cls, component_appid: str, ticket: str, create_time: int, now: int) -> Ticket:
+    def received(cls, component_appid: str, ticket: str, create_time: int, now: int) -> VerifyTicket:
         return cls(component_appid, ticket, create_time, now, now + TICKET_LIFETIME)
 
     def is_valid(self, now: float) -> bool:

@@ -1,24 +1,25 @@
-"""`TicketStore`: `COMPONENT#<appid>` / `TICKET` (the newest verify ticket), `/ PUSH#…` (a record
-of each other push, never its code) and `/ TICKET_RESTART` (at most one api_start_push_ticket an hour)."""
+"""`VerifyTicketStore`: `COMPONENT#<appid>` / `TICKET` (the newest verify ticket), `/ PUSH#…` (a
+record of each other push, never its code) and `/ TICKET_RESTART` (at most one api_start_push_ticket
+an hour)."""
 
 from __future__ import annotations
 
-from wxcomponent.adapters.dynamodb.keys import TICKET, TICKET_RESTART, component_key, push_sort_key
 from wxcomponent.adapters.dynamodb.table import Table
-from wxcomponent.domain.tickets import PushRecord, Ticket
+from wxcomponent.domain.verify_tickets import PushRecord, VerifyTicket
+from wxcomponent.keys import VERIFY_TICKET, VERIFY_TICKET_RESTART, component_key, push_sort_key
 
 PUSH_RECORD_LIFETIME = 30 * 24 * 3600
 RESTART_GRACE = 60  # the restart marker's TTL lags its window: the window is checked by condition
 
 
-class TicketTable:
+class VerifyTicketTable:
     def __init__(self, table: Table) -> None:
         self._table = table
 
-    def save_ticket(self, ticket: Ticket) -> bool:
+    def save_ticket(self, ticket: VerifyTicket) -> bool:
         item = {
             "pk": {"S": component_key(ticket.component_appid)},
-            "sk": {"S": TICKET},
+            "sk": {"S": VERIFY_TICKET},
             "ticket": {"S": ticket.ticket},
             "create_time": {"N": str(ticket.create_time)},
             "received_at": {"N": str(ticket.received_at)},
@@ -34,11 +35,11 @@ class TicketTable:
             {":create_time": {"N": str(ticket.create_time)}, ":ticket": {"S": ticket.ticket}},
         )
 
-    def get_ticket(self, component_appid: str) -> Ticket | None:
-        item = self._table.get(component_key(component_appid), TICKET)
+    def get_ticket(self, component_appid: str) -> VerifyTicket | None:
+        item = self._table.get(component_key(component_appid), VERIFY_TICKET)
         if item is None:
             return None
-        return Ticket(
+        return VerifyTicket(
             component_appid=component_appid,
             ticket=item["ticket"]["S"],
             create_time=int(item["create_time"]["N"]),
@@ -62,7 +63,7 @@ class TicketTable:
         """At most one `api_start_push_ticket` per `every` seconds, across containers."""
         item = {
             "pk": {"S": component_key(component_appid)},
-            "sk": {"S": TICKET_RESTART},
+            "sk": {"S": VERIFY_TICKET_RESTART},
             "requested_at": {"N": str(now)},
             "ttl": {"N": str(now + every + RESTART_GRACE)},
         }
