@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 from wxcomponent.domain.errors import ConfigurationError, NotAuthorized, WxComponentError
 from wxcomponent.domain.grants import APPID_RE
 from wxcomponent.observability import logger
-from wxcomponent.services.vending import AUTHORIZER_KINDS, COMPONENT, VendRequest
+from wxcomponent.services.vending import COMPONENT, VendRequest, authorizer_kinds
 
 ENV_NAME = "CALLER_POLICY"
 SECRET_KEY = "caller_policy"  # noqa: S105 - the name of a key in the secret, not a secret
@@ -52,7 +52,6 @@ SecretReader = Callable[[], Mapping[str, object]]
 _ROLE_ARN = re.compile(r"arn:(?P<partition>aws[\w-]*):iam::(?P<account>\d{12}):role/(?:[^/]+/)*(?P<role>[^/]+)")
 _SESSION_ARN = re.compile(r"arn:(?P<partition>aws[\w-]*):sts::(?P<account>\d{12}):assumed-role/(?P<role>[^/]+)/[^/]+")
 _PRINCIPAL_ARN = re.compile(r"arn:aws[\w-]*:(?:iam|sts)::\d{12}:\S+")
-_KINDS_TEXT = ", ".join(AUTHORIZER_KINDS)
 _ENTRY_HELP = '"*" or a list of "component", appids, "appid:kind" and "*:kind"'
 
 
@@ -154,12 +153,13 @@ def _grant(item: str) -> tuple[str, str]:
     """("appid" or "*", "kind" or "*") from `appid`, `*`, `appid:kind` or `*:kind`."""
     if ":" in item:
         appid, kind = item.split(":", 1)
-        known_kind = kind in AUTHORIZER_KINDS
+        known_kind = kind in authorizer_kinds()
     else:
         appid, kind, known_kind = item, EVERYTHING, True
     if known_kind and (appid == EVERYTHING or APPID_RE.fullmatch(appid)):
         return appid, kind
-    raise CallerPolicyError(f"caller policy entries hold {_ENTRY_HELP}, where kind is one of {_KINDS_TEXT}: {item!r}")
+    kinds = ", ".join(authorizer_kinds())
+    raise CallerPolicyError(f"caller policy entries hold {_ENTRY_HELP}, where kind is one of {kinds}: {item!r}")
 
 
 def _candidates(caller: str) -> list[str]:

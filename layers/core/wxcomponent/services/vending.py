@@ -13,10 +13,14 @@ container has since replaced (WeChat keeps a replaced token alive for 5 minutes)
 authorizer has revoked. A request carrying `invalid_token` never reads the memory; it drops the
 entry and the compare-and-refresh's answer replaces it.
 
-The two JS-SDK ticket kinds (`jsapi_ticket`, `card_ticket`) take an authorizer's appid, like
-`authorizer`, and are never answered from memory either; their answer carries `ticket` where a
-token's carries `access_token`. `web_login` takes an authorizer's appid and a visitor's code, and
-answers the visitor (services/web_login.py): the component token it needs never leaves.
+What can be asked for is the registry `VENDABLE_KINDS`, one `VendableKind` each: whether it names
+an authorizer, the answer's field, whether memory may answer it, whether it can be reported, and
+how its service is asked. A new kind is one entry there plus its service (docs/architecture.md,
+"Adding a vendable kind"). The two JS-SDK ticket kinds (`jsapi_ticket`, `card_ticket`, one entry
+per kind of `domain/js_tickets.py`) take an authorizer's appid, like `authorizer`, and are never
+answered from memory either; their answer carries `ticket` where a token's carries
+`access_token`. `web_login` takes an authorizer's appid and a visitor's code, and answers the
+visitor (services/web_login.py): the component token it needs never leaves.
 
 Every answer is audited with its `door`: `http` for `POST /tokens`, `invoke` for a direct Invoke.
 """
@@ -40,7 +44,7 @@ from wxcomponent.domain.errors import (
     http_status,
 )
 from wxcomponent.domain.grants import APPID_RE
-from wxcomponent.domain.js_tickets import CARD_TICKET, JSAPI_TICKET, TICKET_KINDS, JsTicket
+from wxcomponent.domain.js_tickets import JS_TICKET_KINDS, JsTicket
 from wxcomponent.domain.tokens import AccessToken, RefreshRefused
 from wxcomponent.domain.web_login import CODE_RE, DEFAULT_LANG, LANGS
 from wxcomponent.domain.wechat import rid_of
@@ -51,10 +55,6 @@ from wxcomponent.settings import ComponentSettings
 COMPONENT = "component"
 AUTHORIZER = "authorizer"
 WEB_LOGIN = "web_login"  # a visitor's web-login code, exchanged here: the component token stays home
-# What is asked of one authorizer (the caller policy scopes these by appid and kind).
-AUTHORIZER_KINDS = (AUTHORIZER, JSAPI_TICKET, CARD_TICKET, WEB_LOGIN)
-KINDS = (COMPONENT, *AUTHORIZER_KINDS)
-_KINDS_TEXT = ", ".join(f'"{kind}"' for kind in KINDS)
 DEFAULT_MIN_VALIDITY = 300
 # A token lives 7200 s and is stored as expiring 60 s early: asking for more than an hour is a bug.
 MAX_MIN_VALIDITY = 3600
@@ -99,10 +99,11 @@ class VendRequest:
         if not isinstance(payload, Mapping):
             raise BadRequest("the request must be a JSON object")
         kind = payload.get("kind")
-        if kind not in KINDS:
-            raise BadRequest(f"kind must be one of {_KINDS_TEXT}")
-        appid = payload.get("appid") if kind != COMPONENT else ""
-        if not isinstance(appid, str) or (kind != COMPONENT and not APPID_RE.fullmatch(appid)):
+        if not isinstance(kind, str) or kind not in VENDABLE_KINDS:
+            raise BadRequest(f"kind must be one of {_kinds_text()}")
+        vendable = VENDABLE_KINDS[kind]
+        appid = payload.get("appid") if vendable.for_authorizer else ""
+        if not isinstance(appid, str) or (vendable.for_authorizer and not APPID_RE.fullmatch(appid)):
             raise BadRequest("appid must be wx followed by 16 lower-case hex digits")
         min_validity = payload.get("min_validity")
         if min_validity is None:
@@ -114,9 +115,9 @@ class VendRequest:
             not isinstance(invalid_token, str) or not 0 < len(invalid_token) <= MAX_INVALID_TOKEN
         ):
             raise BadRequest(f"invalid_token must be a non-empty string of at most {MAX_INVALID_TOKEN} characters")
-        if kind == WEB_LOGIN:
+        if vendable.takes_code:
             return cls._web_login(payload, appid, min_validity, invalid_token)
-        return cls(str(kind), appid, min_validity, invalid_token)
+        return cls(kind, appid, min_validity, invalid_token)
 
     @classmethod
     def _web_login(cls, payload: Mapping[str, Any], appid: str, min_validity: int, invalid: str | None) -> VendRequest:
@@ -151,8 +152,117 @@ class VendAnswer:
 
 
 @dataclass(frozen=True)
+class Vended:
+    """What a kind's service answered, before it is shaped into the contract's body: the token or
+    ticket (`value`) of `owner` with its expiry, or (web login) a `body` of its own. `refused` is
+    set only on the answer to a report that could not refresh."""
+
+    owner: str
+    value: str = ""
+    expires_at: int = 0
+    issued_at: int = 0
+    refused: RefreshRefused | None = None
+    body: Mapping[str, Any] | None = None
+
+    def __repr__(self) -> str:  # the value never reaches a log
+        return f"Vended(owner={self.owner!r}, expires_at={self.expires_at})"
+
+    @classmethod
+    def token(cls, token: AccessToken) -> Vended:
+        return cls(token.owner, token.access_token, token.expires_at, token.issued_at, token.refresh_refused)
+
+    @classmethod
+    def js_ticket(cls, ticket: JsTicket) -> Vended:
+        return cls(ticket.owner, ticket.ticket, ticket.expires_at, ticket.issued_at, ticket.refresh_refused)
+
+    def valid_for(self, seconds: float, now: float) -> bool:
+        return now + seconds < self.expires_at
+
+
+@dataclass(frozen=True)
+class Services:
+    """The services the kinds are asked of (`VendableKind.ask`), as the composition root hands them."""
+
+    component_tokens: ComponentTokens
+    authorizer_tokens: AuthorizerTokens
+    js_tickets: JsTickets | None = None
+    web_logins: WebLogins | None = None
+
+
+@dataclass(frozen=True)
+class VendableKind:
+    """One kind a caller may ask for. `for_authorizer`: the request names an authorizer's appid (the
+    caller policy scopes these by appid and kind). `field`: the answer's key for the value (None: the
+    service answers a body of its own). `remembered`: the container's memory may answer it.
+    `takes_code`: web login's visitor code and language (and no `invalid_token`: a code serves
+    once). `ask`: how its service answers a validated request."""
+
+    name: str
+    for_authorizer: bool
+    field: str | None
+    ask: Callable[[Services, VendRequest], Vended]
+    remembered: bool = False
+    takes_code: bool = False
+
+
+def _component(services: Services, request: VendRequest) -> Vended:
+    tokens = services.component_tokens
+    if request.invalid_token is not None:
+        return Vended.token(tokens.replace_rejected(request.invalid_token, request.min_validity))
+    return Vended.token(tokens.token(request.min_validity))
+
+
+def _authorizer(services: Services, request: VendRequest) -> Vended:
+    tokens = services.authorizer_tokens
+    if request.invalid_token is not None:
+        return Vended.token(tokens.replace_rejected(request.appid, request.invalid_token, request.min_validity))
+    return Vended.token(tokens.token(request.appid, request.min_validity))
+
+
+def _js_ticket(services: Services, request: VendRequest) -> Vended:
+    tickets = services.js_tickets
+    if tickets is None:
+        raise ConfigurationError("this vendor was built without JS-SDK tickets")
+    if request.invalid_token is not None:
+        return Vended.js_ticket(
+            tickets.replace_rejected(request.appid, request.kind, request.invalid_token, request.min_validity)
+        )
+    return Vended.js_ticket(tickets.ticket(request.appid, request.kind, request.min_validity))
+
+
+def _web_login(services: Services, request: VendRequest) -> Vended:
+    if services.web_logins is None:
+        raise ConfigurationError("this vendor was built without web login")
+    login = services.web_logins.exchange(request.appid, request.code, request.lang)
+    return Vended(login.authorizer_appid, body=login.body(request.kind))
+
+
+# The registry: what can be vended, and how. A new kind is one entry here plus its service.
+VENDABLE_KINDS: dict[str, VendableKind] = {
+    kind.name: kind
+    for kind in (
+        # Remembered per container: a replaced component token stays valid 5 minutes at WeChat.
+        VendableKind(COMPONENT, for_authorizer=False, field="access_token", ask=_component, remembered=True),
+        # Never from memory: a revocation must stop vending at once (docs/SECURITY.md).
+        VendableKind(AUTHORIZER, for_authorizer=True, field="access_token", ask=_authorizer),
+        *(VendableKind(kind, for_authorizer=True, field="ticket", ask=_js_ticket) for kind in JS_TICKET_KINDS),
+        VendableKind(WEB_LOGIN, for_authorizer=True, field=None, ask=_web_login, takes_code=True),
+    )
+}
+
+
+def authorizer_kinds() -> tuple[str, ...]:
+    """What is asked of one authorizer (the caller policy scopes these by appid and kind)."""
+    return tuple(name for name, kind in VENDABLE_KINDS.items() if kind.for_authorizer)
+
+
+def _kinds_text() -> str:
+    return ", ".join(f'"{kind}"' for kind in VENDABLE_KINDS)
+
+
+@dataclass(frozen=True)
 class _Remembered:
-    token: AccessToken
+    vended: Vended
     stored_at: float
 
 
@@ -171,10 +281,7 @@ class TokenVendor:
         """`component` (the settings) tells the component's own appid, sent as an authorizer's,
         from an appid we hold nothing for: read only to refuse, never on a success."""
         self._component = component
-        self._component_tokens = component_tokens
-        self._authorizer_tokens = authorizer_tokens
-        self._js_tickets = js_tickets
-        self._web_logins = web_logins
+        self._services = Services(component_tokens, authorizer_tokens, js_tickets, web_logins)
         self._clock = clock
         self._memory_safety = memory_safety
         self._memory_ttl = memory_ttl
@@ -229,36 +336,12 @@ class TokenVendor:
 
     def _answer(self, request: VendRequest) -> tuple[dict[str, Any], bool]:
         """The success body, and whether it came from memory."""
-        if request.kind == WEB_LOGIN:  # never from memory: a code serves once
-            if self._web_logins is None:
-                raise ConfigurationError("this vendor was built without web login")
-            return self._web_logins.exchange(request.appid, request.code, request.lang).body(WEB_LOGIN), False
-        if request.kind in TICKET_KINDS:
-            ticket = self._ticket(request)  # never from memory, as authorizer tokens
-            body = {
-                "kind": request.kind,
-                "appid": ticket.owner,
-                "ticket": ticket.ticket,
-                "expires_at": ticket.expires_at,
-            }
-            return _with_refusal(body, request, ticket.refresh_refused), False
-        token, from_memory = self._token((request.kind, request.appid), request)
-        body = {
-            "kind": request.kind,
-            "appid": token.owner,
-            "access_token": token.access_token,
-            "expires_at": token.expires_at,
-        }
-        return _with_refusal(body, request, token.refresh_refused), from_memory
-
-    def _ticket(self, request: VendRequest) -> JsTicket:
-        if self._js_tickets is None:
-            raise ConfigurationError("this vendor was built without JS-SDK tickets")
-        if request.invalid_token is not None:
-            return self._js_tickets.replace_rejected(
-                request.appid, request.kind, request.invalid_token, request.min_validity
-            )
-        return self._js_tickets.ticket(request.appid, request.kind, request.min_validity)
+        kind = VENDABLE_KINDS[request.kind]
+        vended, from_memory = self._vended(kind, request)
+        if kind.field is None:  # the service's own body (web login)
+            return dict(vended.body or {}), False
+        body = {"kind": kind.name, "appid": vended.owner, kind.field: vended.value, "expires_at": vended.expires_at}
+        return _with_refusal(body, request, vended.refused), from_memory
 
     def refused(
         self, error: Exception, caller: str | None = None, payload: object = None, *, door: str = INVOKE
@@ -272,11 +355,10 @@ class TokenVendor:
                 self._generation[key] = self._generation.get(key, 0) + 1
             self._memory.clear()
 
-    def _token(self, key: tuple[str, str], request: VendRequest) -> tuple[AccessToken, bool]:
-        if request.kind != COMPONENT:
-            # Never from memory: a revocation must stop vending at once, and reading it costs the
-            # same single request as reading the token (docs/SECURITY.md).
-            return self._fetch(request), False
+    def _vended(self, kind: VendableKind, request: VendRequest) -> tuple[Vended, bool]:
+        if not kind.remembered:
+            return kind.ask(self._services, request), False
+        key = (request.kind, request.appid)
         with self._lock:
             if request.invalid_token is not None:
                 self._memory.pop(key, None)
@@ -284,31 +366,22 @@ class TokenVendor:
             else:
                 remembered = self._memory.get(key)
                 if remembered is not None and self._fresh(remembered, request.min_validity):
-                    return remembered.token, True
+                    return remembered.vended, True
             generation = self._generation.get(key, 0)
-        token = self._fetch(request)
+        vended = kind.ask(self._services, request)
         with self._lock:
             current = self._memory.get(key)
             if self._generation.get(key, 0) == generation and (
-                current is None or token.issued_at >= current.token.issued_at
+                current is None or vended.issued_at >= current.vended.issued_at
             ):
-                self._memory[key] = _Remembered(token, self._clock())
-        return token, False
+                self._memory[key] = _Remembered(vended, self._clock())
+        return vended, False
 
     def _fresh(self, remembered: _Remembered, min_validity: float) -> bool:
         now = self._clock()
-        return now - remembered.stored_at < self._memory_ttl and remembered.token.valid_for(
+        return now - remembered.stored_at < self._memory_ttl and remembered.vended.valid_for(
             min_validity + self._memory_safety, now
         )
-
-    def _fetch(self, request: VendRequest) -> AccessToken:
-        if request.kind == COMPONENT:
-            if request.invalid_token is not None:
-                return self._component_tokens.replace_rejected(request.invalid_token, request.min_validity)
-            return self._component_tokens.token(request.min_validity)
-        if request.invalid_token is not None:
-            return self._authorizer_tokens.replace_rejected(request.appid, request.invalid_token, request.min_validity)
-        return self._authorizer_tokens.token(request.appid, request.min_validity)
 
 
 def _with_refusal(body: dict[str, Any], request: VendRequest, refused: RefreshRefused | None) -> dict[str, Any]:
@@ -372,10 +445,11 @@ def _named(payload: object) -> tuple[str | None, str | None]:
         return None, None
     kind = payload.get("kind")
     appid = payload.get("appid")
-    return (
-        kind if kind in KINDS else None,
-        appid if kind in KINDS and kind != COMPONENT and isinstance(appid, str) and APPID_RE.fullmatch(appid) else None,
-    )
+    vendable = VENDABLE_KINDS.get(kind) if isinstance(kind, str) else None
+    if vendable is None:
+        return None, None
+    named = vendable.for_authorizer and isinstance(appid, str) and APPID_RE.fullmatch(appid)
+    return vendable.name, appid if named else None
 
 
 def _audit(
