@@ -3,7 +3,7 @@ layers/client, it holds nothing of the repository and declares what it needs; `p
 ./layers/client` works on the oldest and the newest Python it supports (3.9 and 3.13, each with the
 versions layers/client/constraints pins for it, from PyPI), and it imports and works there.
 
-The README's examples run with both interpreters too (tests/integration/test_readme.py)."""
+docs/token-vending.md's examples run with both interpreters too (tests/integration/test_readme.py)."""
 
 from __future__ import annotations
 

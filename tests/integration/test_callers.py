@@ -5,7 +5,7 @@ authorized, and must then fail: a script has to be able to tell.
 
 The blocks are found by their markers (`<!-- callers-test: setup -->`, `run NAME`, `output NAME`)
 and run in fresh processes that know nothing of this repository or of the developer's shell, as
-test_readme.py runs the README's: PATH, HOME and LANG only. The one change made to them: the local
+test_readme.py runs token-vending.md's: PATH, HOME and LANG only. The one change made to them: the local
 stack's ephemeral ports for make dev's.
 
 Node.js examples run from a file in a folder beside the packages `examples/node` pins, installed with

@@ -140,9 +140,9 @@ def test_state_survives_a_restart_and_a_kill_and_dev_reset_forgets_it(tmp_path: 
 
 
 def readme_example() -> tuple[str, str, str]:
-    """The README's token-vending example as a newcomer pastes it: the shell block (an account
-    authorizes, a user writes to it), the Python block and what it prints."""
-    blocks = marked_blocks("## Token-vending contract")
+    """The token-vending example (docs/token-vending.md, once the README's) as a newcomer pastes it:
+    the shell block (an account authorizes, a user writes to it), the Python block and what it prints."""
+    blocks = marked_blocks("### Python: `TokenClient`")
     shell = next(code for mark, language, code in blocks if mark == "run" and language == "bash")
     python = next(code for mark, language, code in blocks if mark == "run" and language == "python")
     expected = next(code for mark, _, code in blocks if mark == "output")
@@ -188,8 +188,8 @@ def test_the_release_checks_name_each_check_in_the_answer_and_in_the_console(tmp
         lines = answer.splitlines()
         assert lines[0] == "release checks for wx570bc396a51b8ff8: passed", answer
         assert [line.split()[:2] for line in lines[1:]] == [[name, "passed"] for name in names], answer
-        readme = (ROOT / "README.md").read_text(encoding="utf-8")
-        assert f"```text\n{answer}```\n" in readme  # the README shows what it prints, line for line
+        local = (ROOT / "docs" / "local.md").read_text(encoding="utf-8")  # once the README's "Try it"
+        assert f"```text\n{answer}```\n" in local  # the doc shows what it prints, line for line
         for line in lines:  # the same lines in make dev's console, as they were answered
             assert dev.wait_for(f"sandbox: {line}") == f"sandbox: {line}"
         summary = dev.control("release-checks", {"wait": 20})["summary"]

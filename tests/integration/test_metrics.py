@@ -1,4 +1,4 @@
-"""Metrics are an operational contract (the README lists them, alarms will watch them): each handler,
+"""Metrics are an operational contract (docs/observability.md lists them, alarms watch them): each handler,
 run over the real wires with metrics switched on, prints the EMF blob CloudWatch reads, in our
 namespace, with the metrics it promises."""
 

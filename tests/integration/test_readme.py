@@ -1,4 +1,6 @@
-"""The README's examples run as pasted against the local stack.
+"""The vendor's Python examples run as pasted against the local stack. They moved from the README
+to docs/token-vending.md ("Python: `TokenClient`" and "Python: web pages"), the one home of the
+token-vending contract (issue 20, part 3); the marks kept their name.
 
 The blocks marked `<!-- readme-test: run -->` in each section of `SECTIONS` are run in order, in
 fresh processes that know nothing of this repository or of the developer's shell: no AWS variables,
@@ -9,7 +11,7 @@ of make dev's venv and with the oldest and the newest Python the client package 
 venv where `pip install ./layers/client` went: tests/support/client_venvs.py).
 
 The one difference from `make dev`: the stack's parts listen on ephemeral ports, substituted for the
-README's in `LOCAL_URLS` below, and nothing else is changed.
+doc's in `local_urls` below, and nothing else is changed.
 """
 
 from __future__ import annotations
@@ -26,19 +28,32 @@ from infra.local.template import ROOT
 from tests.conftest import World
 from tests.support.client_venvs import SUPPORTED, client_venv
 
-SECTIONS = ("## Token-vending contract", "## Web pages of authorized accounts")
+DOC = ROOT / "docs" / "token-vending.md"
+SECTIONS = ("### Python: `TokenClient`", "### Python: web pages")
 BLOCK = re.compile(
     r"<!-- readme-test: (?P<mark>run|output) -->\n```(?P<language>\w+)\n(?P<code>.*?)^```\n", re.M | re.S
 )
 
 
-def marked_blocks(section: str) -> list[tuple[str, str, str]]:
+def section_text(doc: Path, heading: str) -> str:
+    """From the line that starts with `heading` to the next heading of its level or above, outside
+    code blocks (whose comment lines start with `#` too)."""
+    lines = doc.read_text(encoding="utf-8").splitlines(keepends=True)
+    start = next(i for i, line in enumerate(lines) if line.startswith(heading))
+    level = len(heading) - len(heading.lstrip("#"))
+    fenced = False
+    for end in range(start + 1, len(lines)):
+        line = lines[end]
+        if line.lstrip().startswith("```"):
+            fenced = not fenced
+        elif not fenced and re.match(rf"#{{1,{level}}} ", line):
+            return "".join(lines[start:end])
+    return "".join(lines[start:])
+
+
+def marked_blocks(section: str, doc: Path = DOC) -> list[tuple[str, str, str]]:
     """(mark, language, code) of the section's marked blocks, in order."""
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
-    start = text.index(section)
-    end = text.find("\n## ", start + len(section))
-    section = text[start : end if end != -1 else len(text)]
-    return [(m["mark"], m["language"], m["code"]) for m in BLOCK.finditer(section)]
+    return [(m["mark"], m["language"], m["code"]) for m in BLOCK.finditer(section_text(doc, section))]
 
 
 @pytest.mark.parametrize("section", SECTIONS)
@@ -62,8 +77,8 @@ def interpreter(python: str) -> str:
 def test_the_readme_examples_run_as_pasted_against_the_local_stack(
     world: World, tmp_path: Path, section: str, python: str
 ) -> None:
-    # The README's addresses are make dev's defaults; here they are ephemeral ports. This is the
-    # only change made to the README's code.
+    # The doc's addresses are make dev's defaults; here they are ephemeral ports. This is the
+    # only change made to the doc's code.
     local_urls = {"http://127.0.0.1:3000": world.gateway.url, "http://127.0.0.1:3100": world.sandbox.url}
 
     def localised(code: str) -> str:
@@ -87,7 +102,7 @@ def test_the_readme_examples_run_as_pasted_against_the_local_stack(
     assert done.returncode == 0, done.stdout + done.stderr
     # The push is answered at once and the code exchanged just after (milliseconds, in make dev too).
     assert world.gateway.wait_for_async(timeout=60)
-    # The interpreter of a venv the README's `pip install ./layers/client` went into.
+    # The interpreter of a venv the doc's `pip install ./layers/client` went into.
     done = subprocess.run(
         [interpreter(python), "-c", localised(code)],
         cwd=tmp_path,
@@ -102,7 +117,7 @@ def test_the_readme_examples_run_as_pasted_against_the_local_stack(
 
 
 def test_the_stranger_environment_gives_boto3_no_region_and_no_credentials(tmp_path: Path) -> None:
-    # The guard of the test above: without the README's explicit values, boto3 would fail there.
+    # The guard of the test above: without the doc's explicit values, boto3 would fail there.
     probe = "import boto3; s = boto3.session.Session(); print(s.region_name, s.get_credentials())"
     done = subprocess.run(
         [sys.executable, "-c", probe],

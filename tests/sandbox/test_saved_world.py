@@ -65,8 +65,9 @@ def test_a_restored_world_is_the_saved_one_and_goes_on_from_there() -> None:
 
 
 def test_the_customer_service_allowances_survive_a_restart() -> None:
-    """The README's example writes to a user who wrote before a `make dev` restart (issue 21): the
-    allowance and what was spent of it are the saved world's, not a fresh 45015."""
+    """The token-vending example (docs/token-vending.md) writes to a user who wrote before a
+    `make dev` restart (issue 21): the allowance and what was spent of it are the saved world's,
+    not a fresh 45015."""
     world = busy_world()
     copy = restored(world.export())
     appid = world.merchants.accounts()[0].appid

@@ -1,7 +1,7 @@
 """wxcomponent-client: tokens from a wxcomponent-serverless token center for the vendor's own
 services, WeChat API calls made with them, the check of the redirect after an authorization, and
 what authorized accounts' web pages need (`wx.config`'s fields, web login on their behalf).
-Needs boto3 and urllib3 only (`pip install ./layers/client`); see README.md, "Token-vending contract"."""
+Needs boto3 and urllib3 only (`pip install ./layers/client`); see docs/token-vending.md, "The contract"."""
 
 from wxcomponent_client.redirect import AuthorizedRedirect, RedirectRejected, verify_authorized_redirect
 from wxcomponent_client.tokens import LambdaInvoker, Ticket, Token, TokenClient, TokenError

@@ -1,4 +1,4 @@
-"""The WeChat API over urllib3 (docs/protocol.md §3): implements `wxcomponent.domain.wechat.WeChatApi`.
+"""The WeChat API over urllib3 (docs/protocol.md §3): implements the port `wxcomponent.ports.WeChatApi`.
 
 Every call is `POST base + path` with a JSON body, but getticket and web login's two calls, which
 are `GET`s; a token goes in the query (`component_access_token`, or `access_token` for the

@@ -1,5 +1,5 @@
-"""Token vending: the request, the answer and the warm-container memory (docs/architecture.md,
-Token-vending contract).
+"""Token vending: the request, the answer and the warm-container memory (docs/token-vending.md,
+The contract).
 
 Knows nothing of Lambda events: an entry point hands in the payload (a JSON value, or the raw bytes
 of a JSON body) and the caller it authenticated, and gets back a status and a body. The body is the

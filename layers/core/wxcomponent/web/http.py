@@ -1,4 +1,4 @@
-"""What HTTP entry points share: the decorator stack's correlation path, raw bodies, error answers.
+"""What HTTP entry points share: raw bodies and plain-text error answers.
 
 Kept free of Lambda's event types: entry points pass in what they read from the event.
 """
