@@ -69,6 +69,9 @@ class Sandbox:
         self._threads: list[threading.Thread] = []
         self._dr: ThreadingHTTPServer | None = None
         self._down: set[str] = set()  # listeners taken down on purpose (not a death: see join)
+        # The servers those were, until their threads have ended: a thread slow to end must not
+        # take a listener brought back up in the meantime for one that died (by server, not name).
+        self._shut: set[ThreadingHTTPServer] = set()
         self._listener_lock = threading.Lock()
         self._ended = threading.Event()
 
@@ -139,7 +142,8 @@ class Sandbox:
             server.serve_forever(poll_interval=0.05)
         finally:
             with self._listener_lock:
-                deliberate = name in self._down
+                deliberate = server in self._shut
+                self._shut.discard(server)
             if not deliberate:
                 self._ended.set()
 
@@ -169,6 +173,7 @@ class Sandbox:
                 raise ValueError(f"no listener {name!r}")
             if not up and name not in self._down:
                 self._down.add(name)
+                self._shut.add(current)
                 current.shutdown()
                 current.server_close()
             elif up and name in self._down:

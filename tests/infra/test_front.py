@@ -5,16 +5,15 @@ us-east-1: front-waf.yaml), with the execute-api endpoint disabled so it cannot 
 
 from __future__ import annotations
 
-import copy
 import ipaddress
 import json
 import re
 from typing import Any
 
 import pytest
-from samtranslator.translator.transform import transform
 
 from infra.local.template import ROOT, load_template, resources_of_type
+from tests.support.template import transformed_template
 
 WAF_TEMPLATE = ROOT / "infra" / "front-waf.yaml"
 PAGES = ("GET /wechat/authorize", "GET /wechat/authorize/callback")
@@ -23,23 +22,9 @@ CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"  # CloudFront's manage
 ALL_VIEWER_EXCEPT_HOST = "b689b0a8-53d0-40ab-baf2-68738e2966ac"  # managed origin request policy
 
 
-class _NoManagedPolicies:
-    def load(self) -> dict[str, str]:
-        return {}
-
-
 @pytest.fixture(scope="module")
 def transformed() -> dict[str, Any]:
-    template = copy.deepcopy(load_template())
-    for resource in template["Resources"].values():
-        properties = resource.get("Properties", {})
-        for key in ("CodeUri", "ContentUri"):
-            if key in properties:
-                properties[key] = f"s3://artifacts/{properties[key]}.zip"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-        result: dict[str, Any] = transform(template, {}, _NoManagedPolicies())
-    return result
+    return transformed_template()
 
 
 @pytest.fixture(scope="module")

@@ -4,15 +4,14 @@ the SAM transform makes of the template, and against the metrics the core really
 
 from __future__ import annotations
 
-import copy
 import json
 import re
 from typing import Any
 
 import pytest
-from samtranslator.translator.transform import transform
 
 from infra.local.template import ROOT, load_template, resources_of_type
+from tests.support.template import transformed_template
 
 CORE = ROOT / "layers" / "core" / "wxcomponent"
 STACK_NAME = {"Ref": "AWS::StackName"}  # the metrics' `service` (tests/infra/test_several_platforms.py)
@@ -25,23 +24,9 @@ FUNCTIONS = [
 ]
 
 
-class _NoManagedPolicies:
-    def load(self) -> dict[str, str]:
-        return {}
-
-
 @pytest.fixture(scope="module")
 def transformed() -> dict[str, Any]:
-    template = copy.deepcopy(load_template())
-    for resource in template["Resources"].values():
-        properties = resource.get("Properties", {})
-        for key in ("CodeUri", "ContentUri"):
-            if key in properties:
-                properties[key] = f"s3://artifacts/{properties[key]}.zip"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-        result: dict[str, Any] = transform(template, {}, _NoManagedPolicies())
-    return result
+    return transformed_template()
 
 
 def emitted_metrics() -> dict[str, set[str]]:

@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from samtranslator.translator.transform import transform
 
 from infra.local.template import ROOT, load_template, resources_of_type
+from tests.support.template import transformed_template
 from wxcomponent.adapters.eventbridge import SOURCE as EVENT_SOURCE
 
 FUNCTIONS = {  # logical id -> (folder, [(method, path)])
@@ -49,30 +49,9 @@ IAM_ACTION_OF = {
 }
 
 
-class _NoManagedPolicies:
-    """We use inline policies only, so the transform needs no IAM look-ups."""
-
-    def load(self) -> dict[str, str]:
-        return {}
-
-
 @pytest.fixture(scope="module")
-def transformed(monkeypatch_module: pytest.MonkeyPatch) -> dict[str, Any]:
-    template = copy.deepcopy(load_template())
-    for resource in template["Resources"].values():  # what `sam package` does to local paths
-        properties = resource.get("Properties", {})
-        for key in ("CodeUri", "ContentUri"):
-            if key in properties:
-                properties[key] = f"s3://artifacts/{properties[key]}.zip"
-    monkeypatch_module.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    result: dict[str, Any] = transform(template, {}, _NoManagedPolicies())
-    return result
-
-
-@pytest.fixture(scope="module")
-def monkeypatch_module() -> Any:
-    with pytest.MonkeyPatch.context() as patch:
-        yield patch
+def transformed() -> dict[str, Any]:
+    return transformed_template()
 
 
 CHECKOV = ROOT / ".venv" / "checkov" / "bin" / "checkov"  # its own venv (make checkov): its pins clash with ours

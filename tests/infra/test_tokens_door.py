@@ -7,15 +7,20 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from infra.local.events import LOCAL_TOKENS_DOOR, http_api_event
 from infra.local.stack import local_environment
 from infra.local.template import load_template, resources_of_type
-from tests.infra.test_template import monkeypatch_module, transformed
+from tests.support.template import transformed_template
 from wxcomponent.settings import Settings
 
-__all__ = ["monkeypatch_module", "transformed"]  # the fixtures, shared with test_template.py
-
 STACK_ID = {"Fn::Select": [2, {"Fn::Split": ["/", {"Ref": "AWS::StackId"}]}]}
+
+
+@pytest.fixture(scope="module")
+def transformed() -> dict[str, Any]:
+    return transformed_template()
 
 
 def test_the_stage_and_the_function_share_the_stacks_id_as_the_door(transformed: dict[str, Any]) -> None:

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import importlib.util
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from types import ModuleType
 from typing import Any
 
 import pytest
 
+from infra.local.emulator import Emulator
 from infra.local.gateway import FakeLambdaContext
 from infra.local.template import ROOT
 from tests.conftest import World
+from tests.support import operator_cli
 
 __all__ = ["Handler", "World", "load_function"]
 
@@ -38,3 +40,16 @@ def component_events(table: str, component_env: None) -> Handler:
         return result
 
     return invoke
+
+
+@pytest.fixture
+def cli_environment_restored() -> Iterator[None]:
+    """For modules that run the operator CLI in process (`pytestmark = usefixtures(...)`)."""
+    with operator_cli.environment_restored():
+        yield
+
+
+@pytest.fixture
+def local_args(world: World, emulator: Emulator, table: str, event_bus: str) -> list[str]:
+    """The operator CLI's `--local` arguments for this test's stack."""
+    return operator_cli.local_args(world, emulator, table, event_bus)

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -18,6 +16,7 @@ import pytest
 from infra.local.template import ROOT
 from tests.conftest import World
 from tests.support import reference_crypto
+from tests.support.bus_queue import BusQueue
 from tests.support.graph import graph
 from tests.support.pushes import AES_KEY, APPID, TOKEN, Push, account_message_xml, signed_message
 
@@ -27,38 +26,14 @@ SCHEMA = json.loads((ROOT / "docs" / "account-message-event.schema.json").read_t
 OPENID = "oRelease_0123456789abcdefghi"
 
 
-@dataclass
-class Bus:
-    """Every event on the test's bus, through a rule to a queue in the emulator (as a vendor would)."""
-
-    sqs: Any
-    url: str
-
-    def drain(self) -> list[dict[str, Any]]:
-        events: list[dict[str, Any]] = []
-        while True:
-            answer = self.sqs.receive_message(QueueUrl=self.url, MaxNumberOfMessages=10, WaitTimeSeconds=0)
-            messages = answer.get("Messages", [])
-            if not messages:
-                return events
-            for message in messages:
-                events.append(json.loads(message["Body"]))
-                self.sqs.delete_message(QueueUrl=self.url, ReceiptHandle=message["ReceiptHandle"])
-
+class Bus(BusQueue):
     def messages(self) -> list[dict[str, Any]]:
         return [e for e in self.drain() if e["detail-type"] in ("message", "event")]
 
 
 @pytest.fixture
-def bus(world: World, event_bus: str) -> Iterator[Bus]:
-    endpoint = boto3.client("dynamodb").meta.endpoint_url
-    sqs = boto3.client("sqs", endpoint_url=endpoint)
-    events = boto3.client("events", endpoint_url=endpoint)
-    url = sqs.create_queue(QueueName=f"tail-{event_bus}")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    events.put_rule(Name="all", EventBusName=event_bus, EventPattern=json.dumps({"source": ["wxcomponent"]}))
-    events.put_targets(Rule="all", EventBusName=event_bus, Targets=[{"Id": "q", "Arn": arn}])
-    yield Bus(sqs, url)
+def bus(world: World, event_bus: str) -> Bus:
+    return Bus.subscribed(event_bus, f"tail-{event_bus}")
 
 
 def authorized_account(world: World) -> tuple[str, str]:

@@ -8,18 +8,13 @@ whitelist."""
 from __future__ import annotations
 
 import json
-import os
 import time
-import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
 
-from infra.local.bootstrap import create_component_secret
 from infra.local.devconfig import DEFAULTS
-from infra.local.emulator import Emulator
 from infra.local.gateway import FakeLambdaContext
 from tests.conftest import World
 from tests.integration.conftest import load_function
@@ -30,34 +25,7 @@ from wxcomponent_client.cli import cli
 ACCOUNT = "wx570bc396a51b8ff8"  # the sandbox's release-test Official Account
 COMPONENT_APPID = DEFAULTS["WECHAT_COMPONENT_APPID"]
 
-
-@pytest.fixture(autouse=True)
-def environment_restored() -> Iterator[None]:
-    """The CLI sets Powertools' variables for an operator's terminal when it runs in process."""
-    saved = dict(os.environ)
-    yield
-    os.environ.clear()
-    os.environ.update(saved)
-
-
-@pytest.fixture
-def local_args(world: World, emulator: Emulator, table: str, event_bus: str) -> list[str]:
-    secret = f"wxcomponent-test-{uuid.uuid4().hex[:8]}/component"
-    create_component_secret(
-        emulator.url,
-        secret,
-        {
-            "component_appid": COMPONENT_APPID,
-            "component_appsecret": DEFAULTS["WECHAT_COMPONENT_APPSECRET"],
-            "token": DEFAULTS["WECHAT_COMPONENT_TOKEN"],
-            "encoding_aes_key": DEFAULTS["WECHAT_COMPONENT_AES_KEY"],
-        },
-    )
-    return [
-        "--local",
-        *("--gateway-url", world.gateway.url, "--sandbox-url", world.sandbox.url, "--emulator-url", emulator.url),
-        *("--table", table, "--bus", event_bus, "--secret-id", secret),
-    ]
+pytestmark = pytest.mark.usefixtures("cli_environment_restored")  # the CLI runs in process
 
 
 def run(args: list[str], *command: str, code: int = 0, answer: str | None = None) -> Result:

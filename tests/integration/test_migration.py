@@ -8,10 +8,7 @@ out tokens WeChat refuses: the order is what the rehearsal proves. Then the way 
 from __future__ import annotations
 
 import json
-import os
 import time
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +16,6 @@ import boto3
 import pytest
 from click.testing import CliRunner
 
-from infra.local.bootstrap import create_component_secret
-from infra.local.devconfig import DEFAULTS
 from infra.local.emulator import Emulator
 from infra.local.gateway import FakeLambdaContext
 from infra.sandbox.previous import EVENTS_PATH
@@ -36,36 +31,7 @@ INTERVAL = 1800  # the previous platform refreshes every 30 minutes of the sandb
 OVERLAP = 300  # a superseded token lives 5 more minutes
 REFUSED = (40001, 42001)
 
-
-@pytest.fixture(autouse=True)
-def environment_restored() -> Iterator[None]:
-    """The CLI sets Powertools' variables for an operator's terminal; run in process, that must not
-    outlive the test."""
-    saved = dict(os.environ)
-    yield
-    os.environ.clear()
-    os.environ.update(saved)
-
-
-@pytest.fixture
-def local_args(world: World, emulator: Emulator, table: str, event_bus: str) -> list[str]:
-    """`--local`, pointed at this test's stack, whose secret holds the previous platform's component."""
-    secret = f"wxcomponent-test-{uuid.uuid4().hex[:8]}/component"
-    create_component_secret(
-        emulator.url,
-        secret,
-        {
-            "component_appid": DEFAULTS["WECHAT_COMPONENT_APPID"],
-            "component_appsecret": DEFAULTS["WECHAT_COMPONENT_APPSECRET"],
-            "token": DEFAULTS["WECHAT_COMPONENT_TOKEN"],
-            "encoding_aes_key": DEFAULTS["WECHAT_COMPONENT_AES_KEY"],
-        },
-    )
-    return [
-        "--local",
-        *("--gateway-url", world.gateway.url, "--sandbox-url", world.sandbox.url, "--emulator-url", emulator.url),
-        *("--table", table, "--bus", event_bus, "--secret-id", secret),
-    ]
+pytestmark = pytest.mark.usefixtures("cli_environment_restored")  # the CLI runs in process
 
 
 def wxcomponent(args: list[str], *command: str) -> Any:

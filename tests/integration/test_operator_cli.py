@@ -6,13 +6,11 @@ in a subprocess where a second process matters (`events --follow`, stdout that m
 from __future__ import annotations
 
 import json
-import os
 import queue
 import subprocess
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -21,7 +19,6 @@ import boto3
 import pytest
 from click.testing import CliRunner, Result
 
-from infra.local.bootstrap import create_component_secret
 from infra.local.devconfig import DEFAULTS
 from infra.local.emulator import Emulator
 from infra.local.gateway import FakeLambdaContext
@@ -32,41 +29,11 @@ from wxcomponent.domain.grants import AUTHORIZED, Grant
 from wxcomponent.keys import authorizer_key
 from wxcomponent_client.cli import cli
 
-
-@pytest.fixture(autouse=True)
-def environment_restored() -> Iterator[None]:
-    """The CLI sets Powertools' variables for an operator's terminal (log level WARNING among them)
-    when it runs; run in process, that must not outlive the test (a later test's INFO lines vanished)."""
-    saved = dict(os.environ)
-    yield
-    os.environ.clear()
-    os.environ.update(saved)
-
+pytestmark = pytest.mark.usefixtures("cli_environment_restored")  # the CLI runs in process
 
 ACCOUNT = "wx570bc396a51b8ff8"  # the sandbox's release-test Official Account
 MINI_PROGRAM = "wxd101a85aa106f53e"  # its release-test Mini Program
 COMPONENT_APPID = DEFAULTS["WECHAT_COMPONENT_APPID"]
-
-
-@pytest.fixture
-def local_args(world: World, emulator: Emulator, table: str, event_bus: str) -> list[str]:
-    """`--local`, pointed at this test's stack (make dev's defaults are ports 3000, 3100, 8000)."""
-    secret = f"wxcomponent-test-{uuid.uuid4().hex[:8]}/component"
-    create_component_secret(
-        emulator.url,
-        secret,
-        {
-            "component_appid": DEFAULTS["WECHAT_COMPONENT_APPID"],
-            "component_appsecret": DEFAULTS["WECHAT_COMPONENT_APPSECRET"],
-            "token": DEFAULTS["WECHAT_COMPONENT_TOKEN"],
-            "encoding_aes_key": DEFAULTS["WECHAT_COMPONENT_AES_KEY"],
-        },
-    )
-    return [
-        "--local",
-        *("--gateway-url", world.gateway.url, "--sandbox-url", world.sandbox.url, "--emulator-url", emulator.url),
-        *("--table", table, "--bus", event_bus, "--secret-id", secret),
-    ]
 
 
 def run(args: list[str], *command: str, code: int = 0) -> Result:

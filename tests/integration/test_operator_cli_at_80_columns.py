@@ -13,12 +13,12 @@ from tests.integration.test_operator_cli import (  # noqa: F401 - fixtures
     COMPONENT_APPID,
     MINI_PROGRAM,
     authorize,
-    environment_restored,
-    local_args,
     running,
 )
 from tests.support.graph import graph
 from wxcomponent_client.cli import cli
+
+pytestmark = pytest.mark.usefixtures("cli_environment_restored")  # the CLI runs in process
 
 
 def printed(args: list[str], *command: str) -> list[str]:

@@ -4,9 +4,6 @@ apart; Channels, shop and talent accounts keep their profiles."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import boto3
@@ -17,6 +14,7 @@ from infra.local.gateway import FakeLambdaContext
 from infra.sandbox.config import CHANNELS, STORE, TALENT, MerchantAccount
 from tests.integration.conftest import World, load_function
 from tests.support.browser import Browser
+from tests.support.bus_queue import BusQueue
 from tests.support.graph import graph
 from wxcomponent.domain.grants import AUTHORIZED, NO_API_PERMISSION
 from wxcomponent.keys import authorizer_key
@@ -46,32 +44,14 @@ def vend(payload: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-@dataclass
-class Bus:
-    sqs: Any
-    url: str
-
+class Bus(BusQueue):
     def detail_types(self) -> list[str]:
-        seen: list[str] = []
-        while True:
-            messages = self.sqs.receive_message(QueueUrl=self.url, MaxNumberOfMessages=10).get("Messages", [])
-            if not messages:
-                return seen
-            for message in messages:
-                seen.append(json.loads(message["Body"])["detail-type"])
-                self.sqs.delete_message(QueueUrl=self.url, ReceiptHandle=message["ReceiptHandle"])
+        return [event["detail-type"] for event in self.drain()]
 
 
 @pytest.fixture
-def bus(world: World, event_bus: str) -> Iterator[Bus]:
-    endpoint = boto3.client("dynamodb").meta.endpoint_url
-    sqs = boto3.client("sqs", endpoint_url=endpoint)
-    events = boto3.client("events", endpoint_url=endpoint)
-    url = sqs.create_queue(QueueName=f"variants-{event_bus}")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    events.put_rule(Name="all", EventBusName=event_bus, EventPattern=json.dumps({"source": ["wxcomponent"]}))
-    events.put_targets(Rule="all", EventBusName=event_bus, Targets=[{"Id": "q", "Arn": arn}])
-    yield Bus(sqs, url)
+def bus(world: World, event_bus: str) -> Bus:
+    return Bus.subscribed(event_bus, f"variants-{event_bus}")
 
 
 def test_an_account_without_api_permission_is_recorded_told_apart_and_later_upgraded(
