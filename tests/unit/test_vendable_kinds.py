@@ -47,7 +47,7 @@ def test_a_new_kind_is_one_entry_plus_its_service(
         return Vended(request.appid, f"value-{len(asked)}", expires_at=NOW + 7200, issued_at=NOW)
 
     monkeypatch.setitem(vending.VENDABLE_KINDS, "test_ticket", VendableKind("test_ticket", True, "ticket", ask))
-    vendor = TokenVendor(NoService(), NoService(), clock=lambda: NOW)  # type: ignore[arg-type]
+    vendor = TokenVendor(NoService(), NoService(), clock=lambda: NOW)
 
     def check(caller: str | None, request: VendRequest) -> None:
         policy = json.dumps({CALLER: [f"{ACCOUNT}:test_ticket"]})
