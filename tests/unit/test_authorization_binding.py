@@ -176,6 +176,23 @@ def test_a_code_the_push_exchanged_first_is_shown_to_the_callback_whose_start_is
     assert world.wechat.calls["api_query_auth"] == 1
 
 
+def test_the_callback_fetches_the_profile_the_push_has_not_stored_yet() -> None:
+    """The push exchanged the code, and another invocation is to fetch the profile: the merchant's
+    browser, waiting, fetches it itself (once) rather than show an account without its name. Over
+    the wires this happens only when the callback wins that race."""
+    world = World()
+    merchant = start(world)
+    code = world.wechat.new_code(MERCHANT)
+    world.wx.authorizations.complete_pushed(code, "authorized", pre_auth_code=pre_auth_code(merchant))
+    del world.stores.profiles.profiles[MERCHANT]  # not stored yet
+    fetched = world.wechat.calls["api_get_authorizer_info"]
+    result = world.wx.authorizations.complete_callback(code, merchant.state)
+    assert result.profile is not None and result.profile.authorizer_appid == MERCHANT
+    assert world.wechat.calls["api_get_authorizer_info"] == fetched + 1
+    assert world.stores.profiles.get_profile(MERCHANT) == result.profile
+    assert world.wechat.calls["api_query_auth"] == 1
+
+
 def test_a_code_pushed_without_a_pre_auth_code_is_shown_to_no_callback() -> None:
     """WeChat's release-test auto-authorization pushes PreAuthCode empty: no start page issued it."""
     world = World()
