@@ -19,10 +19,14 @@ from pathlib import Path
 
 import pytest
 
+from infra.local.emulator import Emulator
 from infra.local.template import ROOT
 from tests.conftest import World
 from tests.support.client_venvs import CLIENT, NEWEST, OLDEST, SUPPORTED, client_venv, constraints
+from tests.support.operator_cli import local_args
 from tests.support.pushes import APPID
+
+ACCOUNT = "wx570bc396a51b8ff8"  # the sandbox's release-test Official Account
 
 
 def _run(*command: str | Path, cwd: Path) -> str:
@@ -186,12 +190,15 @@ def test_the_console_script_without_the_cli_extra_says_what_to_install(version: 
     )
 
 
-def test_the_operator_cli_on_the_oldest_python_vends_and_says_what_needs_the_core(world: World, tmp_path: Path) -> None:
+def test_the_operator_cli_on_the_oldest_python_vends_and_says_what_needs_the_core(
+    world: World, emulator: Emulator, table: str, event_bus: str, tmp_path: Path
+) -> None:
     """Click and Rich run on 3.9: vend, refresh, authorizers and events need nothing else. The
     commands that run the core (3.12, the Lambda runtime's) say so in one line."""
     world.push_ticket()
+    assert world.control("POST", "authorize", {"appid": ACCOUNT})["delivery"]["ok"]
     script = client_venv(OLDEST, "cli") / "bin" / "wxcomponent"
-    local = ["--local", "--gateway-url", world.gateway.url, "--sandbox-url", world.sandbox.url]
+    local = local_args(world, emulator, table, event_bus)
 
     def run(*command: str) -> subprocess.CompletedProcess[str]:
         env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "LANG": "C.UTF-8"}
@@ -202,9 +209,10 @@ def test_the_operator_cli_on_the_oldest_python_vends_and_says_what_needs_the_cor
     vended = run("--json", "vend")
     assert vended.returncode == 0, vended.stderr
     assert json.loads(vended.stdout)["appid"] == APPID
-    listed = run("--json", "authorizers")  # reads the table with the keys the core writes
+    # Reads the table with the keys the core writes: wxcomponent_client/keys.py is the core's file.
+    listed = run("--json", "authorizers")
     assert listed.returncode == 0, listed.stderr
-    assert isinstance(json.loads(listed.stdout), (list, dict))
+    assert [(row["appid"], row["state"]) for row in json.loads(listed.stdout)] == [(ACCOUNT, "authorized")]
     status = run("status")
     assert status.returncode == 1 and "Traceback" not in status.stderr, status.stderr
     assert (
