@@ -231,9 +231,9 @@ def test_every_partition_key_the_core_writes_is_granted_to_some_function() -> No
     """A new item type (a new `PREFIX#…` partition key) fails here until a function is granted it:
     moto never checks IAM, so without this it would pass every local test and meet AccessDenied."""
     core = ROOT / "layers" / "core" / "wxcomponent"
-    keys = (core / "adapters" / "dynamodb" / "keys.py").read_text(encoding="utf-8")
+    keys = (core / "keys.py").read_text(encoding="utf-8")
     sort_keys = set(re.findall(r'def \w*sort_key\([^)]*\) -> str:\s+return f"([A-Z_]+)#', keys))
-    assert sort_keys == {"PUSH", "MESSAGE"}
+    assert sort_keys == {"PUSH", "MESSAGE", "QUOTA_CLEARS"}
     partition_keys = {
         prefix
         for path in core.rglob("*.py")

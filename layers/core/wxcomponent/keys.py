@@ -33,22 +33,19 @@ CARD_TICKET = "CARD_TICKET"
 JS_TICKET_SORT_KEYS = (JSAPI_TICKET, CARD_TICKET)
 
 
-_COMPONENT = "COMPONENT#"
-_AUTHORIZER = "AUTHORIZER#"
-
-
 def component_key(appid: str) -> str:
-    return f"{_COMPONENT}{appid}"
+    return f"COMPONENT#{appid}"
 
 
 def authorizer_key(appid: str) -> str:
-    return f"{_AUTHORIZER}{appid}"
+    return f"AUTHORIZER#{appid}"
 
 
 def authorizer_of(pk: str) -> str | None:
     """The authorizer appid of an authorizer's partition key (`AUTHORIZER#<appid>`); None for any
     other key, a JS-SDK ticket's lease name (`AUTHORIZER#<appid>#JSAPI_TICKET`) included."""
-    appid = pk[len(_AUTHORIZER) :] if pk.startswith(_AUTHORIZER) else ""
+    prefix = authorizer_key("")
+    appid = pk[len(prefix) :] if pk.startswith(prefix) else ""
     return appid if appid and "#" not in appid else None
 
 
@@ -77,9 +74,10 @@ def js_ticket_lease(authorizer_appid: str, kind: str) -> str:
     return f"{authorizer_key(authorizer_appid)}#{js_ticket_sort_key(kind)}"
 
 
+# Beside the component's or an authorizer's partition key: the operator CLI's count of its
+# clear-quota calls in one Beijing month (`YYYY-MM`).
 def quota_clears_sort_key(month: str) -> str:
-    """`QUOTA_CLEARS#<YYYY-MM>`, beside the component's or an authorizer's partition key."""
-    return f"{QUOTA_CLEARS}#{month}"
+    return f"QUOTA_CLEARS#{month}"
 
 
 def code_key(code_hash: str) -> str:
