@@ -41,6 +41,8 @@ from typing import Any  # noqa: E402
 import boto3  # noqa: E402
 import pytest  # noqa: E402
 import urllib3  # noqa: E402
+from hypothesis import HealthCheck  # noqa: E402
+from hypothesis import settings as hypothesis_settings  # noqa: E402
 
 from infra.local.bootstrap import create_event_bus, create_table  # noqa: E402
 from infra.local.devconfig import DEFAULTS  # noqa: E402
@@ -50,6 +52,12 @@ from infra.sandbox import Sandbox, SandboxConfig  # noqa: E402
 from tests.support.graph import graph  # noqa: E402
 from wxcomponent import settings  # noqa: E402
 from wxcomponent.domain.verify_tickets import VerifyTicket  # noqa: E402
+
+# Hypothesis times each example (200 ms by default) and fails one that took longer: a guess from
+# wall time, which a busy machine breaks (an AES round trip took 296 ms beside two CPU-bound
+# processes). The properties are about what is answered, never how fast: no deadline, no too_slow.
+hypothesis_settings.register_profile("wxcomponent", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+hypothesis_settings.load_profile("wxcomponent")
 
 
 @pytest.fixture(scope="session")
