@@ -52,7 +52,7 @@ ARGUMENTS: dict[str, dict[str, Any]] = {
     "component_token": {
         "component_appid": COMPONENT_APPID,
         "component_appsecret": "SECRET-s3cr3t-value",
-        "ticket": "ticket@@@VERIFY_TICKET-t1ck3t-value",
+        "ticket": "ticket@@@TICKET-t1ck3t-value",
     },
     "create_preauthcode": {"component_token": COMPONENT_TOKEN, "component_appid": COMPONENT_APPID},
     "query_auth": {

@@ -50,7 +50,7 @@ APPID = "wx_component_appid"
 AUTHORIZER = "wx_authorizer_appid"
 # Distinctive values: no repr, error message or log may ever contain one of them.
 SECRET = "SECRET-s3cr3t-value"
-VERIFY_TICKET = "VERIFY_TICKET-t1ck3t-value"
+TICKET = "TICKET-t1ck3t-value"
 COMPONENT_TOKEN = "CTOKEN-c0mp0nent-value"
 AUTH_CODE = "CODE-auth0rization-value"
 AUTHORIZER_TOKEN = "ATOKEN-auth0rizer-value"
@@ -59,7 +59,7 @@ NEW_REFRESH_TOKEN = "RTOKEN-n3w-refresh-value"
 PRE_AUTH = "PREAUTH-pre-auth-value"
 ALL_SECRETS = (
     SECRET,
-    VERIFY_TICKET,
+    TICKET,
     COMPONENT_TOKEN,
     AUTH_CODE,
     AUTHORIZER_TOKEN,
@@ -172,7 +172,7 @@ def connection_reset() -> ProtocolError:
 
 def test_component_token_sends_the_secret_and_ticket_in_the_body_and_no_token() -> None:
     h = harness(ok(component_access_token=COMPONENT_TOKEN, expires_in=7200))
-    issued = h.api.component_token(APPID, SECRET, VERIFY_TICKET)
+    issued = h.api.component_token(APPID, SECRET, TICKET)
     assert issued == IssuedToken(COMPONENT_TOKEN, 7200)
     [call] = h.transport.calls
     assert call.method == "POST"
@@ -180,7 +180,7 @@ def test_component_token_sends_the_secret_and_ticket_in_the_body_and_no_token() 
     assert call.json == {
         "component_appid": APPID,
         "component_appsecret": SECRET,
-        "component_verify_ticket": VERIFY_TICKET,
+        "component_verify_ticket": TICKET,
     }
     assert call.headers["Content-Type"].startswith("application/json")
     assert call.timeout is DEFAULT_TIMEOUT
@@ -337,18 +337,18 @@ def test_send_custom_message_uses_access_token_in_the_query() -> None:
 
 @pytest.mark.parametrize(("kind", "wechat_type"), [("jsapi", "jsapi"), ("card", "wx_card")])
 def test_get_ticket_is_a_get_with_the_token_and_type_in_the_query(kind: str, wechat_type: str) -> None:
-    h = harness(ok(errcode=0, errmsg="ok", ticket=VERIFY_TICKET, expires_in=7200))
+    h = harness(ok(errcode=0, errmsg="ok", ticket=TICKET, expires_in=7200))
     issued = h.api.get_ticket(AUTHORIZER_TOKEN, wechat_type)
-    assert (issued.ticket, issued.expires_in) == (VERIFY_TICKET, 7200)
+    assert (issued.ticket, issued.expires_in) == (TICKET, 7200)
     [call] = h.transport.calls
     assert (call.method, call.path, call.body) == ("GET", "/cgi-bin/ticket/getticket", None)
     assert call.query == {"access_token": [AUTHORIZER_TOKEN], "type": [wechat_type]}
-    assert VERIFY_TICKET not in repr(issued)
+    assert TICKET not in repr(issued)
 
 
 def test_get_ticket_maps_errcodes_and_retries_only_a_busy_wechat() -> None:
-    h = harness(wechat_error(-1), ok(errcode=0, errmsg="ok", ticket=VERIFY_TICKET, expires_in=7200))
-    assert h.api.get_ticket(AUTHORIZER_TOKEN, "jsapi").ticket == VERIFY_TICKET
+    h = harness(wechat_error(-1), ok(errcode=0, errmsg="ok", ticket=TICKET, expires_in=7200))
+    assert h.api.get_ticket(AUTHORIZER_TOKEN, "jsapi").ticket == TICKET
     assert len(h.transport.calls) == 2
     h = harness(wechat_error(40001))
     with pytest.raises(TokenRejected):
@@ -560,7 +560,7 @@ def test_token_quota_and_refresh_errors_are_never_retried(errcode: int) -> None:
 def test_a_success_answer_without_a_required_field_is_unavailable(call: str, answer: dict[str, Any]) -> None:
     h = harness(ok(**answer))
     calls: dict[str, Callable[[], object]] = {
-        "component_token": lambda: h.api.component_token(APPID, SECRET, VERIFY_TICKET),
+        "component_token": lambda: h.api.component_token(APPID, SECRET, TICKET),
         "create_preauthcode": lambda: h.api.create_preauthcode(COMPONENT_TOKEN, APPID),
         "query_auth": lambda: h.api.query_auth(COMPONENT_TOKEN, APPID, AUTH_CODE),
         "authorizer_token": lambda: h.api.authorizer_token(COMPONENT_TOKEN, APPID, AUTHORIZER, REFRESH_TOKEN),
@@ -719,7 +719,7 @@ def test_get_rid_info_asks_with_the_token_in_the_query_and_masks_what_wechat_saw
             cost_in_ms=30,
             request_url=f"component_access_token={COMPONENT_TOKEN}",
             request_body=json.dumps(
-                {"component_appid": APPID, "component_appsecret": SECRET, "component_verify_ticket": VERIFY_TICKET}
+                {"component_appid": APPID, "component_appsecret": SECRET, "component_verify_ticket": TICKET}
             ),
             response_body=json.dumps({"errcode": 45009, "errmsg": f"reach max api daily quota limit rid: {RID}"}),
             client_ip="203.0.113.9",
@@ -746,7 +746,7 @@ def test_get_rid_info_masks_tokens_in_an_authorizers_call_and_in_a_body_that_is_
             invoke_time=1,
             cost_in_ms=2,
             request_url=f"access_token={AUTHORIZER_TOKEN}&type=jsapi",
-            request_body=f"<xml><ticket>{VERIFY_TICKET}</ticket></xml>",
+            request_body=f"<xml><ticket>{TICKET}</ticket></xml>",
             response_body=json.dumps({"authorizer_refresh_token": REFRESH_TOKEN, "code": AUTH_CODE}),
             client_ip="",
         )
